@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.h
+ *	  Small helpers shared by perfkit's subsystems (SPI access).
+ *
+ * include/perfkit/util.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERFKIT_UTIL_H
+#define PERFKIT_UTIL_H
+
+extern uint64 pk_spi_exec(const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, const char *nulls, bool read_only);
+extern char *pk_spi_text(uint64 row, int col, MemoryContext mcxt);
+
+#endif							/* PERFKIT_UTIL_H */

@@ -1,0 +1,166 @@
+/* perfkit--0.1.sql: the foundation (loading, status, jobs on pg_cron) */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION perfkit" to load this file. \quit
+
+/*
+ * Everything lives in schema perfkit, created here so that it belongs to
+ * the extension: DROP EXTENSION removes it, and CREATE EXTENSION fails
+ * rather than adopt a schema of the same name that already exists.
+ */
+CREATE SCHEMA perfkit;
+
+/*
+ * Refuse to install unless the library was preloaded: everything perfkit
+ * does needs its shared memory.  Fails with SQLSTATE 55000 and a hint.
+ */
+CREATE FUNCTION perfkit._require_preload()
+RETURNS void
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_require_preload_sql';
+
+SELECT perfkit._require_preload();
+
+CREATE FUNCTION perfkit.status(OUT name text, OUT value text)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_status';
+
+COMMENT ON FUNCTION perfkit.status() IS
+'how perfkit is loaded and wired in this database';
+
+/*
+ * Jobs.  One row per periodic job; each capability adds its own row in its
+ * install or upgrade script.  The rows are the extension's, not the user's:
+ * pg_dump does not dump them, and CREATE EXTENSION brings them back.
+ */
+CREATE TABLE perfkit.job_registry (
+	job text PRIMARY KEY
+		CHECK (job ~ '^[a-z][a-z0-9_]*$' AND job <> 'all' AND length(job) <= 40),
+	command text NOT NULL,
+	default_schedule text NOT NULL,
+	description text NOT NULL
+);
+
+COMMENT ON TABLE perfkit.job_registry IS
+'perfkit''s periodic jobs: the statement CALL perfkit.run_job(job) runs, and its default schedule';
+
+INSERT INTO perfkit.job_registry (job, command, default_schedule, description) VALUES
+	('history', 'SELECT perfkit.purge_job_history()', '17 3 * * *',
+	 'delete pg_cron run details of perfkit jobs older than perfkit.job_history_retention');
+
+CREATE PROCEDURE perfkit.run_job(job text)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_run_job';
+
+COMMENT ON PROCEDURE perfkit.run_job(text) IS
+'run one perfkit job now; skipped with a notice when it is already running';
+
+CREATE FUNCTION perfkit.schedule(job text DEFAULT 'all', schedule text DEFAULT NULL)
+RETURNS TABLE (job text, jobid bigint, schedule text)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_schedule';
+
+COMMENT ON FUNCTION perfkit.schedule(text, text) IS
+'create or update the pg_cron jobs of perfkit''s periodic work';
+
+CREATE FUNCTION perfkit.unschedule(job text)
+RETURNS integer
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_unschedule';
+
+COMMENT ON FUNCTION perfkit.unschedule(text) IS
+'remove the pg_cron jobs of a perfkit job (or ''all''); returns how many went';
+
+CREATE FUNCTION perfkit.purge_job_history()
+RETURNS bigint
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_purge_job_history';
+
+COMMENT ON FUNCTION perfkit.purge_job_history() IS
+'the history job: delete pg_cron run details of perfkit jobs older than perfkit.job_history_retention';
+
+CREATE FUNCTION perfkit._job_stats(
+	OUT job text, OUT running_pid integer, OUT runs bigint, OUT failures bigint,
+	OUT last_start timestamptz, OUT last_end timestamptz, OUT last_status text,
+	OUT last_error text, OUT last_failure timestamptz)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_job_stats';
+
+CREATE FUNCTION perfkit._cron_jobs(
+	OUT job text, OUT jobid bigint, OUT schedule text, OUT active boolean,
+	OUT username text, OUT last_start timestamptz, OUT last_end timestamptz,
+	OUT last_status text, OUT last_failure timestamptz, OUT last_error text,
+	OUT failures_1d bigint)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'perfkit_cron_jobs';
+
+COMMENT ON FUNCTION perfkit._cron_jobs() IS
+'pg_cron''s rows for perfkit''s jobs, for the jobs view; security definer so that pg_monitor sees them without rights on schema cron';
+
+/*
+ * perfkit.jobs: each registered job, what pg_cron holds for it, and its
+ * last run.  The last run is whichever is more recent of pg_cron's run
+ * details (durable) and perfkit's own statistics (since the server
+ * started, including runs pg_cron did not start).
+ */
+CREATE VIEW perfkit.jobs AS
+SELECT r.job,
+	   r.description,
+	   c.jobid IS NOT NULL AS scheduled,
+	   c.jobid,
+	   coalesce(c.schedule, r.default_schedule) AS schedule,
+	   c.active,
+	   c.username AS scheduled_by,
+	   last.run AS last_run,
+	   last.status AS last_status,
+	   last.finished AS last_finished,
+	   fail.at AS last_failure,
+	   fail.error AS last_error,
+	   s.running_pid IS NOT NULL
+		 AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+					 WHERE a.pid = s.running_pid) AS running,
+	   coalesce(s.runs, 0) AS runs_since_start,
+	   coalesce(s.failures, 0) AS failures_since_start,
+	   c.failures_1d
+FROM perfkit.job_registry r
+LEFT JOIN perfkit._cron_jobs() c ON c.job = r.job
+LEFT JOIN perfkit._job_stats() s ON s.job = r.job
+CROSS JOIN LATERAL (
+	SELECT CASE WHEN c.last_start IS NULL OR s.last_start >= c.last_start
+				THEN s.last_start ELSE c.last_start END AS run,
+		   CASE WHEN c.last_start IS NULL OR s.last_start >= c.last_start
+				THEN s.last_status ELSE c.last_status END AS status,
+		   CASE WHEN c.last_start IS NULL OR s.last_start >= c.last_start
+				THEN s.last_end ELSE c.last_end END AS finished
+) last
+CROSS JOIN LATERAL (
+	SELECT CASE WHEN c.last_failure IS NULL OR s.last_failure >= c.last_failure
+				THEN s.last_failure ELSE c.last_failure END AS at,
+		   CASE WHEN c.last_failure IS NULL OR s.last_failure >= c.last_failure
+				THEN s.last_error ELSE c.last_error END AS error
+) fail;
+
+COMMENT ON VIEW perfkit.jobs IS
+'perfkit''s periodic jobs: schedule in pg_cron, last run, last failure';
+
+/*
+ * Privileges.  Scheduling and running jobs is for the extension's owner
+ * and the roles it grants; the jobs view and its helpers are for
+ * pg_monitor, since run errors can quote data.
+ */
+REVOKE ALL ON FUNCTION perfkit._require_preload() FROM PUBLIC;
+REVOKE ALL ON PROCEDURE perfkit.run_job(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit.schedule(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit.unschedule(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit.purge_job_history() FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit._job_stats() FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit._cron_jobs() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION perfkit._job_stats() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION perfkit._cron_jobs() TO pg_monitor;
+GRANT SELECT ON perfkit.jobs TO pg_monitor;
+GRANT SELECT ON perfkit.job_registry TO PUBLIC;
+GRANT USAGE ON SCHEMA perfkit TO PUBLIC;

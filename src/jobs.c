@@ -1,0 +1,337 @@
+/*-------------------------------------------------------------------------
+ *
+ * jobs.c
+ *	  Running perfkit's periodic jobs, and their run statistics in shared
+ *	  memory.
+ *
+ * A job is a row of perfkit.job_registry: a name, the SQL statement that
+ * does the work, a default cron schedule and a description.  Each
+ * capability adds its row in its install or upgrade script.  pg_cron never
+ * runs a job's statement directly: every cron command is
+ * CALL perfkit.run_job('<job>'), so a later version may change what a job
+ * does without touching the commands already stored in cron.job.
+ *
+ * run_job is a procedure.  Called on its own (as pg_cron does), it runs
+ * the job's statement non-atomically, so a job may commit between units of
+ * work and hold no lock across them.
+ *
+ * Single flight.  Two runs of one job never overlap, whether pg_cron, a
+ * user or both start them.  run_job takes a heavyweight lock on the object
+ * (perfkit.job_registry, hash of the job name) without waiting; when it is
+ * taken, the run is skipped with a NOTICE.  Called non-atomically the lock
+ * is session-level, so it survives the job's own commits; an error aborts
+ * the top-level transaction, which releases session locks of the default
+ * lock method.  Called atomically (inside a transaction block or a
+ * function), the lock is transaction-level and subtransaction aborts
+ * release it too.  Either way it is released as soon as the job finishes.
+ * The lock shows in pg_locks as an "object" lock on the registry.
+ *
+ * Run statistics.  A fixed array of slots in shared memory, one per
+ * (database, job) that has run since the server started: runs, failures,
+ * start and end of the last run, the last error, and the pid running it.
+ * When every slot is in use, the one whose last run is oldest is reused.
+ * pg_cron's cron.job_run_details is the durable history; these slots also
+ * cover runs that pg_cron did not start.
+ *
+ * Lock order: PERFKIT_LOCK_JOBS guards every slot; it is a leaf lock (see
+ * src/shmem.c), taken after the single-flight lock and never across SPI.
+ *
+ * src/jobs.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "perfkit/jobs.h"
+#include "perfkit/shmem.h"
+#include "perfkit/util.h"
+
+#define JOB_SLOTS		256
+#define JOB_ERROR_LEN	256
+
+typedef struct JobStat
+{
+	Oid			dbid;			/* InvalidOid: slot is free */
+	char		job[NAMEDATALEN];
+	int			running_pid;	/* 0 when not running */
+	int64		runs;			/* finished runs, failed ones included */
+	int64		failures;
+	TimestampTz last_start;
+	TimestampTz last_end;
+	TimestampTz last_failure;
+	bool		last_ok;
+	char		last_error[JOB_ERROR_LEN];
+} JobStat;
+
+typedef struct JobStatsShared
+{
+	JobStat		slots[JOB_SLOTS];
+} JobStatsShared;
+
+static JobStatsShared *jobstats = NULL;
+
+Size
+jobs_shmem_size(void)
+{
+	return MAXALIGN(sizeof(JobStatsShared));
+}
+
+/* Called from perfkit_shmem_startup() under AddinShmemInitLock. */
+void
+jobs_shmem_init(void)
+{
+	bool		found;
+
+	jobstats = ShmemInitStruct("perfkit jobs", sizeof(JobStatsShared), &found);
+	if (!found)
+		memset(jobstats, 0, sizeof(JobStatsShared));
+}
+
+/*
+ * Find the slot of (MyDatabaseId, job), or claim one for it: a free slot,
+ * else the one whose last run started first and that is not running.
+ * Returns NULL when every slot is busy running.  Caller holds the lock
+ * exclusively.
+ */
+static JobStat *
+jobstat_slot(const char *job, bool create)
+{
+	JobStat    *victim = NULL;
+	int			i;
+
+	for (i = 0; i < JOB_SLOTS; i++)
+	{
+		JobStat    *s = &jobstats->slots[i];
+
+		if (s->dbid == MyDatabaseId && strcmp(s->job, job) == 0)
+			return s;
+		if (!create || s->running_pid != 0)
+			continue;
+		if (victim == NULL ||
+			(victim->dbid != InvalidOid &&
+			 (s->dbid == InvalidOid || s->last_start < victim->last_start)))
+			victim = s;
+	}
+	if (victim != NULL)
+	{
+		memset(victim, 0, sizeof(JobStat));
+		victim->dbid = MyDatabaseId;
+		strlcpy(victim->job, job, NAMEDATALEN);
+	}
+	return victim;
+}
+
+static void
+jobstat_begin(const char *job)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	JobStat    *s;
+
+	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_JOBS), LW_EXCLUSIVE);
+	s = jobstat_slot(job, true);
+	if (s != NULL)
+	{
+		s->running_pid = MyProcPid;
+		s->last_start = now;
+	}
+	LWLockRelease(perfkit_lock(PERFKIT_LOCK_JOBS));
+}
+
+/* error is NULL on success. */
+static void
+jobstat_end(const char *job, const char *error)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	JobStat    *s;
+
+	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_JOBS), LW_EXCLUSIVE);
+	s = jobstat_slot(job, false);
+	if (s != NULL && s->running_pid == MyProcPid)
+	{
+		s->running_pid = 0;
+		s->runs++;
+		s->last_end = now;
+		s->last_ok = (error == NULL);
+		if (error != NULL)
+		{
+			s->failures++;
+			s->last_failure = now;
+			strlcpy(s->last_error, error, JOB_ERROR_LEN);
+		}
+	}
+	LWLockRelease(perfkit_lock(PERFKIT_LOCK_JOBS));
+}
+
+/*
+ * The lock tag of one of a job's locks: an object lock on
+ * perfkit.job_registry whose object id is a hash of the job name, and
+ * whose sub-id tells the run lock from the schedule lock.
+ */
+void
+perfkit_job_locktag(LOCKTAG *tag, const char *job, JobLockKind kind)
+{
+	Oid			registry;
+
+	registry = RangeVarGetRelid(makeRangeVar("perfkit", "job_registry", -1),
+								NoLock, false);
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, registry,
+					   hash_bytes((const unsigned char *) job, strlen(job)),
+					   (uint16) kind);
+}
+
+/*
+ * The statement of a registered job, copied into mcxt.  SPI must be
+ * connected.
+ */
+static char *
+job_command(const char *job, MemoryContext mcxt)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(job);
+	if (pk_spi_exec("SELECT command FROM perfkit.job_registry WHERE job = $1",
+					1, argtypes, values, NULL, true) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("perfkit job \"%s\" does not exist", job),
+				 errhint("The jobs perfkit knows are listed in perfkit.jobs.")));
+	return pk_spi_text(0, 1, mcxt);
+}
+
+PG_FUNCTION_INFO_V1(perfkit_run_job);
+
+/*
+ * CALL perfkit.run_job(job text)
+ */
+Datum
+perfkit_run_job(PG_FUNCTION_ARGS)
+{
+	MemoryContext callcxt = CurrentMemoryContext;
+	bool		nonatomic;
+	char	   *job;
+	char	   *command;
+	LOCKTAG		tag;
+	SPIExecuteOptions options;
+
+	perfkit_require_preload();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("job name must not be null")));
+	job = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	nonatomic = fcinfo->context != NULL &&
+		IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+
+	SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
+	command = job_command(job, callcxt);
+
+	perfkit_job_locktag(&tag, job, JOB_LOCK_RUN);
+	if (LockAcquire(&tag, ExclusiveLock, nonatomic, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		SPI_finish();
+		ereport(NOTICE,
+				(errmsg("perfkit job \"%s\" is already running; this run is skipped",
+						job)));
+		PG_RETURN_VOID();
+	}
+
+	jobstat_begin(job);
+	PG_TRY();
+	{
+		int			rc;
+
+		memset(&options, 0, sizeof(options));
+		options.allow_nonatomic = nonatomic;
+		rc = SPI_execute_extended(command, &options);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_extended failed for job \"%s\": %s",
+				 job, SPI_result_code_string(rc));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		MemoryContext ecxt = MemoryContextSwitchTo(callcxt);
+
+		edata = CopyErrorData();
+		MemoryContextSwitchTo(ecxt);
+		jobstat_end(job, edata->message);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	jobstat_end(job, NULL);
+
+	LockRelease(&tag, ExclusiveLock, nonatomic);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(perfkit_job_stats);
+
+/*
+ * perfkit._job_stats(): the run statistics of this database's jobs since
+ * the server started.
+ */
+Datum
+perfkit_job_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	JobStat    *copy;
+	int			n = 0;
+	int			i;
+
+	perfkit_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* Copy under the lock, build tuples after releasing it. */
+	copy = palloc(sizeof(JobStat) * JOB_SLOTS);
+	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_JOBS), LW_SHARED);
+	for (i = 0; i < JOB_SLOTS; i++)
+		if (jobstats->slots[i].dbid == MyDatabaseId)
+			copy[n++] = jobstats->slots[i];
+	LWLockRelease(perfkit_lock(PERFKIT_LOCK_JOBS));
+
+	for (i = 0; i < n; i++)
+	{
+		JobStat    *s = &copy[i];
+		Datum		values[9];
+		bool		nulls[9] = {0};
+
+		values[0] = CStringGetTextDatum(s->job);
+		values[1] = Int32GetDatum(s->running_pid);
+		nulls[1] = (s->running_pid == 0);
+		values[2] = Int64GetDatum(s->runs);
+		values[3] = Int64GetDatum(s->failures);
+		values[4] = TimestampTzGetDatum(s->last_start);
+		values[5] = TimestampTzGetDatum(s->last_end);
+		nulls[5] = (s->runs == 0);
+		if (s->running_pid != 0)
+			values[6] = CStringGetTextDatum("running");
+		else if (s->runs == 0)
+			nulls[6] = true;
+		else
+			values[6] = CStringGetTextDatum(s->last_ok ? "succeeded" : "failed");
+		values[7] = CStringGetTextDatum(s->last_error);
+		nulls[7] = (s->failures == 0);
+		values[8] = TimestampTzGetDatum(s->last_failure);
+		nulls[8] = (s->failures == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  perfkit's shared memory: what is requested, how it is attached, and
+ *	  the order in which its locks are taken.
+ *
+ * Each subsystem owns one named shared structure ("perfkit core",
+ * "perfkit jobs", ...) sized from its GUCs.  perfkit_shmem_request() adds
+ * up their sizes and requests one LWLock tranche, "perfkit", with one lock
+ * per structure (PerfkitLockId); perfkit_shmem_startup() attaches every
+ * structure under AddinShmemInitLock and initialises it only when it was
+ * not found, which is also what happens after a crash restart, since the
+ * postmaster then builds shared memory anew.
+ *
+ * The core structure records when shared memory was initialised, so that
+ * perfkit.status() (and the TAP tests) can tell a crash restart apart.
+ *
+ * Nothing in shared memory survives a restart: definitions that must live
+ * on are kept in tables of schema perfkit.
+ *
+ * Lock order.  A backend holds at most one perfkit LWLock at a time; each
+ * is a leaf: while holding it, no other LWLock is taken, no SPI runs,
+ * nothing is palloc'd and nothing can ERROR.  Heavyweight locks (a job's
+ * single-flight lock, table locks) are always taken before, never under,
+ * a perfkit LWLock.
+ *
+ *	  PERFKIT_LOCK_JOBS		job run statistics (src/jobs.c)
+ *
+ * src/shmem.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "perfkit/jobs.h"
+#include "perfkit/perfkit.h"
+#include "perfkit/shmem.h"
+
+#define PERFKIT_TRANCHE "perfkit"
+
+typedef struct PerfkitCoreState
+{
+	TimestampTz started_at;		/* when shared memory was initialised */
+} PerfkitCoreState;
+
+/* Valid in every backend once perfkit_shmem_startup() has run. */
+static PerfkitCoreState *core = NULL;
+static LWLockPadded *locks = NULL;
+
+void
+perfkit_shmem_request(void)
+{
+	Size		size = MAXALIGN(sizeof(PerfkitCoreState));
+
+	size = add_size(size, jobs_shmem_size());
+	RequestAddinShmemSpace(size);
+	RequestNamedLWLockTranche(PERFKIT_TRANCHE, PERFKIT_NUM_LOCKS);
+}
+
+void
+perfkit_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+
+	core = ShmemInitStruct("perfkit core", sizeof(PerfkitCoreState), &found);
+	if (!found)
+		core->started_at = GetCurrentTimestamp();
+	locks = GetNamedLWLockTranche(PERFKIT_TRANCHE);
+
+	jobs_shmem_init();
+
+	LWLockRelease(AddinShmemInitLock);
+}
+
+bool
+perfkit_shmem_attached(void)
+{
+	return perfkit_preloaded && core != NULL;
+}
+
+/*
+ * Fail with SQLSTATE 55000 unless perfkit was preloaded and its shared
+ * memory is attached.  Every SQL function that needs shared memory calls
+ * this first, and so does the install script.
+ */
+void
+perfkit_require_preload(void)
+{
+	if (!perfkit_shmem_attached())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("perfkit must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add perfkit to \"shared_preload_libraries\" in postgresql.conf, "
+						 "for example shared_preload_libraries = 'pg_cron,perfkit', "
+						 "and restart the server.")));
+}
+
+TimestampTz
+perfkit_shmem_started_at(void)
+{
+	perfkit_require_preload();
+	return core->started_at;
+}
+
+LWLock *
+perfkit_lock(PerfkitLockId id)
+{
+	Assert(locks != NULL && id >= 0 && id < PERFKIT_NUM_LOCKS);
+	return &locks[id].lock;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_require_preload_sql);
+
+/* perfkit._require_preload(), called by the install script. */
+Datum
+perfkit_require_preload_sql(PG_FUNCTION_ARGS)
+{
+	perfkit_require_preload();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,85 @@
+# test/lib/common.sh: helpers shared by make test, make demo and make bench.
+#
+# Sourced, not run.  Every script that needs PostgreSQL goes through here,
+# so that installing missing packages, building and running as an
+# unprivileged user (initdb refuses root) are written once.
+
+PK_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PK_PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PK_BINDIR=/usr/lib/postgresql/15/bin
+PK_PGXS=/usr/lib/postgresql/15/lib/pgxs
+
+# Packages perfkit's build and tests need on Debian 12.
+PK_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-cron \
+libipc-run-perl make gcc"
+
+pk_say() { printf '== %s\n' "$*"; }
+pk_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# pk_require_packages PKG...: install whichever are missing (as root with
+# apt-get), or say what to install and stop.
+pk_require_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		pk_die "missing packages: ${missing[*]}; run as root: apt-get install -y ${missing[*]}"
+	fi
+	pk_say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null ||
+		pk_die "apt-get update failed"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		pk_die "apt-get install ${missing[*]} failed"
+}
+
+# The unprivileged user that runs servers: postgres (from Debian's
+# postgresql-common) when we are root, else ourselves.
+pk_run_user() {
+	if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi
+}
+
+# pk_as_user CMD...: run CMD as that user, keeping the environment.
+pk_as_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# pk_build_install [make args]: build (warnings are errors with WERROR=1)
+# and install into the server's directories.
+pk_build_install() {
+	local sudo=""
+	(cd "$PK_TOP" && make -s -B PG_CONFIG="$PK_PG_CONFIG" "$@") ||
+		pk_die "build failed"
+	if [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PK_PG_CONFIG" --pkglibdir)" ]; then
+		command -v sudo >/dev/null || pk_die "cannot write $("$PK_PG_CONFIG" --pkglibdir); run as root"
+		sudo="sudo"
+	fi
+	(cd "$PK_TOP" && $sudo make -s PG_CONFIG="$PK_PG_CONFIG" install >/dev/null) ||
+		pk_die "make install failed"
+}
+
+# pk_workdir NAME: a fresh directory the run user owns, under /tmp, so
+# that the checkout itself may sit where that user cannot write.
+pk_workdir() {
+	local dir
+	dir=$(mktemp -d "/tmp/perfkit-$1.XXXXXX")
+	chown "$(pk_run_user)" "$dir"
+	echo "$dir"
+}
+
+# pk_free_port START: the first TCP port from START on that nothing
+# listens on.
+pk_free_port() {
+	local port=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		port=$((port + 1))
+	done
+	echo "$port"
+}

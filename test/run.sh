@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# make test: perfkit's whole test suite, in one command.
+#
+# Installs what is missing, builds with -Wall -Wextra -Werror, installs,
+# then runs, as an unprivileged user, each on its own temporary instance:
+#   pg_regress            sql/*.sql against expected/*.out (test/schedule)
+#   pg_isolation_regress  test/isolation/specs (test/isolation/schedule)
+#   TAP (prove)           test/t/*.pl, for restarts, crashes, preloading
+# Prints the diffs of whatever failed, copies all output to test/results/,
+# ends with "perfkit: N passed, N failed" and exits non-zero on failure.
+set -uo pipefail
+. "$(dirname "$0")/lib/common.sh"
+cd "$PK_TOP"
+
+pk_require_packages $PK_PACKAGES
+bash test/lib/check_layout.sh || pk_die "test layout is inconsistent (see above)"
+
+pk_say "building with -Wall -Wextra -Werror and installing"
+pk_build_install WERROR=1
+
+work=$(pk_workdir test)
+cp -r sql expected test "$work/"
+chown -R "$(pk_run_user)" "$work"
+cd "$work"
+
+passed=0
+failed=0
+failed_suites=()
+
+# count_results FILE: add pg_regress-style "... ok" / "... FAILED" lines.
+count_results() {
+	local ok bad
+	ok=$(grep -cE '\.\.\. ok|^ok [0-9]' "$1" 2>/dev/null)
+	bad=$(grep -cE '\.\.\. FAILED|^not ok [0-9]' "$1" 2>/dev/null)
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+pk_say "pg_regress"
+pk_as_user "$PK_PGXS/src/test/regress/pg_regress" \
+	--bindir="$PK_BINDIR" \
+	--temp-instance="$work/tmp_regress" \
+	--temp-config="$work/test/regress.conf" \
+	--inputdir="$work" \
+	--outputdir="$work/regress" \
+	--schedule="$work/test/schedule" \
+	--dbname=contrib_regression \
+	2>&1 | tee "$work/regress.log"
+rc=${PIPESTATUS[0]}
+count_results "$work/regress.log"
+[ "$rc" -eq 0 ] || failed_suites+=(regress)
+
+pk_say "pg_isolation_regress"
+mkdir -p "$work/isolation" && chown "$(pk_run_user)" "$work/isolation"
+pk_as_user "$PK_PGXS/src/test/isolation/pg_isolation_regress" \
+	--bindir="$PK_BINDIR" \
+	--temp-instance="$work/tmp_isolation" \
+	--temp-config="$work/test/isolation.conf" \
+	--inputdir="$work/test/isolation" \
+	--outputdir="$work/isolation" \
+	--schedule="$work/test/isolation/schedule" \
+	--load-extension=pg_cron \
+	--load-extension=perfkit \
+	2>&1 | tee "$work/isolation.log"
+rc=${PIPESTATUS[0]}
+count_results "$work/isolation.log"
+[ "$rc" -eq 0 ] || failed_suites+=(isolation)
+
+pk_say "TAP (prove)"
+mkdir -p "$work/tap" && chown "$(pk_run_user)" "$work/tap"
+(cd "$work/test" &&
+	pk_as_user env TESTDIR="$work/tap" PATH="$PK_BINDIR:$PATH" \
+		PG_REGRESS="$PK_PGXS/src/test/regress/pg_regress" \
+		prove -I "$PK_PGXS/src/test/perl" -I "$work/test/t" t/*.pl) \
+	2>&1 | tee "$work/tap.log"
+rc=${PIPESTATUS[0]}
+tap_ok=$(grep -cE '^t/.* ok$' "$work/tap.log")
+tap_bad=$(grep -cE '^t/.* (Dubious|Failed|not ok)' "$work/tap.log")
+passed=$((passed + tap_ok))
+failed=$((failed + tap_bad))
+if [ "$rc" -ne 0 ]; then
+	failed_suites+=(tap)
+	[ "$tap_bad" -gt 0 ] || failed=$((failed + 1))
+fi
+
+# Keep every output where the user can read it after the temp dir goes.
+rm -rf "$PK_TOP/test/results"
+mkdir -p "$PK_TOP/test/results"
+cp -r "$work"/regress "$work"/isolation "$work"/tap "$work"/*.log "$PK_TOP/test/results/" 2>/dev/null
+
+if [ ${#failed_suites[@]} -gt 0 ]; then
+	for d in regress isolation; do
+		if [ -s "$work/$d/regression.diffs" ]; then
+			pk_say "differences in the $d suite ($work/$d/regression.diffs)"
+			cat "$work/$d/regression.diffs"
+		fi
+	done
+	for log in "$work"/tap/tmp_check/log/regress_log_*; do
+		[ -f "$log" ] && grep -q "not ok" "$log" && { pk_say "$log"; tail -n 40 "$log"; }
+	done
+	pk_say "FAILED: ${failed_suites[*]} (all output in test/results/)"
+	echo "perfkit: $passed passed, $failed failed"
+	exit 1
+fi
+rm -rf "$work"
+pk_say "all suites passed (output in test/results/)"
+echo "perfkit: $passed passed, $failed failed"
