@@ -8,6 +8,11 @@
 #   TAP (prove)           test/t/*.pl, for restarts, crashes, preloading
 # Prints the diffs of whatever failed, copies all output to test/results/,
 # ends with "perfkit: N passed, N failed" and exits non-zero on failure.
+#
+# PERFKIT_VALGRIND=1 runs the pg_regress and isolation servers under
+# valgrind memcheck (slow: minutes, not seconds) and fails on any error
+# whose stack passes through perfkit.  Run it after touching shared memory
+# or other C code.  TAP clusters are not run under valgrind.
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 cd "$PK_TOP"
@@ -27,6 +32,26 @@ passed=0
 failed=0
 failed_suites=()
 
+# The servers' bindir: the real one, or a copy of it whose postgres runs
+# under valgrind.  initdb resolves its own path and so bootstraps with the
+# real postgres; pg_regress starts the wrapper.
+bindir=$PK_BINDIR
+if [ "${PERFKIT_VALGRIND:-0}" = 1 ]; then
+	pk_require_packages valgrind
+	bindir="$work/valgrind-bin"
+	mkdir -p "$bindir" "$work/valgrind"
+	for f in "$PK_BINDIR"/*; do ln -s "$f" "$bindir/"; done
+	rm "$bindir/postgres"
+	cat >"$bindir/postgres" <<WRAP
+#!/bin/sh
+exec valgrind --quiet --error-limit=no --leak-check=no --trace-children=no \\
+	--log-file=$work/valgrind/%p.log "$PK_BINDIR/postgres" "\$@"
+WRAP
+	chmod +x "$bindir/postgres"
+	chown -R "$(pk_run_user)" "$bindir" "$work/valgrind"
+	pk_say "servers run under valgrind: expect several minutes"
+fi
+
 # count_results FILE: add pg_regress-style "... ok" / "... FAILED" lines.
 count_results() {
 	local ok bad
@@ -38,7 +63,7 @@ count_results() {
 
 pk_say "pg_regress"
 pk_as_user "$PK_PGXS/src/test/regress/pg_regress" \
-	--bindir="$PK_BINDIR" \
+	--bindir="$bindir" \
 	--temp-instance="$work/tmp_regress" \
 	--temp-config="$work/test/regress.conf" \
 	--inputdir="$work" \
@@ -53,7 +78,7 @@ count_results "$work/regress.log"
 pk_say "pg_isolation_regress"
 mkdir -p "$work/isolation" && chown "$(pk_run_user)" "$work/isolation"
 pk_as_user "$PK_PGXS/src/test/isolation/pg_isolation_regress" \
-	--bindir="$PK_BINDIR" \
+	--bindir="$bindir" \
 	--temp-instance="$work/tmp_isolation" \
 	--temp-config="$work/test/isolation.conf" \
 	--inputdir="$work/test/isolation" \
@@ -65,6 +90,26 @@ pk_as_user "$PK_PGXS/src/test/isolation/pg_isolation_regress" \
 rc=${PIPESTATUS[0]}
 count_results "$work/isolation.log"
 [ "$rc" -eq 0 ] || failed_suites+=(isolation)
+
+if [ "${PERFKIT_VALGRIND:-0}" = 1 ]; then
+	pk_say "valgrind: errors whose stack passes through perfkit"
+	vg_bad=0
+	for log in "$work"/valgrind/*.log; do
+		[ -s "$log" ] || continue
+		if grep -q "perfkit" "$log"; then
+			cat "$log"
+			vg_bad=$((vg_bad + 1))
+		fi
+	done
+	vg_all=$(cat "$work"/valgrind/*.log 2>/dev/null | grep -c '^==[0-9]*== [A-Z]')
+	echo "valgrind: $vg_all error lines in all, $vg_bad process logs touching perfkit"
+	if [ "$vg_bad" -gt 0 ]; then
+		failed=$((failed + 1))
+		failed_suites+=(valgrind)
+	else
+		passed=$((passed + 1))
+	fi
+fi
 
 pk_say "TAP (prove)"
 mkdir -p "$work/tap" && chown "$(pk_run_user)" "$work/tap"
@@ -87,6 +132,7 @@ fi
 rm -rf "$PK_TOP/test/results"
 mkdir -p "$PK_TOP/test/results"
 cp -r "$work"/regress "$work"/isolation "$work"/tap "$work"/*.log "$PK_TOP/test/results/" 2>/dev/null
+[ -d "$work/valgrind" ] && cp -r "$work/valgrind" "$PK_TOP/test/results/"
 
 if [ ${#failed_suites[@]} -gt 0 ]; then
 	for d in regress isolation; do

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make bench BENCH=<name>: run test/bench/<name>.sh on a scratch cluster.
+#
+# The runner installs what is missing, builds and installs perfkit, makes
+# a scratch cluster in a fresh directory under /tmp (initdb as an
+# unprivileged user), and calls the benchmark's bench_main.  A benchmark
+# prints "name: value" lines and ends with one or more ratios against a
+# baseline it measured in the same run.  The cluster is removed afterwards.
+#
+# Helpers a benchmark may use:
+#   bench_conf LINE...      append lines to postgresql.conf
+#   bench_restart           (re)start the cluster with the current conf
+#   bench_psql ARGS...      psql -X -q -v ON_ERROR_STOP=1 to database bench
+#   bench_pgbench ARGS...   pgbench against database bench; prints tps
+#   median N...             the median of the numbers given
+set -euo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+
+name=${1:?usage: run.sh <benchmark>}
+script="$PK_TOP/test/bench/$name.sh"
+[ -f "$script" ] || pk_die "no benchmark $name (test/bench/$name.sh)"
+
+pk_require_packages $PK_PACKAGES
+pk_build_install >/dev/null
+
+BENCH_DIR=$(pk_workdir "bench-$name")
+BENCH_PORT=$(pk_free_port 5599)
+BENCH_DATA="$BENCH_DIR/data"
+trap 'pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"' EXIT
+
+pk_as_user "$PK_BINDIR/initdb" -D "$BENCH_DATA" -U postgres -A trust -E UTF8 \
+	--locale=C.UTF-8 >/dev/null
+cp "$BENCH_DATA/postgresql.conf" "$BENCH_DIR/postgresql.conf.orig"
+cat >>"$BENCH_DATA/postgresql.conf" <<CONF
+port = $BENCH_PORT
+listen_addresses = ''
+unix_socket_directories = '$BENCH_DIR'
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+autovacuum = off
+CONF
+
+bench_conf() { printf '%s\n' "$@" >>"$BENCH_DATA/postgresql.conf"; }
+
+bench_restart() {
+	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -l "$BENCH_DIR/server.log" -m fast \
+		-w restart >/dev/null 2>&1 ||
+		pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -l "$BENCH_DIR/server.log" -w start >/dev/null ||
+		{ tail -n 20 "$BENCH_DIR/server.log"; pk_die "scratch cluster did not start"; }
+}
+
+bench_psql() {
+	pk_as_user "$PK_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$BENCH_DIR" -p "$BENCH_PORT" \
+		-U postgres -d bench "$@"
+}
+
+bench_pgbench() {
+	pk_as_user "$PK_BINDIR/pgbench" -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres "$@" bench 2>&1 |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -n 1
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+bench_restart
+pk_as_user "$PK_BINDIR/psql" -X -q -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -d postgres \
+	-c "CREATE DATABASE bench"
+
+. "$script"
+bench_main
