@@ -17,6 +17,15 @@
  *
  *	  shmem_request_hook	-> perfkit_shmem_request()	(src/shmem.c)
  *	  shmem_startup_hook	-> perfkit_shmem_startup()	(src/shmem.c)
+ *	  ExecutorStart_hook	-> cache_track_executor_start()	(src/cache/tracking.c)
+ *							   cache_capture_executor_start()	(src/cache/cached.c)
+ *	  ExecutorEnd_hook		-> cache_track_executor_end()	(src/cache/tracking.c)
+ *	  ProcessUtility_hook	-> cache_track_utility()	(src/cache/tracking.c)
+ *	  transaction callback	-> cache_track_xact()		(src/cache/tracking.c)
+ *
+ * The executor hooks do their own work before calling the next hook (or
+ * the standard function), ExecutorStart after it, since the plan's result
+ * relations are known either way and ExecutorEnd frees the EState.
  *
  * src/perfkit.c
  *
@@ -24,11 +33,15 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "tcop/utility.h"
 #include "utils/guc.h"
 
+#include "perfkit/cache.h"
 #include "perfkit/perfkit.h"
 #include "perfkit/shmem.h"
 
@@ -36,9 +49,16 @@ PG_MODULE_MAGIC;
 
 bool		perfkit_preloaded = false;
 int			perfkit_job_history_retention = 7 * 24 * 60;
+int			perfkit_cache_size = 64 * 1024;
+int			perfkit_cache_default_ttl = 300;
+int			perfkit_cache_max_value_size = 1024 * 1024;
+bool		perfkit_cache_enabled = true;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 void		_PG_init(void);
 
@@ -56,6 +76,49 @@ perfkit_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	perfkit_shmem_startup();
+}
+
+static void
+perfkit_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+	cache_track_executor_start(queryDesc);
+	cache_capture_executor_start(queryDesc);
+}
+
+static void
+perfkit_ExecutorEnd(QueryDesc *queryDesc)
+{
+	cache_track_executor_end(queryDesc);
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+static void
+perfkit_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	cache_track_utility(pstmt, true);
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+	cache_track_utility(pstmt, false);
+}
+
+static void
+perfkit_xact_callback(XactEvent event, void *arg)
+{
+	cache_track_xact(event);
 }
 
 void
@@ -78,10 +141,60 @@ _PG_init(void)
 							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("perfkit.cache_size",
+							"Shared memory for the result cache.",
+							NULL,
+							&perfkit_cache_size,
+							64 * 1024,
+							1024,
+							INT_MAX / 2,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.cache_default_ttl",
+							"Time to live of cache entries stored without one.",
+							NULL,
+							&perfkit_cache_default_ttl,
+							300,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.cache_max_value_size",
+							"Largest value the result cache stores.",
+							"Never more than a quarter of one of the cache's 16 partitions.",
+							&perfkit_cache_max_value_size,
+							1024 * 1024,
+							1024,
+							INT_MAX / 2,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("perfkit.cache_enabled",
+							 "Whether the result cache serves and stores entries.",
+							 "When off, cache_get misses, cache_set stores nothing and "
+							 "cached() runs its query every time.",
+							 &perfkit_cache_enabled,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("perfkit");
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = perfkit_shmem_request_hook;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = perfkit_shmem_startup_hook;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = perfkit_ExecutorStart;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = perfkit_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = perfkit_ProcessUtility;
+	RegisterXactCallback(perfkit_xact_callback, NULL);
 }

@@ -19,12 +19,19 @@
  * on are kept in tables of schema perfkit.
  *
  * Lock order.  A backend holds at most one perfkit LWLock at a time; each
- * is a leaf: while holding it, no other LWLock is taken, no SPI runs,
- * nothing is palloc'd and nothing can ERROR.  Heavyweight locks (a job's
- * single-flight lock, table locks) are always taken before, never under,
- * a perfkit LWLock.
+ * is a leaf: while holding it, no other LWLock or heavyweight lock is
+ * taken, no SPI or catalog access runs.  Memory may be allocated under a
+ * cache partition lock (an ERROR releases LWLocks); the jobs lock is held
+ * only for copying a few fields.  Heavyweight locks (a job's single-flight
+ * lock, table locks) are always taken before, never under, a perfkit
+ * LWLock.  No spinlocks; counters are atomics.
  *
- *	  PERFKIT_LOCK_JOBS		job run statistics (src/jobs.c)
+ *	  tranche "perfkit":
+ *	    PERFKIT_LOCK_JOBS		job run statistics (src/jobs.c)
+ *	  tranche "perfkit cache", one lock per partition:
+ *	    partition locks		the result cache's store (src/cache/store.c);
+ *							walks take them one at a time, never two
+ *	  no lock: relation versions (src/cache/versions.c), atomics only
  *
  * src/shmem.c
  *
@@ -39,6 +46,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "perfkit/cache.h"
 #include "perfkit/jobs.h"
 #include "perfkit/perfkit.h"
 #include "perfkit/shmem.h"
@@ -60,8 +68,11 @@ perfkit_shmem_request(void)
 	Size		size = MAXALIGN(sizeof(PerfkitCoreState));
 
 	size = add_size(size, jobs_shmem_size());
+	size = add_size(size, cache_versions_shmem_size());
+	size = add_size(size, cache_store_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche(PERFKIT_TRANCHE, PERFKIT_NUM_LOCKS);
+	RequestNamedLWLockTranche("perfkit cache", CACHE_PARTITIONS);
 }
 
 void
@@ -77,6 +88,8 @@ perfkit_shmem_startup(void)
 	locks = GetNamedLWLockTranche(PERFKIT_TRANCHE);
 
 	jobs_shmem_init();
+	cache_versions_shmem_init();
+	cache_store_shmem_init();
 
 	LWLockRelease(AddinShmemInitLock);
 }

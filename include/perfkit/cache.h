@@ -1,0 +1,128 @@
+/*-------------------------------------------------------------------------
+ *
+ * cache.h
+ *	  The shared-memory TTL result cache: store, relation versions and
+ *	  write tracking, shared by the files of src/cache/.
+ *
+ * include/perfkit/cache.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERFKIT_CACHE_H
+#define PERFKIT_CACHE_H
+
+#include "datatype/timestamp.h"
+#include "access/xact.h"
+#include "executor/execdesc.h"
+#include "tcop/utility.h"
+
+/* Number of partitions of the store, each with its own LWLock. */
+#define CACHE_PARTITIONS	16
+
+/* Longest key, in bytes (a cached() key holds the query text). */
+#define CACHE_MAX_KEY		(64 * 1024)
+
+/* GUCs (src/perfkit.c) */
+extern int	perfkit_cache_size;			/* kB */
+extern int	perfkit_cache_default_ttl;	/* seconds */
+extern int	perfkit_cache_max_value_size;	/* bytes */
+extern bool perfkit_cache_enabled;
+
+/* Kinds of entries. */
+#define CACHE_KIND_VALUE	1			/* cache_set() */
+#define CACHE_KIND_QUERY	2			/* cached() */
+
+/*
+ * A dependency of a cached() entry: a relation (InvalidOid for the
+ * database and global epochs), its version bucket, and the bucket's
+ * version when the result was computed.
+ */
+typedef struct CacheDep
+{
+	Oid			relid;
+	uint32		bucket;
+	uint64		version;
+} CacheDep;
+
+/* Identity of an entry: namespace and key. */
+typedef struct CacheKey
+{
+	Oid			dbid;
+	Oid			roleid;
+	uint16		kind;
+	const char *key;
+	uint32		keylen;
+	uint32		hash;
+} CacheKey;
+
+/* Aggregated counters, for cache_stats() and metrics. */
+typedef struct CacheStats
+{
+	int64		entries;
+	int64		bytes_used;
+	int64		bytes_total;
+	int64		hits;
+	int64		misses;
+	int64		evictions;
+	int64		expirations;
+	int64		invalidations;
+} CacheStats;
+
+/* One entry as cache_entries shows it. */
+typedef struct CacheEntryInfo
+{
+	Oid			dbid;
+	Oid			roleid;
+	uint16		kind;
+	char	   *key;
+	int64		bytes;
+	int64		hits;
+	TimestampTz created;
+	TimestampTz expires;
+	int			ndeps;
+	Oid		   *deps;
+} CacheEntryInfo;
+
+/* store.c */
+extern Size cache_store_shmem_size(void);
+extern void cache_store_shmem_init(void);
+extern void cache_key_init(CacheKey *k, uint16 kind, const char *key, uint32 keylen);
+extern Size cache_max_value(void);
+extern bool cache_store_get(const CacheKey *k, char **value, uint32 *vallen);
+extern void cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
+							const CacheDep *deps, int ndeps, TimestampTz expires);
+extern bool cache_store_delete(const CacheKey *k);
+extern int64 cache_store_invalidate_pattern(Oid dbid, Oid roleid, const char *pattern,
+											int patlen);
+extern int64 cache_store_invalidate_rel(Oid dbid, Oid relid);
+extern int64 cache_store_clear(void);
+extern int64 cache_store_expire(void);
+extern void cache_store_stats(CacheStats *stats);
+extern List *cache_store_entries(bool all_roles);
+
+/* versions.c */
+extern Size cache_versions_shmem_size(void);
+extern void cache_versions_shmem_init(void);
+extern uint32 cache_version_bucket(Oid dbid, Oid relid);
+extern uint64 cache_version_read(uint32 bucket);
+extern void cache_version_bump(uint32 bucket);
+extern bool cache_deps_current(const CacheDep *deps, int ndeps);
+extern void cache_version_commit_done(void);
+extern uint64 cache_version_commits(void);
+
+/* cached.c */
+extern void cache_capture_executor_start(QueryDesc *queryDesc);
+
+/* tracking.c */
+extern void cache_track_executor_start(QueryDesc *queryDesc);
+extern void cache_track_executor_end(QueryDesc *queryDesc);
+extern void cache_track_utility(PlannedStmt *pstmt, bool before);
+extern void cache_track_xact(XactEvent event);
+extern bool cache_track_wrote_any(const CacheDep *deps, int ndeps);
+extern void cache_track_relation(Oid relid, bool with_descendants);
+
+/* like.c */
+extern bool pk_like_valid(const char *pat, int patlen);
+extern bool pk_like_match(const char *str, int slen, const char *pat, int plen);
+
+#endif							/* PERFKIT_CACHE_H */

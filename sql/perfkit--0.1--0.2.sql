@@ -1,0 +1,126 @@
+/* perfkit--0.1--0.2.sql: the shared-memory TTL result cache */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.2'" to load this file. \quit
+
+CREATE FUNCTION perfkit.cache_set(key text, value jsonb, ttl interval DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_set';
+
+COMMENT ON FUNCTION perfkit.cache_set(text, jsonb, interval) IS
+'store a value in the shared cache under key for ttl (default perfkit.cache_default_ttl)';
+
+CREATE FUNCTION perfkit.cache_get(key text)
+RETURNS jsonb
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_get';
+
+COMMENT ON FUNCTION perfkit.cache_get(text) IS
+'the cached value of key, or NULL when absent or expired';
+
+CREATE FUNCTION perfkit.cache_delete(key text)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_delete';
+
+COMMENT ON FUNCTION perfkit.cache_delete(text) IS
+'remove key from the cache; true when it was there';
+
+CREATE FUNCTION perfkit.cache_invalidate(pattern text)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_invalidate';
+
+COMMENT ON FUNCTION perfkit.cache_invalidate(text) IS
+'remove the caller''s keys that match a LIKE pattern; returns how many went';
+
+CREATE FUNCTION perfkit.cache_invalidate_table(tbl regclass)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_invalidate_table';
+
+COMMENT ON FUNCTION perfkit.cache_invalidate_table(regclass) IS
+'remove every cached() result that read a table; returns how many went';
+
+CREATE FUNCTION perfkit.cache_clear()
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_clear';
+
+COMMENT ON FUNCTION perfkit.cache_clear() IS
+'remove every entry of every database and role; returns how many went';
+
+CREATE FUNCTION perfkit.cache_expire()
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_expire';
+
+COMMENT ON FUNCTION perfkit.cache_expire() IS
+'the cache_expire job: remove expired entries; returns how many went';
+
+CREATE FUNCTION perfkit.cached(query text, params text[] DEFAULT '{}', ttl interval DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cached';
+
+COMMENT ON FUNCTION perfkit.cached(text, text[], interval) IS
+'rows of a read-only query as a jsonb array, cached until ttl or a committed write to a table it read';
+
+CREATE FUNCTION perfkit.cache_warm(queries text[], ttl interval DEFAULT NULL)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_warm';
+
+COMMENT ON FUNCTION perfkit.cache_warm(text[], interval) IS
+'run queries through cached(); returns how many were not cached yet';
+
+CREATE FUNCTION perfkit.cache_stats(
+	OUT entries bigint, OUT bytes_used bigint, OUT bytes_total bigint,
+	OUT hits bigint, OUT misses bigint, OUT hit_ratio float8,
+	OUT evictions bigint, OUT expirations bigint, OUT invalidations bigint)
+RETURNS record
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_stats';
+
+COMMENT ON FUNCTION perfkit.cache_stats() IS
+'counters of the result cache since the server started';
+
+CREATE FUNCTION perfkit._cache_entries(
+	OUT dbid oid, OUT roleid oid, OUT kind text, OUT key text, OUT bytes bigint,
+	OUT hits bigint, OUT created_at timestamptz, OUT expires_at timestamptz,
+	OUT depends_on regclass[])
+RETURNS SETOF record
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_entries';
+
+/*
+ * perfkit.cache_entries: a role sees its own entries, superusers all.
+ * depends_on lists the relations a cached() result read (names resolve in
+ * the current database only).
+ */
+CREATE VIEW perfkit.cache_entries AS
+SELECT d.datname AS database,
+	   e.roleid::regrole AS role,
+	   e.kind,
+	   e.key,
+	   e.bytes,
+	   e.hits,
+	   e.created_at,
+	   e.expires_at,
+	   CASE WHEN e.dbid = (SELECT oid FROM pg_catalog.pg_database
+						   WHERE datname = pg_catalog.current_database())
+			THEN e.depends_on END AS depends_on
+FROM perfkit._cache_entries() e
+LEFT JOIN pg_catalog.pg_database d ON d.oid = e.dbid;
+
+COMMENT ON VIEW perfkit.cache_entries IS
+'entries of the result cache: a role sees its own, superusers all';
+
+INSERT INTO perfkit.job_registry (job, command, default_schedule, description) VALUES
+	('cache_expire', 'SELECT perfkit.cache_expire()', '* * * * *',
+	 'remove expired entries from the result cache, every minute');
+
+REVOKE ALL ON FUNCTION perfkit.cache_clear() FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit.cache_expire() FROM PUBLIC;
+GRANT SELECT ON perfkit.cache_entries TO PUBLIC;

@@ -1,0 +1,536 @@
+/*-------------------------------------------------------------------------
+ *
+ * cached.c
+ *	  cached(query, params, ttl) and cache_warm(queries, ttl): read-only
+ *	  query results cached until their TTL or a committed write to a table
+ *	  they read, whichever comes first.
+ *
+ * The entry's identity is (database, current user, query text, search_path,
+ * parameters).  A hit costs one lookup: the entry carries the version of
+ * every relation it depends on (versions.c) and is served only while all
+ * are current and this transaction has written none of them.
+ *
+ * On a miss the query is prepared with SPI (parameter types inferred, as
+ * for PREPARE), checked, and its dependencies collected from the rewritten
+ * query tree, views, subqueries, CTEs and inheritance children included
+ * (a written partition bumps its ancestors, so partitioned tables need no
+ * expansion here).  Then, in this order:
+ *   1. read the versions of the dependencies and of the database and
+ *      global epochs, then a memory barrier;
+ *   2. execute the query, with a snapshot SPI takes after step 1;
+ *   3. store the result with the versions read in step 1.
+ * A write that commits after the snapshot bumps a version after step 1,
+ * so the stored entry is stale from the start: a result computed on a
+ * snapshot older than a commit is never served after that commit.
+ *
+ * Relations read only inside functions the query calls do not appear in
+ * its tree.  While the query runs, every plan the executor starts is
+ * captured; relations found only there are added as dependencies with the
+ * versions current after the run, and the result is stored only if no
+ * writing transaction committed during the run (a global counter), since
+ * their versions could not be read before the snapshot.
+ *
+ * Not cached (the query still runs and its result is returned): under
+ * REPEATABLE READ or SERIALIZABLE, where the transaction's snapshot is
+ * older than the versions it would read, and serving a newer result would
+ * break the snapshot; during recovery (a standby), where writes replayed
+ * from WAL run no hooks; results from tables under row-level security,
+ * which policies may filter by session state a key cannot see; results
+ * larger than the value limit; while this transaction has written a
+ * relation the query reads, or whenever perfkit.cache_enabled is off.
+ *
+ * Refused with an error: anything but one read-only SELECT (no FOR
+ * UPDATE/SHARE, no data-modifying WITH), volatile functions, temporary
+ * tables, system catalogs, foreign tables and sequences (writes to these
+ * cannot be tracked).
+ *
+ * src/cache/cached.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_param.h"
+#include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/plancache.h"
+
+#include "perfkit/cache.h"
+#include "perfkit/shmem.h"
+
+extern TimestampTz cache_expiry(FunctionCallInfo fcinfo, int argno);
+
+/* Relations seen by the executor while a cached() query runs. */
+static bool capturing = false;
+static List *captured = NIL;
+static MemoryContext capture_cxt = NULL;
+
+void
+cache_capture_executor_start(QueryDesc *queryDesc)
+{
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (!capturing)
+		return;
+	old = MemoryContextSwitchTo(capture_cxt);
+	foreach(lc, queryDesc->plannedstmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (rte->rtekind == RTE_RELATION)
+			captured = list_append_unique_oid(captured, rte->relid);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+typedef struct ParamTypes
+{
+	Oid		   *types;
+	int			ntypes;
+} ParamTypes;
+
+static void
+param_setup(ParseState *pstate, void *arg)
+{
+	ParamTypes *pt = arg;
+
+	setup_parse_variable_parameters(pstate, &pt->types, &pt->ntypes);
+}
+
+/* Add relid (and, for an inheritance parent, its children) to deps. */
+static void
+add_relation(List **deps, Oid relid, bool inh)
+{
+	char		relkind = get_rel_relkind(relid);
+
+	if (relid < FirstNormalObjectId)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cached() cannot cache a query that reads system catalogs"),
+				 errdetail("\"%s\" is a system catalog; perfkit cannot see all writes to it.",
+						   get_rel_name(relid))));
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cached() cannot cache a query that reads temporary table \"%s\"",
+						get_rel_name(relid))));
+	if (relkind == RELKIND_FOREIGN_TABLE || relkind == RELKIND_SEQUENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cached() cannot cache a query that reads \"%s\"", get_rel_name(relid)),
+				 errdetail("Writes to foreign tables and sequences cannot be tracked.")));
+
+	*deps = list_append_unique_oid(*deps, relid);
+	if (inh && relkind == RELKIND_RELATION && has_subclass(relid))
+	{
+		List	   *all = find_all_inheritors(relid, NoLock, NULL);
+		ListCell   *lc;
+
+		foreach(lc, all)
+			*deps = list_append_unique_oid(*deps, lfirst_oid(lc));
+	}
+}
+
+static bool
+deps_walker(Node *node, List **deps)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION)
+			add_relation(deps, rte->relid, rte->inh);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, deps_walker, deps,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, deps_walker, deps);
+}
+
+/*
+ * Check that plan is one read-only SELECT, and collect its dependencies.
+ * Returns false when its result must not be cached (row-level security).
+ */
+static bool
+check_query(SPIPlanPtr plan, List **deps)
+{
+	List	   *sources = SPI_plan_get_plan_sources(plan);
+	CachedPlanSource *src;
+	Query	   *query;
+
+	if (list_length(sources) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cached() takes exactly one query")));
+	src = linitial(sources);
+	if (list_length(src->query_list) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cached() accepts only read-only SELECT queries"),
+				 errdetail("The query is rewritten into several statements.")));
+	query = linitial_node(Query, src->query_list);
+	if (query->commandType != CMD_SELECT || query->utilityStmt != NULL ||
+		query->hasModifyingCTE)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cached() accepts only read-only SELECT queries"),
+				 errdetail("The query is %s.", GetCommandTagName(src->commandTag))));
+	if (query->rowMarks != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cached() accepts only read-only SELECT queries"),
+				 errdetail("SELECT ... FOR UPDATE or FOR SHARE locks rows.")));
+	if (contain_volatile_functions((Node *) query))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cached() cannot cache a query that calls volatile functions"),
+				 errhint("A volatile function may return something else on every call.")));
+
+	(void) deps_walker((Node *) query, deps);
+	return !query->hasRowSecurity;
+}
+
+/* The versions of deps, with both epochs first. */
+static CacheDep *
+read_versions(List *deps, int *ndeps)
+{
+	CacheDep   *d = palloc((list_length(deps) + 2) * sizeof(CacheDep));
+	ListCell   *lc;
+	int			n = 0;
+
+	d[n].relid = InvalidOid;
+	d[n++].bucket = cache_version_bucket(InvalidOid, InvalidOid);
+	d[n].relid = InvalidOid;
+	d[n++].bucket = cache_version_bucket(MyDatabaseId, InvalidOid);
+	foreach(lc, deps)
+	{
+		d[n].relid = lfirst_oid(lc);
+		d[n++].bucket = cache_version_bucket(MyDatabaseId, lfirst_oid(lc));
+	}
+	for (int i = 0; i < n; i++)
+		d[i].version = cache_version_read(d[i].bucket);
+	*ndeps = n;
+	return d;
+}
+
+/* The rows of the last SPI result as a jsonb array of objects. */
+static Jsonb *
+rows_to_jsonb(void)
+{
+	StringInfoData buf;
+	TupleDesc	tupdesc = BlessTupleDesc(SPI_tuptable->tupdesc);
+	uint64		i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		row = heap_copy_tuple_as_datum(SPI_tuptable->vals[i], tupdesc);
+		text	   *json = DatumGetTextPP(DirectFunctionCall1(row_to_json, row));
+
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		appendBinaryStringInfo(&buf, VARDATA_ANY(json), VARSIZE_ANY_EXHDR(json));
+	}
+	appendStringInfoChar(&buf, ']');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* Is relid a partition of (or inherit from) something in deps? */
+static bool
+covered_by(Oid relid, List *deps)
+{
+	List	   *ancestors;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (!get_rel_relispartition(relid))
+		return false;
+	ancestors = get_partition_ancestors(relid);
+	foreach(lc, ancestors)
+		if (list_member_oid(deps, lfirst_oid(lc)))
+			found = true;
+	list_free(ancestors);
+	return found;
+}
+
+/*
+ * Run query (with nparams text parameters) through the cache.  *computed
+ * tells whether it ran.  Returns the result as jsonb.
+ */
+static Jsonb *
+cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
+			 TimestampTz expires, bool *computed)
+{
+	StringInfoData key;
+	CacheKey	k;
+	bool		use_cache;
+	char	   *value;
+	uint32		vallen;
+	SPIPlanPtr	plan;
+	ParamTypes	pt = {NULL, 0};
+	SPIPrepareOptions popts;
+	SPIExecuteOptions eopts;
+	ParamListInfo paramLI;
+	List	   *deps = NIL;
+	bool		cacheable;
+	CacheDep   *versions;
+	int			ndeps;
+	uint64		commits_before;
+	Jsonb	   *result;
+	MemoryContext callcxt = CurrentMemoryContext;
+	int			i;
+	volatile int rc = 0;
+
+	perfkit_require_preload();
+	*computed = true;
+	memset(&k, 0, sizeof(k));
+
+	/* identity: query, search_path, parameters; NUL cannot occur in text */
+	initStringInfo(&key);
+	appendStringInfoString(&key, query);
+	appendStringInfoChar(&key, '\0');
+	appendStringInfoString(&key, GetConfigOption("search_path", false, false));
+	for (i = 0; i < nparams; i++)
+	{
+		appendStringInfoChar(&key, '\0');
+		if (pnulls[i])
+			appendStringInfoChar(&key, 'N');
+		else
+		{
+			appendStringInfoChar(&key, 'V');
+			appendStringInfoString(&key, TextDatumGetCString(params[i]));
+		}
+	}
+
+	use_cache = perfkit_cache_enabled && !IsolationUsesXactSnapshot() &&
+		!RecoveryInProgress() && key.len <= CACHE_MAX_KEY;
+	if (use_cache)
+	{
+		cache_key_init(&k, CACHE_KIND_QUERY, key.data, key.len);
+		if (cache_store_get(&k, &value, &vallen))
+		{
+			*computed = false;
+			return (Jsonb *) value;
+		}
+	}
+
+	SPI_connect();
+	memset(&popts, 0, sizeof(popts));
+	popts.parserSetup = param_setup;
+	popts.parserSetupArg = &pt;
+	popts.cursorOptions = CURSOR_OPT_PARALLEL_OK;
+	plan = SPI_prepare_extended(query, &popts);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare_extended failed: %s", SPI_result_code_string(SPI_result));
+	cacheable = check_query(plan, &deps) && use_cache;
+
+	if (pt.ntypes > nparams)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_PARAMETER),
+				 errmsg("query uses parameter $%d, but %d parameters were given",
+						pt.ntypes, nparams)));
+	if (pt.ntypes < nparams)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%d parameters were given, but the query uses %d",
+						nparams, pt.ntypes)));
+	paramLI = makeParamList(nparams);
+	for (i = 0; i < nparams; i++)
+	{
+		ParamExternData *prm = &paramLI->params[i];
+		Oid			type = pt.types[i];
+
+		if (!OidIsValid(type) || type == UNKNOWNOID)
+			type = TEXTOID;
+		prm->ptype = type;
+		prm->pflags = PARAM_FLAG_CONST;
+		prm->isnull = pnulls[i];
+		if (!pnulls[i])
+		{
+			Oid			typinput;
+			Oid			typioparam;
+
+			getTypeInputInfo(type, &typinput, &typioparam);
+			prm->value = OidInputFunctionCall(typinput, TextDatumGetCString(params[i]),
+											  typioparam, -1);
+		}
+	}
+
+	/* A transaction never caches what it has itself written. */
+	versions = read_versions(deps, &ndeps);
+	if (cache_track_wrote_any(versions + 2, ndeps - 2))
+		cacheable = false;
+	commits_before = cache_version_commits();
+	pg_memory_barrier();
+
+	/* Run it, capturing what the executor opens. */
+	memset(&eopts, 0, sizeof(eopts));
+	eopts.params = paramLI;
+	eopts.read_only = false;	/* take a snapshot now, after the versions */
+	{
+		bool		save_capturing = capturing;
+		List	   *save_captured = captured;
+		MemoryContext save_cxt = capture_cxt;
+
+		capturing = true;
+		captured = NIL;
+		capture_cxt = callcxt;
+		PG_TRY();
+		{
+			rc = SPI_execute_plan_extended(plan, &eopts);
+		}
+		PG_FINALLY();
+		{
+			capturing = save_capturing;
+		}
+		PG_END_TRY();
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan_extended returned %s",
+				 SPI_result_code_string(rc));
+
+		/* Relations read only inside functions. */
+		{
+			List	   *extra = NIL;
+			ListCell   *lc;
+
+			foreach(lc, captured)
+			{
+				Oid			relid = lfirst_oid(lc);
+
+				if (list_member_oid(deps, relid) || covered_by(relid, deps))
+					continue;
+				add_relation(&extra, relid, false);
+			}
+			if (extra != NIL)
+			{
+				int			nextra;
+				CacheDep   *more = read_versions(extra, &nextra);
+
+				if (cache_version_commits() != commits_before)
+					cacheable = false;
+				versions = repalloc(versions, (ndeps + nextra - 2) * sizeof(CacheDep));
+				memcpy(versions + ndeps, more + 2, (nextra - 2) * sizeof(CacheDep));
+				ndeps += nextra - 2;
+			}
+		}
+		captured = save_captured;
+		capture_cxt = save_cxt;
+	}
+
+	{
+		MemoryContext spicxt = MemoryContextSwitchTo(callcxt);
+
+		result = rows_to_jsonb();
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+
+	if (cacheable && ndeps <= PG_UINT16_MAX && VARSIZE(result) <= cache_max_value())
+		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, expires);
+	return result;
+}
+
+/* params text[] as datums; NULL array means none */
+static int
+param_array(FunctionCallInfo fcinfo, int argno, Datum **values, bool **nulls)
+{
+	int			n;
+
+	if (PG_ARGISNULL(argno))
+		return 0;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false, TYPALIGN_INT,
+					  values, nulls, &n);
+	return n;
+}
+
+static char *
+query_arg(Datum d)
+{
+	char	   *query = TextDatumGetCString(d);
+
+	if (query[strspn(query, " \t\r\n")] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query must not be empty")));
+	return query;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_cached);
+
+/* cached(query text, params text[] DEFAULT '{}', ttl interval DEFAULT NULL) */
+Datum
+perfkit_cached(PG_FUNCTION_ARGS)
+{
+	Datum	   *params = NULL;
+	bool	   *pnulls = NULL;
+	int			nparams;
+	bool		computed;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query must not be null")));
+	nparams = param_array(fcinfo, 1, &params, &pnulls);
+	PG_RETURN_JSONB_P(cached_query(query_arg(PG_GETARG_DATUM(0)), nparams, params,
+								   pnulls, cache_expiry(fcinfo, 2), &computed));
+}
+
+PG_FUNCTION_INFO_V1(perfkit_cache_warm);
+
+/*
+ * cache_warm(queries text[], ttl interval DEFAULT NULL) RETURNS integer
+ *
+ * Runs each query through cached() and returns how many had to run (the
+ * others were already cached).
+ */
+Datum
+perfkit_cache_warm(PG_FUNCTION_ARGS)
+{
+	Datum	   *queries;
+	bool	   *nulls;
+	int			n;
+	int			ran = 0;
+	TimestampTz expires = cache_expiry(fcinfo, 1);
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queries must not be null")));
+	n = param_array(fcinfo, 0, &queries, &nulls);
+	for (int i = 0; i < n; i++)
+	{
+		bool		computed;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("query must not be null")));
+		(void) cached_query(query_arg(queries[i]), 0, NULL, NULL, expires, &computed);
+		if (computed)
+			ran++;
+	}
+	PG_RETURN_INT32(ran);
+}

@@ -1,0 +1,807 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *	  The cache's shared-memory store: entries with TTL, bounded memory,
+ *	  least-recently-used eviction, and walks that never stall the cache.
+ *
+ * Layout.  perfkit.cache_size is split into CACHE_PARTITIONS partitions;
+ * an entry lives in the partition chosen by the hash of its identity
+ * (database, role, kind, key).  Each partition has its own LWLock, hash
+ * table, recency list and pool of fixed-size chunks of CHUNK_SIZE bytes.
+ * An entry is a chain of chunks: the first starts with the CacheEntry
+ * header, and the payload (key, then dependencies, then value) runs on
+ * through the chain.  Fixed chunks mean no fragmentation: any free chunk
+ * serves any entry, so memory use is bounded by the pool and a put never
+ * fails for want of contiguous space.  bytes_used counts whole chunks.
+ *
+ * Recency.  Each partition keeps its entries on a list from oldest to
+ * newest insertion.  A hit sets the entry's "referenced" flag (an atomic,
+ * so readers need only the shared lock); eviction takes entries from the
+ * old end, giving a referenced entry a second chance (flag cleared, moved
+ * to the new end) and evicting the first unreferenced one.  That is LRU as
+ * memcached and PostgreSQL's buffer manager approximate it, without a
+ * write to shared state on every hit.  Expired entries met on the way are
+ * removed first, and counted as expirations, not evictions.
+ *
+ * TTL.  An expired entry is never returned: get checks expiry under the
+ * lock.  Expired entries are removed lazily (by the get that finds one,
+ * by eviction) and actively by cache_store_expire(), the cache_expire job.
+ *
+ * Walks (pattern and table invalidation, clear, expire, cache_entries) go
+ * partition by partition, and within a partition by at most SCAN_BATCH
+ * chunk positions per lock hold, re-taking the lock between batches: they
+ * never hold more than one lock, nor one lock for long.  An entry is
+ * identified by the position of its first chunk, so a walk can resume by
+ * position after releasing the lock.
+ *
+ * Lock order: a partition lock is a leaf (src/shmem.c).  Under it the
+ * store may palloc (an ERROR releases LWLocks) but takes no other lock,
+ * runs no SPI and matches patterns only with the non-failing pk_like_match.
+ * Counters are atomics, updated without the exclusive lock.
+ *
+ * src/cache/store.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "perfkit/cache.h"
+#include "perfkit/shmem.h"
+
+#define CHUNK_SIZE		256
+#define CHUNK_NONE		PG_UINT32_MAX
+#define SCAN_BATCH		4096	/* chunk positions per lock hold in walks */
+
+typedef struct CacheEntry
+{
+	pg_atomic_uint64 hits;
+	pg_atomic_uint32 referenced;
+	uint32		hash;
+	uint32		hnext;			/* next entry in the hash bucket */
+	uint32		lprev;			/* recency list, towards the oldest */
+	uint32		lnext;			/* recency list, towards the newest */
+	uint32		nchunks;
+	Oid			dbid;
+	Oid			roleid;
+	uint32		keylen;
+	uint32		vallen;
+	uint16		ndeps;
+	uint16		kind;
+	TimestampTz created;
+	TimestampTz expires;
+} CacheEntry;
+
+#define HEADER_SIZE		MAXALIGN(sizeof(CacheEntry))
+
+typedef struct CachePartition
+{
+	LWLock	   *lock;
+	uint32		nchunks;
+	uint32		nbuckets;
+	uint32		free_head;
+	uint32		nfree;
+	uint32		lru_head;		/* oldest */
+	uint32		lru_tail;		/* newest */
+	uint32		nentries;
+	pg_atomic_uint64 hits;
+	pg_atomic_uint64 misses;
+	pg_atomic_uint64 evictions;
+	pg_atomic_uint64 expirations;
+	pg_atomic_uint64 invalidations;
+	uint32	   *buckets;
+	uint32	   *next;			/* per chunk: next in entry chain or free list */
+	bool	   *is_head;		/* per chunk: first chunk of an entry */
+	char	   *data;			/* nchunks * CHUNK_SIZE */
+} CachePartition;
+
+typedef struct CacheShared
+{
+	CachePartition parts[CACHE_PARTITIONS];
+} CacheShared;
+
+static CacheShared *cache = NULL;
+
+#define CHUNK(p, i)		((p)->data + (Size) (i) * CHUNK_SIZE)
+#define ENTRY(p, i)		((CacheEntry *) CHUNK(p, i))
+
+/* Chunks in one partition, and its hash buckets. */
+static uint32
+partition_chunks(void)
+{
+	Size		bytes = (Size) perfkit_cache_size * 1024 / CACHE_PARTITIONS;
+
+	/* a chunk's data, its next link, its head flag, half a bucket */
+	return (uint32) (bytes / (CHUNK_SIZE + sizeof(uint32) + sizeof(bool) + sizeof(uint32) / 2));
+}
+
+static uint32
+partition_buckets(uint32 nchunks)
+{
+	return Max(nchunks / 2, 16) | 1;
+}
+
+Size
+cache_store_shmem_size(void)
+{
+	uint32		nchunks = partition_chunks();
+	Size		per = 0;
+
+	per = add_size(per, MAXALIGN(mul_size(partition_buckets(nchunks), sizeof(uint32))));
+	per = add_size(per, MAXALIGN(mul_size(nchunks, sizeof(uint32))));
+	per = add_size(per, MAXALIGN(mul_size(nchunks, sizeof(bool))));
+	per = add_size(per, mul_size(nchunks, CHUNK_SIZE));
+	return add_size(MAXALIGN(sizeof(CacheShared)), mul_size(per, CACHE_PARTITIONS));
+}
+
+/* Called under AddinShmemInitLock. */
+void
+cache_store_shmem_init(void)
+{
+	bool		found;
+	char	   *mem;
+	LWLockPadded *locks;
+	int			i;
+
+	cache = ShmemInitStruct("perfkit cache", cache_store_shmem_size(), &found);
+	locks = GetNamedLWLockTranche("perfkit cache");
+	if (found)
+		return;
+
+	mem = (char *) cache + MAXALIGN(sizeof(CacheShared));
+	for (i = 0; i < CACHE_PARTITIONS; i++)
+	{
+		CachePartition *p = &cache->parts[i];
+		uint32		c;
+
+		p->lock = &locks[i].lock;
+		p->nchunks = partition_chunks();
+		p->nbuckets = partition_buckets(p->nchunks);
+		p->buckets = (uint32 *) mem;
+		mem += MAXALIGN(p->nbuckets * sizeof(uint32));
+		p->next = (uint32 *) mem;
+		mem += MAXALIGN(p->nchunks * sizeof(uint32));
+		p->is_head = (bool *) mem;
+		mem += MAXALIGN(p->nchunks * sizeof(bool));
+		p->data = mem;
+		mem += (Size) p->nchunks * CHUNK_SIZE;
+
+		for (c = 0; c < p->nbuckets; c++)
+			p->buckets[c] = CHUNK_NONE;
+		for (c = 0; c < p->nchunks; c++)
+		{
+			p->next[c] = (c + 1 < p->nchunks) ? c + 1 : CHUNK_NONE;
+			p->is_head[c] = false;
+		}
+		p->free_head = p->nchunks > 0 ? 0 : CHUNK_NONE;
+		p->nfree = p->nchunks;
+		p->lru_head = p->lru_tail = CHUNK_NONE;
+		p->nentries = 0;
+		pg_atomic_init_u64(&p->hits, 0);
+		pg_atomic_init_u64(&p->misses, 0);
+		pg_atomic_init_u64(&p->evictions, 0);
+		pg_atomic_init_u64(&p->expirations, 0);
+		pg_atomic_init_u64(&p->invalidations, 0);
+	}
+}
+
+static void
+require_cache(void)
+{
+	perfkit_require_preload();
+	Assert(cache != NULL);
+}
+
+/* Fill in k's identity for the current database and user. */
+void
+cache_key_init(CacheKey *k, uint16 kind, const char *key, uint32 keylen)
+{
+	k->dbid = MyDatabaseId;
+	k->roleid = GetUserId();
+	k->kind = kind;
+	k->key = key;
+	k->keylen = keylen;
+	k->hash = hash_combine(hash_bytes((const unsigned char *) key, (int) keylen),
+						   hash_combine(murmurhash32(k->dbid),
+										murmurhash32(k->roleid ^ ((uint32) kind << 24))));
+}
+
+/*
+ * The largest value an entry may hold: the GUC, but never more than a
+ * quarter of a partition, so that eviction can always make room.
+ */
+Size
+cache_max_value(void)
+{
+	Size		quarter = (Size) partition_chunks() * CHUNK_SIZE / 4;
+
+	return Min((Size) perfkit_cache_max_value_size, quarter);
+}
+
+static CachePartition *
+partition_of(uint32 hash)
+{
+	return &cache->parts[hash % CACHE_PARTITIONS];
+}
+
+/*
+ * Copy len bytes between buf and an entry's payload at offset pos (after
+ * the header).  Caller holds the partition lock (exclusive to write).
+ */
+static void
+payload_copy(CachePartition *p, uint32 head, Size pos, char *buf, Size len, bool write)
+{
+	uint32		chunk = head;
+	Size		cap = CHUNK_SIZE - HEADER_SIZE;
+	Size		off = HEADER_SIZE;
+
+	/* find the chunk holding pos */
+	while (pos >= cap)
+	{
+		pos -= cap;
+		chunk = p->next[chunk];
+		cap = CHUNK_SIZE;
+		off = 0;
+	}
+	off += pos;
+	cap -= pos;
+	while (len > 0)
+	{
+		Size		n = Min(len, cap);
+
+		if (write)
+			memcpy(CHUNK(p, chunk) + off, buf, n);
+		else
+			memcpy(buf, CHUNK(p, chunk) + off, n);
+		buf += n;
+		len -= n;
+		if (len > 0)
+		{
+			chunk = p->next[chunk];
+			off = 0;
+			cap = CHUNK_SIZE;
+		}
+	}
+}
+
+/* Does the entry at head have this key? */
+static bool
+key_equal(CachePartition *p, uint32 head, const char *key, uint32 keylen)
+{
+	char		buf[CHUNK_SIZE];
+	Size		pos = 0;
+
+	while (pos < keylen)
+	{
+		Size		n = Min((Size) keylen - pos, sizeof(buf));
+
+		payload_copy(p, head, pos, buf, n, false);
+		if (memcmp(buf, key + pos, n) != 0)
+			return false;
+		pos += n;
+	}
+	return true;
+}
+
+static uint32
+entry_find(CachePartition *p, const CacheKey *k)
+{
+	uint32		i = p->buckets[k->hash % p->nbuckets];
+
+	while (i != CHUNK_NONE)
+	{
+		CacheEntry *e = ENTRY(p, i);
+
+		if (e->hash == k->hash && e->dbid == k->dbid && e->roleid == k->roleid &&
+			e->kind == k->kind && e->keylen == k->keylen &&
+			key_equal(p, i, k->key, k->keylen))
+			return i;
+		i = e->hnext;
+	}
+	return CHUNK_NONE;
+}
+
+static void
+lru_unlink(CachePartition *p, uint32 i)
+{
+	CacheEntry *e = ENTRY(p, i);
+
+	if (e->lprev != CHUNK_NONE)
+		ENTRY(p, e->lprev)->lnext = e->lnext;
+	else
+		p->lru_head = e->lnext;
+	if (e->lnext != CHUNK_NONE)
+		ENTRY(p, e->lnext)->lprev = e->lprev;
+	else
+		p->lru_tail = e->lprev;
+}
+
+static void
+lru_append(CachePartition *p, uint32 i)
+{
+	CacheEntry *e = ENTRY(p, i);
+
+	e->lnext = CHUNK_NONE;
+	e->lprev = p->lru_tail;
+	if (p->lru_tail != CHUNK_NONE)
+		ENTRY(p, p->lru_tail)->lnext = i;
+	else
+		p->lru_head = i;
+	p->lru_tail = i;
+}
+
+/* Remove the entry at i and give its chunks back.  Exclusive lock held. */
+static void
+entry_remove(CachePartition *p, uint32 i)
+{
+	CacheEntry *e = ENTRY(p, i);
+	uint32	   *link = &p->buckets[e->hash % p->nbuckets];
+	uint32		last = i;
+	uint32		n;
+
+	while (*link != i)
+		link = &ENTRY(p, *link)->hnext;
+	*link = e->hnext;
+	lru_unlink(p, i);
+
+	for (n = 1; n < e->nchunks; n++)
+		last = p->next[last];
+	p->next[last] = p->free_head;
+	p->free_head = i;
+	p->nfree += e->nchunks;
+	p->is_head[i] = false;
+	p->nentries--;
+}
+
+static uint32
+chunks_for(Size payload)
+{
+	Size		first = CHUNK_SIZE - HEADER_SIZE;
+
+	if (payload <= first)
+		return 1;
+	return 1 + (uint32) ((payload - first + CHUNK_SIZE - 1) / CHUNK_SIZE);
+}
+
+/*
+ * Make nfree >= need by removing expired entries and evicting the least
+ * recently used ones.  Exclusive lock held.
+ */
+static void
+make_room(CachePartition *p, uint32 need, TimestampTz now)
+{
+	int64		budget = 2 * (int64) p->nentries + 2;
+
+	while (p->nfree < need && p->lru_head != CHUNK_NONE && budget-- > 0)
+	{
+		uint32		i = p->lru_head;
+		CacheEntry *e = ENTRY(p, i);
+
+		if (e->expires <= now)
+		{
+			entry_remove(p, i);
+			pg_atomic_fetch_add_u64(&p->expirations, 1);
+		}
+		else if (budget > p->nentries && pg_atomic_read_u32(&e->referenced) != 0)
+		{
+			/* second chance */
+			pg_atomic_write_u32(&e->referenced, 0);
+			lru_unlink(p, i);
+			lru_append(p, i);
+		}
+		else
+		{
+			entry_remove(p, i);
+			pg_atomic_fetch_add_u64(&p->evictions, 1);
+		}
+	}
+}
+
+/*
+ * Store value under k, replacing any entry with the same identity.  The
+ * caller has checked vallen against cache_max_value() and the key length.
+ */
+void
+cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
+				const CacheDep *deps, int ndeps, TimestampTz expires)
+{
+	CachePartition *p;
+	Size		payload = (Size) k->keylen + (Size) ndeps * sizeof(CacheDep) + vallen;
+	uint32		need = chunks_for(payload);
+	TimestampTz now = GetCurrentTimestamp();
+	uint32		head;
+	uint32		last;
+	uint32		n;
+	CacheEntry *e;
+
+	require_cache();
+	p = partition_of(k->hash);
+	LWLockAcquire(p->lock, LW_EXCLUSIVE);
+
+	head = entry_find(p, k);
+	if (head != CHUNK_NONE)
+		entry_remove(p, head);
+	make_room(p, need, now);
+	if (p->nfree < need)
+	{
+		/* cannot happen while values are at most a quarter of a partition */
+		LWLockRelease(p->lock);
+		elog(WARNING, "perfkit cache partition could not make room for %u chunks", need);
+		return;
+	}
+
+	/* take need chunks off the free list */
+	head = last = p->free_head;
+	for (n = 1; n < need; n++)
+		last = p->next[last];
+	p->free_head = p->next[last];
+	p->next[last] = CHUNK_NONE;
+	p->nfree -= need;
+	p->is_head[head] = true;
+
+	e = ENTRY(p, head);
+	pg_atomic_init_u64(&e->hits, 0);
+	pg_atomic_init_u32(&e->referenced, 0);
+	e->hash = k->hash;
+	e->nchunks = need;
+	e->dbid = k->dbid;
+	e->roleid = k->roleid;
+	e->keylen = k->keylen;
+	e->vallen = vallen;
+	e->ndeps = (uint16) ndeps;
+	e->kind = k->kind;
+	e->created = now;
+	e->expires = expires;
+	payload_copy(p, head, 0, (char *) k->key, k->keylen, true);
+	if (ndeps > 0)
+		payload_copy(p, head, k->keylen, (char *) deps, ndeps * sizeof(CacheDep), true);
+	payload_copy(p, head, k->keylen + ndeps * sizeof(CacheDep), (char *) value, vallen, true);
+
+	e->hnext = p->buckets[k->hash % p->nbuckets];
+	p->buckets[k->hash % p->nbuckets] = head;
+	lru_append(p, head);
+	p->nentries++;
+
+	LWLockRelease(p->lock);
+}
+
+typedef enum LookupResult
+{
+	LOOKUP_HIT,
+	LOOKUP_MISS,
+	LOOKUP_EXPIRED,				/* to be removed */
+	LOOKUP_STALE,				/* a relation it read was written: remove */
+	LOOKUP_OWN_WRITES			/* this transaction wrote what it read: skip */
+} LookupResult;
+
+/*
+ * Look k up.  On a hit, *value is a palloc'd copy of the value.  A value
+ * that expired or went stale is removed and reported as a miss; so is an
+ * entry that depends on what this transaction has written, but that one
+ * stays for other transactions.
+ */
+bool
+cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
+{
+	CachePartition *p;
+	TimestampTz now = GetCurrentTimestamp();
+	LookupResult result = LOOKUP_MISS;
+	TimestampTz created = 0;
+	uint32		head;
+
+	require_cache();
+	p = partition_of(k->hash);
+	LWLockAcquire(p->lock, LW_SHARED);
+	head = entry_find(p, k);
+	if (head != CHUNK_NONE)
+	{
+		CacheEntry *e = ENTRY(p, head);
+
+		created = e->created;
+		if (e->expires <= now)
+			result = LOOKUP_EXPIRED;
+		else
+		{
+			result = LOOKUP_HIT;
+			if (e->ndeps > 0)
+			{
+				CacheDep   *deps = palloc(e->ndeps * sizeof(CacheDep));
+
+				payload_copy(p, head, e->keylen, (char *) deps,
+							 e->ndeps * sizeof(CacheDep), false);
+				if (!cache_deps_current(deps, e->ndeps))
+					result = LOOKUP_STALE;
+				else if (cache_track_wrote_any(deps, e->ndeps))
+					result = LOOKUP_OWN_WRITES;
+				pfree(deps);
+			}
+		}
+		if (result == LOOKUP_HIT)
+		{
+			*vallen = e->vallen;
+			*value = palloc(e->vallen);
+			payload_copy(p, head, e->keylen + e->ndeps * sizeof(CacheDep),
+						 *value, e->vallen, false);
+			pg_atomic_fetch_add_u64(&e->hits, 1);
+			if (pg_atomic_read_u32(&e->referenced) == 0)
+				pg_atomic_write_u32(&e->referenced, 1);
+		}
+	}
+	LWLockRelease(p->lock);
+
+	if (result == LOOKUP_HIT)
+	{
+		pg_atomic_fetch_add_u64(&p->hits, 1);
+		return true;
+	}
+	pg_atomic_fetch_add_u64(&p->misses, 1);
+
+	if (result == LOOKUP_EXPIRED || result == LOOKUP_STALE)
+	{
+		/* remove it, unless someone replaced it meanwhile */
+		LWLockAcquire(p->lock, LW_EXCLUSIVE);
+		head = entry_find(p, k);
+		if (head != CHUNK_NONE && ENTRY(p, head)->created == created)
+		{
+			entry_remove(p, head);
+			pg_atomic_fetch_add_u64(result == LOOKUP_EXPIRED ?
+									&p->expirations : &p->invalidations, 1);
+		}
+		LWLockRelease(p->lock);
+	}
+	return false;
+}
+
+bool
+cache_store_delete(const CacheKey *k)
+{
+	CachePartition *p;
+	uint32		head;
+
+	require_cache();
+	p = partition_of(k->hash);
+	LWLockAcquire(p->lock, LW_EXCLUSIVE);
+	head = entry_find(p, k);
+	if (head != CHUNK_NONE)
+		entry_remove(p, head);
+	LWLockRelease(p->lock);
+	return head != CHUNK_NONE;
+}
+
+/*
+ * The walk behind every bulk operation: calls visit(p, head, arg) for each
+ * entry, partition by partition and SCAN_BATCH positions per lock hold;
+ * visit returns true to remove the entry.  Returns the number removed.
+ */
+typedef bool (*entry_visitor) (CachePartition *p, uint32 head, void *arg);
+
+static int64
+walk(entry_visitor visit, void *arg, LWLockMode mode, pg_atomic_uint64 *(*counter) (CachePartition *))
+{
+	int64		removed = 0;
+	int			i;
+
+	require_cache();
+	for (i = 0; i < CACHE_PARTITIONS; i++)
+	{
+		CachePartition *p = &cache->parts[i];
+		uint32		pos = 0;
+
+		while (pos < p->nchunks)
+		{
+			uint32		end = Min(pos + SCAN_BATCH, p->nchunks);
+			int64		n = 0;
+
+			LWLockAcquire(p->lock, mode);
+			for (; pos < end; pos++)
+				if (p->is_head[pos] && visit(p, pos, arg))
+				{
+					Assert(mode == LW_EXCLUSIVE);
+					entry_remove(p, pos);
+					n++;
+				}
+			LWLockRelease(p->lock);
+			if (n > 0 && counter != NULL)
+				pg_atomic_fetch_add_u64(counter(p), n);
+			removed += n;
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	return removed;
+}
+
+static pg_atomic_uint64 *
+invalidations_of(CachePartition *p)
+{
+	return &p->invalidations;
+}
+
+static pg_atomic_uint64 *
+expirations_of(CachePartition *p)
+{
+	return &p->expirations;
+}
+
+typedef struct PatternArg
+{
+	Oid			dbid;
+	Oid			roleid;
+	const char *pattern;
+	int			patlen;
+	char	   *keybuf;			/* CACHE_MAX_KEY bytes */
+} PatternArg;
+
+static bool
+visit_pattern(CachePartition *p, uint32 head, void *arg)
+{
+	PatternArg *a = arg;
+	CacheEntry *e = ENTRY(p, head);
+
+	if (e->dbid != a->dbid || e->roleid != a->roleid || e->kind != CACHE_KIND_VALUE)
+		return false;
+	payload_copy(p, head, 0, a->keybuf, e->keylen, false);
+	return pk_like_match(a->keybuf, e->keylen, a->pattern, a->patlen);
+}
+
+/* Remove the role's cache_set() entries whose key matches the pattern. */
+int64
+cache_store_invalidate_pattern(Oid dbid, Oid roleid, const char *pattern, int patlen)
+{
+	PatternArg	a;
+
+	a.dbid = dbid;
+	a.roleid = roleid;
+	a.pattern = pattern;
+	a.patlen = patlen;
+	a.keybuf = palloc(CACHE_MAX_KEY);
+	return walk(visit_pattern, &a, LW_EXCLUSIVE, invalidations_of);
+}
+
+typedef struct RelArg
+{
+	Oid			dbid;
+	Oid			relid;
+} RelArg;
+
+static bool
+visit_rel(CachePartition *p, uint32 head, void *arg)
+{
+	RelArg	   *a = arg;
+	CacheEntry *e = ENTRY(p, head);
+	CacheDep	dep;
+	int			d;
+
+	if (e->dbid != a->dbid || e->ndeps == 0)
+		return false;
+	for (d = 0; d < e->ndeps; d++)
+	{
+		payload_copy(p, head, e->keylen + d * sizeof(CacheDep), (char *) &dep,
+					 sizeof(CacheDep), false);
+		if (dep.relid == a->relid)
+			return true;
+	}
+	return false;
+}
+
+/* Remove every entry of the database that read relid. */
+int64
+cache_store_invalidate_rel(Oid dbid, Oid relid)
+{
+	RelArg		a;
+
+	a.dbid = dbid;
+	a.relid = relid;
+	return walk(visit_rel, &a, LW_EXCLUSIVE, invalidations_of);
+}
+
+static bool
+visit_all(CachePartition *p, uint32 head, void *arg)
+{
+	return true;
+}
+
+int64
+cache_store_clear(void)
+{
+	return walk(visit_all, NULL, LW_EXCLUSIVE, invalidations_of);
+}
+
+static bool
+visit_expired(CachePartition *p, uint32 head, void *arg)
+{
+	return ENTRY(p, head)->expires <= *(TimestampTz *) arg;
+}
+
+int64
+cache_store_expire(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return walk(visit_expired, &now, LW_EXCLUSIVE, expirations_of);
+}
+
+typedef struct EntriesArg
+{
+	bool		all_roles;
+	Oid			roleid;
+	List	   *result;
+} EntriesArg;
+
+static bool
+visit_collect(CachePartition *p, uint32 head, void *arg)
+{
+	EntriesArg *a = arg;
+	CacheEntry *e = ENTRY(p, head);
+	CacheEntryInfo *info;
+	int			d;
+
+	if (!a->all_roles && e->roleid != a->roleid)
+		return false;
+	info = palloc(sizeof(CacheEntryInfo));
+	info->dbid = e->dbid;
+	info->roleid = e->roleid;
+	info->kind = e->kind;
+	info->key = palloc(e->keylen + 1);
+	payload_copy(p, head, 0, info->key, e->keylen, false);
+	info->key[e->keylen] = '\0';
+	info->bytes = (int64) e->nchunks * CHUNK_SIZE;
+	info->hits = (int64) pg_atomic_read_u64(&e->hits);
+	info->created = e->created;
+	info->expires = e->expires;
+	info->ndeps = 0;
+	info->deps = palloc(Max(e->ndeps, 1) * sizeof(Oid));
+	for (d = 0; d < e->ndeps; d++)
+	{
+		CacheDep	dep;
+
+		payload_copy(p, head, e->keylen + d * sizeof(CacheDep), (char *) &dep,
+					 sizeof(CacheDep), false);
+		if (OidIsValid(dep.relid))
+			info->deps[info->ndeps++] = dep.relid;
+	}
+	a->result = lappend(a->result, info);
+	return false;
+}
+
+/* Every entry (of the current role unless all_roles), as CacheEntryInfo. */
+List *
+cache_store_entries(bool all_roles)
+{
+	EntriesArg	a;
+
+	a.all_roles = all_roles;
+	a.roleid = GetUserId();
+	a.result = NIL;
+	walk(visit_collect, &a, LW_SHARED, NULL);
+	return a.result;
+}
+
+void
+cache_store_stats(CacheStats *s)
+{
+	int			i;
+
+	require_cache();
+	memset(s, 0, sizeof(CacheStats));
+	for (i = 0; i < CACHE_PARTITIONS; i++)
+	{
+		CachePartition *p = &cache->parts[i];
+
+		LWLockAcquire(p->lock, LW_SHARED);
+		s->entries += p->nentries;
+		s->bytes_used += (int64) (p->nchunks - p->nfree) * CHUNK_SIZE;
+		s->bytes_total += (int64) p->nchunks * CHUNK_SIZE;
+		LWLockRelease(p->lock);
+		s->hits += (int64) pg_atomic_read_u64(&p->hits);
+		s->misses += (int64) pg_atomic_read_u64(&p->misses);
+		s->evictions += (int64) pg_atomic_read_u64(&p->evictions);
+		s->expirations += (int64) pg_atomic_read_u64(&p->expirations);
+		s->invalidations += (int64) pg_atomic_read_u64(&p->invalidations);
+	}
+}
