@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS pg_cron;
 -- Nothing has run yet.
 SELECT job, scheduled, last_run, last_status, running, runs_since_start,
 	   failures_since_start
-FROM perfkit.jobs ORDER BY job;
+FROM perfkit.jobs WHERE job = 'history';
 
 CALL perfkit.run_job('history');
 SELECT job, last_status, last_run <= last_finished AS ordered, last_error,
@@ -71,7 +71,7 @@ SELECT job FROM perfkit.jobs;
 RESET ROLE;
 GRANT pg_monitor TO perfkit_viewer;
 SET ROLE perfkit_viewer;
-SELECT job, runs_since_start > 0 AS has_run FROM perfkit.jobs;
+SELECT job, runs_since_start > 0 AS has_run FROM perfkit.jobs ORDER BY job;
 RESET ROLE;
 DROP ROLE perfkit_viewer;
 

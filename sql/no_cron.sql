@@ -11,7 +11,7 @@ SELECT perfkit.unschedule('all');
 \echo :LAST_ERROR_SQLSTATE
 CALL perfkit.run_job('history');
 SELECT perfkit.purge_job_history();
-SELECT job, scheduled, jobid, schedule, last_status FROM perfkit.jobs;
+SELECT job, scheduled, jobid, schedule, last_status FROM perfkit.jobs ORDER BY job;
 
 -- A database pg_cron does not read: the hint holds the statements to run
 -- in the one it does.
@@ -26,10 +26,10 @@ SELECT * FROM perfkit.schedule('history', '0 5 * * *');
 SELECT perfkit.unschedule('history');
 \echo :LAST_ERROR_SQLSTATE
 CALL perfkit.run_job('history');
-SELECT job, scheduled, last_status, runs_since_start FROM perfkit.jobs;
+SELECT job, scheduled, last_status, runs_since_start FROM perfkit.jobs ORDER BY job;
 \c contrib_regression
 DROP DATABASE perfkit_regress_other;
 
 -- Run statistics are kept per database: the other database's run is not
 -- counted here.
-SELECT job, runs_since_start FROM perfkit.jobs;
+SELECT job, runs_since_start FROM perfkit.jobs ORDER BY job;

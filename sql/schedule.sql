@@ -42,6 +42,7 @@ SELECT jobname, schedule FROM cron.job ORDER BY jobname;
 -- Unscheduling is idempotent: the second call finds nothing.
 SELECT perfkit.unschedule('history');
 SELECT perfkit.unschedule('history');
+SELECT perfkit.unschedule('all');
 SELECT perfkit.unschedule('no_such_job');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS pg_cron_jobs FROM cron.job;
@@ -64,9 +65,21 @@ SELECT job, schedule FROM perfkit.schedule('all', '0 5 1 1 *');
 RESET ROLE;
 SELECT jobname, schedule, username FROM cron.job ORDER BY jobname;
 
--- Scheduling the same job as another role would run it twice: refused.
+-- Scheduling the same job as another role would run it twice: refused,
+-- whichever role tries, even one that pg_cron hides the other's jobs from.
 SELECT * FROM perfkit.schedule('history');
 \echo :LAST_ERROR_SQLSTATE
+CREATE ROLE perfkit_scheduler2;
+GRANT EXECUTE ON FUNCTION perfkit.schedule(text, text) TO perfkit_scheduler2;
+GRANT USAGE ON SCHEMA cron TO perfkit_scheduler2;
+SET ROLE perfkit_scheduler2;
+SELECT count(*) AS visible_to_it FROM cron.job;
+SELECT * FROM perfkit.schedule('history');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE ALL ON SCHEMA cron FROM perfkit_scheduler2;
+REVOKE ALL ON FUNCTION perfkit.schedule(text, text) FROM perfkit_scheduler2;
+DROP ROLE perfkit_scheduler2;
 SELECT perfkit.unschedule('all') AS removed_by_other_role;
 
 SET ROLE perfkit_scheduler;

@@ -17,9 +17,11 @@
  *
  * Each job is one pg_cron job named "perfkit:<job>" whose command is
  * CALL perfkit.run_job('<job>').  pg_cron keys job names per user, so
- * schedule() refuses a name another role has already scheduled, when it
- * can see it (pg_cron's row-level security shows other roles' jobs to
- * superusers only): two roles scheduling one job would run it twice.
+ * schedule() refuses a name another role has already scheduled: two roles
+ * scheduling one job would run it twice.  pg_cron's row-level security
+ * hides other roles' jobs from non-superusers, so that one lookup runs as
+ * the extension's owner, as a SECURITY DEFINER function would, with every
+ * name in it schema-qualified.
  *
  * Concurrency: schedule() and unschedule() take each job's schedule lock
  * (an object lock on the registry, see perfkit_job_locktag()) in job name
@@ -236,6 +238,41 @@ registered_jobs(const char *job, MemoryContext mcxt)
 	return result;
 }
 
+/*
+ * The pg_cron jobs named args[0], whoever scheduled them, as rows (jobid,
+ * schedule, command, database, username, username = args[1]).  Runs as
+ * the extension's owner: pg_cron's row-level security would hide other
+ * roles' jobs from the caller.  Every operator and relation is qualified,
+ * so the caller's search_path cannot change what runs.
+ */
+static uint64
+cron_jobs_named(Datum *args, Oid *argtypes)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			owner;
+	bool		isnull;
+	uint64		n;
+
+	pk_spi_exec("SELECT extowner FROM pg_catalog.pg_extension "
+				"WHERE extname OPERATOR(pg_catalog.=) 'perfkit'",
+				0, NULL, NULL, NULL, true);
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	n = pk_spi_exec("SELECT jobid, schedule, command, database, "
+					"       username::pg_catalog.text, "
+					"       username OPERATOR(pg_catalog.=) $2 "
+					"FROM cron.job WHERE jobname OPERATOR(pg_catalog.=) $1 "
+					"ORDER BY jobid",
+					2, argtypes, args, NULL, false);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return n;
+}
+
 static char *
 text_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 {
@@ -293,12 +330,10 @@ perfkit_schedule(PG_FUNCTION_ARGS)
 		Datum		values[3];
 		bool		nulls[3] = {0};
 
-		/* What pg_cron holds under this name, for every role we can see. */
+		/* What pg_cron holds under this name, for every role. */
 		args[0] = CStringGetTextDatum(name);
-		n = pk_spi_exec("SELECT jobid, schedule, command, database, username::text, "
-						"username = current_user "
-						"FROM cron.job WHERE jobname = $1 ORDER BY jobid",
-						1, argtypes, args, NULL, false);
+		args[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+		n = cron_jobs_named(args, argtypes);
 		for (i = 0; i < n; i++)
 		{
 			bool		isnull;

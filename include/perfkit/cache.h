@@ -90,7 +90,7 @@ extern void cache_key_init(CacheKey *k, uint16 kind, const char *key, uint32 key
 extern Size cache_max_value(void);
 extern bool cache_store_get(const CacheKey *k, char **value, uint32 *vallen);
 extern void cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
-							const CacheDep *deps, int ndeps, TimestampTz expires);
+							const CacheDep *deps, int ndeps, int64 ttl);
 extern bool cache_store_delete(const CacheKey *k);
 extern int64 cache_store_invalidate_pattern(Oid dbid, Oid roleid, const char *pattern,
 											int patlen);

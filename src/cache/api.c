@@ -62,13 +62,13 @@ key_arg(FunctionCallInfo fcinfo, int argno, uint32 *keylen)
 }
 
 /*
- * When an entry stored now with TTL argument argno (NULL: the default)
- * expires.  Shared with cached.c.
+ * The TTL argument argno in microseconds (NULL: the default).  Shared with
+ * cached.c.
  */
-TimestampTz cache_expiry(FunctionCallInfo fcinfo, int argno);
+int64		cache_ttl_arg(FunctionCallInfo fcinfo, int argno);
 
-TimestampTz
-cache_expiry(FunctionCallInfo fcinfo, int argno)
+int64
+cache_ttl_arg(FunctionCallInfo fcinfo, int argno)
 {
 	int64		usecs;
 
@@ -86,7 +86,7 @@ cache_expiry(FunctionCallInfo fcinfo, int argno)
 					 errmsg("cache TTL must be positive"),
 					 errhint("Pass NULL for the default, perfkit.cache_default_ttl.")));
 	}
-	return GetCurrentTimestamp() + usecs;
+	return usecs;
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_set);
@@ -98,7 +98,7 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 	uint32		keylen;
 	char	   *key = key_arg(fcinfo, 0, &keylen);
 	Jsonb	   *value;
-	TimestampTz expires;
+	int64		ttl;
 	CacheKey	k;
 
 	perfkit_require_preload();
@@ -108,7 +108,7 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 				 errmsg("cache value must not be null"),
 				 errhint("Use cache_delete() to remove a key, or store 'null'::jsonb.")));
 	value = PG_GETARG_JSONB_P(1);
-	expires = cache_expiry(fcinfo, 2);
+	ttl = cache_ttl_arg(fcinfo, 2);
 	if (VARSIZE(value) > cache_max_value())
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -122,7 +122,7 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	cache_key_init(&k, CACHE_KIND_VALUE, key, keylen);
-	cache_store_put(&k, (char *) value, VARSIZE(value), NULL, 0, expires);
+	cache_store_put(&k, (char *) value, VARSIZE(value), NULL, 0, ttl);
 	PG_RETURN_VOID();
 }
 

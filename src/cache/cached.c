@@ -76,7 +76,7 @@
 #include "perfkit/cache.h"
 #include "perfkit/shmem.h"
 
-extern TimestampTz cache_expiry(FunctionCallInfo fcinfo, int argno);
+extern int64 cache_ttl_arg(FunctionCallInfo fcinfo, int argno);
 
 /* Relations seen by the executor while a cached() query runs. */
 static bool capturing = false;
@@ -191,12 +191,16 @@ check_query(SPIPlanPtr plan, List **deps)
 				 errmsg("cached() accepts only read-only SELECT queries"),
 				 errdetail("The query is rewritten into several statements.")));
 	query = linitial_node(Query, src->query_list);
-	if (query->commandType != CMD_SELECT || query->utilityStmt != NULL ||
-		query->hasModifyingCTE)
+	if (query->commandType != CMD_SELECT || query->utilityStmt != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cached() accepts only read-only SELECT queries"),
 				 errdetail("The query is %s.", GetCommandTagName(src->commandTag))));
+	if (query->hasModifyingCTE)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cached() accepts only read-only SELECT queries"),
+				 errdetail("Its WITH clause modifies data.")));
 	if (query->rowMarks != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
@@ -282,7 +286,7 @@ covered_by(Oid relid, List *deps)
  */
 static Jsonb *
 cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
-			 TimestampTz expires, bool *computed)
+			 int64 ttl, bool *computed)
 {
 	StringInfoData key;
 	CacheKey	k;
@@ -449,7 +453,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	SPI_finish();
 
 	if (cacheable && ndeps <= PG_UINT16_MAX && VARSIZE(result) <= cache_max_value())
-		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, expires);
+		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl);
 	return result;
 }
 
@@ -495,7 +499,7 @@ perfkit_cached(PG_FUNCTION_ARGS)
 				 errmsg("query must not be null")));
 	nparams = param_array(fcinfo, 1, &params, &pnulls);
 	PG_RETURN_JSONB_P(cached_query(query_arg(PG_GETARG_DATUM(0)), nparams, params,
-								   pnulls, cache_expiry(fcinfo, 2), &computed));
+								   pnulls, cache_ttl_arg(fcinfo, 2), &computed));
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_warm);
@@ -513,7 +517,7 @@ perfkit_cache_warm(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			n;
 	int			ran = 0;
-	TimestampTz expires = cache_expiry(fcinfo, 1);
+	int64		ttl = cache_ttl_arg(fcinfo, 1);
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -528,7 +532,7 @@ perfkit_cache_warm(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("query must not be null")));
-		(void) cached_query(query_arg(queries[i]), 0, NULL, NULL, expires, &computed);
+		(void) cached_query(query_arg(queries[i]), 0, NULL, NULL, ttl, &computed);
 		if (computed)
 			ran++;
 	}

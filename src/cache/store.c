@@ -404,12 +404,13 @@ make_room(CachePartition *p, uint32 need, TimestampTz now)
 }
 
 /*
- * Store value under k, replacing any entry with the same identity.  The
- * caller has checked vallen against cache_max_value() and the key length.
+ * Store value under k for ttl microseconds, replacing any entry with the
+ * same identity.  The caller has checked vallen against cache_max_value()
+ * and the key length.
  */
 void
 cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
-				const CacheDep *deps, int ndeps, TimestampTz expires)
+				const CacheDep *deps, int ndeps, int64 ttl)
 {
 	CachePartition *p;
 	Size		payload = (Size) k->keylen + (Size) ndeps * sizeof(CacheDep) + vallen;
@@ -457,7 +458,7 @@ cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
 	e->ndeps = (uint16) ndeps;
 	e->kind = k->kind;
 	e->created = now;
-	e->expires = expires;
+	e->expires = now + ttl;
 	payload_copy(p, head, 0, (char *) k->key, k->keylen, true);
 	if (ndeps > 0)
 		payload_copy(p, head, k->keylen, (char *) deps, ndeps * sizeof(CacheDep), true);

@@ -1,0 +1,221 @@
+--
+-- cached: query results cached until their TTL or a committed write to a
+-- table they read, whatever the write path; parameters, refusals, own
+-- writes, isolation levels, roles, search_path, row-level security.
+--
+SELECT perfkit.cache_clear() >= 0 AS cleared;
+CREATE TABLE trips (id int PRIMARY KEY, vehicle int NOT NULL, km numeric NOT NULL);
+INSERT INTO trips SELECT i, i % 10, i FROM generate_series(1, 1000) i;
+
+-- How often the query really ran: a stable function that counts its calls
+-- in a sequence would be volatile, so count misses in cache_stats().
+CREATE FUNCTION misses() RETURNS bigint LANGUAGE sql
+AS $$ SELECT misses FROM perfkit.cache_stats() $$;
+
+CREATE TEMP TABLE m AS SELECT misses() AS before;
+SELECT perfkit.cached('SELECT count(*) AS n, sum(km) AS km FROM trips');
+SELECT perfkit.cached('SELECT count(*) AS n, sum(km) AS km FROM trips');
+SELECT misses() - before AS ran FROM m;
+SELECT kind, key, depends_on, hits FROM perfkit.cache_entries;
+
+-- Parameters: types are inferred as for PREPARE; NULL parameters work;
+-- each distinct parameter list is its own entry.
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1 AND km > $2',
+					  ARRAY['3', '500']);
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1 AND km > $2',
+					  ARRAY['3', '900']);
+SELECT perfkit.cached('SELECT $1::text IS NULL AS is_null', ARRAY[NULL]);
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1', ARRAY['x']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $2', ARRAY['1']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips', ARRAY['1']);
+\echo :LAST_ERROR_SQLSTATE
+-- Rows come back in the query's order, with every column type.
+SELECT perfkit.cached('SELECT id, km, id % 2 = 0 AS even, ARRAY[id] AS a FROM trips ORDER BY id DESC LIMIT 3');
+SELECT perfkit.cached('SELECT 1 AS x WHERE false');
+
+-- Every write path invalidates, once it commits.
+CREATE FUNCTION n() RETURNS jsonb LANGUAGE sql
+AS $$ SELECT perfkit.cached('SELECT count(*) AS n FROM trips') -> 0 -> 'n' $$;
+SELECT n() AS start;
+INSERT INTO trips VALUES (1001, 1, 1);
+SELECT n() AS after_insert;
+UPDATE trips SET km = km + 1 WHERE id = 1;
+SELECT perfkit.cached('SELECT sum(km) AS km FROM trips');
+UPDATE trips SET km = km + 1 WHERE id = 1;
+SELECT perfkit.cached('SELECT sum(km) AS km FROM trips') AS after_update;
+DELETE FROM trips WHERE id = 1001;
+SELECT n() AS after_delete;
+MERGE INTO trips t USING (VALUES (1002, 2, 2)) v(id, vehicle, km) ON t.id = v.id
+	WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.vehicle, v.km);
+SELECT n() AS after_merge;
+COPY trips FROM stdin;
+1003	3	3
+\.
+SELECT n() AS after_copy;
+-- A trigger on another table writes trips.
+CREATE TABLE trip_log (id int);
+CREATE FUNCTION log_trip() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO trips VALUES (NEW.id, 0, 0);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER trip_log_ins AFTER INSERT ON trip_log FOR EACH ROW EXECUTE FUNCTION log_trip();
+SELECT n() AS before_trigger;
+INSERT INTO trip_log VALUES (1004);
+SELECT n() AS after_trigger;
+-- A function writes trips.
+CREATE FUNCTION add_trip(i int) RETURNS void LANGUAGE sql
+AS $$ INSERT INTO trips VALUES (i, 0, 0) $$;
+SELECT n() AS before_function;
+SELECT add_trip(1005);
+SELECT n() AS after_function;
+-- DDL and TRUNCATE.
+SELECT n() AS before_truncate;
+TRUNCATE trip_log, trips;
+SELECT n() AS after_truncate;
+INSERT INTO trips SELECT i, i % 10, i FROM generate_series(1, 100) i;
+SELECT n() AS refilled;
+ALTER TABLE trips ADD COLUMN note text;
+SELECT perfkit.cached('SELECT * FROM trips WHERE id = 1');
+ALTER TABLE trips DROP COLUMN note;
+SELECT perfkit.cached('SELECT * FROM trips WHERE id = 1') AS after_drop_column;
+-- A write that rolls back invalidates nothing.
+CREATE TEMP TABLE m2 AS SELECT misses() AS before;
+SELECT n() AS cached_now;
+BEGIN;
+INSERT INTO trips VALUES (2000, 0, 0);
+ROLLBACK;
+SELECT n() AS after_rollback;
+SELECT misses() - before AS ran FROM m2;
+
+-- Own writes: inside the writing transaction, cached() neither serves nor
+-- stores what depends on the written table.
+SELECT n() AS committed_count;
+BEGIN;
+INSERT INTO trips VALUES (2001, 0, 0);
+SELECT n() AS sees_own_insert;
+SELECT perfkit.cached('SELECT 42 AS unrelated') AS other_queries_still_cached;
+ROLLBACK;
+SELECT n() AS back_to_committed;
+
+-- Views, partitions, inheritance, and tables read inside functions.
+CREATE VIEW busy AS SELECT vehicle, count(*) AS trips FROM trips GROUP BY vehicle;
+SELECT perfkit.cached('SELECT trips FROM busy WHERE vehicle = 1');
+INSERT INTO trips VALUES (3001, 1, 0);
+SELECT perfkit.cached('SELECT trips FROM busy WHERE vehicle = 1') AS view_after_insert;
+CREATE TABLE readings (at date NOT NULL, v int) PARTITION BY RANGE (at);
+CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE readings_2027 PARTITION OF readings FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+INSERT INTO readings VALUES ('2026-05-01', 1), ('2027-05-01', 2);
+SELECT perfkit.cached('SELECT sum(v) AS root FROM readings'),
+	   perfkit.cached('SELECT sum(v) AS leaf FROM readings_2027');
+INSERT INTO readings_2027 VALUES ('2027-06-01', 10);
+SELECT perfkit.cached('SELECT sum(v) AS root FROM readings') AS root_after_leaf_insert;
+INSERT INTO readings VALUES ('2027-07-01', 100);
+SELECT perfkit.cached('SELECT sum(v) AS leaf FROM readings_2027') AS leaf_after_root_insert;
+CREATE FUNCTION total_km() RETURNS numeric LANGUAGE plpgsql STABLE
+AS $$ BEGIN RETURN (SELECT sum(km) FROM trips); END $$;
+SELECT perfkit.cached('SELECT total_km() AS km');
+SELECT depends_on FROM perfkit.cache_entries WHERE key = 'SELECT total_km() AS km';
+UPDATE trips SET km = km + 1000 WHERE id = 1;
+SELECT perfkit.cached('SELECT total_km() AS km') AS after_update_seen_through_function;
+
+-- Refused, with a clear error.
+SELECT perfkit.cached('DELETE FROM trips');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('WITH d AS (DELETE FROM trips RETURNING 1) SELECT count(*) FROM d');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT * FROM trips WHERE id = 1 FOR UPDATE');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT random() AS r');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT count(*) FROM pg_class');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TEMP TABLE scratch (x int);
+SELECT perfkit.cached('SELECT count(*) FROM scratch');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT 1; SELECT 2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELEC 1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT * FROM no_such_table');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('   ');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT 1', '{}', '0 s');
+\echo :LAST_ERROR_SQLSTATE
+
+-- REPEATABLE READ bypasses the cache: the result follows the
+-- transaction's snapshot, and nothing is stored.
+SELECT n() AS cached_count;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT n() AS rr_first;
+SELECT count(*) AS entries_before FROM perfkit.cache_entries \gset
+SELECT perfkit.cached('SELECT 7 AS not_stored_under_rr');
+SELECT count(*) = :entries_before AS nothing_stored FROM perfkit.cache_entries;
+COMMIT;
+
+-- Roles: role B never gets role A's result, and needs its own privileges.
+CREATE ROLE perfkit_reader;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips') IS NOT NULL AS owner_cached;
+SET ROLE perfkit_reader;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT SELECT ON trips TO perfkit_reader;
+SET ROLE perfkit_reader;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips') IS NOT NULL AS reader_computes_own;
+RESET ROLE;
+SELECT count(*) AS entries_for_the_query FROM perfkit.cache_entries
+WHERE key = 'SELECT count(*) AS n FROM trips';
+
+-- search_path is part of the identity.
+CREATE SCHEMA other;
+CREATE TABLE other.trips (id int);
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips') AS public_trips;
+SET search_path = other, public;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips') AS other_trips;
+RESET search_path;
+
+-- Row-level security: computed for the caller, never stored.
+CREATE TABLE secrets (owner name, v int);
+INSERT INTO secrets VALUES ('perfkit_reader', 1), ('someone_else', 2);
+ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON secrets USING (owner = current_user);
+GRANT SELECT ON secrets TO perfkit_reader;
+SET ROLE perfkit_reader;
+SELECT perfkit.cached('SELECT sum(v) AS v FROM secrets');
+RESET ROLE;
+SELECT count(*) AS rls_entries FROM perfkit.cache_entries WHERE key LIKE '%secrets%';
+
+-- cache_warm runs what is not cached yet; cache_invalidate_table removes
+-- every result that read a table, whoever computed it.
+SELECT perfkit.cache_warm(ARRAY['SELECT count(*) AS w1 FROM trips',
+								'SELECT max(id) AS w2 FROM trips']) AS ran;
+SELECT perfkit.cache_warm(ARRAY['SELECT count(*) AS w1 FROM trips',
+								'SELECT max(id) AS w2 FROM trips']) AS ran_again;
+SELECT perfkit.cache_warm(ARRAY['SELECT 1', NULL]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_invalidate_table('trips') AS removed;
+SELECT count(*) AS left_reading_trips FROM perfkit.cache_entries WHERE 'trips'::regclass = ANY (depends_on);
+SELECT perfkit.cache_invalidate_table('readings_2027') AS partition_and_root;
+SET ROLE perfkit_reader;
+SELECT perfkit.cache_invalidate_table('readings');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- TTL applies to cached() too.
+SELECT perfkit.cached('SELECT 1 AS ttl', '{}', '200 ms');
+SELECT pg_sleep(0.3);
+CREATE TEMP TABLE m3 AS SELECT misses() AS before;
+SELECT perfkit.cached('SELECT 1 AS ttl', '{}', '200 ms');
+SELECT misses() - before AS ran_again_after_ttl FROM m3;
+
+SELECT perfkit.cache_clear() > 0 AS cleared;
+DROP TABLE secrets, trips, trip_log, readings, other.trips CASCADE;
+DROP SCHEMA other;
+DROP ROLE perfkit_reader;
