@@ -6,6 +6,7 @@
 #   pg_regress            sql/*.sql against expected/*.out (test/schedule)
 #   pg_isolation_regress  test/isolation/specs (test/isolation/schedule)
 #   TAP (prove)           test/t/*.pl, for restarts, crashes, preloading
+#   soak                  test/soak/*.sh (PERFKIT_SOAK_SECONDS each, 60)
 # Prints the diffs of whatever failed, copies all output to test/results/,
 # ends with "perfkit: N passed, N failed" and exits non-zero on failure.
 #
@@ -127,6 +128,16 @@ if [ "$rc" -ne 0 ]; then
 	failed_suites+=(tap)
 	[ "$tap_bad" -gt 0 ] || failed=$((failed + 1))
 fi
+
+pk_say "soak"
+for soak in "$PK_TOP"/test/soak/*.sh; do
+	if bash "$soak" 2>&1 | tee "$work/soak-$(basename "$soak" .sh).log"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failed_suites+=("soak:$(basename "$soak" .sh)")
+	fi
+done
 
 # Keep every output where the user can read it after the temp dir goes.
 rm -rf "$PK_TOP/test/results"

@@ -26,29 +26,14 @@ pk_build_install >/dev/null
 BENCH_DIR=$(pk_workdir "bench-$name")
 BENCH_PORT=$(pk_free_port 5599)
 BENCH_DATA="$BENCH_DIR/data"
-trap 'pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"' EXIT
+trap 'pk_cluster_stop "$BENCH_DIR"; rm -rf "$BENCH_DIR"' EXIT
 
-pk_as_user "$PK_BINDIR/initdb" -D "$BENCH_DATA" -U postgres -A trust -E UTF8 \
-	--locale=C.UTF-8 >/dev/null
-cp "$BENCH_DATA/postgresql.conf" "$BENCH_DIR/postgresql.conf.orig"
-cat >>"$BENCH_DATA/postgresql.conf" <<CONF
-port = $BENCH_PORT
-listen_addresses = ''
-unix_socket_directories = '$BENCH_DIR'
-shared_buffers = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-autovacuum = off
-CONF
+pk_cluster_create "$BENCH_DIR" "$BENCH_PORT" \
+	"shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
+	"autovacuum = off"
 
 bench_conf() { printf '%s\n' "$@" >>"$BENCH_DATA/postgresql.conf"; }
-
-bench_restart() {
-	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -l "$BENCH_DIR/server.log" -m fast \
-		-w restart >/dev/null 2>&1 ||
-		pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -l "$BENCH_DIR/server.log" -w start >/dev/null ||
-		{ tail -n 20 "$BENCH_DIR/server.log"; pk_die "scratch cluster did not start"; }
-}
+bench_restart() { pk_cluster_restart "$BENCH_DIR"; }
 
 bench_psql() {
 	pk_as_user "$PK_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$BENCH_DIR" -p "$BENCH_PORT" \
@@ -62,7 +47,6 @@ bench_pgbench() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-bench_restart
 pk_as_user "$PK_BINDIR/psql" -X -q -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -d postgres \
 	-c "CREATE DATABASE bench"
 

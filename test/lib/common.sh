@@ -83,3 +83,35 @@ pk_free_port() {
 	done
 	echo "$port"
 }
+
+# pk_cluster_create DIR PORT [CONF-LINE...]: initdb a scratch cluster in
+# DIR/data (DIR owned by the run user), listening only on a socket in DIR,
+# with the given extra postgresql.conf lines, and start it.
+pk_cluster_create() {
+	local dir=$1 port=$2
+	shift 2
+	pk_as_user "$PK_BINDIR/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 \
+		--locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log"; pk_die "initdb failed"; }
+	{
+		echo "port = $port"
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$dir'"
+		printf '%s\n' "$@"
+	} >>"$dir/data/postgresql.conf"
+	pk_cluster_restart "$dir"
+}
+
+# pk_cluster_restart DIR: (re)start the scratch cluster in DIR.
+pk_cluster_restart() {
+	local dir=$1
+	pk_as_user "$PK_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w restart \
+		>/dev/null 2>&1 ||
+		pk_as_user "$PK_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
+		{ tail -n 20 "$dir/server.log"; pk_die "scratch cluster in $dir did not start"; }
+}
+
+# pk_cluster_stop DIR: stop it (immediately) if it runs.
+pk_cluster_stop() {
+	pk_as_user "$PK_BINDIR/pg_ctl" -D "$1/data" -m immediate stop >/dev/null 2>&1 || true
+}
