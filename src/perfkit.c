@@ -53,6 +53,7 @@ int			perfkit_cache_size = 64 * 1024;
 int			perfkit_cache_default_ttl = 300;
 int			perfkit_cache_max_value_size = 1024 * 1024;
 bool		perfkit_cache_enabled = true;
+bool		perfkit_cache_track_stats = true;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -181,6 +182,16 @@ _PG_init(void)
 							 &perfkit_cache_enabled,
 							 true,
 							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("perfkit.cache_track_stats",
+							 "Whether cache reads count hits and misses.",
+							 "Off saves two atomic increments per read; evictions, "
+							 "expirations and invalidations are always counted.",
+							 &perfkit_cache_track_stats,
+							 true,
+							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
 

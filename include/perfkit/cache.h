@@ -27,6 +27,7 @@ extern int	perfkit_cache_size;			/* kB */
 extern int	perfkit_cache_default_ttl;	/* seconds */
 extern int	perfkit_cache_max_value_size;	/* bytes */
 extern bool perfkit_cache_enabled;
+extern bool perfkit_cache_track_stats;
 
 /* Kinds of entries. */
 #define CACHE_KIND_VALUE	1			/* cache_set() */

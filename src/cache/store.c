@@ -37,7 +37,9 @@
  * Lock order: a partition lock is a leaf (src/shmem.c).  Under it the
  * store may palloc (an ERROR releases LWLocks) but takes no other lock,
  * runs no SPI and matches patterns only with the non-failing pk_like_match.
- * Counters are atomics, updated without the exclusive lock.
+ * Counters are atomics, updated without the exclusive lock; the hit and
+ * miss counters of the read path (per partition and per entry) can be
+ * switched off with perfkit.cache_track_stats.
  *
  * src/cache/store.c
  *
@@ -529,7 +531,8 @@ cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
 			*value = palloc(e->vallen);
 			payload_copy(p, head, e->keylen + e->ndeps * sizeof(CacheDep),
 						 *value, e->vallen, false);
-			pg_atomic_fetch_add_u64(&e->hits, 1);
+			if (perfkit_cache_track_stats)
+				pg_atomic_fetch_add_u64(&e->hits, 1);
 			if (pg_atomic_read_u32(&e->referenced) == 0)
 				pg_atomic_write_u32(&e->referenced, 1);
 		}
@@ -538,10 +541,12 @@ cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
 
 	if (result == LOOKUP_HIT)
 	{
-		pg_atomic_fetch_add_u64(&p->hits, 1);
+		if (perfkit_cache_track_stats)
+			pg_atomic_fetch_add_u64(&p->hits, 1);
 		return true;
 	}
-	pg_atomic_fetch_add_u64(&p->misses, 1);
+	if (perfkit_cache_track_stats)
+		pg_atomic_fetch_add_u64(&p->misses, 1);
 
 	if (result == LOOKUP_EXPIRED || result == LOOKUP_STALE)
 	{

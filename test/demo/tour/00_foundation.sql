@@ -34,5 +34,5 @@ CALL perfkit.run_job('history');
 \echo
 \echo 'perfkit.jobs shows each job, its schedule, last run and last error:'
 \x on
-SELECT * FROM perfkit.jobs;
+SELECT * FROM perfkit.jobs ORDER BY job;
 \x off
