@@ -100,6 +100,24 @@ SELECT perfkit.cached('SELECT 42 AS unrelated') AS other_queries_still_cached;
 ROLLBACK;
 SELECT n() AS back_to_committed;
 
+-- DDL earlier in the transaction: nothing is stored, since other sessions
+-- would see results of definitions that may still roll back.
+BEGIN;
+CREATE FUNCTION answer() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 41';
+SELECT perfkit.cached('SELECT answer() AS a');
+SELECT count(*) AS stored_during_ddl FROM perfkit.cache_entries WHERE key = 'SELECT answer() AS a';
+ROLLBACK;
+
+-- A cached() reached from inside another cached() query (through a
+-- function): the inner one caches as usual, the outer one is not stored,
+-- since it cannot see what the inner result depended on.
+CREATE FUNCTION inner_count() RETURNS jsonb LANGUAGE sql STABLE
+AS $$ SELECT perfkit.cached('SELECT count(*) AS n FROM trips') $$;
+SELECT perfkit.cached('SELECT inner_count() AS inner');
+SELECT key, depends_on FROM perfkit.cache_entries
+WHERE key IN ('SELECT inner_count() AS inner', 'SELECT count(*) AS n FROM trips') ORDER BY key;
+DROP FUNCTION inner_count();
+
 -- Views, partitions, inheritance, and tables read inside functions.
 CREATE VIEW busy AS SELECT vehicle, count(*) AS trips FROM trips GROUP BY vehicle;
 SELECT perfkit.cached('SELECT trips FROM busy WHERE vehicle = 1');

@@ -78,8 +78,14 @@
 
 extern int64 cache_ttl_arg(FunctionCallInfo fcinfo, int argno);
 
-/* Relations seen by the executor while a cached() query runs. */
+/*
+ * Relations seen by the executor while a cached() query runs.  A cached()
+ * called from inside another's query (through a function) sets
+ * nested_cached: the outer result then depends on whatever the inner one
+ * depended on, which the outer capture cannot see, so it is not stored.
+ */
 static bool capturing = false;
+static bool nested_cached = false;
 static List *captured = NIL;
 static MemoryContext capture_cxt = NULL;
 
@@ -299,7 +305,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	SPIExecuteOptions eopts;
 	ParamListInfo paramLI;
 	List	   *deps = NIL;
-	bool		cacheable;
+	volatile bool cacheable;
 	CacheDep   *versions;
 	int			ndeps;
 	uint64		commits_before;
@@ -311,6 +317,8 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	perfkit_require_preload();
 	*computed = true;
 	memset(&k, 0, sizeof(k));
+	if (capturing)
+		nested_cached = true;
 
 	/* identity: query, search_path, parameters; NUL cannot occur in text */
 	initStringInfo(&key);
@@ -383,9 +391,13 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		}
 	}
 
-	/* A transaction never caches what it has itself written. */
+	/*
+	 * A transaction never caches what it has itself written, nor anything
+	 * after DDL of its own (the epochs are among the dependencies): other
+	 * sessions would be served results of uncommitted definitions.
+	 */
 	versions = read_versions(deps, &ndeps);
-	if (cache_track_wrote_any(versions + 2, ndeps - 2))
+	if (cache_track_wrote_any(versions, ndeps))
 		cacheable = false;
 	commits_before = cache_version_commits();
 	pg_memory_barrier();
@@ -396,10 +408,13 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	eopts.read_only = false;	/* take a snapshot now, after the versions */
 	{
 		bool		save_capturing = capturing;
+		bool		save_nested = nested_cached;
 		List	   *save_captured = captured;
 		MemoryContext save_cxt = capture_cxt;
+		List	   *volatile mine = NIL;
 
 		capturing = true;
+		nested_cached = false;
 		captured = NIL;
 		capture_cxt = callcxt;
 		PG_TRY();
@@ -408,7 +423,13 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		}
 		PG_FINALLY();
 		{
+			mine = captured;
+			if (nested_cached)
+				cacheable = false;
 			capturing = save_capturing;
+			nested_cached = save_nested;
+			captured = save_captured;
+			capture_cxt = save_cxt;
 		}
 		PG_END_TRY();
 		if (rc != SPI_OK_SELECT)
@@ -420,7 +441,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 			List	   *extra = NIL;
 			ListCell   *lc;
 
-			foreach(lc, captured)
+			foreach(lc, mine)
 			{
 				Oid			relid = lfirst_oid(lc);
 
@@ -440,8 +461,6 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 				ndeps += nextra - 2;
 			}
 		}
-		captured = save_captured;
-		capture_cxt = save_cxt;
 	}
 
 	{

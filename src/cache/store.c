@@ -243,6 +243,8 @@ payload_copy(CachePartition *p, uint32 head, Size pos, char *buf, Size len, bool
 	Size		cap = CHUNK_SIZE - HEADER_SIZE;
 	Size		off = HEADER_SIZE;
 
+	if (len == 0)
+		return;
 	/* find the chunk holding pos */
 	while (pos >= cap)
 	{
