@@ -35,6 +35,11 @@ SELECT perfkit.cache_set('k', '1', '0 seconds');
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cache_set('k', '1', '-1 hour');
 \echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_set('k', '1', '178000000 years');
+\echo :LAST_ERROR_SQLSTATE
+-- The limit counts the key too: a long key with a value just under it fails.
+SELECT perfkit.cache_set(repeat('k', 10000), to_jsonb(repeat('x', 60000)));
+\echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cache_set(repeat('k', 65537), '1');
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cache_get(NULL) IS NULL AS null_key_misses;

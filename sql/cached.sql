@@ -140,6 +140,40 @@ SELECT depends_on FROM perfkit.cache_entries WHERE key = 'SELECT total_km() AS k
 UPDATE trips SET km = km + 1000 WHERE id = 1;
 SELECT perfkit.cached('SELECT total_km() AS km') AS after_update_seen_through_function;
 
+-- Own writes to a table read only inside a function: nothing stored that
+-- a rollback would leave behind.
+SELECT perfkit.cache_invalidate_table('trips') >= 0 AS invalidated;
+BEGIN;
+UPDATE trips SET km = km + 500 WHERE id = 2;
+SELECT perfkit.cached('SELECT total_km() AS km') AS own_write_through_function;
+ROLLBACK;
+SELECT perfkit.cached('SELECT total_km() AS km') AS committed_after_rollback;
+-- Rows routed into a partition by the same statement: not stored either.
+SELECT perfkit.cache_invalidate_table('readings') >= 0 AS invalidated;
+BEGIN;
+WITH ins AS (INSERT INTO readings VALUES ('2027-08-01', 1000) RETURNING 1)
+SELECT (SELECT count(*) FROM ins) AS inserted,
+	   perfkit.cached('SELECT sum(v) AS leaf FROM readings_2027') AS sees_own_row;
+ROLLBACK;
+SELECT perfkit.cached('SELECT sum(v) AS leaf FROM readings_2027') AS committed_after_rollback;
+-- A temporary child of a permanent parent is refused like a temporary table.
+CREATE TABLE parent (x int);
+INSERT INTO parent VALUES (1);
+CREATE TEMP TABLE kid () INHERITS (parent);
+SELECT perfkit.cached('SELECT sum(x) AS x FROM parent');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE kid;
+DROP TABLE parent;
+-- Session state is part of the identity: rendering follows TimeZone.
+CREATE TABLE stamps (at timestamptz);
+INSERT INTO stamps VALUES ('2026-01-01 12:00:00+00');
+SET TimeZone = 'UTC';
+SELECT perfkit.cached('SELECT at FROM stamps') AS utc;
+SET TimeZone = 'Asia/Tokyo';
+SELECT perfkit.cached('SELECT at FROM stamps') AS tokyo;
+RESET TimeZone;
+DROP TABLE stamps;
+
 -- Refused, with a clear error.
 SELECT perfkit.cached('DELETE FROM trips');
 \echo :LAST_ERROR_SQLSTATE
@@ -165,6 +199,16 @@ SELECT perfkit.cached('   ');
 SELECT perfkit.cached(NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cached('SELECT 1', '{}', '0 s');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT 1', '{}', '1000 years');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT 1, 2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT * FROM (SELECT id FROM trips WHERE id = 1 FOR UPDATE) s');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT count(*) FROM trips WHERE vehicle::text = current_setting(''app.vehicle'')');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT pg_backend_pid() AS pid');
 \echo :LAST_ERROR_SQLSTATE
 
 -- REPEATABLE READ bypasses the cache: the result follows the
@@ -209,6 +253,14 @@ SET ROLE perfkit_reader;
 SELECT perfkit.cached('SELECT sum(v) AS v FROM secrets');
 RESET ROLE;
 SELECT count(*) AS rls_entries FROM perfkit.cache_entries WHERE key LIKE '%secrets%';
+-- ... also when the table is read inside a function.
+CREATE FUNCTION secret_sum() RETURNS bigint LANGUAGE sql STABLE
+AS $$ SELECT sum(v) FROM secrets $$;
+SET ROLE perfkit_reader;
+SELECT perfkit.cached('SELECT secret_sum() AS v');
+RESET ROLE;
+SELECT count(*) AS rls_function_entries FROM perfkit.cache_entries WHERE key LIKE '%secret_sum%';
+DROP FUNCTION secret_sum();
 
 -- cache_warm runs what is not cached yet; cache_invalidate_table removes
 -- every result that read a table, whoever computed it.

@@ -22,6 +22,9 @@
 /* Longest key, in bytes (a cached() key holds the query text). */
 #define CACHE_MAX_KEY		(64 * 1024)
 
+/* Longest TTL: 100 years, in microseconds. */
+#define CACHE_MAX_TTL_USECS	((int64) 100 * 365 * USECS_PER_DAY)
+
 /* GUCs (src/perfkit.c) */
 extern int	perfkit_cache_size;			/* kB */
 extern int	perfkit_cache_default_ttl;	/* seconds */

@@ -22,6 +22,7 @@
 #include "access/htup_details.h"
 #include "catalog/partition.h"
 #include "catalog/objectaddress.h"
+#include "common/int.h"
 #include "catalog/pg_inherits.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -77,9 +78,18 @@ cache_ttl_arg(FunctionCallInfo fcinfo, int argno)
 	else
 	{
 		Interval   *ttl = PG_GETARG_INTERVAL_P(argno);
+		int64		days;
+		int64		dayusecs;
 
-		usecs = ttl->time + (int64) ttl->day * USECS_PER_DAY +
-			(int64) ttl->month * DAYS_PER_MONTH * USECS_PER_DAY;
+		/* overflow-checked: a TTL of a few hundred thousand years overflows */
+		if (pg_mul_s64_overflow((int64) ttl->month, DAYS_PER_MONTH, &days) ||
+			pg_add_s64_overflow(days, (int64) ttl->day, &days) ||
+			pg_mul_s64_overflow(days, USECS_PER_DAY, &dayusecs) ||
+			pg_add_s64_overflow(dayusecs, ttl->time, &usecs) ||
+			usecs > CACHE_MAX_TTL_USECS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cache TTL must be at most 100 years")));
 		if (usecs <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -109,12 +119,12 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 				 errhint("Use cache_delete() to remove a key, or store 'null'::jsonb.")));
 	value = PG_GETARG_JSONB_P(1);
 	ttl = cache_ttl_arg(fcinfo, 2);
-	if (VARSIZE(value) > cache_max_value())
+	if ((Size) keylen + VARSIZE(value) > cache_max_value())
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("cache value is too large"),
-				 errdetail("The value is %u bytes; the limit is %zu bytes.",
-						   (uint32) VARSIZE(value), cache_max_value()),
+				 errdetail("Key and value are %zu bytes; the limit is %zu bytes.",
+						   (Size) keylen + VARSIZE(value), cache_max_value()),
 				 errhint("Raise perfkit.cache_max_value_size, or perfkit.cache_size "
 						 "(a value may use at most a quarter of one of its %d partitions).",
 						 CACHE_PARTITIONS)));

@@ -53,6 +53,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -72,6 +73,8 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/plancache.h"
+#include "utils/fmgroids.h"
+#include "utils/rls.h"
 
 #include "perfkit/cache.h"
 #include "perfkit/shmem.h"
@@ -122,9 +125,12 @@ param_setup(ParseState *pstate, void *arg)
 	setup_parse_variable_parameters(pstate, &pt->types, &pt->ntypes);
 }
 
-/* Add relid (and, for an inheritance parent, its children) to deps. */
+/*
+ * Error out unless writes to relid can be tracked: not a system catalog,
+ * temporary table, foreign table or sequence.
+ */
 static void
-add_relation(List **deps, Oid relid, bool inh)
+check_relation(Oid relid)
 {
 	char		relkind = get_rel_relkind(relid);
 
@@ -144,15 +150,31 @@ add_relation(List **deps, Oid relid, bool inh)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cached() cannot cache a query that reads \"%s\"", get_rel_name(relid)),
 				 errdetail("Writes to foreign tables and sequences cannot be tracked.")));
+}
 
+/*
+ * Add relid to deps.  A scan with inheritance (inh) also reads every
+ * inheritor: each is checked, and the children of plain inheritance are
+ * added too (a written partition marks its ancestors, so partitions need
+ * not be).
+ */
+static void
+add_relation(List **deps, Oid relid, bool inh)
+{
+	check_relation(relid);
 	*deps = list_append_unique_oid(*deps, relid);
-	if (inh && relkind == RELKIND_RELATION && has_subclass(relid))
+	if (inh && has_subclass(relid))
 	{
+		bool		partitioned = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
 		List	   *all = find_all_inheritors(relid, NoLock, NULL);
 		ListCell   *lc;
 
 		foreach(lc, all)
-			*deps = list_append_unique_oid(*deps, lfirst_oid(lc));
+		{
+			check_relation(lfirst_oid(lc));
+			if (!partitioned)
+				*deps = list_append_unique_oid(*deps, lfirst_oid(lc));
+		}
 	}
 }
 
@@ -169,9 +191,30 @@ deps_walker(Node *node, List **deps)
 			add_relation(deps, rte->relid, rte->inh);
 		return false;
 	}
+	if (IsA(node, FuncExpr))
+	{
+		Oid			f = ((FuncExpr *) node)->funcid;
+
+		if (f == F_CURRENT_SETTING_TEXT || f == F_CURRENT_SETTING_TEXT_BOOL ||
+			f == F_PG_BACKEND_PID)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cached() cannot cache a query that calls %s()",
+							get_func_name(f)),
+					 errdetail("Its result depends on the session, and entries are shared "
+							   "by every session of the role."),
+					 errhint("Pass the value as a parameter instead.")));
+	}
 	if (IsA(node, Query))
+	{
+		if (((Query *) node)->rowMarks != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+					 errmsg("cached() accepts only read-only SELECT queries"),
+					 errdetail("SELECT ... FOR UPDATE or FOR SHARE locks rows.")));
 		return query_tree_walker((Query *) node, deps_walker, deps,
 								 QTW_EXAMINE_RTES_BEFORE);
+	}
 	return expression_tree_walker(node, deps_walker, deps);
 }
 
@@ -253,6 +296,17 @@ rows_to_jsonb(void)
 	TupleDesc	tupdesc = BlessTupleDesc(SPI_tuptable->tupdesc);
 	uint64		i;
 
+	/* an object holds a key once: two columns of one name would lose one */
+	for (int a = 0; a < tupdesc->natts; a++)
+		for (int b = a + 1; b < tupdesc->natts; b++)
+			if (strcmp(NameStr(TupleDescAttr(tupdesc, a)->attname),
+					   NameStr(TupleDescAttr(tupdesc, b)->attname)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("cached() needs distinct column names, but \"%s\" appears twice",
+								NameStr(TupleDescAttr(tupdesc, a)->attname)),
+						 errhint("Give the columns aliases.")));
+
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
 	for (i = 0; i < SPI_processed; i++)
@@ -320,11 +374,31 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	if (capturing)
 		nested_cached = true;
 
-	/* identity: query, search_path, parameters; NUL cannot occur in text */
+	/*
+	 * Identity: the query, then the session state that changes what it
+	 * reads or how its values render as JSON, then the parameters.  NUL
+	 * cannot occur in text, so it separates them.  A session that has a
+	 * temporary schema may see its own tables before those of search_path,
+	 * so its entries are its own.
+	 */
 	initStringInfo(&key);
 	appendStringInfoString(&key, query);
-	appendStringInfoChar(&key, '\0');
-	appendStringInfoString(&key, GetConfigOption("search_path", false, false));
+	{
+		static const char *const settings[] = {
+			"search_path", "TimeZone", "DateStyle", "IntervalStyle",
+			"extra_float_digits", "bytea_output", "lc_monetary"
+		};
+		Oid			temp_ns;
+		Oid			temp_toast_ns;
+
+		for (i = 0; i < (int) lengthof(settings); i++)
+		{
+			appendStringInfoChar(&key, '\0');
+			appendStringInfoString(&key, GetConfigOption(settings[i], false, false));
+		}
+		GetTempNamespaceState(&temp_ns, &temp_toast_ns);
+		appendStringInfo(&key, "%c%u%c%u", '\0', GetSessionUserId(), '\0', temp_ns);
+	}
 	for (i = 0; i < nparams; i++)
 	{
 		appendStringInfoChar(&key, '\0');
@@ -353,7 +427,11 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	memset(&popts, 0, sizeof(popts));
 	popts.parserSetup = param_setup;
 	popts.parserSetupArg = &pt;
-	popts.cursorOptions = CURSOR_OPT_PARALLEL_OK;
+	/*
+	 * No parallel plan: a parallel worker's executor would run outside the
+	 * capture of what the query reads.
+	 */
+	popts.cursorOptions = 0;
 	plan = SPI_prepare_extended(query, &popts);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare_extended failed: %s", SPI_result_code_string(SPI_result));
@@ -436,7 +514,13 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 			elog(ERROR, "SPI_execute_plan_extended returned %s",
 				 SPI_result_code_string(rc));
 
-		/* Relations read only inside functions. */
+		/*
+		 * Relations read only inside functions: checked like the query's
+		 * own, and added with the versions current now, which is safe only
+		 * if no writing transaction committed since the snapshot: bumps
+		 * come after the commit counter, so a bumped version read here
+		 * implies a changed counter read after it.
+		 */
 		{
 			List	   *extra = NIL;
 			ListCell   *lc;
@@ -445,6 +529,8 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 			{
 				Oid			relid = lfirst_oid(lc);
 
+				if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+					cacheable = false;
 				if (list_member_oid(deps, relid) || covered_by(relid, deps))
 					continue;
 				add_relation(&extra, relid, false);
@@ -454,13 +540,36 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 				int			nextra;
 				CacheDep   *more = read_versions(extra, &nextra);
 
+				pg_memory_barrier();
 				if (cache_version_commits() != commits_before)
 					cacheable = false;
 				versions = repalloc(versions, (ndeps + nextra - 2) * sizeof(CacheDep));
 				memcpy(versions + ndeps, more + 2, (nextra - 2) * sizeof(CacheDep));
 				ndeps += nextra - 2;
+				deps = list_concat(deps, extra);
 			}
 		}
+	}
+
+	/*
+	 * Writes this transaction made meanwhile (a function the query called
+	 * may write), or before to a table read only inside a function, or
+	 * through a partitioned table whose routed partitions are marked only
+	 * when its statement ends: check every dependency and its ancestors.
+	 */
+	if (cacheable)
+	{
+		List	   *check = list_copy(deps);
+		ListCell   *lc;
+		int			nall;
+		CacheDep   *all;
+
+		foreach(lc, deps)
+			if (get_rel_relispartition(lfirst_oid(lc)))
+				check = list_concat_unique_oid(check, get_partition_ancestors(lfirst_oid(lc)));
+		all = read_versions(check, &nall);
+		if (cache_track_wrote_any(all, nall))
+			cacheable = false;
 	}
 
 	{
@@ -471,7 +580,8 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	}
 	SPI_finish();
 
-	if (cacheable && ndeps <= PG_UINT16_MAX && VARSIZE(result) <= cache_max_value())
+	if (cacheable && ndeps <= PG_UINT16_MAX &&
+		(Size) key.len + (Size) ndeps * sizeof(CacheDep) + VARSIZE(result) <= cache_max_value())
 		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl);
 	return result;
 }

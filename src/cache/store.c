@@ -363,6 +363,18 @@ entry_remove(CachePartition *p, uint32 i)
 	p->nentries--;
 }
 
+/* Remove k's entry if there is one; true if there was.  Exclusive lock held. */
+static bool
+entry_take(CachePartition *p, const CacheKey *k)
+{
+	uint32		head = entry_find(p, k);
+
+	if (head == CHUNK_NONE)
+		return false;
+	entry_remove(p, head);
+	return true;
+}
+
 static uint32
 chunks_for(Size payload)
 {
@@ -429,13 +441,19 @@ cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
 	p = partition_of(k->hash);
 	LWLockAcquire(p->lock, LW_EXCLUSIVE);
 
-	head = entry_find(p, k);
-	if (head != CHUNK_NONE)
-		entry_remove(p, head);
+	(void) entry_take(p, k);
+	/*
+	 * Callers keep whole entries within cache_max_value(), a quarter of a
+	 * partition; never evict a partition for something that cannot fit.
+	 */
+	if (need > p->nchunks / 4 + 1)
+	{
+		LWLockRelease(p->lock);
+		return;
+	}
 	make_room(p, need, now);
 	if (p->nfree < need)
 	{
-		/* cannot happen while values are at most a quarter of a partition */
 		LWLockRelease(p->lock);
 		elog(WARNING, "perfkit cache partition could not make room for %u chunks", need);
 		return;
@@ -570,16 +588,14 @@ bool
 cache_store_delete(const CacheKey *k)
 {
 	CachePartition *p;
-	uint32		head;
+	bool		removed;
 
 	require_cache();
 	p = partition_of(k->hash);
 	LWLockAcquire(p->lock, LW_EXCLUSIVE);
-	head = entry_find(p, k);
-	if (head != CHUNK_NONE)
-		entry_remove(p, head);
+	removed = entry_take(p, k);
 	LWLockRelease(p->lock);
-	return head != CHUNK_NONE;
+	return removed;
 }
 
 /*

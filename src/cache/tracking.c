@@ -12,7 +12,8 @@
  *   - ProcessUtility: COPY FROM (the table and its partitions); every
  *     other utility statement that can change data, definitions or
  *     privileges (TRUNCATE, ALTER, DROP, GRANT, REFRESH MATERIALIZED VIEW,
- *     CREATE ... AS, ...) marks the whole database; COMMIT PREPARED bumps
+ *     CREATE ... AS, ...) marks the whole database; statements on roles
+ *     (shared by all databases) mark every database; COMMIT PREPARED bumps
  *     the global epoch once it is done, since the prepared transaction's
  *     writes were tracked by a backend that is gone.
  * A written partition also marks its ancestors, so results that read the
@@ -20,8 +21,8 @@
  *
  * The marks are kept in backend memory until the transaction ends.  At
  * XACT_EVENT_COMMIT, which PostgreSQL calls after the commit is visible to
- * other backends, every marked bucket is bumped; on abort or PREPARE the
- * marks are dropped.  Marks made in a subtransaction that later aborts are
+ * other backends, the commit counter is bumped, then every marked bucket;
+ * on abort or PREPARE the marks are dropped.  Marks made in a subtransaction that later aborts are
  * kept: that costs an unneeded invalidation, never a stale read.
  *
  * Not seen (documented): logical replication apply and WAL replay on a
@@ -52,6 +53,7 @@
 static uint32 marks[MAX_MARKS];
 static int	nmarks = 0;
 static bool mark_database = false;
+static bool mark_global = false;	/* roles changed: every database */
 
 static void
 mark_bucket(uint32 bucket)
@@ -148,8 +150,8 @@ cache_track_utility(PlannedStmt *pstmt, bool before)
 		if (IsA(stmt, TransactionStmt) &&
 			castNode(TransactionStmt, stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
 		{
-			cache_version_bump(cache_version_bucket(InvalidOid, InvalidOid));
 			cache_version_commit_done();
+			cache_version_bump(cache_version_bucket(InvalidOid, InvalidOid));
 		}
 		return;
 	}
@@ -197,6 +199,26 @@ cache_track_utility(PlannedStmt *pstmt, bool before)
 		case T_ClusterStmt:
 			break;
 
+			/*
+			 * Roles are shared by every database: a change of membership or
+			 * attributes made here changes what queries elsewhere may read.
+			 */
+		case T_CreateRoleStmt:
+		case T_AlterRoleStmt:
+		case T_AlterRoleSetStmt:
+		case T_DropRoleStmt:
+		case T_GrantRoleStmt:
+		case T_ReassignOwnedStmt:
+		case T_DropOwnedStmt:
+			mark_global = true;
+			break;
+		case T_RenameStmt:
+			if (castNode(RenameStmt, stmt)->renameType == OBJECT_ROLE)
+				mark_global = true;
+			else
+				mark_database = true;
+			break;
+
 		default:
 			mark_database = true;
 			break;
@@ -212,20 +234,26 @@ cache_track_xact(XactEvent event)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			/*
+			 * The commit counter first: a reader that sees any bump below
+			 * also sees the counter changed (cached.c relies on it).
+			 */
+			if (nmarks > 0 || mark_database || mark_global)
+				cache_version_commit_done();
 			for (i = 0; i < nmarks; i++)
 				cache_version_bump(marks[i]);
 			if (mark_database)
 				cache_version_bump(cache_version_bucket(MyDatabaseId, InvalidOid));
-			if (nmarks > 0 || mark_database)
-				cache_version_commit_done();
+			if (mark_global)
+				cache_version_bump(cache_version_bucket(InvalidOid, InvalidOid));
 			nmarks = 0;
-			mark_database = false;
+			mark_database = mark_global = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			nmarks = 0;
-			mark_database = false;
+			mark_database = mark_global = false;
 			break;
 		default:
 			break;
@@ -239,7 +267,7 @@ cache_track_wrote_any(const CacheDep *deps, int ndeps)
 	int			i,
 				j;
 
-	if (mark_database && ndeps > 0)
+	if ((mark_database || mark_global) && ndeps > 0)
 		return true;
 	for (i = 0; i < ndeps; i++)
 		for (j = 0; j < nmarks; j++)
