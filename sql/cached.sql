@@ -285,6 +285,29 @@ CREATE TEMP TABLE m3 AS SELECT misses() AS before;
 SELECT perfkit.cached('SELECT 1 AS ttl', '{}', '200 ms');
 SELECT misses() - before AS ran_again_after_ttl FROM m3;
 
+-- Roles are shared by every database: revoking a membership in another
+-- database invalidates results here, so a role that lost access is not
+-- served what it read before.
+CREATE ROLE perfkit_group;
+CREATE ROLE perfkit_member IN ROLE perfkit_group;
+CREATE TABLE group_data (x int);
+INSERT INTO group_data VALUES (1), (2);
+GRANT SELECT ON group_data TO perfkit_group;
+SET ROLE perfkit_member;
+SELECT perfkit.cached('SELECT count(*) AS n FROM group_data') AS member_reads;
+RESET ROLE;
+CREATE DATABASE perfkit_regress_roles;
+\c perfkit_regress_roles
+REVOKE perfkit_group FROM perfkit_member;
+\c contrib_regression
+SET ROLE perfkit_member;
+SELECT perfkit.cached('SELECT count(*) AS n FROM group_data') AS after_revoke_elsewhere;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP DATABASE perfkit_regress_roles;
+DROP TABLE group_data;
+DROP ROLE perfkit_member, perfkit_group;
+
 SELECT perfkit.cache_clear() > 0 AS cleared;
 DROP TABLE secrets, trips, trip_log, readings, other.trips CASCADE;
 DROP SCHEMA other;
