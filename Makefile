@@ -22,8 +22,16 @@ PG_CFLAGS += -Werror
 endif
 
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
+ifneq ($(PGXS),)
 include $(PGXS)
+else
+# No PGXS yet (a fresh machine): "make test" and "make demo" still work,
+# since they install postgresql-server-dev-15 before building.
+all install:
+	@echo "PGXS not found: run 'make test' or 'make demo' (they install what is missing)," \
+		"or apt-get install postgresql-server-dev-15" >&2; exit 1
+endif
 
 # Objects depend on every header: the headers are few and small.
 $(OBJS): $(wildcard include/perfkit/*.h)

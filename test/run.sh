@@ -46,6 +46,7 @@ if [ "${PERFKIT_VALGRIND:-0}" = 1 ]; then
 	cat >"$bindir/postgres" <<WRAP
 #!/bin/sh
 exec valgrind --quiet --error-limit=no --leak-check=no --trace-children=no \\
+	--suppressions=$work/test/valgrind.supp \\
 	--log-file=$work/valgrind/%p.log "$PK_BINDIR/postgres" "\$@"
 WRAP
 	chmod +x "$bindir/postgres"
