@@ -250,17 +250,13 @@ check_query(SPIPlanPtr plan, List **deps)
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cached() accepts only read-only SELECT queries"),
 				 errdetail("Its WITH clause modifies data.")));
-	if (query->rowMarks != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cached() accepts only read-only SELECT queries"),
-				 errdetail("SELECT ... FOR UPDATE or FOR SHARE locks rows.")));
 	if (contain_volatile_functions((Node *) query))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cached() cannot cache a query that calls volatile functions"),
 				 errhint("A volatile function may return something else on every call.")));
 
+	/* also refuses FOR UPDATE/SHARE and session-dependent functions */
 	(void) deps_walker((Node *) query, deps);
 	return !query->hasRowSecurity;
 }
