@@ -55,6 +55,16 @@ SELECT last_status, last_error, last_failure < last_finished AS failed_before
 FROM perfkit.jobs WHERE job = 'always_fails';
 DELETE FROM perfkit.job_registry WHERE job = 'always_fails';
 
+-- A long error message is cut on a character boundary, never inside one.
+INSERT INTO perfkit.job_registry VALUES
+	('long_error', $cmd$DO $d$BEGIN RAISE EXCEPTION '%', repeat('é', 300); END$d$$cmd$,
+	 '0 0 1 1 *', 'test: fails with a long multibyte message');
+CALL perfkit.run_job('long_error');
+SELECT length(last_error) AS chars, octet_length(last_error) AS bytes,
+	   last_error = repeat('é', length(last_error)) AS whole_characters
+FROM perfkit.jobs WHERE job = 'long_error';
+DELETE FROM perfkit.job_registry WHERE job = 'long_error';
+
 -- Bad input.
 CALL perfkit.run_job('no_such_job');
 \echo :LAST_ERROR_SQLSTATE
@@ -87,8 +97,9 @@ SELECT job, scheduled, schedule, active, last_status, last_error,
 	   last_run > now() AS cron_run_is_last, failures_1d
 FROM perfkit.jobs WHERE job = 'history';
 
--- The history job deletes old run details of perfkit jobs in this database
--- and nothing else.
+-- The history job deletes old run details of perfkit jobs and nothing
+-- else.  Run details of every database live here (jobs scheduled for other
+-- databases with cron.schedule_in_database() too), so all are purged.
 INSERT INTO cron.job_run_details
 	(jobid, database, username, command, status, return_message, start_time, end_time)
 VALUES

@@ -56,10 +56,16 @@ SELECT perfkit.unschedule('all');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- A granted role schedules jobs that pg_cron runs as that role.
+-- A role that may schedule but not run jobs would schedule jobs that fail
+-- every time: refused.  With the grants, pg_cron runs them as that role.
 GRANT EXECUTE ON FUNCTION perfkit.schedule(text, text), perfkit.unschedule(text)
 	TO perfkit_scheduler;
 GRANT USAGE ON SCHEMA cron TO perfkit_scheduler;
+SET ROLE perfkit_scheduler;
+SELECT job, schedule FROM perfkit.schedule('all', '0 5 1 1 *');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT EXECUTE ON PROCEDURE perfkit.run_job(text) TO perfkit_scheduler;
 SET ROLE perfkit_scheduler;
 SELECT job, schedule FROM perfkit.schedule('all', '0 5 1 1 *');
 RESET ROLE;
@@ -71,6 +77,7 @@ SELECT * FROM perfkit.schedule('history');
 \echo :LAST_ERROR_SQLSTATE
 CREATE ROLE perfkit_scheduler2;
 GRANT EXECUTE ON FUNCTION perfkit.schedule(text, text) TO perfkit_scheduler2;
+GRANT EXECUTE ON PROCEDURE perfkit.run_job(text) TO perfkit_scheduler2;
 GRANT USAGE ON SCHEMA cron TO perfkit_scheduler2;
 SET ROLE perfkit_scheduler2;
 SELECT count(*) AS visible_to_it FROM cron.job;
@@ -79,6 +86,7 @@ SELECT * FROM perfkit.schedule('history');
 RESET ROLE;
 REVOKE ALL ON SCHEMA cron FROM perfkit_scheduler2;
 REVOKE ALL ON FUNCTION perfkit.schedule(text, text) FROM perfkit_scheduler2;
+REVOKE ALL ON PROCEDURE perfkit.run_job(text) FROM perfkit_scheduler2;
 DROP ROLE perfkit_scheduler2;
 SELECT perfkit.unschedule('all') AS removed_by_other_role;
 
@@ -90,4 +98,12 @@ SELECT count(*) AS pg_cron_jobs FROM cron.job;
 REVOKE ALL ON SCHEMA cron FROM perfkit_scheduler;
 REVOKE ALL ON FUNCTION perfkit.schedule(text, text), perfkit.unschedule(text)
 	FROM perfkit_scheduler;
+REVOKE ALL ON PROCEDURE perfkit.run_job(text) FROM perfkit_scheduler;
 DROP ROLE perfkit_scheduler;
+
+-- Under REPEATABLE READ the schedule lock could not show a concurrent
+-- caller's committed job: refused.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM perfkit.schedule();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;

@@ -23,13 +23,15 @@
  * the top-level transaction, which releases session locks of the default
  * lock method.  Called atomically (inside a transaction block or a
  * function), the lock is transaction-level and subtransaction aborts
- * release it too.  Either way it is released as soon as the job finishes.
- * The lock shows in pg_locks as an "object" lock on the registry.
+ * release it too.  Either way it is held until what the job wrote last
+ * has committed: a run that started earlier would not see it.  The lock
+ * shows in pg_locks as an "object" lock on the registry.
  *
  * Run statistics.  A fixed array of slots in shared memory, one per
  * (database, job) that has run since the server started: runs, failures,
  * start and end of the last run, the last error, and the pid running it.
  * When every slot is in use, the one whose last run is oldest is reused.
+ * A backend that exits mid-run records the run as failed on its way out.
  * pg_cron's cron.job_run_details is the durable history; these slots also
  * cover runs that pg_cron did not start.
  *
@@ -50,6 +52,8 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "mb/pg_wchar.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/shmem.h"
@@ -83,6 +87,10 @@ typedef struct JobStatsShared
 } JobStatsShared;
 
 static JobStatsShared *jobstats = NULL;
+
+/* The job this backend is running now, for the exit callback. */
+static char running_job[NAMEDATALEN] = "";
+static bool exit_callback_registered = false;
 
 Size
 jobs_shmem_size(void)
@@ -135,11 +143,32 @@ jobstat_slot(const char *job, bool create)
 	return victim;
 }
 
+static void jobstat_end(const char *job, const char *error);
+
+/*
+ * A backend that exits while running a job (pg_terminate_backend, a FATAL
+ * error) records the run as failed.  No perfkit LWLock can be held here:
+ * they are never held across anything that can end the process.
+ */
+static void
+jobstat_exit(int code, Datum arg)
+{
+	if (running_job[0] != '\0' && jobstats != NULL)
+		jobstat_end(running_job, "the backend running the job exited");
+}
+
 static void
 jobstat_begin(const char *job)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	JobStat    *s;
+
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(jobstat_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	strlcpy(running_job, job, NAMEDATALEN);
 
 	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_JOBS), LW_EXCLUSIVE);
 	s = jobstat_slot(job, true);
@@ -157,7 +186,11 @@ jobstat_end(const char *job, const char *error)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	JobStat    *s;
+	int			errlen = 0;
 
+	/* cut the message on a character boundary, before taking the lock */
+	if (error != NULL)
+		errlen = pg_mbcliplen(error, strlen(error), JOB_ERROR_LEN - 1);
 	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_JOBS), LW_EXCLUSIVE);
 	s = jobstat_slot(job, false);
 	if (s != NULL && s->running_pid == MyProcPid)
@@ -170,10 +203,13 @@ jobstat_end(const char *job, const char *error)
 		{
 			s->failures++;
 			s->last_failure = now;
-			strlcpy(s->last_error, error, JOB_ERROR_LEN);
+			memcpy(s->last_error, error, errlen);
+			s->last_error[errlen] = '\0';
 		}
 	}
 	LWLockRelease(perfkit_lock(PERFKIT_LOCK_JOBS));
+	/* last: job may be running_job itself, when called on exit */
+	running_job[0] = '\0';
 }
 
 /*
@@ -277,7 +313,18 @@ perfkit_run_job(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	jobstat_end(job, NULL);
 
-	LockRelease(&tag, ExclusiveLock, nonatomic);
+	/*
+	 * Keep the job locked until what it wrote last commits, or a run that
+	 * starts now would not see it.  Atomically, the transaction-level lock
+	 * already lasts until commit.  Non-atomically, the session lock is
+	 * handed over to a transaction-level hold of the same lock, which the
+	 * commit of the CALL's last transaction releases.
+	 */
+	if (nonatomic)
+	{
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		LockRelease(&tag, ExclusiveLock, true);
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

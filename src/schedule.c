@@ -44,6 +44,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "access/xact.h"
+#include "utils/acl.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -201,6 +203,17 @@ registered_jobs(const char *job, MemoryContext mcxt)
 	uint64		n;
 	uint64		i;
 
+	/*
+	 * The schedule lock serialises callers only if what follows it reads
+	 * with a new snapshot, which a transaction-snapshot isolation level
+	 * does not take.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("perfkit jobs cannot be scheduled in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errhint("Schedule them in a READ COMMITTED transaction.")));
+
 	values[0] = CStringGetTextDatum(job);
 	n = pk_spi_exec(all ?
 					"SELECT job, default_schedule FROM perfkit.job_registry "
@@ -309,6 +322,21 @@ perfkit_schedule(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("schedule must not be empty"),
 				 errhint("Pass NULL to keep the current or default schedule.")));
+
+	/*
+	 * pg_cron runs the jobs as the caller: a caller who cannot run them
+	 * would schedule a job that fails every time.
+	 */
+	if (pg_proc_aclcheck(DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+															  CStringGetDatum("perfkit.run_job(text)"))),
+						 GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" cannot run perfkit jobs",
+						GetUserNameFromId(GetUserId(), false)),
+				 errdetail("pg_cron runs each job as the role that scheduled it."),
+				 errhint("Grant the role EXECUTE on procedure perfkit.run_job(text) and on "
+						 "the functions its jobs call (see perfkit.job_registry).")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
@@ -480,9 +508,13 @@ PG_FUNCTION_INFO_V1(perfkit_purge_job_history);
 /*
  * perfkit.purge_job_history() RETURNS bigint
  *
- * The "history" job: deletes pg_cron's run details of this database's
- * perfkit jobs (scheduled now or once) that ended longer ago than
- * perfkit.job_history_retention.  Other jobs' rows are never touched.
+ * The "history" job: deletes pg_cron's run details of perfkit jobs
+ * (scheduled now or once) that ended longer ago than
+ * perfkit.job_history_retention.  Run details live only in the database
+ * pg_cron reads, so this covers perfkit jobs of every database, including
+ * those scheduled there with cron.schedule_in_database().  Other jobs'
+ * rows are never touched, nor rows pg_cron's row-level security hides
+ * from the caller.
  * Returns how many rows went; 0 when pg_cron is not usable here.
  */
 Datum
@@ -499,8 +531,7 @@ perfkit_purge_job_history(PG_FUNCTION_ARGS)
 	SPI_connect();
 	args[0] = Int32GetDatum(perfkit_job_history_retention);
 	n = pk_spi_exec("DELETE FROM cron.job_run_details "
-					"WHERE database = current_database() "
-					"  AND left(command, length('CALL perfkit.run_job(')) = 'CALL perfkit.run_job(' "
+					"WHERE left(command, length('CALL perfkit.run_job(')) = 'CALL perfkit.run_job(' "
 					"  AND coalesce(end_time, start_time) < now() - make_interval(mins => $1)",
 					1, argtypes, args, NULL, false);
 	SPI_finish();

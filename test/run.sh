@@ -2,7 +2,8 @@
 # make test: perfkit's whole test suite, in one command.
 #
 # Installs what is missing, builds with -Wall -Wextra -Werror, installs,
-# then runs, as an unprivileged user, each on its own temporary instance:
+# then runs four suites (about three minutes, one of it the soak), as an
+# unprivileged user, each on its own temporary instance or cluster:
 #   pg_regress            sql/*.sql against expected/*.out (test/schedule)
 #   pg_isolation_regress  test/isolation/specs (test/isolation/schedule)
 #   TAP (prove)           test/t/*.pl, for restarts, crashes, preloading
@@ -158,8 +159,9 @@ if [ ${#failed_suites[@]} -gt 0 ]; then
 	done
 	pk_say "FAILED: ${failed_suites[*]} (all output in test/results/)"
 	echo "perfkit: $passed passed, $failed failed"
+	cd / && rm -rf "$work"
 	exit 1
 fi
-rm -rf "$work"
+cd / && rm -rf "$work"
 pk_say "all suites passed (output in test/results/)"
 echo "perfkit: $passed passed, $failed failed"

@@ -88,7 +88,7 @@ PGB
 	done
 
 	# cached() on the demo's dashboard query
-	bench_psql -v vehicles=100 -v hours=3 -v days=1 -f "$PK_TOP/test/demo/sample_data.sql" >/dev/null
+	bench_psql -v vehicles=100 -v hours=3 -v days=1 <"$PK_TOP/test/demo/sample_data.sql" >/dev/null
 	local q="SELECT v.fleet, count(*) AS samples, round(avg(t.speed_kmh)::numeric, 2) AS avg_speed, max(t.battery_temp_c) AS max_temp FROM telemetry t JOIN vehicles v ON v.id = t.vehicle_id WHERE t.status = 'ACTIVE' GROUP BY v.fleet ORDER BY v.fleet"
 	printf '%s;\n' "$q" >"$BENCH_DIR/direct.sql"
 	printf "SELECT perfkit.cached('%s', '{}', '1 hour');\n" "${q//\'/\'\'}" >"$BENCH_DIR/cached.sql"

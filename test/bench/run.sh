@@ -26,6 +26,8 @@ pk_build_install >/dev/null
 BENCH_DIR=$(pk_workdir "bench-$name")
 BENCH_PORT=$(pk_free_port 5599)
 BENCH_DATA="$BENCH_DIR/data"
+# commands run as the cluster's user start where that user can be
+cd "$BENCH_DIR"
 trap 'pk_cluster_stop "$BENCH_DIR"; rm -rf "$BENCH_DIR"' EXIT
 
 pk_cluster_create "$BENCH_DIR" "$BENCH_PORT" \

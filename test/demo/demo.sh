@@ -32,8 +32,10 @@ demo_dir() {
 demo_stop() {
 	local dir
 	dir=$(demo_dir)
-	if [ -f "$dir/data/postmaster.pid" ]; then
-		pk_as_user "$PK_BINDIR/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ||
+	# pg_ctl status: 0 running, 3 not running (a stale pid file after a
+	# crash or reboot included), 4 no data directory
+	if [ -d "$dir/data" ] && (cd / && pk_as_user "$PK_BINDIR/pg_ctl" -D "$dir/data" status >/dev/null 2>&1); then
+		(cd / && pk_as_user "$PK_BINDIR/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null) ||
 			pk_die "could not stop the demo cluster in $dir"
 		pk_say "demo cluster stopped"
 	fi
@@ -51,6 +53,8 @@ demo_start() {
 	mkdir -p "$dir" "$state"
 	[ "$dir" = "$state" ] || echo "$dir" >"$state/location"
 	chown "$(pk_run_user)" "$dir"
+	# commands run as the cluster's user start where that user can be
+	cd "$dir"
 	port=$(pk_free_port "${PERFKIT_DEMO_PORT:-5499}")
 	# Unix socket paths are limited to 107 bytes.
 	sockdir="$dir/run"
@@ -92,12 +96,13 @@ CONF
 		-v vehicles="${PERFKIT_DEMO_VEHICLES:-100}" \
 		-v hours="${PERFKIT_DEMO_HOURS:-3}" \
 		-v days="${PERFKIT_DEMO_DAYS:-90}" \
-		-f "$PK_TOP/test/demo/sample_data.sql"
+		<"$PK_TOP/test/demo/sample_data.sql"
 	pk_say "sample data loaded in $((SECONDS - t0)) s"
 
 	local part
 	for part in "$PK_TOP"/test/demo/tour/*.sql; do
-		pk_as_user "${psql[@]}" -d "$DB" -f "$part"
+		# on standard input: the cluster's user may not read the checkout
+		pk_as_user "${psql[@]}" -d "$DB" <"$part"
 	done
 
 	cat <<MSG

@@ -14,6 +14,7 @@ secs=${PERFKIT_SOAK_SECONDS:-60}
 dir=$(pk_workdir soak)
 port=$(pk_free_port 5699)
 trap 'pk_cluster_stop "$dir"; rm -rf "$dir"' EXIT
+cd "$dir"
 
 pk_cluster_create "$dir" "$port" "shared_preload_libraries = 'perfkit'" \
 	"perfkit.cache_size = '4MB'" "max_connections = 40" "synchronous_commit = off"

@@ -65,6 +65,11 @@ $node->poll_query_until('postgres', q{
 }) or die 'sleeper still shown running';
 pass('a job whose backend was terminated is not shown running');
 eval { $bg->quit };	# its backend is gone: the pipe may be closed
+is($node->safe_psql('postgres', q{
+	SELECT last_status || ',' || failures_since_start || ',' || last_error
+	FROM perfkit.jobs WHERE job = 'sleeper'}),
+	'failed,1,the backend running the job exited',
+	'and the run is recorded as failed');
 $node->safe_psql('postgres',
 	"UPDATE perfkit.job_registry SET command = 'SELECT 1' WHERE job = 'sleeper'");
 my ($stdout, $stderr);
