@@ -51,7 +51,10 @@ demo_start() {
 	demo_stop
 	dir=$(demo_dir)
 	mkdir -p "$dir" "$state"
-	[ "$dir" = "$state" ] || echo "$dir" >"$state/location"
+	if [ "$dir" != "$state" ]; then
+		echo "$dir" >"$state/location"
+		pk_say "the postgres user cannot reach $PK_TOP: the cluster goes to $dir"
+	fi
 	chown "$(pk_run_user)" "$dir"
 	# commands run as the cluster's user start where that user can be
 	cd "$dir"
