@@ -39,6 +39,26 @@ sub works
 		'100', "cached() works $what");
 }
 
+# A background session looping over body (PL/pgSQL statements using i)
+# until it is stopped from outside; returns the session and its pid.
+sub background_loop
+{
+	my ($body) = @_;
+	my $bg = $node->background_psql('postgres');
+	my $pid = $bg->query_safe('SELECT pg_backend_pid()');
+	chomp $pid;
+	$bg->query_until(qr/looping/, qq{
+	\\echo looping
+	DO \$\$
+	BEGIN
+		FOR i IN 1 .. 100000000 LOOP
+			$body
+		END LOOP;
+	END \$\$;
+});
+	return ($bg, $pid);
+}
+
 $node->safe_psql('postgres',
 	q{SELECT count(perfkit.cache_set('k' || i, to_jsonb(i))) FROM generate_series(1, 1000) i});
 is(entries(), '1000', 'entries are stored');
@@ -48,21 +68,11 @@ is(entries(), '0', 'a restart leaves an empty cache');
 works('after a restart');
 
 # kill -9 a backend in the middle of cache writes: a crash restart.
-my $bg = $node->background_psql('postgres');
-my $victim = $bg->query_safe('SELECT pg_backend_pid()');
-chomp $victim;
-$bg->query_until(qr/looping/, q{
-	\echo looping
-	DO $$
-	BEGIN
-		FOR i IN 1 .. 100000000 LOOP
+my ($bg, $victim) = background_loop(q{
 			PERFORM perfkit.cache_set('loop:' || (i % 5000), to_jsonb(repeat('x', i % 3000)));
 			IF i % 100 = 0 THEN
 				PERFORM perfkit.cache_invalidate('loop:1%');
-			END IF;
-		END LOOP;
-	END $$;
-});
+			END IF;});
 $node->poll_query_until('postgres',
 	'SELECT entries > 1000 FROM perfkit.cache_stats()')
 	or die 'the loop did not fill the cache';
@@ -81,18 +91,8 @@ works('after a crash');
 # partition lock goes with it, and others are not blocked.
 $node->safe_psql('postgres',
 	q{SELECT count(perfkit.cache_set('walk:' || i, to_jsonb(repeat('w', 300)))) FROM generate_series(1, 20000) i});
-$bg = $node->background_psql('postgres');
-my $walker = $bg->query_safe('SELECT pg_backend_pid()');
-chomp $walker;
-$bg->query_until(qr/walking/, q{
-	\echo walking
-	DO $$
-	BEGIN
-		FOR i IN 1 .. 100000000 LOOP
-			PERFORM perfkit.cache_invalidate('no match %');
-		END LOOP;
-	END $$;
-});
+($bg, my $walker) = background_loop(q{
+			PERFORM perfkit.cache_invalidate('no match %');});
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE pid = $walker AND state = 'active'")
 	or die 'walker did not start';
