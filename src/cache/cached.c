@@ -318,7 +318,7 @@ rows_to_jsonb(void)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
-/* Is relid a partition of (or inherit from) something in deps? */
+/* Is relid a partition of a partitioned table in deps, at any level? */
 static bool
 covered_by(Oid relid, List *deps)
 {
@@ -465,14 +465,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		}
 	}
 
-	/*
-	 * A transaction never caches what it has itself written, nor anything
-	 * after DDL of its own (the epochs are among the dependencies): other
-	 * sessions would be served results of uncommitted definitions.
-	 */
 	versions = read_versions(deps, &ndeps);
-	if (cache_track_wrote_any(versions, ndeps))
-		cacheable = false;
 	commits_before = cache_version_commits();
 	pg_memory_barrier();
 
@@ -548,10 +541,15 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	}
 
 	/*
-	 * Writes this transaction made meanwhile (a function the query called
-	 * may write), or before to a table read only inside a function, or
-	 * through a partitioned table whose routed partitions are marked only
-	 * when its statement ends: check every dependency and its ancestors.
+	 * A transaction never caches what it has itself written, nor anything
+	 * after DDL of its own (read_versions puts the epochs among the
+	 * dependencies): other sessions would be served results that a
+	 * rollback could undo.  Checked once, after the run, since marks only
+	 * accumulate: that covers writes made before the query, writes a
+	 * function it called made meanwhile, tables read only inside
+	 * functions, and rows routed through a partitioned table, whose
+	 * partitions are marked only when the writing statement ends (hence
+	 * every dependency's ancestors too).
 	 */
 	if (cacheable)
 	{
