@@ -9,6 +9,15 @@ PK_PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PK_BINDIR=/usr/lib/postgresql/15/bin
 PK_PGXS=/usr/lib/postgresql/15/lib/pgxs
 
+# PERFKIT_PG_ROOT=DIR: install perfkit into a private copy of the server
+# under DIR instead of the system's directories, and run every server from
+# that copy.  PostgreSQL finds its share and library directories relative
+# to its own binary, so two checkouts can build and test side by side
+# without overwriting each other's perfkit.so.
+if [ -n "${PERFKIT_PG_ROOT:-}" ]; then
+	PK_BINDIR=$PERFKIT_PG_ROOT/usr/lib/postgresql/15/bin
+fi
+
 # Packages perfkit's build and tests need on Debian 12.
 PK_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-cron \
 libipc-run-perl make gcc"
@@ -57,12 +66,31 @@ pk_build_install() {
 	local sudo=""
 	(cd "$PK_TOP" && make -s -B PG_CONFIG="$PK_PG_CONFIG" "$@") ||
 		pk_die "build failed"
+	if [ -n "${PERFKIT_PG_ROOT:-}" ]; then
+		pk_private_root
+		(cd "$PK_TOP" && make -s PG_CONFIG="$PK_PG_CONFIG" DESTDIR="$PERFKIT_PG_ROOT" \
+			install >/dev/null) || pk_die "make install into $PERFKIT_PG_ROOT failed"
+		return
+	fi
 	if [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PK_PG_CONFIG" --pkglibdir)" ]; then
 		command -v sudo >/dev/null || pk_die "cannot write $("$PK_PG_CONFIG" --pkglibdir); run as root"
 		sudo="sudo"
 	fi
 	(cd "$PK_TOP" && $sudo make -s PG_CONFIG="$PK_PG_CONFIG" install >/dev/null) ||
 		pk_die "make install failed"
+}
+
+# pk_private_root: make the private server copy PERFKIT_PG_ROOT names
+# (binaries are copied, not linked: the server resolves symlinks to find
+# its directories).
+pk_private_root() {
+	local d
+	for d in /usr/lib/postgresql/15 /usr/share/postgresql/15; do
+		[ -d "$PERFKIT_PG_ROOT$d" ] && continue
+		mkdir -p "$PERFKIT_PG_ROOT$(dirname "$d")"
+		cp -a "$d" "$PERFKIT_PG_ROOT$d" || pk_die "cannot copy $d into $PERFKIT_PG_ROOT"
+	done
+	chmod 755 "$PERFKIT_PG_ROOT"
 }
 
 # pk_workdir NAME: a fresh directory the run user owns, under /tmp, so
