@@ -42,6 +42,7 @@
 #include "utils/guc.h"
 
 #include "perfkit/cache.h"
+#include "perfkit/rollup.h"
 #include "perfkit/perfkit.h"
 #include "perfkit/shmem.h"
 
@@ -194,6 +195,19 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.rollup_batch_rows",
+							"About how many source rows one rollup refresh batch reads.",
+							"A refresh cuts its work into batches of whole buckets sized "
+							"from the source's row estimate; the rollups job commits "
+							"after each batch.",
+							&perfkit_rollup_batch_rows,
+							1000000,
+							1000,
+							INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("perfkit");
 

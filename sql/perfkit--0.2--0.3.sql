@@ -1,0 +1,1033 @@
+/* perfkit--0.2--0.3.sql: rollups */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.3'" to load this file. \quit
+
+/*
+ * Catalog.  A rollup is a row of perfkit.rollup_defs plus its measures in
+ * perfkit.rollup_measures.  Its objects belong to whoever created it: the
+ * state table <name>_state (bucket, dimensions, _rows, mergeable state), the
+ * view <name> (final values), the view <name>_live, and three capture
+ * triggers on the raw source table.  The catalog tables are readable by
+ * all (like pg_class); row-level security lets a role change only the rows
+ * of rollups whose state table it owns, so refresh_rollup() runs with the
+ * caller's own rights and needs no SECURITY DEFINER.
+ */
+CREATE SEQUENCE perfkit.rollup_id_seq AS integer;
+
+CREATE TABLE perfkit.rollup_defs (
+	id integer PRIMARY KEY DEFAULT nextval('perfkit.rollup_id_seq'),
+	rel regclass NOT NULL UNIQUE,			-- the view users query, <name>
+	state_table regclass NOT NULL,
+	live_view regclass NOT NULL,
+	source regclass NOT NULL,				-- as given: a table or a finer rollup
+	parent_id integer REFERENCES perfkit.rollup_defs (id),
+	raw_source regclass NOT NULL,			-- the table all rows come from
+	time_column name NOT NULL,				-- of raw_source
+	time_type regtype NOT NULL,
+	granularity text NOT NULL
+		CHECK (granularity IN ('minute', 'hour', 'day', 'week', 'month', 'quarter', 'year')),
+	timezone text NOT NULL,
+	dimensions name[] NOT NULL,
+	depth integer NOT NULL,					-- 0 on a table, parent's + 1 on a rollup
+	late_window interval NOT NULL CHECK (late_window >= interval '0'),
+	owner regrole NOT NULL,
+	data_start timestamptz,					-- first bucket with data, at first refresh
+	watermark timestamptz,					-- buckets before it are materialized
+	final_before timestamptz,				-- buckets before it are final
+	created_at timestamptz NOT NULL DEFAULT now(),
+	refreshes bigint NOT NULL DEFAULT 0,
+	last_refresh_at timestamptz,
+	last_duration interval,
+	last_buckets bigint,
+	last_rows_read bigint,
+	last_error text,
+	last_error_at timestamptz
+);
+
+COMMENT ON TABLE perfkit.rollup_defs IS
+'perfkit rollups: definitions and refresh state (query perfkit.rollups instead)';
+
+CREATE TABLE perfkit.rollup_measures (
+	rollup_id integer NOT NULL REFERENCES perfkit.rollup_defs (id) ON DELETE CASCADE,
+	ord integer NOT NULL,
+	alias name NOT NULL,
+	agg text NOT NULL CHECK (agg IN ('count', 'sum', 'avg', 'min', 'max')),
+	key text NOT NULL,						-- canonical aggregate over raw rows
+	raw_sql text NOT NULL,					-- that aggregate, as SQL over raw rows
+	result_type regtype NOT NULL,
+	state_columns name[] NOT NULL,
+	state_types regtype[] NOT NULL,
+	state_raw_sql text[] NOT NULL,			-- each state column from raw rows
+	state_merge_sql text[] NOT NULL,		-- each from a finer rollup's state
+	final_sql text NOT NULL,				-- the final value from this state
+	PRIMARY KEY (rollup_id, ord)
+);
+
+/*
+ * The change log the capture triggers append to: one row per bucket a
+ * statement touched (deduplicated per transaction).  Refresh claims rows
+ * by deleting them.  No unique key: see src/rollup/capture.c.
+ */
+CREATE TABLE perfkit.rollup_changes (
+	rollup_id integer NOT NULL,
+	bucket timestamptz NOT NULL
+);
+CREATE INDEX rollup_changes_rollup_bucket ON perfkit.rollup_changes (rollup_id, bucket);
+
+ALTER TABLE perfkit.rollup_defs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rollup_defs_read ON perfkit.rollup_defs FOR SELECT USING (true);
+CREATE POLICY rollup_defs_owner ON perfkit.rollup_defs
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE')
+				AND owner = (SELECT c.relowner FROM pg_catalog.pg_class c
+							 WHERE c.oid = state_table));
+
+ALTER TABLE perfkit.rollup_measures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rollup_measures_read ON perfkit.rollup_measures FOR SELECT USING (true);
+CREATE POLICY rollup_measures_owner ON perfkit.rollup_measures
+	USING (EXISTS (SELECT 1 FROM perfkit.rollup_defs d
+				   WHERE d.id = rollup_id AND pg_catalog.pg_has_role(d.owner, 'USAGE')));
+
+ALTER TABLE perfkit.rollup_changes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rollup_changes_read ON perfkit.rollup_changes FOR SELECT USING (true);
+CREATE POLICY rollup_changes_log ON perfkit.rollup_changes FOR INSERT WITH CHECK (true);
+CREATE POLICY rollup_changes_claim ON perfkit.rollup_changes FOR DELETE
+	USING (EXISTS (SELECT 1 FROM perfkit.rollup_defs d
+				   WHERE d.id = rollup_id AND pg_catalog.pg_has_role(d.owner, 'USAGE')));
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON perfkit.rollup_defs, perfkit.rollup_measures TO PUBLIC;
+GRANT SELECT, INSERT, DELETE ON perfkit.rollup_changes TO PUBLIC;
+GRANT USAGE ON SEQUENCE perfkit.rollup_id_seq TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_measures', '');
+SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_id_seq', '');
+
+/*
+ * Buckets.  Minutes and hours are fixed lengths of absolute time; days and
+ * longer are cut at local midnight in the rollup's zone, so a DST day has
+ * 23 or 25 hours.  date_trunc(unit, timestamptz, zone) gives the start.
+ */
+CREATE FUNCTION perfkit._bucket_start(ts timestamptz, granularity text, zone text)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.date_trunc(granularity, ts, zone);
+
+-- The start of the bucket n buckets after the bucket starting at b.
+CREATE FUNCTION perfkit._bucket_add(b timestamptz, granularity text, zone text, n bigint DEFAULT 1)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE granularity
+	WHEN 'minute' THEN b + n * interval '1 minute'
+	WHEN 'hour' THEN b + n * interval '1 hour'
+	ELSE ((b AT TIME ZONE zone) + n * CASE granularity
+			WHEN 'day' THEN interval '1 day'
+			WHEN 'week' THEN interval '7 days'
+			WHEN 'month' THEN interval '1 month'
+			WHEN 'quarter' THEN interval '3 months'
+			WHEN 'year' THEN interval '1 year' END) AT TIME ZONE zone
+	END;
+
+-- A rough length of one bucket in seconds, for sizing batches.
+CREATE FUNCTION perfkit._bucket_seconds(granularity text)
+RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE granularity
+	WHEN 'minute' THEN 60 WHEN 'hour' THEN 3600 WHEN 'day' THEN 86400
+	WHEN 'week' THEN 604800 WHEN 'month' THEN 2629800 WHEN 'quarter' THEN 7889400
+	ELSE 31557600 END;
+
+-- SQL for an instant (a timestamptz expression) as a value of the raw time column.
+CREATE FUNCTION perfkit._rollup_time_value(d perfkit.rollup_defs, instant text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+RETURN CASE d.time_type
+	WHEN 'timestamp with time zone'::regtype THEN instant
+	WHEN 'timestamp without time zone'::regtype THEN format('(%s AT TIME ZONE %L)', instant, d.timezone)
+	ELSE format('((%s AT TIME ZONE %L)::pg_catalog.date)', instant, d.timezone)
+	END;
+
+-- SQL for the bucket of the raw time column.
+CREATE FUNCTION perfkit._rollup_bucket_sql(d perfkit.rollup_defs)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+RETURN CASE d.time_type
+	WHEN 'timestamp with time zone'::regtype
+		THEN format('pg_catalog.date_trunc(%L, %I, %L)', d.granularity, d.time_column, d.timezone)
+	ELSE format('(pg_catalog.date_trunc(%L, %I::timestamp) AT TIME ZONE %L)',
+				d.granularity, d.time_column, d.timezone)
+	END;
+
+CREATE FUNCTION perfkit._rollup_measures(source regclass, measures text[])
+RETURNS TABLE (ord integer, alias text, agg text, arg_sql text, filter_sql text,
+			   arg_type regtype, result_type regtype, key text)
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_measures';
+
+CREATE FUNCTION perfkit._rollup_capture()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_rollup_capture';
+
+CREATE FUNCTION perfkit._rollup_lock(id integer, wait boolean)
+RETURNS boolean
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_lock';
+
+/*
+ * The SELECT that computes state rows: over raw rows (or a finer rollup's
+ * state) either for the buckets in [$1, $2) ("range") or for the buckets in
+ * the array $1 ("buckets").  Columns: bucket, dimensions, _rows, state.
+ */
+CREATE FUNCTION perfkit._rollup_compute_sql(d perfkit.rollup_defs, mode text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dims text := '';
+	states text := '';
+	src text;
+	bucket text;
+	cond text;
+	from_clause text;
+	p perfkit.rollup_defs;
+	m record;
+BEGIN
+	SELECT coalesce(string_agg(format(', %I', x), '' ORDER BY i), '') INTO dims
+	FROM unnest(d.dimensions) WITH ORDINALITY AS u(x, i);
+
+	IF d.parent_id IS NULL THEN
+		SELECT string_agg(format(', %s', s), '' ORDER BY rm.ord, k) INTO states
+		FROM perfkit.rollup_measures rm, unnest(rm.state_raw_sql) WITH ORDINALITY AS u(s, k)
+		WHERE rm.rollup_id = d.id;
+		states := ', pg_catalog.count(*)' || states;
+		src := d.raw_source::text;
+		IF mode = 'range' THEN
+			bucket := perfkit._rollup_bucket_sql(d);
+			cond := format('%I >= %s AND %I < %s',
+						   d.time_column, perfkit._rollup_time_value(d, '$1'),
+						   d.time_column, perfkit._rollup_time_value(d, '$2'));
+		ELSE
+			bucket := 'perfkit_k.perfkit_b';
+			cond := format('%I >= %s AND %I < %s',
+						   d.time_column, perfkit._rollup_time_value(d, 'perfkit_k.perfkit_b'),
+						   d.time_column, perfkit._rollup_time_value(d,
+							   format('perfkit._bucket_add(perfkit_k.perfkit_b, %L, %L)',
+									  d.granularity, d.timezone)));
+		END IF;
+	ELSE
+		SELECT * INTO STRICT p FROM perfkit.rollup_defs WHERE id = d.parent_id;
+		SELECT string_agg(format(', %s', s), '' ORDER BY rm.ord, k) INTO states
+		FROM perfkit.rollup_measures rm, unnest(rm.state_merge_sql) WITH ORDINALITY AS u(s, k)
+		WHERE rm.rollup_id = d.id;
+		states := ', pg_catalog.sum(_rows)::bigint' || states;
+		src := p.state_table::text;
+		IF mode = 'range' THEN
+			bucket := format('pg_catalog.date_trunc(%L, bucket, %L)', d.granularity, d.timezone);
+			cond := 'bucket >= $1 AND bucket < $2';
+		ELSE
+			bucket := 'perfkit_k.perfkit_b';
+			cond := format('bucket >= perfkit_k.perfkit_b AND bucket < perfkit._bucket_add(perfkit_k.perfkit_b, %L, %L)',
+						   d.granularity, d.timezone);
+		END IF;
+	END IF;
+
+	IF mode = 'range' THEN
+		from_clause := format('%s WHERE %s', src, cond);
+	ELSE
+		from_clause := format('pg_catalog.unnest($1::timestamptz[]) AS perfkit_k(perfkit_b) JOIN %s ON %s',
+							  src, cond);
+	END IF;
+	RETURN format('SELECT %s AS bucket%s%s FROM %s GROUP BY %s%s',
+				  bucket, dims, coalesce(states, ''), from_clause, bucket, dims);
+END
+$$;
+
+-- INSERT ... <compute> ON CONFLICT DO UPDATE, returning (buckets, rows read).
+CREATE FUNCTION perfkit._rollup_write_sql(d perfkit.rollup_defs, mode text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cols text[];
+	keycols text[];
+BEGIN
+	keycols := ARRAY['bucket'] || d.dimensions::text[];
+	SELECT ARRAY['bucket'] || d.dimensions::text[] || ARRAY['_rows']
+		   || coalesce(array_agg(c ORDER BY rm.ord, k), '{}')
+	INTO cols
+	FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
+	WHERE rm.rollup_id = d.id;
+
+	RETURN format('WITH perfkit_w AS (INSERT INTO %s (%s) %s ON CONFLICT (%s) DO UPDATE SET %s '
+				  'RETURNING bucket, _rows) '
+				  'SELECT pg_catalog.count(DISTINCT bucket), coalesce(pg_catalog.sum(_rows), 0)::bigint FROM perfkit_w',
+				  d.state_table,
+				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
+				  perfkit._rollup_compute_sql(d, mode),
+				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(keycols) c),
+				  (SELECT string_agg(format('%I = EXCLUDED.%I', c, c), ', ')
+				   FROM unnest(cols) c WHERE c <> ALL (keycols)));
+END
+$$;
+
+/*
+ * One refresh of rollup p_id, or one step of it when p_steps is 1 (the
+ * rollups job commits between steps).  The caller holds the refresh lock.
+ *
+ * Without a range: claim changed buckets that are materialized and not
+ * final, and recompute them whole; then advance the watermark over new
+ * complete buckets.  With a range: recompute the buckets of that range
+ * that are already materialized, then advance the watermark up to its end.
+ * Buckets are rewritten whole in one statement pair, so a cancel never
+ * leaves half a bucket; batches are about perfkit.rollup_batch_rows
+ * source rows.  Buckets before final_before are never recomputed from a
+ * change (their raw rows may be retired); an explicit range recomputes a
+ * final bucket only while raw rows remain in it.
+ */
+CREATE FUNCTION perfkit._rollup_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz,
+										p_steps integer)
+RETURNS TABLE (buckets bigint, rows_read bigint, more boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	started timestamptz := clock_timestamp();
+	target timestamptz;
+	nb bigint;
+	est float8;
+	span float8;
+	steps integer := 0;
+	b bigint;
+	r bigint;
+	claimed timestamptz[];
+	lo timestamptz;
+	hi timestamptz;
+	first_pending timestamptz;
+	horizon timestamptz;
+	noisy boolean := false;
+	is_range boolean := p_lo IS NOT NULL OR p_hi IS NOT NULL;
+BEGIN
+	buckets := 0;
+	rows_read := 0;
+	more := false;
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	IF NOT pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM perfkit._rollup_lock(p_id, true);	-- a no-op when the caller holds it
+
+	-- How far buckets are complete: the current bucket of the source's
+	-- clock, or of the finer rollup's watermark.
+	IF d.parent_id IS NULL THEN
+		target := perfkit._bucket_start(now(), d.granularity, d.timezone);
+	ELSE
+		SELECT perfkit._bucket_start(p.watermark, d.granularity, d.timezone) INTO target
+		FROM perfkit.rollup_defs p WHERE p.id = d.parent_id;
+	END IF;
+
+	IF d.watermark IS NULL AND target IS NOT NULL THEN
+		-- First refresh: start at the first bucket that has data.
+		IF d.parent_id IS NULL THEN
+			EXECUTE format('SELECT pg_catalog.min(%s) FROM %s', perfkit._rollup_bucket_sql(d),
+						   d.raw_source) INTO d.data_start;
+		ELSE
+			EXECUTE format('SELECT pg_catalog.date_trunc(%L, pg_catalog.min(bucket), %L) FROM %s',
+						   d.granularity, d.timezone,
+						   (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id))
+			INTO d.data_start;
+		END IF;
+		d.data_start := least(coalesce(d.data_start, target), target);
+		d.watermark := d.data_start;
+		d.final_before := d.data_start;
+	END IF;
+
+	-- Batch size in buckets, from the source's row estimate.
+	SELECT sum(greatest(c.reltuples, 0)) INTO est
+	FROM pg_partition_tree(CASE WHEN d.parent_id IS NULL THEN d.raw_source
+						   ELSE (SELECT p.state_table FROM perfkit.rollup_defs p
+								 WHERE p.id = d.parent_id) END) t
+	JOIN pg_class c ON c.oid = t.relid
+	WHERE t.isleaf;
+	span := greatest(1, extract(epoch FROM coalesce(target, now()) - coalesce(d.data_start, now()))
+					 / perfkit._bucket_seconds(d.granularity));
+	nb := greatest(1, floor(current_setting('perfkit.rollup_batch_rows')::float8
+							/ greatest(1, coalesce(est, 0) / span)))::bigint;
+
+	IF is_range THEN
+		lo := perfkit._bucket_start(coalesce(p_lo, d.data_start, '-infinity'), d.granularity, d.timezone);
+		hi := coalesce(p_hi, target);
+		IF hi IS NOT NULL AND perfkit._bucket_start(hi, d.granularity, d.timezone) <> hi THEN
+			hi := perfkit._bucket_add(perfkit._bucket_start(hi, d.granularity, d.timezone),
+									  d.granularity, d.timezone);
+		END IF;
+		IF lo IS NULL OR lo = '-infinity' THEN
+			lo := d.data_start;
+		END IF;
+		-- Recompute what is materialized, in batches.
+		WHILE lo IS NOT NULL AND lo < least(hi, d.watermark) LOOP
+			span := ceil(extract(epoch FROM least(hi, d.watermark) - lo)
+						 / perfkit._bucket_seconds(d.granularity));
+			DECLARE
+				chunk_hi timestamptz := least(hi, d.watermark,
+											  perfkit._bucket_add(lo, d.granularity, d.timezone,
+																  least(nb, span::bigint + 1)));
+			BEGIN
+				EXECUTE format('DELETE FROM %s s WHERE bucket >= $1 AND bucket < $2 '
+							   'AND (bucket >= $3 OR EXISTS (%s))',
+							   d.state_table,
+							   CASE WHEN d.parent_id IS NULL THEN
+								   format('SELECT 1 FROM %s r WHERE r.%I >= %s AND r.%I < %s',
+										  d.raw_source, d.time_column,
+										  perfkit._rollup_time_value(d, 's.bucket'), d.time_column,
+										  perfkit._rollup_time_value(d, format('perfkit._bucket_add(s.bucket, %L, %L)',
+																			   d.granularity, d.timezone)))
+							   ELSE
+								   format('SELECT 1 FROM %s r WHERE r.bucket >= s.bucket AND r.bucket < perfkit._bucket_add(s.bucket, %L, %L)',
+										  (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id),
+										  d.granularity, d.timezone)
+							   END)
+					USING lo, chunk_hi, d.final_before;
+				EXECUTE perfkit._rollup_write_sql(d, 'range') INTO b, r USING lo, chunk_hi;
+				buckets := buckets + b;
+				rows_read := rows_read + r;
+				steps := steps + 1;
+				IF steps > 1 OR chunk_hi < least(hi, d.watermark) THEN
+					noisy := true;
+					RAISE NOTICE 'rollup %: recomputed buckets from % to %: % buckets, % rows',
+						d.rel, lo, chunk_hi, b, r;
+				END IF;
+				lo := chunk_hi;
+			END;
+		END LOOP;
+		IF hi IS NULL OR hi <= d.watermark THEN
+			target := d.watermark;	-- the range is done; advance no further
+		ELSE
+			target := least(target, hi);
+		END IF;
+	ELSE
+		-- Changes to final buckets are ignored, and changes past the
+		-- watermark are covered when it advances: drop both.
+		DELETE FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = p_id
+		  AND (d.watermark IS NULL OR c.bucket < d.final_before OR c.bucket >= d.watermark);
+
+		LOOP
+			EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
+			-- Claim a batch of changed buckets.  A coarser rollup takes a
+			-- bucket only once its finer rollup has no change pending in it.
+			WITH batch AS (
+				SELECT DISTINCT c.bucket FROM perfkit.rollup_changes c
+				WHERE c.rollup_id = p_id
+				  AND (d.parent_id IS NULL OR NOT EXISTS (
+						SELECT 1 FROM perfkit.rollup_changes f
+						WHERE f.rollup_id = d.parent_id AND f.bucket >= c.bucket
+						  AND f.bucket < perfkit._bucket_add(c.bucket, d.granularity, d.timezone)))
+				ORDER BY c.bucket LIMIT nb
+			), gone AS (
+				DELETE FROM perfkit.rollup_changes c USING batch
+				WHERE c.rollup_id = p_id AND c.bucket = batch.bucket
+				RETURNING c.bucket
+			)
+			SELECT array_agg(DISTINCT gone.bucket) INTO claimed FROM gone;
+			EXIT WHEN claimed IS NULL;
+			EXECUTE format('DELETE FROM %s WHERE bucket = ANY ($1)', d.state_table) USING claimed;
+			EXECUTE perfkit._rollup_write_sql(d, 'buckets') INTO b, r USING claimed;
+			buckets := buckets + b;
+			rows_read := rows_read + r;
+			steps := steps + 1;
+			IF steps > 1 THEN
+				noisy := true;
+				RAISE NOTICE 'rollup %: recomputed % changed buckets: % rows', d.rel,
+					cardinality(claimed), r;
+			END IF;
+		END LOOP;
+	END IF;
+
+	-- Advance the watermark over complete buckets, in batches.
+	WHILE target IS NOT NULL AND d.watermark < target LOOP
+		EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
+		span := ceil(extract(epoch FROM target - d.watermark) / perfkit._bucket_seconds(d.granularity));
+		lo := d.watermark;
+		hi := least(target, perfkit._bucket_add(lo, d.granularity, d.timezone, least(nb, span::bigint + 1)));
+		EXECUTE format('DELETE FROM %s WHERE bucket >= $1 AND bucket < $2', d.state_table)
+			USING lo, hi;
+		EXECUTE perfkit._rollup_write_sql(d, 'range') INTO b, r USING lo, hi;
+		buckets := buckets + b;
+		rows_read := rows_read + r;
+		d.watermark := hi;
+		steps := steps + 1;
+		IF steps > 1 OR hi < target THEN
+			noisy := true;
+			RAISE NOTICE 'rollup %: materialized % to %: % buckets, % rows', d.rel, lo, hi, b, r;
+		END IF;
+	END LOOP;
+
+	-- Finality: materialized, older than the late window, and no change
+	-- pending at or before it.
+	IF d.watermark IS NOT NULL THEN
+		SELECT min(c.bucket) INTO first_pending FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = p_id AND c.bucket >= d.final_before AND c.bucket < d.watermark;
+		horizon := perfkit._bucket_start(now() - d.late_window, d.granularity, d.timezone);
+		d.final_before := greatest(d.final_before,
+								   least(d.watermark, horizon, coalesce(first_pending, 'infinity')));
+		more := first_pending IS NOT NULL OR d.watermark < target;
+	END IF;
+
+	UPDATE perfkit.rollup_defs SET
+		data_start = d.data_start,
+		watermark = d.watermark,
+		final_before = d.final_before,
+		refreshes = refreshes + 1,
+		last_refresh_at = now(),
+		last_duration = clock_timestamp() - started,
+		last_buckets = buckets,
+		last_rows_read = rows_read
+	WHERE id = p_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'permission denied for rollup %', d.rel
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF noisy AND NOT more THEN
+		RAISE NOTICE 'rollup %: refreshed up to %', d.rel, d.watermark;
+	END IF;
+	RETURN NEXT;
+END
+$$;
+
+-- The rollup a name (or regclass text) designates, or an error.
+CREATE FUNCTION perfkit._rollup_lookup(name text)
+RETURNS perfkit.rollup_defs
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	target regclass := pg_catalog.to_regclass(name);
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO d FROM perfkit.rollup_defs r WHERE r.rel = target;
+	IF target IS NULL OR NOT FOUND THEN
+		RAISE EXCEPTION 'rollup "%" does not exist', name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'perfkit.rollups lists the rollups of this database.';
+	END IF;
+	RETURN d;
+END
+$$;
+
+CREATE FUNCTION perfkit.refresh_rollup(name text, range_start timestamptz DEFAULT NULL,
+									   range_end timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d perfkit.rollup_defs := perfkit._rollup_lookup(name);
+	n bigint;
+BEGIN
+	IF range_start IS NOT NULL AND range_end IS NOT NULL AND range_start >= range_end THEN
+		RAISE EXCEPTION 'range_start must be before range_end'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM perfkit._rollup_lock(d.id, true);
+	SELECT r.buckets INTO n FROM perfkit._rollup_refresh(d.id, range_start, range_end, NULL) r;
+	RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION perfkit.refresh_rollup(text, timestamptz, timestamptz) IS
+'bring a rollup up to date (changed buckets, new complete buckets) or recompute a range; returns buckets written';
+
+-- One step of the rollups job for one rollup: true when more remains.
+CREATE FUNCTION perfkit._rollup_job_step(p_id integer)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	msg text;
+	more boolean;
+BEGIN
+	BEGIN
+		IF NOT perfkit._rollup_lock(p_id, false) THEN
+			RAISE NOTICE 'rollup % is being refreshed by another session; skipped',
+				(SELECT rel FROM perfkit.rollup_defs WHERE id = p_id);
+			RETURN false;
+		END IF;
+		SELECT r.more INTO more FROM perfkit._rollup_refresh(p_id, NULL, NULL, 1) r;
+		RETURN more;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+		UPDATE perfkit.rollup_defs SET last_error = msg, last_error_at = now() WHERE id = p_id;
+		RAISE WARNING 'refresh of rollup % failed: %',
+			(SELECT rel FROM perfkit.rollup_defs WHERE id = p_id), msg;
+		RETURN false;
+	END;
+END
+$$;
+
+CREATE PROCEDURE perfkit.refresh_rollups()
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_refresh_rollups';
+
+COMMENT ON PROCEDURE perfkit.refresh_rollups() IS
+'refresh every rollup of the database, finer before coarser, committing after each batch when called on its own';
+
+REVOKE ALL ON PROCEDURE perfkit.refresh_rollups() FROM PUBLIC;
+
+INSERT INTO perfkit.job_registry (job, command, default_schedule, description) VALUES
+	('rollups', 'CALL perfkit.refresh_rollups()', '*/5 * * * *',
+	 'refresh every rollup: recompute changed buckets, materialize new complete ones');
+
+/*
+ * create_rollup: validate everything first, then create the state table,
+ * the view, the live view and the capture triggers, and register them.  It
+ * runs with the caller's rights and search path (the rollup's objects are
+ * the caller's, made in the caller's creation schema), so it is not
+ * SECURITY DEFINER; every name it builds SQL from is quoted.
+ */
+CREATE FUNCTION perfkit.create_rollup(name text, source regclass, time_column name,
+									  granularity text, dimensions text[] DEFAULT '{}',
+									  measures text[] DEFAULT ARRAY['count(*)'],
+									  timezone text DEFAULT 'UTC',
+									  late_window interval DEFAULT '7 days')
+RETURNS regclass
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_variable
+DECLARE
+	parts text[];
+	nsp text;
+	relname text;
+	g text := lower(granularity);
+	grains text[] := ARRAY['minute', 'hour', 'day', 'week', 'month', 'quarter', 'year'];
+	p perfkit.rollup_defs;
+	raw regclass;
+	tcol name := time_column;
+	ttype regtype;
+	src_kind "char";
+	dim text;
+	dims name[] := '{}';
+	dim_types text[] := '{}';
+	id integer;
+	m record;
+	pm perfkit.rollup_measures;
+	mrows perfkit.rollup_measures[] := '{}';
+	state_cols name[];
+	state_types regtype[];
+	state_raw text[];
+	state_merge text[];
+	final_sql text;
+	raw_sql text;
+	all_cols name[];
+	coldefs text := '';
+	finals text := '';
+	rawfinals text := '';
+	dimlist text := '';
+	q_state text;
+	q_rel text;
+	q_live text;
+	d perfkit.rollup_defs;
+	trig text;
+BEGIN
+	-- Names.
+	IF name IS NULL OR source IS NULL OR time_column IS NULL OR granularity IS NULL
+	   OR dimensions IS NULL OR measures IS NULL OR timezone IS NULL OR late_window IS NULL THEN
+		RAISE EXCEPTION 'arguments of create_rollup must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	parts := parse_ident(name);
+	IF cardinality(parts) = 1 THEN
+		nsp := current_schema();
+		relname := parts[1];
+		IF nsp IS NULL THEN
+			RAISE EXCEPTION 'no schema has been selected to create in'
+				USING ERRCODE = 'invalid_schema_name';
+		END IF;
+	ELSIF cardinality(parts) = 2 THEN
+		nsp := parts[1];
+		relname := parts[2];
+		IF to_regnamespace(quote_ident(nsp)) IS NULL THEN
+			RAISE EXCEPTION 'schema "%" does not exist', nsp USING ERRCODE = 'invalid_schema_name';
+		END IF;
+	ELSE
+		RAISE EXCEPTION 'improper rollup name "%"', name
+			USING ERRCODE = 'invalid_name',
+				  HINT = 'Give a name, optionally qualified by a schema.';
+	END IF;
+	IF octet_length(relname) > 57 THEN
+		RAISE EXCEPTION 'rollup name "%" is too long', relname
+			USING ERRCODE = 'name_too_long',
+				  DETAIL = 'It must leave room for the suffix "_state" within 63 bytes.';
+	END IF;
+	q_rel := format('%I.%I', nsp, relname);
+	q_state := format('%I.%I', nsp, relname || '_state');
+	q_live := format('%I.%I', nsp, relname || '_live');
+	IF to_regclass(q_rel) IS NOT NULL OR to_regclass(q_state) IS NOT NULL
+	   OR to_regclass(q_live) IS NOT NULL THEN
+		RAISE EXCEPTION 'relation "%" already exists',
+			CASE WHEN to_regclass(q_rel) IS NOT NULL THEN q_rel
+				 WHEN to_regclass(q_state) IS NOT NULL THEN q_state ELSE q_live END
+			USING ERRCODE = 'duplicate_table',
+				  HINT = 'A rollup named X needs the names X, X_state and X_live.';
+	END IF;
+
+	-- Granularity and zone.
+	IF NOT g = ANY (grains) THEN
+		RAISE EXCEPTION 'unsupported rollup granularity "%"', granularity
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use minute, hour, day, week, month, quarter or year.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE pg_timezone_names.name = timezone)
+	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_abbrevs WHERE abbrev = timezone)
+	   AND upper(timezone) <> 'UTC' THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', timezone
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF late_window < interval '0' THEN
+		RAISE EXCEPTION 'late_window must not be negative' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- Source: a finer rollup, or a table the caller owns.
+	SELECT * INTO p FROM perfkit.rollup_defs r WHERE r.rel = source;
+	IF FOUND THEN
+		IF NOT pg_has_role(p.owner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of rollup %', source USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		IF tcol <> 'bucket' THEN
+			RAISE EXCEPTION 'time column of a rollup built on rollup % must be "bucket"', source
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF timezone <> p.timezone THEN
+			RAISE EXCEPTION 'rollup % cuts its buckets in time zone "%", not "%"', source, p.timezone, timezone
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A rollup built on another must use the same time zone.';
+		END IF;
+		IF array_position(grains, g) <= array_position(grains, p.granularity)
+		   OR (g = 'week' AND p.granularity NOT IN ('minute', 'hour', 'day'))
+		   OR (p.granularity = 'week') THEN
+			RAISE EXCEPTION 'a % rollup cannot be built from the % rollup %', g, p.granularity, source
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Each bucket must be a whole number of the finer rollup''s buckets: weeks from days or finer; months, quarters and years from anything but weeks.';
+		END IF;
+		raw := p.raw_source;
+		tcol := p.time_column;
+		ttype := p.time_type;
+	ELSE
+		SELECT c.relkind INTO src_kind FROM pg_catalog.pg_class c WHERE c.oid = source;
+		IF src_kind NOT IN ('r', 'p') THEN
+			RAISE EXCEPTION '"%" is not a table or a rollup', source
+				USING ERRCODE = 'wrong_object_type',
+					  HINT = 'A rollup reads an ordinary or partitioned table, or a finer rollup.';
+		END IF;
+		IF NOT pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = source), 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table %', source USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		raw := source;
+		SELECT a.atttypid::regtype INTO ttype FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = source AND a.attname = tcol AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" of relation "%" does not exist', tcol, source
+				USING ERRCODE = 'undefined_column';
+		END IF;
+		IF ttype NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+			RAISE EXCEPTION 'time column "%" must be of type timestamp with time zone, timestamp or date', tcol
+				USING ERRCODE = 'datatype_mismatch',
+					  DETAIL = format('Column "%s" is of type %s.', tcol, ttype);
+		END IF;
+		IF ttype = 'date'::regtype AND g IN ('minute', 'hour') THEN
+			RAISE EXCEPTION 'a date column cannot be cut into % buckets', g
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END IF;
+
+	-- Dimensions: columns of the source (of the finer rollup's dimensions).
+	FOREACH dim IN ARRAY dimensions LOOP
+		IF dim IS NULL OR dim = ANY (dims) THEN
+			RAISE EXCEPTION 'dimension "%" is null or repeated', dim USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF dim IN ('bucket', '_rows') OR dim = tcol THEN
+			RAISE EXCEPTION 'column "%" cannot be a dimension', dim
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'The time column and the names bucket and _rows are taken.';
+		END IF;
+		IF p.id IS NOT NULL AND NOT dim = ANY (p.dimensions) THEN
+			RAISE EXCEPTION 'rollup % has no dimension "%"', source, dim
+				USING ERRCODE = 'undefined_column',
+					  HINT = format('Its dimensions are: %s.', array_to_string(p.dimensions, ', '));
+		END IF;
+		dims := dims || dim::name;
+		dim_types := dim_types || (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+								   WHERE a.attrelid = raw AND a.attname = dim AND a.attnum > 0
+									 AND NOT a.attisdropped);
+		IF dim_types[cardinality(dims)] IS NULL THEN
+			RAISE EXCEPTION 'column "%" of relation "%" does not exist', dim, raw
+				USING ERRCODE = 'undefined_column';
+		END IF;
+	END LOOP;
+
+	-- Measures, then objects, then the catalog rows.
+	all_cols := ARRAY['bucket', '_rows']::name[] || dims;
+	id := nextval('perfkit.rollup_id_seq');
+	FOR m IN SELECT * FROM perfkit._rollup_measures(raw, measures) LOOP
+		IF m.alias = ANY (all_cols) THEN
+			RAISE EXCEPTION 'measure "%" is named "%", which is taken', measures[m.ord], m.alias
+				USING ERRCODE = 'duplicate_column',
+					  HINT = 'Name the measure with AS.';
+		END IF;
+		raw_sql := m.agg || '(' || coalesce(m.arg_sql, '*') || ')'
+				   || coalesce(' FILTER (WHERE ' || m.filter_sql || ')', '');
+		IF m.agg = 'avg' THEN
+			state_cols := ARRAY[m.alias || '__sum', m.alias || '__count']::name[];
+			state_types := ARRAY[CASE WHEN m.arg_type IN ('int2'::regtype, 'int4'::regtype)
+								 THEN 'bigint'::regtype ELSE m.result_type END, 'bigint'::regtype];
+			state_raw := ARRAY[
+				'pg_catalog.sum(' || CASE WHEN m.arg_type IN ('int2'::regtype, 'int4'::regtype)
+									 THEN m.arg_sql ELSE format('(%s)::%s', m.arg_sql, state_types[1]) END || ')'
+					|| coalesce(' FILTER (WHERE ' || m.filter_sql || ')', ''),
+				'pg_catalog.count(' || m.arg_sql || ')' || coalesce(' FILTER (WHERE ' || m.filter_sql || ')', '')];
+			final_sql := format('(%I)::%s / NULLIF(%I, 0)', state_cols[1], m.result_type, state_cols[2]);
+		ELSE
+			state_cols := ARRAY[m.alias]::name[];
+			state_types := ARRAY[m.result_type];
+			state_raw := ARRAY['pg_catalog.' || raw_sql];
+			final_sql := format('%I', m.alias);
+		END IF;
+		IF state_cols && all_cols THEN
+			RAISE EXCEPTION 'measure "%" needs column names that are taken', measures[m.ord]
+				USING ERRCODE = 'duplicate_column', HINT = 'Name the measure with AS.';
+		END IF;
+		all_cols := all_cols || state_cols;
+
+		-- Built on a finer rollup: merge the same measure's state there.
+		IF p.id IS NOT NULL THEN
+			IF m.key = 'count(*)' THEN
+				state_merge := ARRAY['pg_catalog.sum(_rows)::bigint'];
+			ELSE
+				SELECT * INTO pm FROM perfkit.rollup_measures x
+				WHERE x.rollup_id = p.id AND x.key = m.key
+				ORDER BY x.ord LIMIT 1;
+				IF NOT FOUND THEN
+					RAISE EXCEPTION 'rollup % does not keep measure %', source, m.key
+						USING ERRCODE = 'invalid_parameter_value',
+							  DETAIL = format('It keeps: %s.',
+											  (SELECT string_agg(x.key, ', ' ORDER BY x.ord)
+											   FROM perfkit.rollup_measures x WHERE x.rollup_id = p.id)),
+							  HINT = 'Write measures exactly as over the raw rows, out of those the finer rollup keeps.';
+				END IF;
+				IF m.agg IN ('count', 'sum') THEN
+					state_merge := ARRAY[format('pg_catalog.sum(%I)::%s', pm.state_columns[1], state_types[1])];
+				ELSIF m.agg IN ('min', 'max') THEN
+					state_merge := ARRAY[format('pg_catalog.%s(%I)', m.agg, pm.state_columns[1])];
+				ELSE
+					state_merge := ARRAY[format('pg_catalog.sum(%I)::%s', pm.state_columns[1], state_types[1]),
+										 format('pg_catalog.sum(%I)::bigint', pm.state_columns[2])];
+				END IF;
+			END IF;
+		ELSE
+			state_merge := '{}';
+		END IF;
+
+		mrows := mrows || ROW(id, m.ord, m.alias, m.agg, m.key, raw_sql, m.result_type, state_cols,
+							  state_types, state_raw, state_merge, final_sql)::perfkit.rollup_measures;
+		FOR i IN 1 .. cardinality(state_cols) LOOP
+			coldefs := coldefs || format(', %I %s', state_cols[i], state_types[i]);
+		END LOOP;
+		finals := finals || format(', %s AS %I', final_sql, m.alias);
+		rawfinals := rawfinals || format(', %s AS %I', raw_sql, m.alias);
+	END LOOP;
+
+	-- Objects.
+	FOR i IN 1 .. cardinality(dims) LOOP
+		dimlist := dimlist || format(', %I', dims[i]);
+	END LOOP;
+	EXECUTE format('CREATE TABLE %s (bucket timestamptz NOT NULL%s, _rows bigint NOT NULL%s, '
+				   'UNIQUE NULLS NOT DISTINCT (bucket%s))',
+				   q_state,
+				   (SELECT coalesce(string_agg(format(', %I %s', dims[i], dim_types[i]), '' ORDER BY i), '')
+					FROM generate_subscripts(dims, 1) i),
+				   coldefs, dimlist);
+	EXECUTE format('COMMENT ON TABLE %s IS %L', q_state,
+				   format('perfkit rollup %s: mergeable state (query %s instead)', relname, relname));
+	EXECUTE format('CREATE VIEW %s AS SELECT bucket%s%s FROM %s', q_rel, dimlist, finals, q_state);
+	EXECUTE format('COMMENT ON VIEW %s IS %L', q_rel,
+				   format('perfkit rollup: %s %s buckets of %s', g, timezone, source));
+
+	INSERT INTO perfkit.rollup_defs (id, rel, state_table, live_view, source, parent_id, raw_source,
+									 time_column, time_type, granularity, timezone, dimensions,
+									 depth, late_window, owner)
+	VALUES (id, q_rel::regclass, q_state::regclass, q_rel::regclass, source, p.id, raw, tcol, ttype,
+			g, timezone, dims, coalesce(p.depth + 1, 0), late_window, current_user::regrole)
+	RETURNING * INTO d;
+	INSERT INTO perfkit.rollup_measures SELECT * FROM unnest(mrows);
+
+	-- The live view: materialized buckets that have no pending change,
+	-- plus, from raw rows, the changed buckets and the tail past the
+	-- watermark.
+	EXECUTE format($v$CREATE VIEW %1$s AS
+WITH perfkit_d AS (
+	SELECT r.watermark, r.final_before FROM perfkit.rollup_defs r WHERE r.id = %2$s
+), perfkit_dirty AS MATERIALIZED (
+	SELECT DISTINCT c.bucket AS perfkit_b FROM perfkit.rollup_changes c, perfkit_d
+	WHERE c.rollup_id = %2$s AND c.bucket >= perfkit_d.final_before AND c.bucket < perfkit_d.watermark
+)
+SELECT bucket%3$s%4$s FROM %5$s
+WHERE bucket NOT IN (SELECT perfkit_b FROM perfkit_dirty)
+UNION ALL
+SELECT %6$s AS bucket%3$s%7$s FROM %8$s
+WHERE %9$I >= %10$s
+GROUP BY 1%3$s
+UNION ALL
+SELECT perfkit_k.perfkit_b%3$s%7$s FROM perfkit_dirty AS perfkit_k JOIN %8$s ON %11$s
+GROUP BY 1%3$s$v$,
+		q_live, id, dimlist, finals, q_state,
+		perfkit._rollup_bucket_sql(d), rawfinals, raw, tcol,
+		perfkit._rollup_time_value(d, '(SELECT coalesce(perfkit_d.watermark, ''-infinity'') FROM perfkit_d)'),
+		format('%I >= %s AND %I < %s',
+			   tcol, perfkit._rollup_time_value(d, 'perfkit_k.perfkit_b'),
+			   tcol, perfkit._rollup_time_value(d, format('perfkit._bucket_add(perfkit_k.perfkit_b, %L, %L)', g, timezone))));
+	EXECUTE format('COMMENT ON VIEW %s IS %L', q_live,
+				   format('perfkit rollup %s, exact up to now: materialized buckets plus the rest from raw rows', relname));
+	UPDATE perfkit.rollup_defs SET live_view = q_live::regclass WHERE perfkit.rollup_defs.id = id;
+
+	-- Change capture on the raw table.
+	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT '
+					   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
+					   format('perfkit_rollup_%s_%s', id, trig), upper(trig), raw,
+					   CASE trig WHEN 'insert' THEN 'NEW TABLE AS perfkit_new'
+								 WHEN 'update' THEN 'OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
+								 ELSE 'OLD TABLE AS perfkit_old' END,
+					   id, tcol, g, timezone);
+	END LOOP;
+
+	RETURN q_rel::regclass;
+END
+$$;
+
+COMMENT ON FUNCTION perfkit.create_rollup(text, regclass, name, text, text[], text[], text, interval) IS
+'create a rollup of a table (or a coarser rollup of a finer one) kept current by refresh';
+
+CREATE FUNCTION perfkit.drop_rollup(name text, keep_table boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d perfkit.rollup_defs := perfkit._rollup_lookup(name);
+	trig text;
+	tmp text;
+	nsp name;
+	relname name;
+BEGIN
+	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF EXISTS (SELECT 1 FROM perfkit.rollup_defs c WHERE c.parent_id = d.id) THEN
+		RAISE EXCEPTION 'cannot drop rollup % because other rollups depend on it', d.rel
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = (SELECT 'Rollups built on it: ' || string_agg(c.rel::text, ', ' ORDER BY c.id) || '.'
+							FROM perfkit.rollup_defs c WHERE c.parent_id = d.id),
+				  HINT = 'Drop those first.';
+	END IF;
+	-- Wait for a refresh in progress; none can start after this.
+	PERFORM perfkit._rollup_lock(d.id, true);
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = d.raw_source) THEN
+		FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('perfkit_rollup_%s_%s', d.id, trig),
+						   d.raw_source);
+		END LOOP;
+	END IF;
+	EXECUTE format('DROP VIEW %s', d.live_view);
+	IF keep_table THEN
+		-- The relation users query becomes a plain table of final values.
+		SELECT n.nspname, c.relname INTO nsp, relname
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = d.rel;
+		tmp := format('%I.%I', nsp, 'perfkit_tmp_' || d.id);
+		EXECUTE format('CREATE TABLE %s AS SELECT * FROM %s', tmp, d.rel);
+		EXECUTE format('DROP VIEW %s', d.rel);
+		EXECUTE format('DROP TABLE %s', d.state_table);
+		EXECUTE format('ALTER TABLE %s RENAME TO %I', tmp, relname);
+	ELSE
+		EXECUTE format('DROP VIEW %s', d.rel);
+		EXECUTE format('DROP TABLE %s', d.state_table);
+	END IF;
+	DELETE FROM perfkit.rollup_changes WHERE rollup_id = d.id;
+	DELETE FROM perfkit.rollup_defs WHERE id = d.id;
+END
+$$;
+
+COMMENT ON FUNCTION perfkit.drop_rollup(text, boolean) IS
+'drop a rollup; keep_table keeps its final values as a plain table under the rollup''s name';
+
+/*
+ * Which rollups keep raw rows of tbl in [range_start, range_end) from being
+ * retired: one row per rollup on tbl whose buckets overlapping that range
+ * are not all final.  Bounds of a timestamp or date partition key are given
+ * as their wall-clock value read as UTC.  Partition retention calls this.
+ */
+CREATE FUNCTION perfkit.rollup_blockers(tbl regclass, range_start timestamptz, range_end timestamptz)
+RETURNS TABLE (rollup text, reason text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT d.rel::text,
+		   CASE WHEN d.final_before IS NULL
+				THEN 'never refreshed'
+				ELSE format('only buckets before %s are final (watermark %s, late window %s)',
+							d.final_before, d.watermark, d.late_window) END
+	FROM perfkit.rollup_defs d
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN d.time_type = 'timestamptz'::regtype THEN range_end
+					ELSE (range_end AT TIME ZONE 'UTC') AT TIME ZONE d.timezone END AS e
+	) x
+	WHERE d.raw_source = tbl
+	  AND range_end > range_start
+	  AND (d.final_before IS NULL
+		   OR perfkit._bucket_add(perfkit._bucket_start(x.e - interval '1 microsecond',
+														d.granularity, d.timezone),
+								  d.granularity, d.timezone) > d.final_before)
+	ORDER BY d.id
+$$;
+
+COMMENT ON FUNCTION perfkit.rollup_blockers(regclass, timestamptz, timestamptz) IS
+'rollups on a table whose buckets in a range are not final yet (empty: raw rows there may be retired)';
+
+CREATE VIEW perfkit.rollups AS
+SELECT d.rel::text AS name,
+	   d.source,
+	   d.granularity,
+	   d.timezone,
+	   d.rel AS "table",
+	   d.state_table,
+	   d.watermark,
+	   d.final_before,
+	   (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = d.id AND c.bucket >= d.final_before AND c.bucket < d.watermark) AS pending_buckets,
+	   d.last_refresh_at,
+	   d.last_duration,
+	   d.last_buckets,
+	   d.last_rows_read AS rows_read,
+	   d.refreshes,
+	   d.last_error,
+	   d.last_error_at,
+	   CASE WHEN d.parent_id IS NULL
+			THEN perfkit._bucket_start(now(), d.granularity, d.timezone)
+			ELSE perfkit._bucket_start((SELECT p.watermark FROM perfkit.rollup_defs p WHERE p.id = d.parent_id),
+									   d.granularity, d.timezone)
+	   END - d.watermark AS lag
+FROM perfkit.rollup_defs d;
+
+COMMENT ON VIEW perfkit.rollups IS
+'perfkit rollups: watermark, pending changed buckets, last refresh and error, lag';
+
+GRANT SELECT ON perfkit.rollups TO PUBLIC;

@@ -1,0 +1,354 @@
+--
+-- rollup: create_rollup / refresh_rollup / drop_rollup, exactness against
+-- GROUP BY on randomized data, late rows, hierarchies, time zones and a DST
+-- day, timestamp and date columns, partitioned sources, finality, errors,
+-- privileges.
+--
+SET TimeZone = 'UTC';
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+
+-- rows of query a that are not in b and vice versa (0 means equal)
+CREATE FUNCTION pg_temp.diff(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) x', a, b, b, a) INTO n;
+	RETURN n;
+END $$;
+
+-- Randomized telemetry over March 2024 (US DST starts on the 10th), with
+-- NULL regions, a few NULL measures, and whole days without rows.
+SELECT setseed(0.42);
+CREATE TABLE telemetry (
+	id bigserial PRIMARY KEY,
+	ts timestamptz NOT NULL,
+	vehicle int NOT NULL,
+	region text,
+	km numeric,
+	speed int,
+	eff float8,
+	extreme boolean NOT NULL
+);
+CREATE INDEX ON telemetry (ts);
+INSERT INTO telemetry (ts, vehicle, region, km, speed, eff, extreme)
+SELECT t, (random() * 5)::int,
+	   CASE WHEN random() < 0.1 THEN NULL ELSE 'r' || (random() * 3)::int END,
+	   CASE WHEN random() < 0.05 THEN NULL ELSE round((random() * 100)::numeric, 2) END,
+	   (random() * 130)::int, round((random() * 10)::numeric, 1)::float8, random() < 0.2
+FROM (SELECT timestamptz '2024-03-01 00:00+00' + random() * interval '40 days' AS t
+	  FROM generate_series(1, 20000)) s
+WHERE t::date NOT IN ('2024-03-05', '2024-03-21');
+ANALYZE telemetry;
+
+-- Hourly in New York, then daily and monthly built on it, and a daily
+-- rollup straight from the raw rows to compare with.
+SELECT perfkit.create_rollup('tel_hourly', 'telemetry', 'ts', 'hour', ARRAY['region', 'vehicle'],
+	ARRAY['count(*) AS n', 'sum(km)', 'avg(km) AS avg_km', 'avg(speed)', 'min(eff)', 'max(eff) AS max_eff',
+		  'count(*) FILTER (WHERE extreme) AS extreme_n', 'count(km)'],
+	'America/New_York', late_window => '100 years');
+SELECT perfkit.create_rollup('tel_daily', 'tel_hourly', 'bucket', 'day', ARRAY['region'],
+	ARRAY['count(*)', 'sum(km) AS km', 'avg(km) AS avg_km', 'max(eff)',
+		  'count(*) FILTER (WHERE extreme) AS extreme_n'],
+	'America/New_York', late_window => '100 years');
+SELECT perfkit.create_rollup('tel_monthly', 'tel_daily', 'bucket', 'month', '{}',
+	ARRAY['count(*)', 'avg(km)', 'sum(km)'], 'America/New_York', late_window => '100 years');
+SELECT perfkit.create_rollup('tel_daily_raw', 'telemetry', 'ts', 'day', ARRAY['region'],
+	ARRAY['count(*)', 'sum(km) AS km', 'avg(km) AS avg_km', 'max(eff)',
+		  'count(*) FILTER (WHERE extreme) AS extreme_n'],
+	'America/New_York', late_window => '100 years');
+
+-- The relation users query: bucket, dimensions, one column per measure.
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'tel_hourly'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT attname FROM pg_attribute
+WHERE attrelid = 'tel_hourly_live'::regclass AND attnum > 0 ORDER BY attnum;
+
+-- Before any refresh the live view is already exact; the rollup is empty.
+SELECT pg_temp.diff('SELECT * FROM tel_hourly_live',
+	$$SELECT date_trunc('hour', ts, 'America/New_York'), region, vehicle, count(*), sum(km), avg(km),
+			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
+	  FROM telemetry GROUP BY 1, 2, 3$$) AS live_before_refresh;
+SELECT count(*) AS rows_before_refresh FROM tel_hourly;
+
+-- Refresh in dependency order.  Buckets written > 0, then nothing to do.
+SET perfkit.rollup_batch_rows = 5000;	-- several batches
+SELECT perfkit.refresh_rollup('tel_hourly') > 0 AS hourly_written;
+SELECT perfkit.refresh_rollup('tel_daily') > 0 AS daily_written;
+SELECT perfkit.refresh_rollup('tel_monthly') AS monthly_written;
+SELECT perfkit.refresh_rollup('tel_daily_raw') > 0 AS daily_raw_written;
+RESET perfkit.rollup_batch_rows;
+
+-- Exact against GROUP BY, bucket by bucket.
+SELECT pg_temp.diff('SELECT * FROM tel_hourly',
+	$$SELECT date_trunc('hour', ts, 'America/New_York'), region, vehicle, count(*), sum(km), avg(km),
+			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
+	  FROM telemetry GROUP BY 1, 2, 3$$) AS hourly_diff;
+SELECT pg_temp.diff('SELECT * FROM tel_daily',
+	$$SELECT date_trunc('day', ts, 'America/New_York'), region, count(*), sum(km), avg(km), max(eff),
+			 count(*) FILTER (WHERE extreme)
+	  FROM telemetry GROUP BY 1, 2$$) AS daily_diff;
+SELECT pg_temp.diff('SELECT * FROM tel_daily', 'SELECT * FROM tel_daily_raw') AS daily_vs_daily_raw;
+SELECT pg_temp.diff('SELECT * FROM tel_monthly',
+	$$SELECT date_trunc('month', ts, 'America/New_York'), count(*), avg(km), sum(km)
+	  FROM telemetry GROUP BY 1$$) AS monthly_diff;
+-- Days without rows have no bucket.
+SELECT count(*) AS empty_days FROM tel_daily
+WHERE bucket IN (timestamptz '2024-03-05 00:00 America/New_York', '2024-03-21 00:00 America/New_York');
+
+-- The DST day in New York has 23 hours, and its bucket holds exactly them.
+SELECT bucket, perfkit._bucket_add(bucket, 'day', 'America/New_York') - bucket AS length
+FROM tel_daily WHERE bucket >= '2024-03-09 12:00' AND bucket < '2024-03-11 12:00'
+GROUP BY bucket ORDER BY bucket;
+SELECT (SELECT sum(count) FROM tel_daily WHERE bucket = '2024-03-10 00:00 America/New_York')
+	 = (SELECT count(*) FROM telemetry
+		WHERE ts >= '2024-03-10 00:00 America/New_York' AND ts < '2024-03-11 00:00 America/New_York')
+	AS dst_day_exact;
+
+-- Refreshing again changes nothing.
+CREATE TEMP TABLE snap AS SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) AS h FROM tel_hourly_state s;
+SELECT perfkit.refresh_rollup('tel_hourly') AS second_refresh_written;
+SELECT (SELECT h FROM snap) = (SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM tel_hourly_state s)
+	AS state_unchanged;
+
+SELECT name, source, granularity, timezone, "table", pending_buckets, rows_read IS NOT NULL AS has_rows_read,
+	   last_error, watermark = perfkit._bucket_start(now(), granularity, timezone) AS current_hourly
+FROM perfkit.rollups WHERE name = 'tel_hourly';
+-- A coarser rollup is materialized as far as its finer one allows.
+SELECT name, watermark = perfkit._bucket_start((SELECT watermark FROM perfkit.rollups WHERE name = 'tel_hourly'),
+											   granularity, timezone) AS follows_finer
+FROM perfkit.rollups WHERE name IN ('tel_daily', 'tel_monthly') ORDER BY name;
+
+--
+-- Late rows: inserted, updated (moved to another bucket) and deleted in
+-- buckets already materialized.
+--
+BEGIN;
+INSERT INTO telemetry (ts, vehicle, region, km, speed, eff, extreme)
+VALUES ('2024-03-03 10:15+00', 1, 'r1', 55.5, 80, 3, true),
+	   ('2024-03-03 10:45+00', 1, 'r1', 4.5, 40, 12.5, false);
+INSERT INTO telemetry (ts, vehicle, region, km, speed, eff, extreme)
+VALUES ('2024-03-03 10:30+00', 2, NULL, 1, 1, 1, false);
+-- One bucket touched three times in a transaction is logged once.
+SELECT count(*) AS change_rows_hourly FROM perfkit.rollup_changes c JOIN perfkit.rollup_defs d ON d.id = c.rollup_id
+WHERE d.rel = 'tel_hourly'::regclass;
+COMMIT;
+UPDATE telemetry SET ts = ts + interval '2 days' WHERE id IN (SELECT id FROM telemetry WHERE ts < '2024-03-02' ORDER BY id LIMIT 5);
+DELETE FROM telemetry WHERE id IN (SELECT id FROM telemetry WHERE ts BETWEEN '2024-03-12' AND '2024-03-13' ORDER BY id LIMIT 20);
+UPDATE telemetry SET km = km + 1 WHERE id IN (SELECT id FROM telemetry WHERE ts BETWEEN '2024-03-20' AND '2024-03-20 06:00' ORDER BY id LIMIT 3);
+
+SELECT pending_buckets > 0 AS has_pending FROM perfkit.rollups WHERE name = 'tel_hourly';
+-- The live view is exact before any refresh; the rollup is stale.
+SELECT pg_temp.diff('SELECT * FROM tel_hourly_live',
+	$$SELECT date_trunc('hour', ts, 'America/New_York'), region, vehicle, count(*), sum(km), avg(km),
+			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
+	  FROM telemetry GROUP BY 1, 2, 3$$) AS live_diff;
+SELECT pg_temp.diff('SELECT * FROM tel_monthly_live',
+	$$SELECT date_trunc('month', ts, 'America/New_York'), count(*), avg(km), sum(km)
+	  FROM telemetry GROUP BY 1$$) AS monthly_live_diff;
+SELECT pg_temp.diff('SELECT * FROM tel_hourly',
+	$$SELECT date_trunc('hour', ts, 'America/New_York'), region, vehicle, count(*), sum(km), avg(km),
+			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
+	  FROM telemetry GROUP BY 1, 2, 3$$) > 0 AS stale_before_refresh;
+
+-- A coarser rollup waits for its finer one: nothing to take yet.
+SELECT perfkit.refresh_rollup('tel_daily') AS daily_before_hourly;
+CALL perfkit.refresh_rollups();
+SELECT name, pending_buckets, last_error FROM perfkit.rollups ORDER BY name;
+SELECT pg_temp.diff('SELECT * FROM tel_hourly',
+	$$SELECT date_trunc('hour', ts, 'America/New_York'), region, vehicle, count(*), sum(km), avg(km),
+			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
+	  FROM telemetry GROUP BY 1, 2, 3$$) AS hourly_diff_after_late;
+SELECT pg_temp.diff('SELECT * FROM tel_daily', 'SELECT * FROM tel_daily_raw') AS daily_vs_raw_after_late;
+SELECT pg_temp.diff('SELECT * FROM tel_monthly',
+	$$SELECT date_trunc('month', ts, 'America/New_York'), count(*), avg(km), sum(km)
+	  FROM telemetry GROUP BY 1$$) AS monthly_diff_after_late;
+
+-- Work follows the change: one late row, one hourly bucket rewritten.
+INSERT INTO telemetry (ts, vehicle, region, km, speed, eff, extreme)
+VALUES ('2024-03-07 07:07+00', 3, 'r2', 7, 7, 7, false);
+SELECT perfkit.refresh_rollup('tel_hourly') AS one_bucket;
+SELECT last_rows_read = (SELECT count(*) FROM telemetry
+						 WHERE date_trunc('hour', ts, 'America/New_York') = '2024-03-07 07:00+00')
+	AS rows_read_is_that_bucket
+FROM perfkit.rollup_defs WHERE rel = 'tel_hourly'::regclass;
+
+-- A rolled-back subtransaction drops its change rows; the bucket is logged
+-- again by the next statement that touches it.
+DELETE FROM perfkit.rollup_changes;
+BEGIN;
+SAVEPOINT s;
+INSERT INTO telemetry (ts, vehicle, region, km, speed, eff, extreme)
+VALUES ('2024-03-08 08:00+00', 1, 'r1', 1, 1, 1, false);
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO telemetry (ts, vehicle, region, km, speed, eff, extreme)
+VALUES ('2024-03-08 08:30+00', 1, 'r1', 2, 2, 2, false);
+COMMIT;
+SELECT count(*) AS logged_after_rollback FROM perfkit.rollup_changes c JOIN perfkit.rollup_defs d ON d.id = c.rollup_id
+WHERE d.rel = 'tel_hourly'::regclass AND c.bucket = '2024-03-08 08:00+00';
+SELECT perfkit.refresh_rollup('tel_hourly') AS refreshed;
+SELECT pg_temp.diff('SELECT * FROM tel_hourly',
+	$$SELECT date_trunc('hour', ts, 'America/New_York'), region, vehicle, count(*), sum(km), avg(km),
+			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
+	  FROM telemetry GROUP BY 1, 2, 3$$) AS hourly_diff_after_savepoint;
+
+--
+-- Backfill on demand: a range is recomputed from raw rows.
+--
+DELETE FROM tel_hourly_state WHERE bucket >= '2024-03-14' AND bucket < '2024-03-15';
+SELECT perfkit.refresh_rollup('tel_hourly', '2024-03-14', '2024-03-15') AS backfilled_buckets;
+SELECT pg_temp.diff('SELECT * FROM tel_hourly',
+	$$SELECT date_trunc('hour', ts, 'America/New_York'), region, vehicle, count(*), sum(km), avg(km),
+			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
+	  FROM telemetry GROUP BY 1, 2, 3$$) AS hourly_diff_after_backfill;
+SELECT perfkit.refresh_rollup('tel_hourly', '2024-03-15', '2024-03-14');
+\echo :LAST_ERROR_SQLSTATE
+
+--
+-- timestamp and date columns are read as wall-clock time in the zone.
+--
+CREATE TABLE readings (at timestamp, day date, v int);
+INSERT INTO readings SELECT timestamp '2024-03-30 00:00' + i * interval '17 minutes', date '2024-03-01' + i % 40, i % 10
+FROM generate_series(0, 999) i;
+SELECT perfkit.create_rollup('readings_daily', 'readings', 'at', 'day', '{}', ARRAY['count(*)', 'sum(v)', 'avg(v)'],
+	'Europe/Paris') IS NOT NULL AS created;
+SELECT perfkit.create_rollup('readings_weekly', 'readings', 'day', 'week', '{}', ARRAY['count(*)', 'sum(v)'],
+	'Europe/Paris') IS NOT NULL AS created;
+SELECT perfkit.refresh_rollup('readings_daily') > 0, perfkit.refresh_rollup('readings_weekly') > 0;
+SELECT pg_temp.diff('SELECT bucket AT TIME ZONE ''Europe/Paris'', count, sum_v, avg_v FROM readings_daily',
+	$$SELECT date_trunc('day', at), count(*), sum(v), avg(v) FROM readings WHERE at IS NOT NULL GROUP BY 1$$)
+	AS timestamp_diff;
+SELECT pg_temp.diff('SELECT (bucket AT TIME ZONE ''Europe/Paris'')::date, count, sum_v FROM readings_weekly',
+	$$SELECT date_trunc('week', day)::date, count(*), sum(v) FROM readings GROUP BY 1$$) AS date_diff;
+-- Paris switches to summer time on 2024-03-31: a 23-hour day.
+SELECT bucket, perfkit._bucket_add(bucket, 'day', 'Europe/Paris') - bucket AS length
+FROM readings_daily WHERE bucket AT TIME ZONE 'Europe/Paris' = '2024-03-31';
+SELECT perfkit.create_rollup('x', 'readings', 'day', 'hour');
+\echo :LAST_ERROR_SQLSTATE
+
+--
+-- A partitioned source: capture through the parent, exact refresh, and
+-- final buckets outlive their raw partition.
+--
+CREATE TABLE events (at timestamptz NOT NULL, kind text, n int) PARTITION BY RANGE (at);
+CREATE TABLE events_2024_01 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2024-02-01');
+CREATE TABLE events_2024_02 PARTITION OF events FOR VALUES FROM ('2024-02-01') TO ('2024-03-01');
+INSERT INTO events SELECT timestamptz '2024-01-01' + i * interval '41 minutes', 'k' || i % 4, i % 9
+FROM generate_series(0, 2000) i WHERE timestamptz '2024-01-01' + i * interval '41 minutes' < '2024-03-01';
+-- default late window (7 days): everything in 2024 is final once refreshed
+SELECT perfkit.create_rollup('events_daily', 'events', 'at', 'day', ARRAY['kind'], ARRAY['count(*)', 'sum(n)'])
+	IS NOT NULL AS created;
+SELECT * FROM perfkit.rollup_blockers('events', '2024-01-01', '2024-02-01');
+SELECT perfkit.refresh_rollup('events_daily') > 0 AS refreshed;
+SELECT pg_temp.diff('SELECT * FROM events_daily',
+	$$SELECT date_trunc('day', at, 'UTC'), kind, count(*), sum(n) FROM events GROUP BY 1, 2$$) AS partitioned_diff;
+SELECT count(*) AS blockers FROM perfkit.rollup_blockers('events', '2024-01-01', '2024-02-01');
+SELECT count(*) AS blockers_in_future FROM perfkit.rollup_blockers('events', now() - interval '1 day', now() + interval '1 day');
+CREATE TEMP TABLE jan AS SELECT * FROM events_daily WHERE bucket < '2024-02-01';
+ALTER TABLE events DETACH PARTITION events_2024_01;
+DROP TABLE events_2024_01;
+-- Changes in final buckets are ignored, and even an explicit recompute
+-- keeps final buckets that no raw row is left in.
+INSERT INTO events VALUES ('2024-02-10 10:00', 'k1', 100);
+CALL perfkit.refresh_rollups();
+SELECT perfkit.refresh_rollup('events_daily', '2024-01-01', '2024-02-01') AS recomputed_empty_range;
+SELECT pg_temp.diff('SELECT * FROM events_daily WHERE bucket < ''2024-02-01''', 'SELECT * FROM jan') AS january_kept;
+SELECT sum_n FROM events_daily WHERE bucket = '2024-02-10' AND kind = 'k1';
+SELECT perfkit.refresh_rollup('events_daily', '2024-02-10', '2024-02-11') AS recomputed_on_demand;
+SELECT pg_temp.diff('SELECT * FROM events_daily WHERE bucket >= ''2024-02-01''',
+	$$SELECT date_trunc('day', at, 'UTC'), kind, count(*), sum(n) FROM events GROUP BY 1, 2$$) AS february_diff;
+
+--
+-- refresh_rollups: one broken rollup is recorded and the others go on.
+--
+CREATE TABLE broken (at timestamptz, x int);
+INSERT INTO broken VALUES ('2024-01-01', 1);
+SELECT perfkit.create_rollup('broken_daily', 'broken', 'at', 'day', '{}', ARRAY['sum(x)']) IS NOT NULL AS created;
+ALTER TABLE broken RENAME COLUMN x TO y;
+INSERT INTO events VALUES ('2024-02-20 10:00', 'k2', 1);
+SET client_min_messages = notice;
+CALL perfkit.refresh_rollups();
+SET client_min_messages = warning;
+SELECT name, last_error IS NOT NULL AS failed FROM perfkit.rollups WHERE name IN ('broken_daily', 'events_daily')
+ORDER BY name;
+
+--
+-- Errors: nothing is left half-created.
+--
+SELECT count(*) AS rels FROM pg_class \gset
+SELECT perfkit.create_rollup('x', 'telemetry', 'nope', 'hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'region', 'hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'fortnight');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', ARRAY['nope']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', measures => ARRAY['stddev(km)']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', measures => ARRAY['count(DISTINCT region)']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', measures => ARRAY['sum(km) FROM pg_class']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', measures => ARRAY['sum(nope)']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', measures => ARRAY['sum(random())']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', measures => ARRAY['count(*)', 'count(*) FILTER (WHERE extreme)']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('tel_hourly', 'telemetry', 'ts', 'hour');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'tel_hourly_live', 'bucket', 'day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'tel_hourly', 'bucket', 'minute', timezone => 'America/New_York');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'tel_hourly', 'bucket', 'day', measures => ARRAY['min(speed)'], timezone => 'America/New_York');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'tel_hourly', 'bucket', 'day', timezone => 'UTC');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', timezone => 'Mars/Olympus');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.refresh_rollup('no_such_rollup');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.drop_rollup('tel_hourly');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) = :rels AS nothing_created FROM pg_class;
+
+--
+-- Privileges: only owners create, refresh and drop; anyone may read the
+-- catalog, and writers of the source need nothing of perfkit's.
+--
+CREATE ROLE rollup_writer;
+CREATE ROLE rollup_other;
+GRANT INSERT, SELECT ON telemetry TO rollup_writer;
+GRANT USAGE ON SEQUENCE telemetry_id_seq TO rollup_writer;
+GRANT SELECT ON telemetry TO rollup_other;
+GRANT CREATE ON SCHEMA public TO rollup_other;
+SET ROLE rollup_writer;
+INSERT INTO telemetry (ts, vehicle, region, km, speed, eff, extreme)
+VALUES ('2024-03-09 09:00+00', 1, 'r1', 1, 1, 1, false);
+SET ROLE rollup_other;
+SELECT perfkit.create_rollup('other_daily', 'telemetry', 'ts', 'day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.refresh_rollup('tel_hourly');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.drop_rollup('tel_daily_raw');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE perfkit.rollup_defs SET watermark = NULL;
+CALL perfkit.refresh_rollups();
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) > 0 AS sees_rollups FROM perfkit.rollups;
+RESET ROLE;
+SELECT perfkit.refresh_rollup('tel_hourly') AS writer_row_refreshed;
+
+--
+-- drop_rollup: triggers, views and state go; keep_table keeps the values.
+--
+SELECT perfkit.drop_rollup('tel_monthly');
+SELECT perfkit.drop_rollup('tel_daily', keep_table => true);
+SELECT relkind FROM pg_class WHERE oid = 'tel_daily'::regclass;
+SELECT pg_temp.diff('SELECT * FROM tel_daily', 'SELECT * FROM tel_daily_raw') AS kept_table_diff;
+SELECT to_regclass('tel_daily_state') IS NULL AS state_gone, to_regclass('tel_daily_live') IS NULL AS live_gone;
+SELECT perfkit.drop_rollup('tel_hourly');
+SELECT perfkit.drop_rollup('tel_daily_raw');
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'telemetry'::regclass;
+SELECT count(*) AS rollups_left FROM perfkit.rollups WHERE name LIKE 'tel%';

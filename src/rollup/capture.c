@@ -1,0 +1,269 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.c
+ *	  Change capture for rollups: which buckets did a statement touch?
+ *
+ * Each rollup puts three statement-level AFTER triggers on its raw source
+ * table (INSERT with a NEW transition table, UPDATE with OLD and NEW,
+ * DELETE with OLD), all calling perfkit._rollup_capture() with the
+ * rollup's id, time column, granularity and time zone as arguments.  A
+ * rollup built on a finer rollup captures from the same raw table, in its
+ * own buckets, so no trigger ever fires on a rollup's own writes.
+ *
+ * The trigger reads the transition tables, computes the bucket of each
+ * row's time (date_trunc in the rollup's zone; a timestamp or date column
+ * is read as wall-clock time in that zone), and appends one row per
+ * distinct bucket to perfkit.rollup_changes in the writer's transaction.
+ * So a change becomes visible to refresh exactly when the rows that caused
+ * it do, and is gone if they roll back.  The table is an append-only log
+ * without a unique key on purpose: ON CONFLICT against a unique key would
+ * make concurrent writers of one bucket wait for each other's commit.
+ *
+ * Low overhead: one SPI statement per trigger call with a saved plan, and
+ * a backend-local set of the (rollup, bucket) pairs this transaction has
+ * already logged, so a transaction of many statements into one bucket
+ * logs it once.  An entry remembers the transaction id that wrote its log
+ * row and counts only while TransactionIdIsCurrentTransactionId() still
+ * says so: after a subtransaction rolls back, its log rows are gone and
+ * the bucket is logged again by the next statement that touches it.
+ *
+ * No shared state, no locks beyond the row insert.
+ *
+ * src/rollup/capture.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "perfkit/rollup.h"
+
+PG_FUNCTION_INFO_V1(perfkit_rollup_capture);
+
+typedef struct LoggedKey
+{
+	int32		rollup;
+	TimestampTz bucket;
+} LoggedKey;
+
+typedef struct LoggedEntry
+{
+	LoggedKey	key;
+	TransactionId xid;			/* the (sub)transaction that logged it */
+	uint64		call;			/* the trigger call that last queued it */
+} LoggedEntry;
+
+static uint64 capture_calls = 0;
+
+static HTAB *logged = NULL;
+static LocalTransactionId logged_lxid = InvalidLocalTransactionId;
+static SPIPlanPtr insert_plan = NULL;
+
+/* The set of pairs logged by the current transaction, emptied on a new one. */
+static HTAB *
+logged_set(void)
+{
+	if (logged != NULL && logged_lxid == MyProc->lxid)
+		return logged;
+	if (logged != NULL)
+		hash_destroy(logged);
+
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(LoggedKey);
+		ctl.entrysize = sizeof(LoggedEntry);
+		ctl.hcxt = TopMemoryContext;
+		logged = hash_create("perfkit rollup captured buckets", 64, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	logged_lxid = MyProc->lxid;
+	return logged;
+}
+
+/*
+ * The bucket of one time value.  unit and zone are text datums.
+ */
+static TimestampTz
+bucket_of(Datum value, Oid type, Datum unit, Datum zone)
+{
+	Datum		ts;
+
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+			return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_trunc_zone,
+														   unit, value, zone));
+		case TIMESTAMPOID:
+			ts = value;
+			break;
+		case DATEOID:
+			ts = DirectFunctionCall1(date_timestamp, value);
+			break;
+		default:
+			elog(ERROR, "unexpected rollup time column type %u", type);
+			return 0;			/* keep compiler quiet */
+	}
+	ts = DirectFunctionCall2(timestamp_trunc, unit, ts);
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, ts));
+}
+
+/* Add the buckets of every row of a transition table to *buckets. */
+static void
+collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
+		Datum unit, Datum zone, int32 rollup, HTAB *set,
+		TimestampTz **buckets, int *n, int *cap)
+{
+	TupleTableSlot *slot;
+
+	if (rows == NULL)
+		return;
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attno, &isnull);
+		LoggedKey	key;
+		LoggedEntry *entry;
+		bool		found;
+
+		if (isnull)
+			continue;			/* a row without a time has no bucket */
+		memset(&key, 0, sizeof(key));
+		key.rollup = rollup;
+		key.bucket = bucket_of(value, type, unit, zone);
+		entry = hash_search(set, &key, HASH_ENTER, &found);
+		if (found && entry->call == capture_calls)
+			continue;			/* already queued by this call */
+		if (found && TransactionIdIsValid(entry->xid) &&
+			TransactionIdIsCurrentTransactionId(entry->xid))
+			continue;			/* logged earlier in this transaction */
+		/* Logged below; the xid is filled in once the row is written. */
+		entry->xid = InvalidTransactionId;
+		entry->call = capture_calls;
+		if (*n == *cap)
+		{
+			*cap *= 2;
+			*buckets = repalloc(*buckets, sizeof(TimestampTz) * *cap);
+		}
+		(*buckets)[(*n)++] = key.bucket;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * perfkit._rollup_capture() trigger
+ *	 arguments: rollup id, time column, granularity, time zone
+ */
+Datum
+perfkit_rollup_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	TupleDesc	desc;
+	int			attno;
+	Oid			type;
+	int32		rollup;
+	Datum		unit;
+	Datum		zone;
+	HTAB	   *set;
+	TimestampTz *buckets;
+	int			n = 0;
+	int			cap = 16;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("perfkit._rollup_capture() must be an AFTER ... FOR EACH STATEMENT trigger")));
+	trigger = trigdata->tg_trigger;
+	if (trigger->tgnargs != 4)
+		elog(ERROR, "perfkit._rollup_capture() expects 4 arguments, got %d",
+			 trigger->tgnargs);
+
+	rollup = pg_strtoint32(trigger->tgargs[0]);
+	desc = RelationGetDescr(trigdata->tg_relation);
+	attno = SPI_fnumber(desc, trigger->tgargs[1]);
+	if (attno <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("time column \"%s\" of rollup %d no longer exists in table \"%s\"",
+						trigger->tgargs[1], rollup,
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errhint("Drop the rollup with perfkit.drop_rollup().")));
+	type = TupleDescAttr(desc, attno - 1)->atttypid;
+	unit = CStringGetTextDatum(trigger->tgargs[2]);
+	zone = CStringGetTextDatum(trigger->tgargs[3]);
+
+	set = logged_set();
+	capture_calls++;
+	buckets = palloc(sizeof(TimestampTz) * cap);
+	collect(trigdata->tg_oldtable, desc, attno, type, unit, zone, rollup, set,
+			&buckets, &n, &cap);
+	collect(trigdata->tg_newtable, desc, attno, type, unit, zone, rollup, set,
+			&buckets, &n, &cap);
+
+	if (n > 0)
+	{
+		Datum		args[2];
+		Datum	   *elems = palloc(sizeof(Datum) * n);
+		TransactionId xid;
+		int			rc;
+
+		for (int i = 0; i < n; i++)
+			elems[i] = TimestampTzGetDatum(buckets[i]);
+		args[0] = Int32GetDatum(rollup);
+		args[1] = PointerGetDatum(construct_array(elems, n, TIMESTAMPTZOID,
+												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		SPI_connect();
+		if (insert_plan == NULL)
+		{
+			Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
+			SPIPlanPtr	plan;
+
+			plan = SPI_prepare("INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
+							   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
+							   "GROUP BY b", 2, argtypes);
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			SPI_keepplan(plan);
+			insert_plan = plan;
+		}
+		rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		SPI_finish();
+
+		xid = GetCurrentTransactionId();
+		for (int i = 0; i < n; i++)
+		{
+			LoggedKey	key;
+			LoggedEntry *entry;
+
+			memset(&key, 0, sizeof(key));
+			key.rollup = rollup;
+			key.bucket = buckets[i];
+			entry = hash_search(set, &key, HASH_FIND, NULL);
+			if (entry)
+				entry->xid = xid;
+		}
+	}
+
+	return PointerGetDatum(NULL);
+}
