@@ -171,6 +171,16 @@ RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'perfkit_rollup_capture';
 
+CREATE FUNCTION perfkit._rollup_advance_lock(id integer)
+RETURNS void
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_advance_lock';
+
+CREATE FUNCTION perfkit._rollup_publish(id integer)
+RETURNS void
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_publish';
+
 CREATE FUNCTION perfkit._rollup_lock(id integer, wait boolean)
 RETURNS boolean
 LANGUAGE C STRICT
@@ -320,6 +330,12 @@ BEGIN
 	IF NOT pg_has_role(d.owner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'cannot refresh a rollup in a % transaction', upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'invalid_transaction_state',
+				  DETAIL = 'A refresh needs a fresh snapshot after each of its steps.',
+				  HINT = 'Refresh in a READ COMMITTED transaction.';
+	END IF;
 	PERFORM perfkit._rollup_lock(p_id, true);	-- a no-op when the caller holds it
 
 	-- How far buckets are complete: the current bucket of the source's
@@ -449,7 +465,23 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	-- Advance the watermark over complete buckets, in batches.
+	-- Advance the watermark over complete buckets, in batches, holding the
+	-- advance lock: writers that skipped logging rows past the watermark
+	-- have committed (src/rollup/watermarks.c).  The job waits for them
+	-- at most 10 s (or lock_timeout) and tries again next time.
+	IF target IS NOT NULL AND d.watermark < target
+	   AND (p_steps IS NULL OR steps < p_steps) THEN
+		BEGIN
+			IF p_steps IS NOT NULL AND current_setting('lock_timeout') = '0' THEN
+				PERFORM set_config('lock_timeout', '10s', true);
+			END IF;
+			PERFORM perfkit._rollup_advance_lock(p_id);
+		EXCEPTION WHEN lock_not_available THEN
+			RAISE NOTICE 'rollup %: writers in progress kept the watermark from advancing; it advances next time',
+				d.rel;
+			target := NULL;
+		END;
+	END IF;
 	WHILE target IS NOT NULL AND d.watermark < target LOOP
 		EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
 		span := ceil(extract(epoch FROM target - d.watermark) / perfkit._bucket_seconds(d.granularity));
@@ -493,6 +525,9 @@ BEGIN
 		RAISE EXCEPTION 'permission denied for rollup %', d.rel
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	-- Writers may now skip logging buckets at or past the new watermark
+	-- (this transaction still holds the advance lock if it moved).
+	PERFORM perfkit._rollup_publish(p_id);
 	IF noisy AND NOT more THEN
 		RAISE NOTICE 'rollup %: refreshed up to %', d.rel, d.watermark;
 	END IF;
@@ -963,6 +998,7 @@ BEGIN
 	END IF;
 	DELETE FROM perfkit.rollup_changes WHERE rollup_id = d.id;
 	DELETE FROM perfkit.rollup_defs WHERE id = d.id;
+	PERFORM perfkit._rollup_publish(d.id);
 END
 $$;
 

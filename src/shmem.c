@@ -28,6 +28,9 @@
  *
  *	  tranche "perfkit":
  *	    PERFKIT_LOCK_JOBS		job run statistics (src/jobs.c)
+ *	    PERFKIT_LOCK_ROLLUPS	published rollup watermarks
+ *							(src/rollup/watermarks.c); taken after the
+ *							rollup's heavyweight advance lock
  *	  tranche "perfkit cache", one lock per partition:
  *	    partition locks		the result cache's store (src/cache/store.c);
  *							walks take them one at a time, never two
@@ -49,6 +52,7 @@
 #include "perfkit/cache.h"
 #include "perfkit/jobs.h"
 #include "perfkit/perfkit.h"
+#include "perfkit/rollup.h"
 #include "perfkit/shmem.h"
 
 #define PERFKIT_TRANCHE "perfkit"
@@ -70,6 +74,7 @@ perfkit_shmem_request(void)
 	size = add_size(size, jobs_shmem_size());
 	size = add_size(size, cache_versions_shmem_size());
 	size = add_size(size, cache_store_shmem_size());
+	size = add_size(size, rollup_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche(PERFKIT_TRANCHE, PERFKIT_NUM_LOCKS);
 	RequestNamedLWLockTranche("perfkit cache", CACHE_PARTITIONS);
@@ -90,6 +95,7 @@ perfkit_shmem_startup(void)
 	jobs_shmem_init();
 	cache_versions_shmem_init();
 	cache_store_shmem_init();
+	rollup_shmem_init();
 
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -14,9 +14,16 @@
 #define PERFKIT_ROLLUP_H
 
 #include "fmgr.h"
+#include "datatype/timestamp.h"
+#include "storage/lock.h"
 
 /* GUC (src/perfkit.c) */
 extern int	perfkit_rollup_batch_rows;
+
+extern Size rollup_shmem_size(void);
+extern void rollup_shmem_init(void);
+extern void rollup_advance_locktag(LOCKTAG *tag, int32 id);
+extern bool rollup_published_watermark(int32 id, TimestampTz *watermark);
 
 extern Datum perfkit_rollup_measures(PG_FUNCTION_ARGS);
 extern Datum perfkit_rollup_capture(PG_FUNCTION_ARGS);

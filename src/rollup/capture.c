@@ -19,6 +19,13 @@
  * without a unique key on purpose: ON CONFLICT against a unique key would
  * make concurrent writers of one bucket wait for each other's commit.
  *
+ * At the head of the table nothing is logged: a bucket at or past the
+ * rollup's published watermark is read by the next advance anyway, and the
+ * advance lock the trigger holds (without waiting) keeps that advance from
+ * missing this transaction's rows; see src/rollup/watermarks.c.  So
+ * streaming inserts into the current bucket cost a lock and a probe, and
+ * only late rows (and rows written while a refresh advances) are logged.
+ *
  * Low overhead: one SPI statement per trigger call with a saved plan, and
  * a backend-local set of the (rollup, bucket) pairs this transaction has
  * already logged, so a transaction of many statements into one bucket
@@ -27,7 +34,7 @@
  * says so: after a subtransaction rolls back, its log rows are gone and
  * the bucket is logged again by the next statement that touches it.
  *
- * No shared state, no locks beyond the row insert.
+ * Lock order: the advance lock (heavyweight) before PERFKIT_LOCK_ROLLUPS.
  *
  * src/rollup/capture.c
  *
@@ -41,6 +48,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -124,8 +132,8 @@ bucket_of(Datum value, Oid type, Datum unit, Datum zone)
 /* Add the buckets of every row of a transition table to *buckets. */
 static void
 collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
-		Datum unit, Datum zone, int32 rollup, HTAB *set,
-		TimestampTz **buckets, int *n, int *cap)
+		Datum unit, Datum zone, int32 rollup, HTAB *set, TimestampTz skip_from,
+		bool *skipped, TimestampTz **buckets, int *n, int *cap)
 {
 	TupleTableSlot *slot;
 
@@ -146,6 +154,11 @@ collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
 		memset(&key, 0, sizeof(key));
 		key.rollup = rollup;
 		key.bucket = bucket_of(value, type, unit, zone);
+		if (key.bucket >= skip_from)
+		{
+			*skipped = true;	/* the next advance reads it */
+			continue;
+		}
 		entry = hash_search(set, &key, HASH_ENTER, &found);
 		if (found && entry->call == capture_calls)
 			continue;			/* already queued by this call */
@@ -184,6 +197,10 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	TimestampTz *buckets;
 	int			n = 0;
 	int			cap = 16;
+	LOCKTAG		tag;
+	bool		locked = false;
+	bool		skipped = false;
+	TimestampTz skip_from = DT_NOEND;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
@@ -210,13 +227,27 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	unit = CStringGetTextDatum(trigger->tgargs[2]);
 	zone = CStringGetTextDatum(trigger->tgargs[3]);
 
+	/*
+	 * Buckets at or past the published watermark need no log row while we
+	 * hold the advance lock (see src/rollup/watermarks.c).
+	 */
+	rollup_advance_locktag(&tag, rollup);
+	if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+	{
+		locked = true;
+		if (!rollup_published_watermark(rollup, &skip_from))
+			skip_from = DT_NOEND;
+	}
+
 	set = logged_set();
 	capture_calls++;
 	buckets = palloc(sizeof(TimestampTz) * cap);
 	collect(trigdata->tg_oldtable, desc, attno, type, unit, zone, rollup, set,
-			&buckets, &n, &cap);
+			skip_from, &skipped, &buckets, &n, &cap);
 	collect(trigdata->tg_newtable, desc, attno, type, unit, zone, rollup, set,
-			&buckets, &n, &cap);
+			skip_from, &skipped, &buckets, &n, &cap);
+	if (locked && !skipped)
+		LockRelease(&tag, ShareLock, false);	/* nothing relies on it */
 
 	if (n > 0)
 	{

@@ -1,0 +1,192 @@
+# rollup: what rollups buy and what they cost, against doing without.
+#
+#   1. Dashboard: totals per day and region over the last 30 days, from the
+#      daily rollup vs the same GROUP BY over 10 million raw rows (one
+#      year, btree on the time column).  Target: >= 1000x.
+#   2. Incremental refresh of one new hour of rows (1,000 rows in an hour
+#      that had none): time on the 10M-row source vs on a 1M-row source.
+#      Median of BENCH_ROUNDS.  Target: <= 1.2x.
+#   3. Full backfill: the first refresh_rollup() of a daily rollup over
+#      the 10M rows vs the INSERT ... SELECT ... GROUP BY ... ON CONFLICT a
+#      DBA would write, into a table of the same shape.  Target: >= 0.9x
+#      the hand-written statement's rows/s.
+#   4. Write overhead of change capture: insert TPS into a table with an
+#      hourly and a daily rollup (refreshed, so their watermarks are
+#      published) vs an identical table without, 4 clients, alternating
+#      rounds, for single-row INSERTs and for 100-row INSERTs of current
+#      rows (streaming ingest).  Target: >= 0.9x.  Late rows cost one more
+#      log row per statement and bucket; the late_* figures measure rows
+#      timestamped one to three days back.
+
+bench_main() {
+	local rounds=${BENCH_ROUNDS:-5} secs=${BENCH_SECONDS:-10}
+	local r
+
+	bench_conf "shared_preload_libraries = 'perfkit'" "max_connections = 50" \
+		"work_mem = '64MB'" "max_parallel_workers_per_gather = 2"
+	bench_restart
+	bench_psql -c "CREATE EXTENSION perfkit"
+
+	echo "loading 10M + 1M rows (a minute or two)"
+	bench_psql <<'SQL'
+CREATE TABLE tel_10m (ts timestamptz NOT NULL, vehicle int NOT NULL, region text NOT NULL, km numeric NOT NULL);
+CREATE TABLE tel_1m (LIKE tel_10m);
+-- one year up to the start of the previous hour, in time order
+INSERT INTO tel_10m
+SELECT date_trunc('hour', now()) - interval '1 hour' - (10000000 - i) * interval '3.1536 seconds',
+	   i % 500, 'region-' || i % 12, (i % 977) / 10.0
+FROM generate_series(1, 10000000) i;
+INSERT INTO tel_1m
+SELECT date_trunc('hour', now()) - interval '1 hour' - (1000000 - i) * interval '31.536 seconds',
+	   i % 500, 'region-' || i % 12, (i % 977) / 10.0
+FROM generate_series(1, 1000000) i;
+CREATE INDEX ON tel_10m (ts);
+CREATE INDEX ON tel_1m (ts);
+VACUUM ANALYZE tel_10m;
+VACUUM ANALYZE tel_1m;
+CREATE FUNCTION ms(q text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN
+	EXECUTE q;
+	RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
+END $$;
+SQL
+
+	# 3. Full backfill, hand-written first (both after a warming scan).
+	bench_psql -c "SELECT count(*) FROM tel_10m" >/dev/null
+	local hand pk
+	hand=$(bench_psql -At <<'SQL'
+CREATE TABLE hand_daily (bucket timestamptz, region text, _rows bigint, count bigint, sum_km numeric,
+						 UNIQUE NULLS NOT DISTINCT (bucket, region));
+SELECT ms($q$INSERT INTO hand_daily
+	SELECT date_trunc('day', ts, 'UTC'), region, count(*), count(*), sum(km) FROM tel_10m
+	WHERE ts < date_trunc('day', now(), 'UTC')
+	GROUP BY 1, 2
+	ON CONFLICT (bucket, region) DO UPDATE SET _rows = EXCLUDED._rows, count = EXCLUDED.count,
+		sum_km = EXCLUDED.sum_km$q$);
+SQL
+)
+	pk=$(bench_psql -At <<'SQL'
+SET client_min_messages = warning;
+SELECT perfkit.create_rollup('daily_10m', 'tel_10m', 'ts', 'day', ARRAY['region'],
+	ARRAY['count(*)', 'sum(km)']) IS NULL;
+SELECT ms($q$SELECT perfkit.refresh_rollup('daily_10m')$q$);
+SQL
+)
+	pk=$(echo "$pk" | tail -n 1)
+	bench_psql -At -c "SELECT count(*) FROM ((SELECT bucket, region, count, sum_km FROM daily_10m EXCEPT SELECT bucket, region, count, sum_km FROM hand_daily) UNION ALL (SELECT bucket, region, count, sum_km FROM hand_daily EXCEPT SELECT bucket, region, count, sum_km FROM daily_10m)) d" |
+		grep -qx 0 || pk_die "the rollup and the hand-written table differ"
+	echo "backfill_hand_written_ms: $hand"
+	echo "backfill_refresh_rollup_ms: $pk"
+	echo "backfill_ratio (rows/s, rollup / hand-written; target >= 0.9): $(awk -v a="$hand" -v b="$pk" 'BEGIN {printf "%.3f", a / b}')"
+
+	# 1. Dashboard: 30 days by day and region.
+	bench_psql -At -c "SELECT perfkit.create_rollup('daily_1m', 'tel_1m', 'ts', 'day', ARRAY['region'], ARRAY['count(*)', 'sum(km)']) IS NULL" \
+		-c "SET client_min_messages = warning" -c "SELECT perfkit.refresh_rollup('daily_1m')" >/dev/null
+	cat >"$BENCH_DIR/raw.sql" <<'PGB'
+SELECT date_trunc('day', ts, 'UTC') AS day, region, count(*), sum(km) FROM tel_10m
+WHERE ts >= date_trunc('day', now(), 'UTC') - interval '30 days' AND ts < date_trunc('day', now(), 'UTC')
+GROUP BY 1, 2 ORDER BY 1, 2;
+PGB
+	cat >"$BENCH_DIR/rollup.sql" <<'PGB'
+SELECT bucket AS day, region, count, sum_km FROM daily_10m
+WHERE bucket >= date_trunc('day', now(), 'UTC') - interval '30 days' AND bucket < date_trunc('day', now(), 'UTC')
+ORDER BY 1, 2;
+PGB
+	chown "$(pk_run_user)" "$BENCH_DIR"/*.sql
+	[ "$(bench_psql -At -f "$BENCH_DIR/raw.sql" | md5sum)" = "$(bench_psql -At -f "$BENCH_DIR/rollup.sql" | md5sum)" ] ||
+		pk_die "the dashboard answers differ"
+	local raw_tps roll_tps
+	bench_pgbench -n -t 3 -f "$BENCH_DIR/raw.sql" >/dev/null		# warm
+	raw_tps=$(bench_pgbench -n -t 10 -f "$BENCH_DIR/raw.sql")
+	roll_tps=$(bench_pgbench -n -M prepared -T "$secs" -f "$BENCH_DIR/rollup.sql")
+	echo "dashboard_raw_ms: $(awk -v t="$raw_tps" 'BEGIN {printf "%.2f", 1000 / t}')"
+	echo "dashboard_rollup_ms: $(awk -v t="$roll_tps" 'BEGIN {printf "%.4f", 1000 / t}')"
+	echo "dashboard_ratio (target >= 1000): $(awk -v a="$roll_tps" -v b="$raw_tps" 'BEGIN {printf "%.0f", a / b}')"
+
+	# 2. One new hour: hourly rollups on both sources, materialized; then
+	# 1,000 rows land in an hour of the last week that had none.
+	bench_psql -At <<'SQL' >/dev/null
+SET client_min_messages = warning;
+SELECT perfkit.create_rollup('hourly_10m', 'tel_10m', 'ts', 'hour', ARRAY['region'], ARRAY['count(*)', 'sum(km)']);
+SELECT perfkit.create_rollup('hourly_1m', 'tel_1m', 'ts', 'hour', ARRAY['region'], ARRAY['count(*)', 'sum(km)']);
+SELECT perfkit.refresh_rollup('hourly_10m');
+SELECT perfkit.refresh_rollup('hourly_1m');
+-- make room: the 48 newest hours of both sources hold no rows
+DELETE FROM tel_10m WHERE ts >= date_trunc('hour', now()) - interval '49 hours';
+DELETE FROM tel_1m WHERE ts >= date_trunc('hour', now()) - interval '49 hours';
+VACUUM ANALYZE tel_10m;
+VACUUM ANALYZE tel_1m;
+SELECT perfkit.refresh_rollup('hourly_10m');
+SELECT perfkit.refresh_rollup('hourly_1m');
+SQL
+	local t10=() t1=() src h
+	for r in $(seq 1 "$rounds"); do
+		for src in 10m 1m; do
+			h=$((r * 3 + 2))
+			bench_psql -At -c "INSERT INTO tel_$src SELECT date_trunc('hour', now()) - interval '$h hours' + i * interval '3 seconds', i % 500, 'region-' || i % 12, i / 10.0 FROM generate_series(0, 999) i" >/dev/null
+			if [ "$src" = 10m ]; then
+				t10+=("$(bench_psql -At -c "SELECT ms(\$q\$SELECT perfkit.refresh_rollup('hourly_10m')\$q\$)")")
+			else
+				t1+=("$(bench_psql -At -c "SELECT ms(\$q\$SELECT perfkit.refresh_rollup('hourly_1m')\$q\$)")")
+			fi
+		done
+	done
+	local m10 m1
+	m10=$(median "${t10[@]}")
+	m1=$(median "${t1[@]}")
+	echo "new_hour_refresh_10m_ms: $m10 (rounds: ${t10[*]})"
+	echo "new_hour_refresh_1m_ms: $m1 (rounds: ${t1[*]})"
+	echo "new_hour_ratio (10M / 1M; target <= 1.2): $(awk -v a="$m10" -v b="$m1" 'BEGIN {printf "%.3f", a / b}')"
+
+	# 4. Write overhead of change capture.
+	bench_psql -At <<'SQL' >/dev/null
+SET client_min_messages = warning;
+CREATE TABLE ingest_plain (ts timestamptz NOT NULL, vehicle int, region text, km numeric);
+CREATE TABLE ingest_rolled (LIKE ingest_plain);
+CREATE INDEX ON ingest_plain (ts);
+CREATE INDEX ON ingest_rolled (ts);
+SELECT perfkit.create_rollup('ingest_hourly', 'ingest_rolled', 'ts', 'hour', ARRAY['region'], ARRAY['count(*)', 'sum(km)']);
+SELECT perfkit.create_rollup('ingest_daily', 'ingest_rolled', 'ts', 'day', ARRAY['region'], ARRAY['count(*)', 'sum(km)']);
+INSERT INTO ingest_rolled VALUES (now() - interval '1 day', 1, 'region-1', 1);
+SELECT perfkit.refresh_rollup('ingest_hourly'), perfkit.refresh_rollup('ingest_daily');
+SQL
+	local kind tbl
+	for kind in one hundred late; do
+		for tbl in plain rolled; do
+			if [ "$kind" = late ]; then
+				cat >"$BENCH_DIR/$kind-$tbl.sql" <<PGB
+\set v random(1, 500)
+INSERT INTO ingest_$tbl VALUES (now() - interval '1 day' - random() * interval '2 days', :v, 'region-' || :v % 12, :v / 10.0);
+PGB
+			elif [ "$kind" = one ]; then
+				cat >"$BENCH_DIR/$kind-$tbl.sql" <<PGB
+\set v random(1, 500)
+INSERT INTO ingest_$tbl VALUES (clock_timestamp(), :v, 'region-' || :v % 12, :v / 10.0);
+PGB
+			else
+				cat >"$BENCH_DIR/$kind-$tbl.sql" <<PGB
+INSERT INTO ingest_$tbl SELECT clock_timestamp(), i % 500, 'region-' || i % 12, i / 10.0
+FROM generate_series(1, 100) i;
+PGB
+			fi
+		done
+	done
+	chown "$(pk_run_user)" "$BENCH_DIR"/*.sql
+	declare -A tps
+	for kind in one hundred late; do
+		bench_pgbench -n -T 3 -c 4 -j 2 -f "$BENCH_DIR/$kind-plain.sql" >/dev/null
+		bench_pgbench -n -T 3 -c 4 -j 2 -f "$BENCH_DIR/$kind-rolled.sql" >/dev/null
+		for r in $(seq 1 "$rounds"); do
+			tps[$kind-plain]+="$(bench_pgbench -n -T "$secs" -c 4 -j 2 -f "$BENCH_DIR/$kind-plain.sql") "
+			tps[$kind-rolled]+="$(bench_pgbench -n -T "$secs" -c 4 -j 2 -f "$BENCH_DIR/$kind-rolled.sql") "
+		done
+		local p q
+		p=$(median ${tps[$kind-plain]})
+		q=$(median ${tps[$kind-rolled]})
+		echo "insert_${kind}_row_plain_tps: $p (rounds: ${tps[$kind-plain]})"
+		echo "insert_${kind}_row_with_rollups_tps: $q (rounds: ${tps[$kind-rolled]})"
+		echo "capture_ratio_${kind} (with / without; target >= 0.9): $(awk -v a="$q" -v b="$p" 'BEGIN {printf "%.3f", a / b}')"
+	done
+	bench_psql -At -c "SELECT 'capture_change_rows_logged: ' || count(*) FROM perfkit.rollup_changes"
+}
