@@ -286,6 +286,27 @@ END
 $$;
 
 /*
+ * How far a rollup may materialize: up to the current bucket of the
+ * clock; for a rollup built on a finer one, up to the finer one's
+ * watermark, and not past a bucket in which the finer one has a change
+ * still to fold in (those rows are not in its state yet).
+ */
+CREATE FUNCTION perfkit._rollup_target(d perfkit.rollup_defs)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN d.parent_id IS NULL
+		THEN perfkit._bucket_start(now(), d.granularity, d.timezone)
+		ELSE (SELECT perfkit._bucket_start(least(p.watermark,
+					(SELECT min(f.bucket) FROM perfkit.rollup_changes f
+					 WHERE f.rollup_id = p.id AND f.bucket >= p.final_before
+					   AND f.bucket < p.watermark)), d.granularity, d.timezone)
+			  FROM perfkit.rollup_defs p WHERE p.id = d.parent_id)
+	END
+$$;
+
+/*
  * One refresh of rollup p_id, or one step of it when p_steps is 1 (the
  * rollups job commits between steps).  The caller holds the refresh lock.
  *
@@ -338,14 +359,7 @@ BEGIN
 	END IF;
 	PERFORM perfkit._rollup_lock(p_id, true);	-- a no-op when the caller holds it
 
-	-- How far buckets are complete: the current bucket of the source's
-	-- clock, or of the finer rollup's watermark.
-	IF d.parent_id IS NULL THEN
-		target := perfkit._bucket_start(now(), d.granularity, d.timezone);
-	ELSE
-		SELECT perfkit._bucket_start(p.watermark, d.granularity, d.timezone) INTO target
-		FROM perfkit.rollup_defs p WHERE p.id = d.parent_id;
-	END IF;
+	target := perfkit._rollup_target(d);
 
 	IF d.watermark IS NULL AND target IS NOT NULL THEN
 		-- First refresh: start at the first bucket that has data.
@@ -476,6 +490,10 @@ BEGIN
 				PERFORM set_config('lock_timeout', '10s', true);
 			END IF;
 			PERFORM perfkit._rollup_advance_lock(p_id);
+			-- Writers that held the lock have committed: look again.
+			IF d.parent_id IS NOT NULL THEN
+				target := least(target, perfkit._rollup_target(d));
+			END IF;
 		EXCEPTION WHEN lock_not_available THEN
 			RAISE NOTICE 'rollup %: writers in progress kept the watermark from advancing; it advances next time',
 				d.rel;

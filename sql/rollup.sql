@@ -200,6 +200,24 @@ SELECT pg_temp.diff('SELECT * FROM tel_hourly',
 			 avg(speed), min(eff), max(eff), count(*) FILTER (WHERE extreme), count(km)
 	  FROM telemetry GROUP BY 1, 2, 3$$) AS hourly_diff_after_savepoint;
 
+-- A coarser rollup never materializes past a bucket in which its finer
+-- rollup still has a change to fold in.
+CREATE TABLE meters (ts timestamptz NOT NULL, v int);
+INSERT INTO meters SELECT timestamptz '2024-01-01' + i * interval '10 minutes', i FROM generate_series(0, 1000) i;
+SELECT perfkit.create_rollup('meters_hourly', 'meters', 'ts', 'hour', '{}', ARRAY['count(*)', 'sum(v)'],
+	late_window => '100 years') IS NOT NULL AS created;
+SELECT perfkit.refresh_rollup('meters_hourly') > 0 AS refreshed;
+INSERT INTO meters VALUES ('2024-01-03 10:05', 100000);
+SELECT perfkit.create_rollup('meters_daily', 'meters_hourly', 'bucket', 'day', '{}', ARRAY['count(*)', 'sum(v)'],
+	late_window => '100 years') IS NOT NULL AS created;
+SELECT perfkit.refresh_rollup('meters_daily') > 0 AS refreshed;
+SELECT watermark FROM perfkit.rollups WHERE name = 'meters_daily';
+SELECT perfkit.refresh_rollup('meters_hourly') AS hourly, perfkit.refresh_rollup('meters_daily') > 0 AS daily;
+SELECT pg_temp.diff('SELECT * FROM meters_daily',
+	$$SELECT date_trunc('day', ts, 'UTC'), count(*), sum(v) FROM meters GROUP BY 1$$) AS meters_daily_diff;
+SELECT perfkit.drop_rollup('meters_daily');
+SELECT perfkit.drop_rollup('meters_hourly');
+
 --
 -- Backfill on demand: a range is recomputed from raw rows.
 --
