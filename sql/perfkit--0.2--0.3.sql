@@ -378,12 +378,16 @@ BEGIN
 	END IF;
 
 	-- Batch size in buckets, from the source's row estimate.
-	SELECT sum(greatest(c.reltuples, 0)) INTO est
-	FROM pg_partition_tree(CASE WHEN d.parent_id IS NULL THEN d.raw_source
-						   ELSE (SELECT p.state_table FROM perfkit.rollup_defs p
-								 WHERE p.id = d.parent_id) END) t
-	JOIN pg_class c ON c.oid = t.relid
-	WHERE t.isleaf;
+	WITH src AS (
+		SELECT CASE WHEN d.parent_id IS NULL THEN d.raw_source
+					ELSE (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id)
+			   END AS rel
+	)
+	SELECT coalesce((SELECT sum(greatest(c.reltuples, 0))
+					 FROM src, pg_partition_tree(src.rel) t JOIN pg_class c ON c.oid = t.relid
+					 WHERE t.isleaf),
+					(SELECT greatest(c.reltuples, 0) FROM src JOIN pg_class c ON c.oid = src.rel))
+	INTO est;
 	span := greatest(1, extract(epoch FROM coalesce(target, now()) - coalesce(d.data_start, now()))
 					 / perfkit._bucket_seconds(d.granularity));
 	nb := greatest(1, floor(current_setting('perfkit.rollup_batch_rows')::float8

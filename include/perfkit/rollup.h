@@ -22,6 +22,7 @@ extern int	perfkit_rollup_batch_rows;
 
 extern Size rollup_shmem_size(void);
 extern void rollup_shmem_init(void);
+extern Oid	rollup_defs_oid(void);
 extern void rollup_advance_locktag(LOCKTAG *tag, int32 id);
 extern bool rollup_published_watermark(int32 id, TimestampTz *watermark);
 

@@ -86,6 +86,11 @@ logged_set(void)
 {
 	if (logged != NULL && logged_lxid == MyProc->lxid)
 		return logged;
+	if (logged != NULL && hash_get_num_entries(logged) == 0)
+	{
+		logged_lxid = MyProc->lxid;		/* nothing to forget */
+		return logged;
+	}
 	if (logged != NULL)
 		hash_destroy(logged);
 
@@ -103,36 +108,108 @@ logged_set(void)
 }
 
 /*
- * The bucket of one time value.  unit and zone are text datums.
+ * The last bucket each rollup's trigger computed, with the range of
+ * values that fall into it, so that a statement into the same bucket as
+ * the one before costs two comparisons instead of a time zone conversion.
+ * Direct-mapped by rollup id; the range mirrors the refresh's own
+ * definition of a bucket (perfkit._bucket_add): fixed lengths for minutes
+ * and hours, local-time arithmetic in the zone for days and longer, and
+ * local arithmetic for timestamp and date columns.
+ */
+#define BUCKET_CACHE	16
+
+typedef struct BucketCache
+{
+	int32		rollup;			/* 0: empty */
+	Oid			type;
+	int64		lo;				/* values in [lo, hi) ... */
+	int64		hi;
+	TimestampTz bucket;			/* ... belong to this bucket */
+} BucketCache;
+
+static BucketCache bucket_cache[BUCKET_CACHE];
+
+/* One bucket's length, as an interval. */
+static Interval *
+unit_interval(const char *unit)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	if (strcmp(unit, "minute") == 0)
+		iv->time = USECS_PER_MINUTE;
+	else if (strcmp(unit, "hour") == 0)
+		iv->time = USECS_PER_HOUR;
+	else if (strcmp(unit, "day") == 0)
+		iv->day = 1;
+	else if (strcmp(unit, "week") == 0)
+		iv->day = 7;
+	else if (strcmp(unit, "month") == 0)
+		iv->month = 1;
+	else if (strcmp(unit, "quarter") == 0)
+		iv->month = 3;
+	else if (strcmp(unit, "year") == 0)
+		iv->month = 12;
+	else
+		elog(ERROR, "unexpected rollup granularity \"%s\"", unit);
+	return iv;
+}
+
+/*
+ * The bucket of one time value of rollup `rollup`.  unit is the
+ * granularity; unit_text and zone are text datums.
  */
 static TimestampTz
-bucket_of(Datum value, Oid type, Datum unit, Datum zone)
+bucket_of(int32 rollup, Datum value, Oid type, const char *unit, Datum unit_text,
+		  Datum zone)
 {
-	Datum		ts;
+	BucketCache *c = &bucket_cache[(uint32) rollup % BUCKET_CACHE];
+	int64		v;
+	Datum		start;
+	Interval   *iv;
 
-	switch (type)
+	if (type == DATEOID)
+		value = DirectFunctionCall1(date_timestamp, value);
+	v = DatumGetInt64(value);
+	if (c->rollup == rollup && c->type == type && v >= c->lo && v < c->hi)
+		return c->bucket;
+	if (TIMESTAMP_NOT_FINITE(v))
+		return v;				/* +-infinity: a bucket of its own */
+
+	iv = unit_interval(unit);
+	if (type == TIMESTAMPTZOID)
 	{
-		case TIMESTAMPTZOID:
-			return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_trunc_zone,
-														   unit, value, zone));
-		case TIMESTAMPOID:
-			ts = value;
-			break;
-		case DATEOID:
-			ts = DirectFunctionCall1(date_timestamp, value);
-			break;
-		default:
-			elog(ERROR, "unexpected rollup time column type %u", type);
-			return 0;			/* keep compiler quiet */
+		start = DirectFunctionCall3(timestamptz_trunc_zone, unit_text, value, zone);
+		c->bucket = DatumGetTimestampTz(start);
+		c->lo = c->bucket;
+		if (iv->month == 0 && iv->day == 0)
+			c->hi = c->bucket + iv->time;
+		else
+			c->hi = DatumGetTimestampTz(
+				DirectFunctionCall2(timestamp_zone, zone,
+									DirectFunctionCall2(timestamp_pl_interval,
+														DirectFunctionCall2(timestamptz_zone, zone, start),
+														IntervalPGetDatum(iv))));
 	}
-	ts = DirectFunctionCall2(timestamp_trunc, unit, ts);
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, ts));
+	else
+	{
+		/* timestamp (and date): wall-clock time in the zone */
+		start = DirectFunctionCall2(timestamp_trunc, unit_text, value);
+		c->lo = DatumGetTimestamp(start);
+		c->hi = DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval, start,
+													  IntervalPGetDatum(iv)));
+		c->bucket = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, start));
+	}
+	c->rollup = rollup;
+	c->type = type;
+	pfree(iv);
+	return c->bucket;
 }
 
 /* Add the buckets of every row of a transition table to *buckets. */
 static void
 collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
-		Datum unit, Datum zone, int32 rollup, HTAB *set, TimestampTz skip_from,
+		const char *unit, Datum unit_text, Datum zone, int32 rollup, HTAB *set,
+		TimestampTz skip_from,
 		bool *skipped, TimestampTz **buckets, int *n, int *cap)
 {
 	TupleTableSlot *slot;
@@ -153,7 +230,7 @@ collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
 			continue;			/* a row without a time has no bucket */
 		memset(&key, 0, sizeof(key));
 		key.rollup = rollup;
-		key.bucket = bucket_of(value, type, unit, zone);
+		key.bucket = bucket_of(rollup, value, type, unit, unit_text, zone);
 		if (key.bucket >= skip_from)
 		{
 			*skipped = true;	/* the next advance reads it */
@@ -242,10 +319,10 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	set = logged_set();
 	capture_calls++;
 	buckets = palloc(sizeof(TimestampTz) * cap);
-	collect(trigdata->tg_oldtable, desc, attno, type, unit, zone, rollup, set,
-			skip_from, &skipped, &buckets, &n, &cap);
-	collect(trigdata->tg_newtable, desc, attno, type, unit, zone, rollup, set,
-			skip_from, &skipped, &buckets, &n, &cap);
+	collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2], unit, zone,
+			rollup, set, skip_from, &skipped, &buckets, &n, &cap);
+	collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2], unit, zone,
+			rollup, set, skip_from, &skipped, &buckets, &n, &cap);
 	if (locked && !skipped)
 		LockRelease(&tag, ShareLock, false);	/* nothing relies on it */
 

@@ -32,11 +32,9 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -61,10 +59,8 @@ perfkit_rollup_lock(PG_FUNCTION_ARGS)
 	int32		id = PG_GETARG_INT32(0);
 	bool		wait = PG_GETARG_BOOL(1);
 	LOCKTAG		tag;
-	Oid			defs;
 
-	defs = RangeVarGetRelid(makeRangeVar("perfkit", "rollup_defs", -1), NoLock, false);
-	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, defs, (uint32) id, 0);
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, rollup_defs_oid(), (uint32) id, 0);
 	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL);
 }
 

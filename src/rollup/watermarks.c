@@ -49,6 +49,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/shmem.h"
+#include "utils/inval.h"
 #include "utils/timestamp.h"
 
 #include "perfkit/rollup.h"
@@ -90,14 +91,41 @@ slot_hash(Oid dbid, int32 id)
 	return ((uint32) dbid * 2654435761u) ^ ((uint32) id * 40503u);
 }
 
+/*
+ * The OID of perfkit.rollup_defs, looked up once per backend: the capture
+ * trigger needs it on every statement.  A relcache invalidation of that
+ * table (dropping the extension sends one) forgets it.
+ */
+static Oid	defs_oid = InvalidOid;
+static bool defs_callback = false;
+
+static void
+defs_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == defs_oid)
+		defs_oid = InvalidOid;
+}
+
+Oid
+rollup_defs_oid(void)
+{
+	if (!OidIsValid(defs_oid))
+	{
+		if (!defs_callback)
+		{
+			CacheRegisterRelcacheCallback(defs_invalidate, (Datum) 0);
+			defs_callback = true;
+		}
+		defs_oid = RangeVarGetRelid(makeRangeVar("perfkit", "rollup_defs", -1), NoLock, false);
+	}
+	return defs_oid;
+}
+
 /* The advance lock's tag for rollup id of this database. */
 void
 rollup_advance_locktag(LOCKTAG *tag, int32 id)
 {
-	Oid			defs;
-
-	defs = RangeVarGetRelid(makeRangeVar("perfkit", "rollup_defs", -1), NoLock, false);
-	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, defs, (uint32) id, 1);
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, rollup_defs_oid(), (uint32) id, 1);
 }
 
 /*
