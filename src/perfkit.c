@@ -202,7 +202,7 @@ _PG_init(void)
 							"from the source's row estimate; the rollups job commits "
 							"after each batch.",
 							&perfkit_rollup_batch_rows,
-							1000000,
+							10000000,
 							1000,
 							INT_MAX,
 							PGC_USERSET,
