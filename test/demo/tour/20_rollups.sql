@@ -3,6 +3,7 @@
 --
 \set ON_ERROR_STOP on
 \pset footer off
+SET TimeZone = 'Europe/Berlin';
 \echo
 \echo '################################################################'
 \echo '# perfkit: rollups (aggregate, don''t delete)'
@@ -49,7 +50,8 @@ WHERE vehicle_id = 1 AND bucket = date_trunc('day', now() - interval '3 days', '
 UNION ALL
 SELECT 'live view (exact now)', trips, km FROM trip_daily_live
 WHERE vehicle_id = 1 AND bucket = date_trunc('day', now() - interval '3 days', 'Europe/Berlin');
-\echo 'The next refresh rewrites just that bucket (and the month above it):'
+\echo 'The next refresh rewrites just that bucket.  (The monthly rollup holds complete'
+\echo 'months only: the current month is in trip_monthly_live.)'
 SELECT perfkit.refresh_rollup('trip_daily') AS daily_buckets_written,
 	   perfkit.refresh_rollup('trip_monthly') AS monthly_buckets_written;
 SELECT trips, km FROM trip_daily
@@ -58,7 +60,8 @@ SELECT bucket AS month, trips, round(km::numeric) AS km, round(avg_eff::numeric,
 FROM trip_monthly ORDER BY bucket;
 
 \echo
-\echo 'perfkit.rollups: watermark, what is final, pending changes, last refresh:'
+\echo 'perfkit.rollups: watermark, what is final (buckets older than the 7-day late'
+\echo 'window), pending changes, last refresh:'
 SELECT name, source, granularity, watermark, final_before, pending_buckets, last_buckets,
 	   rows_read, round(extract(epoch FROM last_duration) * 1000) AS last_ms, lag
 FROM perfkit.rollups ORDER BY name;
