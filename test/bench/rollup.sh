@@ -11,13 +11,13 @@
 #      DBA would write, into a table of the same shape.  Target: >= 0.9x
 #      the hand-written statement's rows/s.  With the default batch size
 #      (10M rows) that is one batch; also measured with 1M-row batches.
-#   4. Write overhead of change capture: the backend CPU time of 20,000
-#      autocommit single-row INSERTs (and of 2,000 100-row INSERTs) of
-#      current rows (streaming ingest) into a table with an hourly rollup
-#      (refreshed, so its watermark is published) vs an identical table
-#      without; also with two rollups (hourly and daily); alternating,
-#      median of BENCH_ROUNDS.
-#      Target: >= 0.9x throughput, i.e. CPU without / with >= 0.9.  Late
+#      The three alternate over 3 rounds; medians.
+#   4. Write overhead of change capture: CPU instructions (callgrind, a
+#      single-user backend) per autocommit single-row INSERT (and per
+#      100-row INSERT) of current rows (streaming ingest) into a table with
+#      an hourly rollup (refreshed, so its watermark is published) vs an
+#      identical table without; also with two rollups (hourly and daily).
+#      Target: >= 0.9x throughput, i.e. instructions without / with >= 0.9.  Late
 #      rows cost a log row per statement and rollup: the "late" figures
 #      insert rows one to three days old.  BENCH_PARTS=capture runs only
 #      this part.
@@ -60,12 +60,15 @@ BEGIN
 END $$;
 SQL
 
-	# 3. Full backfill, hand-written first (both after a warming scan).
+	# 3. Full backfill: hand-written, rollup, rollup in 1M-row batches,
+	# alternating over 3 rounds (after a warming scan); medians.
 	bench_psql -c "SELECT count(*) FROM tel_10m" >/dev/null
-	local hand pk
-	hand=$(bench_psql -At <<'SQL'
-CREATE TABLE hand_daily (bucket timestamptz, region text, _rows bigint, count bigint, sum_km numeric,
-						 UNIQUE NULLS NOT DISTINCT (bucket, region));
+	bench_psql -c "CREATE TABLE hand_daily (bucket timestamptz, region text, _rows bigint, count bigint,
+		sum_km numeric, UNIQUE NULLS NOT DISTINCT (bucket, region))"
+	local hand=() pk=() pk1m=() r
+	for r in 1 2 3; do
+		hand+=("$(bench_psql -At <<'SQL'
+TRUNCATE hand_daily;
 SELECT ms($q$INSERT INTO hand_daily
 	SELECT date_trunc('day', ts, 'UTC'), region, count(*), count(*), sum(km) FROM tel_10m
 	WHERE ts < date_trunc('day', now(), 'UTC')
@@ -73,34 +76,33 @@ SELECT ms($q$INSERT INTO hand_daily
 	ON CONFLICT (bucket, region) DO UPDATE SET _rows = EXCLUDED._rows, count = EXCLUDED.count,
 		sum_km = EXCLUDED.sum_km$q$);
 SQL
-)
-	pk=$(bench_psql -At <<'SQL'
+)")
+		for batch in 10000000 1000000; do
+			local t
+			t=$(bench_psql -At <<SQL | sed -n 2p
 SET client_min_messages = warning;
+SET perfkit.rollup_batch_rows = $batch;
 SELECT perfkit.create_rollup('daily_10m', 'tel_10m', 'ts', 'day', ARRAY['region'],
 	ARRAY['count(*)', 'sum(km)']) IS NULL;
-SELECT ms($q$SELECT perfkit.refresh_rollup('daily_10m')$q$);
+SELECT ms(\$q\$SELECT perfkit.refresh_rollup('daily_10m')\$q\$);
 SQL
 )
-	pk=$(echo "$pk" | tail -n 1)
+			if [ "$batch" = 10000000 ]; then pk+=("$t"); else pk1m+=("$t"); fi
+			[ "$r$batch" = 31000000 ] || bench_psql -At -c "SELECT perfkit.drop_rollup('daily_10m')" >/dev/null
+		done
+	done
+	# the rollup left in place is the 1M-batch one; it must equal the hand-written table
 	bench_psql -At -c "SELECT count(*) FROM ((SELECT bucket, region, count, sum_km FROM daily_10m EXCEPT SELECT bucket, region, count, sum_km FROM hand_daily) UNION ALL (SELECT bucket, region, count, sum_km FROM hand_daily EXCEPT SELECT bucket, region, count, sum_km FROM daily_10m)) d" |
 		grep -qx 0 || pk_die "the rollup and the hand-written table differ"
-	echo "backfill_hand_written_ms: $hand"
-	echo "backfill_refresh_rollup_ms: $pk"
-	echo "backfill_ratio (rows/s, rollup / hand-written; target >= 0.9): $(awk -v a="$hand" -v b="$pk" 'BEGIN {printf "%.3f", a / b}')"
-	# The same backfill cut into 1M-row batches (ten of them).
-	local pk1m
-	pk1m=$(bench_psql -At <<'SQL'
-SET client_min_messages = warning;
-SET perfkit.rollup_batch_rows = 1000000;
-SELECT perfkit.create_rollup('daily_10m_small_batches', 'tel_10m', 'ts', 'day', ARRAY['region'],
-	ARRAY['count(*)', 'sum(km)']) IS NULL;
-SELECT ms($q$SELECT perfkit.refresh_rollup('daily_10m_small_batches')$q$);
-SELECT perfkit.drop_rollup('daily_10m_small_batches');
-SQL
-)
-	pk1m=$(echo "$pk1m" | sed -n 2p)
-	echo "backfill_refresh_rollup_1m_batches_ms: $pk1m"
-	echo "backfill_ratio_1m_batches (informational): $(awk -v a="$hand" -v b="$pk1m" 'BEGIN {printf "%.3f", a / b}')"
+	local mh mp mp1
+	mh=$(median "${hand[@]}")
+	mp=$(median "${pk[@]}")
+	mp1=$(median "${pk1m[@]}")
+	echo "backfill_hand_written_ms: $mh (rounds: ${hand[*]})"
+	echo "backfill_refresh_rollup_ms: $mp (rounds: ${pk[*]})"
+	echo "backfill_refresh_rollup_1m_batches_ms: $mp1 (rounds: ${pk1m[*]})"
+	echo "backfill_ratio (rows/s, rollup / hand-written; target >= 0.9): $(awk -v a="$mh" -v b="$mp" 'BEGIN {printf "%.3f", a / b}')"
+	echo "backfill_ratio_1m_batches (informational): $(awk -v a="$mh" -v b="$mp1" 'BEGIN {printf "%.3f", a / b}')"
 
 	# 1. Dashboard: 30 days by day and region.
 	bench_psql -At -c "SELECT perfkit.create_rollup('daily_1m', 'tel_1m', 'ts', 'day', ARRAY['region'], ARRAY['count(*)', 'sum(km)']) IS NULL" \
@@ -183,54 +185,57 @@ INSERT INTO ingest_rolled2 VALUES (now() - interval '1 day', 1, 'region-1', 1);
 SELECT perfkit.refresh_rollup('ingest_hourly'), perfkit.refresh_rollup('ingest2_hourly'),
 	   perfkit.refresh_rollup('ingest2_daily');
 SQL
-	# Each run is one session of autocommit INSERTs; what it costs is the
-	# CPU time its backend used (utime + stime from /proc), which two
-	# shared cores disturb far less than they disturb TPS.
-	bench_psql -c "ALTER SYSTEM SET synchronous_commit = off" -c "SELECT pg_reload_conf()" >/dev/null
+	# What an INSERT costs is counted in CPU instructions (valgrind
+	# --tool=callgrind) of a single-user backend running N and then 2N
+	# autocommit statements from the same copy of the data directory; the
+	# difference is the cost of N statements without startup.  TPS and even
+	# CPU time swing by 2x on these shared cores; instruction counts do not.
+	pk_require_packages valgrind
 	local kind tbl n
-	for kind in one hundred late; do
-		for tbl in plain rolled rolled2; do
-			case $kind in
-			one)
-				n=20000
-				awk -v n=$n -v t=$tbl 'BEGIN { for (i = 1; i <= n; i++)
-					printf "INSERT INTO ingest_%s VALUES (clock_timestamp(), %d, '"'"'region-%d'"'"', %d.5);\n", t, i % 500, i % 12, i % 97 }' ;;
-			hundred)
-				n=2000
-				awk -v n=$n -v t=$tbl 'BEGIN { for (i = 1; i <= n; i++)
-					printf "INSERT INTO ingest_%s SELECT clock_timestamp(), g %% 500, '"'"'region-'"'"' || g %% 12, g / 10.0 FROM generate_series(1, 100) g;\n", t }' ;;
-			late)
-				n=20000
-				awk -v n=$n -v t=$tbl 'BEGIN { for (i = 1; i <= n; i++)
-					printf "INSERT INTO ingest_%s VALUES (now() - interval '"'"'%d minutes'"'"', %d, '"'"'region-%d'"'"', 1);\n", t, 1440 + (i * 37) % 2880, i % 500, i % 12 }' ;;
-			esac >"$BENCH_DIR/$kind-$tbl.sql"
-		done
-	done
-	chown "$(pk_run_user)" "$BENCH_DIR"/*.sql
-	local ticks_expr="(SELECT s[14]::bigint + s[15]::bigint FROM string_to_array(pg_read_file('/proc/self/stat'), ' ') s)"
-	cpu_ticks() {	# run file $1 in a fresh session; print its backend's CPU ticks
-		{ echo "SELECT $ticks_expr AS ticks \\gset t0_"; cat "$1"; echo "SELECT $ticks_expr - :t0_ticks;"; } |
-			bench_psql -At | tail -n 1
+	stmts() {	# stmts KIND TABLE N
+		local kind=$1 tbl=$2 n=$3
+		# publishes the watermarks: shared memory starts empty
+		echo "SELECT perfkit.refresh_rollup(name) FROM perfkit.rollups WHERE source = 'ingest_$tbl'::regclass"
+		case $kind in
+		one)
+			awk -v n="$n" -v t="$tbl" 'BEGIN { for (i = 1; i <= n; i++)
+				printf "INSERT INTO ingest_%s VALUES (clock_timestamp(), %d, '"'"'region-%d'"'"', %d.5)\n", t, i % 500, i % 12, i % 97 }' ;;
+		hundred)
+			awk -v n="$n" -v t="$tbl" 'BEGIN { for (i = 1; i <= n; i++)
+				printf "INSERT INTO ingest_%s SELECT clock_timestamp(), g %% 500, '"'"'region-'"'"' || g %% 12, g / 10.0 FROM generate_series(1, 100) g\n", t }' ;;
+		late)
+			awk -v n="$n" -v t="$tbl" 'BEGIN { for (i = 1; i <= n; i++)
+				printf "INSERT INTO ingest_%s VALUES (now() - interval '"'"'%d minutes'"'"', %d, '"'"'region-%d'"'"', 1)\n", t, 1440 + (i * 37) % 2880, i % 500, i % 12 }' ;;
+		esac
 	}
-	declare -A ticks
+	instructions() {	# instructions KIND TABLE N
+		rm -rf "$BENCH_DATA"
+		cp -a "$BENCH_DIR/snapshot" "$BENCH_DATA"
+		stmts "$@" >"$BENCH_DIR/stmts.sql"
+		chown "$(pk_run_user)" "$BENCH_DIR/stmts.sql"
+		pk_as_user valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" -c synchronous_commit=off bench \
+			<"$BENCH_DIR/stmts.sql" 2>&1 >/dev/null |
+			sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+	}
+	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m fast -w stop >/dev/null
+	cp -a "$BENCH_DATA" "$BENCH_DIR/snapshot"
 	for kind in one hundred late; do
-		cpu_ticks "$BENCH_DIR/$kind-plain.sql" >/dev/null		# warm
-		cpu_ticks "$BENCH_DIR/$kind-rolled.sql" >/dev/null
-		cpu_ticks "$BENCH_DIR/$kind-rolled2.sql" >/dev/null
-		for r in $(seq 1 "$rounds"); do
-			ticks[$kind-plain]+="$(cpu_ticks "$BENCH_DIR/$kind-plain.sql") "
-			ticks[$kind-rolled]+="$(cpu_ticks "$BENCH_DIR/$kind-rolled.sql") "
-			ticks[$kind-rolled2]+="$(cpu_ticks "$BENCH_DIR/$kind-rolled2.sql") "
+		declare -A per=()
+		n=1000
+		[ "$kind" = hundred ] && n=100
+		for tbl in plain rolled rolled2; do
+			local one two
+			one=$(instructions "$kind" "$tbl" "$n")
+			two=$(instructions "$kind" "$tbl" $((2 * n)))
+			per[$tbl]=$(( (two - one) / n ))
 		done
-		local p q q2
-		p=$(median ${ticks[$kind-plain]})
-		q=$(median ${ticks[$kind-rolled]})
-		q2=$(median ${ticks[$kind-rolled2]})
-		echo "insert_${kind}_cpu_ticks_plain: $p (rounds: ${ticks[$kind-plain]})"
-		echo "insert_${kind}_cpu_ticks_one_rollup: $q (rounds: ${ticks[$kind-rolled]})"
-		echo "insert_${kind}_cpu_ticks_two_rollups: $q2 (rounds: ${ticks[$kind-rolled2]})"
-		echo "capture_ratio_${kind} (one rollup: CPU without / with; target >= 0.9): $(awk -v a="$p" -v b="$q" 'BEGIN {printf "%.3f", a / b}')"
-		echo "capture_ratio_${kind}_two_rollups (informational): $(awk -v a="$p" -v b="$q2" 'BEGIN {printf "%.3f", a / b}')"
+		echo "insert_${kind}_instructions_per_statement: plain ${per[plain]}, one rollup ${per[rolled]}, two rollups ${per[rolled2]}"
+		echo "capture_ratio_${kind} (one rollup: instructions without / with; target >= 0.9): $(awk -v a="${per[plain]}" -v b="${per[rolled]}" 'BEGIN {printf "%.3f", a / b}')"
+		echo "capture_ratio_${kind}_two_rollups (informational): $(awk -v a="${per[plain]}" -v b="${per[rolled2]}" 'BEGIN {printf "%.3f", a / b}')"
 	done
+	rm -rf "$BENCH_DATA"
+	cp -a "$BENCH_DIR/snapshot" "$BENCH_DATA"
+	bench_restart
 	bench_psql -At -c "SELECT 'capture_change_rows_logged: ' || count(*) FROM perfkit.rollup_changes"
 }
