@@ -336,6 +336,10 @@ SELECT perfkit.create_rollup('x', 'telemetry', 'ts', 'hour', timezone => 'Mars/O
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.refresh_rollup('no_such_rollup');
 \echo :LAST_ERROR_SQLSTATE
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT perfkit.refresh_rollup('tel_hourly');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 SELECT perfkit.drop_rollup('tel_hourly');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) = :rels AS nothing_created FROM pg_class;
