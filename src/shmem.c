@@ -28,6 +28,10 @@
  *
  *	  tranche "perfkit":
  *	    PERFKIT_LOCK_JOBS		job run statistics (src/jobs.c)
+ *	    PERFKIT_LOCK_WORKLOAD	the advisor's workload store
+ *							(src/advisor/workload.c): held for one
+ *							lookup and update per sampled statement, or
+ *							to copy entries out; never with another lock
  *	  tranche "perfkit cache", one lock per partition:
  *	    partition locks		the result cache's store (src/cache/store.c);
  *							walks take them one at a time, never two
@@ -46,6 +50,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "perfkit/advisor.h"
 #include "perfkit/cache.h"
 #include "perfkit/jobs.h"
 #include "perfkit/perfkit.h"
@@ -70,6 +75,7 @@ perfkit_shmem_request(void)
 	size = add_size(size, jobs_shmem_size());
 	size = add_size(size, cache_versions_shmem_size());
 	size = add_size(size, cache_store_shmem_size());
+	size = add_size(size, advisor_workload_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche(PERFKIT_TRANCHE, PERFKIT_NUM_LOCKS);
 	RequestNamedLWLockTranche("perfkit cache", CACHE_PARTITIONS);
@@ -90,6 +96,7 @@ perfkit_shmem_startup(void)
 	jobs_shmem_init();
 	cache_versions_shmem_init();
 	cache_store_shmem_init();
+	advisor_workload_shmem_init();
 
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -20,6 +20,7 @@
 typedef enum PerfkitLockId
 {
 	PERFKIT_LOCK_JOBS = 0,		/* job run statistics (src/jobs.c) */
+	PERFKIT_LOCK_WORKLOAD,		/* workload store (src/advisor/workload.c) */
 	PERFKIT_NUM_LOCKS
 } PerfkitLockId;
 
