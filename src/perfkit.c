@@ -103,7 +103,7 @@ perfkit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 	cache_track_executor_start(queryDesc);
 	cache_capture_executor_start(queryDesc);
-	advisor_executor_start(queryDesc);
+	advisor_executor_start(queryDesc, eflags);
 }
 
 static void

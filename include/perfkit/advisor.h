@@ -72,7 +72,7 @@ typedef struct AdvisorQuery
 /* src/advisor/workload.c */
 extern Size advisor_workload_shmem_size(void);
 extern void advisor_workload_shmem_init(void);
-extern void advisor_executor_start(QueryDesc *queryDesc);
+extern void advisor_executor_start(QueryDesc *queryDesc, int eflags);
 extern void advisor_executor_end(QueryDesc *queryDesc);
 extern void advisor_xact(XactEvent event);
 

@@ -17,7 +17,9 @@
  *					may have as its predicate
  *	  sort			ORDER BY columns of one table, when there is a LIMIT
  *
- * From those, per table: one btree per equality or range column;
+ * From those, per table of at least MIN_TABLE_PAGES pages (smaller ones
+ * are read whole in a few buffer accesses; an index saves less than its
+ * upkeep): one btree per equality or range column;
  * equality columns together (in attribute order), then each range column
  * or the sort columns (equality first, then range/sort, the order a btree
  * serves both); the same with INCLUDE of the other columns the level reads
@@ -25,7 +27,9 @@
  * indexes whose predicate is a selective constant clause (at most
  * PARTIAL_MAX_FRACTION of the rows, estimated by the planner) over the
  * remaining key columns, where an equality predicate must be on a column
- * with at most FEW_DISTINCT values (a state, not a lookup key); BRIN on a range column of a table of at least
+ * with at most FEW_DISTINCT values (a state, not a lookup key) and a
+ * range predicate must be a fixed threshold (one bound, not on a date or
+ * time column: a window's constants move); BRIN on a range column of a table of at least
  * BRIN_MIN_PAGES pages whose physical order correlates with the column
  * (|correlation| >= BRIN_MIN_CORRELATION in pg_stats); text_pattern_ops
  * for LIKE prefixes.
@@ -56,6 +60,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_statistic.h"
+#include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -84,6 +89,7 @@
 #define BRIN_MIN_CORRELATION	0.9
 #define INCLUDE_MAX_COLUMNS		3
 #define FEW_DISTINCT			20
+#define MIN_TABLE_PAGES			10
 
 static Oid	next_fake_oid = 0xFFFF0000;
 
@@ -864,6 +870,9 @@ candidates_for_use(RelUse *u, List **out)
 		allvisible = ((Form_pg_class) GETSTRUCT(tp))->relallvisible;
 		ReleaseSysCache(tp);
 	}
+	/* a table of a few pages is read whole faster than an index is kept */
+	if (relpages < MIN_TABLE_PAGES)
+		return;
 
 	/* single columns */
 	foreach(lc, eq_range)
@@ -965,6 +974,24 @@ candidates_for_use(RelUse *u, List **out)
 						break;
 					}
 				}
+			}
+			/*
+			 * A range predicate makes a partial index only as a fixed
+			 * threshold (engine_rpm > 400): not a window with two bounds,
+			 * not on a date or time column, whose constants move.
+			 */
+			if (IsA(clause, OpExpr) && !list_member_int(u->eq, pa))
+			{
+				Oid			typ = get_atttype(relid, pa);
+				ListCell   *oc;
+				int			bounds = 0;
+
+				foreach(oc, u->const_attnums)
+					if (lfirst_int(oc) == pa)
+						bounds++;
+				if (bounds > 1 || typ == DATEOID || typ == TIMESTAMPOID ||
+					typ == TIMESTAMPTZOID || typ == TIMEOID || typ == TIMETZOID)
+					continue;
 			}
 			if (k == NIL)
 			{

@@ -21,6 +21,17 @@
  * dropped for good: adding indexes never makes another more useful in
  * this model (what-if calls dominate the run time, as in the literature).
  *
+ * A btree whose keys lead, or are led by, a chosen btree's keys is not
+ * chosen after it (it would be a duplicate to drop later).  After the
+ * rounds, a swap pass tries each chosen index against the other
+ * candidates of its table and keeps whichever gives the lower weighted
+ * cost plus write overhead (within 1%: the smaller): greedy order can take
+ * early an index that later choices leave second best, such as a btree on
+ * a time column that BRIN serves as well for wide ranges once a partial
+ * and a composite index serve the narrow queries.  The reported costs are
+ * computed last, in order: each row's queries are those it makes cheaper
+ * given the rows above it.
+ *
  * Ties: a net gain within 1% of the best goes to the smaller index, then
  * to the candidate first in signature order; so the same workload and
  * statistics give the same answer.
@@ -144,6 +155,107 @@ touches(AdvisorQuery *q, Oid relid)
 	return list_member_oid(q->relids, relid);
 }
 
+/*
+ * Are a and b plain btrees of one table whose key columns are one a
+ * prefix of the other?  Then proposing both would propose a duplicate.
+ */
+static bool
+prefix_related(HypoIndex *a, HypoIndex *b)
+{
+	int			n = Min(a->nkeys, b->nkeys);
+	int			i;
+
+	if (a->relid != b->relid || a->kind != ADVISOR_BTREE || b->kind != ADVISOR_BTREE)
+		return false;
+	for (i = 0; i < n; i++)
+		if (a->attnums[i] != b->attnums[i])
+			return false;
+	return true;
+}
+
+/* Weighted cost of the queries on relid under the indexes set. */
+static double
+table_cost(AdvisorQuery **qs, int nq, Oid relid, List *set)
+{
+	double		total = 0;
+	int			i;
+
+	for (i = 0; i < nq; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (touches(qs[i], relid))
+			total += qs[i]->weight * advisor_cost(qs[i]->query, set);
+	}
+	return total;
+}
+
+/*
+ * After the greedy rounds: try replacing each chosen index by another
+ * candidate of its table.  Greedy order can pick an index early that a
+ * later choice makes partly redundant (a btree on a time column, before
+ * the partial and composite indexes that serve its narrow queries better);
+ * the swap keeps the set whose weighted cost plus write overhead is
+ * lower, or, within 1%, the smaller one, or, within 10%, one at most a
+ * tenth of the size (a BRIN index of kilobytes against a btree of
+ * hundreds of megabytes).  Returns the new set.
+ */
+static List *
+swap_pass(AdvisorQuery **qs, int nq, HypoIndex **cs, int nc, List *chosen,
+		  int64 budget, bool count_writes)
+{
+	int			k;
+
+	for (k = 0; k < list_length(chosen); k++)
+	{
+		HypoIndex  *cur = list_nth(chosen, k);
+		List	   *without = list_copy(chosen);
+		double		best_total;
+		HypoIndex  *best = cur;
+		int64		used = 0;
+		ListCell   *lc;
+		int			j;
+
+		without = list_delete_nth_cell(without, k);
+		foreach(lc, without)
+			used += (int64) ((HypoIndex *) lfirst(lc))->pages * BLCKSZ;
+		best_total = table_cost(qs, nq, cur->relid, chosen) +
+			(count_writes ? write_overhead(cur, qs, nq) : 0);
+		for (j = 0; j < nc; j++)
+		{
+			HypoIndex  *c = cs[j];
+			List	   *with;
+			double		total;
+			bool		clash = false;
+
+			if (c->relid != cur->relid || list_member_ptr(chosen, c))
+				continue;
+			if (budget >= 0 && used + (int64) c->pages * BLCKSZ > budget)
+				continue;
+			foreach(lc, without)
+				if (prefix_related(c, lfirst(lc)))
+					clash = true;
+			if (clash)
+				continue;
+			with = list_insert_nth(list_copy(without), k, c);
+			total = table_cost(qs, nq, c->relid, with) +
+				(count_writes ? write_overhead(c, qs, nq) : 0);
+			list_free(with);
+			if (total < best_total * 0.99 ||
+				(total <= best_total * 1.01 && c->pages < best->pages) ||
+				(total <= best_total * 1.10 && (double) c->pages * 10 <= best->pages))
+			{
+				best = c;
+				best_total = total;
+			}
+		}
+		if (best != cur)
+			chosen = list_insert_nth(without, k, best);
+		else
+			list_free(without);
+	}
+	return chosen;
+}
+
 /* The greedy selection; returns a list of Choice. */
 static List *
 select_indexes(List *queries, List *cands, double min_improvement,
@@ -234,6 +346,9 @@ select_indexes(List *queries, List *cands, double min_improvement,
 		if (best < 0)
 			break;
 		dead[best] = true;
+		for (j = 0; j < nc; j++)
+			if (prefix_related(cs[j], cs[best]))
+				dead[j] = true;
 		chosen = lappend(chosen, cs[best]);
 		used += (int64) cs[best]->pages * BLCKSZ;
 		/* the served queries now cost what the winner gave them */
@@ -245,12 +360,39 @@ select_indexes(List *queries, List *cands, double min_improvement,
 			for (j = 0; j < nc; j++)
 				cache[j * nq + i] = -1;
 		}
-		{
-			Choice	   *c = palloc(sizeof(Choice));
+		(void) bc;
+	}
 
-			*c = bc;
-			choices = lappend(choices, c);
+	/* replace what later choices made second best, then report */
+	chosen = swap_pass(qs, nq, cs, nc, chosen, budget, count_writes);
+	for (i = 0; i < nq; i++)
+		qs[i]->cost = advisor_cost(qs[i]->query, NIL);
+	for (j = 0; j < list_length(chosen); j++)
+	{
+		HypoIndex  *h = list_nth(chosen, j);
+		List	   *upto = list_copy_head(chosen, j + 1);
+		Choice	   *c = palloc0(sizeof(Choice));
+
+		c->h = h;
+		for (i = 0; i < nq; i++)
+		{
+			double		after;
+
+			if (!touches(qs[i], h->relid))
+				continue;
+			after = advisor_cost(qs[i]->query, upto);
+			if (after < qs[i]->cost * (1 - 1e-9))
+			{
+				c->before += qs[i]->weight * qs[i]->cost;
+				c->after += qs[i]->weight * after;
+				c->nqueries++;
+				qs[i]->cost = after;
+			}
 		}
+		c->write_overhead = count_writes ? write_overhead(h, qs, nq) : 0;
+		list_free(upto);
+		if (c->nqueries > 0)
+			choices = lappend(choices, c);
 	}
 	return choices;
 }

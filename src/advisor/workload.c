@@ -8,7 +8,8 @@
  * Sampling.  The ExecutorStart hook first compares
  * perfkit.advisor_sample_rate with zero, then draws one number from the
  * backend's PRNG: a statement that is not sampled costs that and nothing
- * else.  A sampled statement gets a timer (queryDesc->totaltime, if no
+ * else.  EXPLAIN without ANALYZE and parallel workers (their leader
+ * counts the statement) are never sampled.  A sampled statement gets a timer (queryDesc->totaltime, if no
  * other module set one) and is remembered on a small backend-local stack,
  * so that ExecutorEnd can recognise it; the stack is emptied at the end of
  * every transaction, so that an error between start and end leaves
@@ -42,8 +43,10 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "catalog/pg_authid.h"
 #include "common/pg_prng.h"
+#include "executor/executor.h"
 #include "executor/instrument.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -136,11 +139,12 @@ advisor_workload_shmem_init(void)
 
 /* ExecutorStart, after the standard one: decide whether to sample. */
 void
-advisor_executor_start(QueryDesc *queryDesc)
+advisor_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	uint64		queryid;
 
-	if (perfkit_advisor_sample_rate <= 0.0 || whash == NULL)
+	if (perfkit_advisor_sample_rate <= 0.0 || whash == NULL ||
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) || IsParallelWorker())
 		return;
 	if (perfkit_advisor_sample_rate < 1.0 &&
 		pg_prng_double(&pg_global_prng_state) >= perfkit_advisor_sample_rate)
