@@ -50,6 +50,7 @@
 #include "executor/instrument.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -200,12 +201,18 @@ store_sample(QueryDesc *queryDesc, uint64 queryid)
 	int			location = queryDesc->plannedstmt->stmt_location;
 	int			len = queryDesc->plannedstmt->stmt_len;
 	double		ms;
+	int			keep;
 	TimestampTz now = GetCurrentTimestamp();
 
 	InstrEndLoop(queryDesc->totaltime);
 	ms = queryDesc->totaltime->total * 1000.0;
 	text = CleanQuerytext(queryDesc->sourceText, &location, &len);
 	has_params = queryDesc->params != NULL && queryDesc->params->numParams > 0;
+
+	/* how much of the text fits, cut on a character boundary */
+	keep = len;
+	if (keep > perfkit_advisor_max_query_length)
+		keep = pg_mbcliplen(text, len, perfkit_advisor_max_query_length);
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
@@ -236,7 +243,7 @@ store_sample(QueryDesc *queryDesc, uint64 queryid)
 	e->cmd = queryDesc->operation;
 	if (e->textlen < 0 || (e->has_params && !has_params))
 	{
-		int			n = Min(len, perfkit_advisor_max_query_length);
+		int			n = keep;
 
 		memcpy(e->text, text, n);
 		e->text[n] = '\0';

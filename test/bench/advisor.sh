@@ -30,7 +30,9 @@
 #    the rounds' TPS ratios.  Also CPU instructions per statement in a
 #    single-user backend under callgrind (N and 2N statements, the
 #    difference), which machine noise does not move; also at rate 1 for
-#    the cost of a sampled statement.  Target: >= 0.97.
+#    the cost of a sampled statement, and at rate 0 with compute_query_id
+#    off, for what computing query ids costs (perfkit calls EnableQueryId(),
+#    so compute_query_id = auto computes them).  Target: >= 0.97.
 #
 # Settings: BENCH_SECONDS (10), BENCH_ROUNDS (5), BENCH_STATEMENTS (2000),
 # BENCH_PARTS ("quality overhead": which parts to run).
@@ -371,7 +373,8 @@ advisor_instr_run() {
 	chown "$(pk_run_user)" "$BENCH_DIR/stmts.sql"
 	pk_as_user valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 		"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" \
-		-c shared_preload_libraries=perfkit -c perfkit.advisor_sample_rate="$1" bench \
+		-c shared_preload_libraries=perfkit -c perfkit.advisor_sample_rate="$1" \
+		-c compute_query_id="${3:-auto}" bench \
 		<"$BENCH_DIR/stmts.sql" 2>&1 >/dev/null |
 		sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
@@ -389,6 +392,13 @@ advisor_instructions() {
 		per[$rate]=$(( (two - one) / n ))
 		echo "advisor.capture.instructions_per_statement.rate_$rate: ${per[$rate]}"
 	done
+	# what computing query ids costs (perfkit turns them on for capture)
+	one=$(advisor_instr_run 0 "$n" off)
+	two=$(advisor_instr_run 0 $((2 * n)) off)
+	per[noqid]=$(( (two - one) / n ))
+	echo "advisor.capture.instructions_per_statement.rate_0_compute_query_id_off: ${per[noqid]}"
+	echo "advisor.capture.instructions_ratio_query_id: $(awk -v a="${per[noqid]}" -v b="${per[0.05]}" \
+		'BEGIN {printf "%.4f", a / b}') (no query ids, no capture / rate 0.05)"
 	echo "advisor.capture.instructions_ratio: $(awk -v a="${per[0]}" -v b="${per[0.05]}" \
 		'BEGIN {printf "%.4f", a / b}') (rate 0 / rate 0.05; target >= 0.97)"
 	echo "advisor.capture.instructions_ratio_rate_1: $(awk -v a="${per[0]}" -v b="${per[1]}" \
