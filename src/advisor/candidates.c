@@ -71,6 +71,7 @@
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
+#include "storage/bufmgr.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
@@ -782,6 +783,16 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 		name.len = cut;
 		appendStringInfo(&name, "_%08x_idx", hv);
 	}
+	/* a name taken by another relation gets a hash of the definition */
+	if (OidIsValid(get_relname_relid(name.data, get_rel_namespace(relid))))
+	{
+		uint32		hv = hash_bytes((const unsigned char *) sig.data, sig.len);
+		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
+
+		name.data[cut] = '\0';
+		name.len = cut;
+		appendStringInfo(&name, "_%08x", hv);
+	}
 	h->name = name.data;
 
 	initStringInfo(&stmt);
@@ -869,6 +880,14 @@ candidates_for_use(RelUse *u, List **out)
 		relpages = ((Form_pg_class) GETSTRUCT(tp))->relpages;
 		allvisible = ((Form_pg_class) GETSTRUCT(tp))->relallvisible;
 		ReleaseSysCache(tp);
+	}
+	/* never vacuumed or analyzed: its size on disk */
+	if (relpages == 0)
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+
+		relpages = RelationGetNumberOfBlocks(rel);
+		relation_close(rel, AccessShareLock);
 	}
 	/* a table of a few pages is read whole faster than an index is kept */
 	if (relpages < MIN_TABLE_PAGES)
