@@ -252,6 +252,36 @@ SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_readings WHERE vehic
 SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_readings WHERE vehicle_id IN (7, 8)');
 
 --
+-- A captured statement calling a function its author owns is not re-planned
+-- by another role: planning folds constants, which would run the function
+-- with the rights of whoever calls recommend_indexes().
+--
+CREATE FUNCTION adv_trap(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RAISE NOTICE 'adv_trap ran as %', current_user;
+	RETURN $1;
+END
+$$;
+ALTER FUNCTION adv_trap(int) OWNER TO adv_nobody;
+GRANT SELECT ON adv_events TO adv_nobody;
+SELECT perfkit.workload_reset() >= 0 AS reset;
+SET perfkit.advisor_sample_rate = 1;
+SET ROLE adv_nobody;
+SELECT count(*) FROM adv_events WHERE kind = adv_trap(42);
+RESET ROLE;
+SET perfkit.advisor_sample_rate = 0;
+SELECT count(*) AS captured FROM perfkit.workload WHERE example LIKE '%adv_trap%';
+-- no NOTICE: the function does not run, the statement is skipped
+SELECT count(*) AS proposals FROM perfkit.recommend_indexes(0, 100);
+-- owned by the caller, the same statement is costed
+ALTER FUNCTION adv_trap(int) OWNER TO CURRENT_USER;
+SET client_min_messages = warning;
+SELECT index_statement FROM perfkit.recommend_indexes(0, 100);
+RESET client_min_messages;
+DROP FUNCTION adv_trap(int);
+REVOKE SELECT ON adv_events FROM adv_nobody;
+
+--
 -- index lint
 --
 CREATE TABLE adv_lint (

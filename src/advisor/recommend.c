@@ -56,17 +56,20 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 
 #include "perfkit/advisor.h"
 #include "perfkit/shmem.h"
@@ -464,6 +467,41 @@ perfkit_index_advisor(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Planning folds constants, which runs immutable functions.  A captured
+ * statement may call functions its author wrote; re-planned by a more
+ * privileged caller, they would run with the caller's rights.  So a
+ * statement is costed only when every function it calls is owned by a
+ * superuser or by the caller.
+ */
+static bool
+untrusted_function(Oid funcid, void *context)
+{
+	Oid			owner;
+	HeapTuple	tp;
+
+	if (funcid < FirstNormalObjectId)
+		return false;
+	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tp))
+		return true;
+	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
+	ReleaseSysCache(tp);
+	return owner != GetUserId() && !superuser_arg(owner);
+}
+
+static bool
+untrusted_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, untrusted_function, context))
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, untrusted_walker, context, 0);
+	return expression_tree_walker(node, untrusted_walker, context);
+}
+
+/*
  * The captured workload of this database as AdvisorQuery entries: only
  * statements that can be re-planned, that still analyze (tables may have
  * gone) and whose tables the caller may read.  *skipped counts the rest.
@@ -493,7 +531,8 @@ workload_queries(int *skipped)
 		PG_TRY();
 		{
 			q = advisor_analyze(s->example, false);
-			if (!ExecCheckRTPerms(q->rtable, false))
+			if (!ExecCheckRTPerms(q->rtable, false) ||
+				untrusted_walker((Node *) q, NULL))
 				q = NULL;
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
