@@ -223,13 +223,13 @@ add_attnum(List *l, AttrNumber a)
 	return list_insert_nth_int(l, pos, a);
 }
 
+/* The RelUse of range table entry varno's table at this level, or NULL. */
 static RelUse *
-use_for(List **uses, Query *q, Index varno, List *level_uses)
+use_for(Query *q, Index varno, List *level_uses)
 {
 	ListCell   *lc;
 	RangeTblEntry *rte = rt_fetch(varno, q->rtable);
 
-	(void) uses;
 	foreach(lc, level_uses)
 	{
 		RelUse	   *u = lfirst(lc);
@@ -327,7 +327,7 @@ analyze_clause(Node *clause, Query *q, List *level_uses)
 			return;
 		if (refs_varno(other, var->varno) || contain_volatile_functions(other))
 			return;
-		u = use_for(NULL, q, var->varno, level_uses);
+		u = use_for(q, var->varno, level_uses);
 		if (u == NULL)
 			return;
 		join = contain_var_clause(other);
@@ -370,7 +370,7 @@ analyze_clause(Node *clause, Query *q, List *level_uses)
 			return;
 		if (btree_strategy(sa->opno, ((Var *) l)->vartype) != BTEqualStrategyNumber)
 			return;
-		u = use_for(NULL, q, ((Var *) l)->varno, level_uses);
+		u = use_for(q, ((Var *) l)->varno, level_uses);
 		if (u)
 			u->eq = add_attnum(u->eq, ((Var *) l)->varattno);
 		return;
@@ -384,7 +384,7 @@ analyze_clause(Node *clause, Query *q, List *level_uses)
 		if (nt->nulltesttype != IS_NOT_NULL || nt->argisrow ||
 			!IsA(arg, Var) || !is_table_column(q, (Var *) arg))
 			return;
-		u = use_for(NULL, q, ((Var *) arg)->varno, level_uses);
+		u = use_for(q, ((Var *) arg)->varno, level_uses);
 		if (u)
 			note_const(u, clause, ((Var *) arg)->varno, ((Var *) arg)->varattno);
 	}
@@ -436,7 +436,7 @@ collect_level(Query *q, WalkContext *ctx)
 		if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW)
 			continue;
 		/* one RelUse per table per level (self-joins share it) */
-		if (use_for(NULL, q, rti, level_uses) == NULL)
+		if (use_for(q, rti, level_uses) == NULL)
 		{
 			RelUse	   *u = palloc0(sizeof(RelUse));
 
@@ -469,7 +469,7 @@ collect_level(Query *q, WalkContext *ctx)
 		}
 		if (ok && cols != NIL)
 		{
-			RelUse	   *u = use_for(NULL, q, varno, level_uses);
+			RelUse	   *u = use_for(q, varno, level_uses);
 
 			if (u)
 				u->sort = cols;
@@ -488,7 +488,7 @@ collect_level(Query *q, WalkContext *ctx)
 
 			rti++;
 			if (rte->rtekind != RTE_RELATION || rte->relid < FirstNormalObjectId ||
-				(u = use_for(NULL, q, rti, level_uses)) == NULL)
+				(u = use_for(q, rti, level_uses)) == NULL)
 				continue;
 			pull_varattnos((Node *) q->targetList, rti, &cols);
 			pull_varattnos((Node *) q->jointree, rti, &cols);

@@ -290,7 +290,6 @@ select_indexes(List *queries, List *cands, double min_improvement,
 	{
 		int			best = -1;
 		double		best_net = 0;
-		Choice		bc = {0};
 
 		for (j = 0; j < nc; j++)
 		{
@@ -339,11 +338,6 @@ select_indexes(List *queries, List *cands, double min_improvement,
 			{
 				best = j;
 				best_net = net;
-				bc.h = h;
-				bc.before = before;
-				bc.after = after;
-				bc.nqueries = n;
-				bc.write_overhead = wo;
 			}
 		}
 		if (best < 0)
@@ -363,7 +357,6 @@ select_indexes(List *queries, List *cands, double min_improvement,
 			for (j = 0; j < nc; j++)
 				cache[j * nq + i] = -1;
 		}
-		(void) bc;
 	}
 
 	/* replace what later choices made second best, then report */
