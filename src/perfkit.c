@@ -19,9 +19,15 @@
  *	  shmem_startup_hook	-> perfkit_shmem_startup()	(src/shmem.c)
  *	  ExecutorStart_hook	-> cache_track_executor_start()	(src/cache/tracking.c)
  *							   cache_capture_executor_start()	(src/cache/cached.c)
+ *							   advisor_executor_start()	(src/advisor/workload.c)
  *	  ExecutorEnd_hook		-> cache_track_executor_end()	(src/cache/tracking.c)
+ *							   advisor_executor_end()	(src/advisor/workload.c)
  *	  ProcessUtility_hook	-> cache_track_utility()	(src/cache/tracking.c)
+ *	  planner_hook			-> advisor_planner_enter/exit()	(src/advisor/hypo.c),
+ *							   only while the advisor costs a query
+ *	  get_relation_info_hook -> advisor_get_relation_info()	(src/advisor/hypo.c)
  *	  transaction callback	-> cache_track_xact()		(src/cache/tracking.c)
+ *							   advisor_xact()			(src/advisor/workload.c)
  *
  * The executor hooks do their own work before calling the next hook (or
  * the standard function), ExecutorStart after it, since the plan's result
@@ -37,10 +43,14 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "optimizer/plancat.h"
+#include "optimizer/planner.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
+#include "utils/queryjumble.h"
 
+#include "perfkit/advisor.h"
 #include "perfkit/cache.h"
 #include "perfkit/rollup.h"
 #include "perfkit/perfkit.h"
@@ -55,12 +65,17 @@ int			perfkit_cache_default_ttl = 300;
 int			perfkit_cache_max_value_size = 1024 * 1024;
 bool		perfkit_cache_enabled = true;
 bool		perfkit_cache_track_stats = true;
+double		perfkit_advisor_sample_rate = 0.05;
+int			perfkit_advisor_max_queries = 1000;
+int			perfkit_advisor_max_query_length = 4096;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static planner_hook_type prev_planner = NULL;
+static get_relation_info_hook_type prev_get_relation_info = NULL;
 
 void		_PG_init(void);
 
@@ -89,12 +104,14 @@ perfkit_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 	cache_track_executor_start(queryDesc);
 	cache_capture_executor_start(queryDesc);
+	advisor_executor_start(queryDesc, eflags);
 }
 
 static void
 perfkit_ExecutorEnd(QueryDesc *queryDesc)
 {
 	cache_track_executor_end(queryDesc);
+	advisor_executor_end(queryDesc);
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
@@ -117,10 +134,53 @@ perfkit_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	cache_track_utility(pstmt, false);
 }
 
+/*
+ * The planner hook costs nothing unless the advisor is costing: then it
+ * counts planner nesting, so that hypothetical indexes are shown only to
+ * the costed query's own planning (see src/advisor/hypo.c).
+ */
+static PlannedStmt *
+perfkit_planner(Query *parse, const char *query_string, int cursorOptions,
+				ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	if (!advisor_costing_active())
+	{
+		if (prev_planner)
+			return prev_planner(parse, query_string, cursorOptions, boundParams);
+		return standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	advisor_planner_enter();
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		advisor_planner_exit();
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static void
+perfkit_get_relation_info(PlannerInfo *root, Oid relationObjectId,
+						  bool inhparent, RelOptInfo *rel)
+{
+	if (prev_get_relation_info)
+		prev_get_relation_info(root, relationObjectId, inhparent, rel);
+	advisor_get_relation_info(root, relationObjectId, inhparent, rel);
+}
+
 static void
 perfkit_xact_callback(XactEvent event, void *arg)
 {
 	cache_track_xact(event);
+	advisor_xact(event);
 }
 
 void
@@ -209,7 +269,43 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomRealVariable("perfkit.advisor_sample_rate",
+							 "Share of executed statements the index advisor samples.",
+							 "0 turns workload capture off; 1 samples every statement.",
+							 &perfkit_advisor_sample_rate,
+							 0.05,
+							 0.0,
+							 1.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.advisor_max_queries",
+							"Distinct statements the workload store keeps.",
+							"When full, a new statement evicts the one with the fewest calls.",
+							&perfkit_advisor_max_queries,
+							1000,
+							10,
+							1000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.advisor_max_query_length",
+							"Longest example text the workload store keeps per statement.",
+							"Longer statements are counted but cannot be re-planned.",
+							&perfkit_advisor_max_query_length,
+							4096,
+							256,
+							1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("perfkit");
+
+	/* query ids for workload capture, with compute_query_id = auto */
+	EnableQueryId();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = perfkit_shmem_request_hook;
@@ -221,5 +317,9 @@ _PG_init(void)
 	ExecutorEnd_hook = perfkit_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = perfkit_ProcessUtility;
+	prev_planner = planner_hook;
+	planner_hook = perfkit_planner;
+	prev_get_relation_info = get_relation_info_hook;
+	get_relation_info_hook = perfkit_get_relation_info;
 	RegisterXactCallback(perfkit_xact_callback, NULL);
 }

@@ -31,6 +31,10 @@
  *	    PERFKIT_LOCK_ROLLUPS	published rollup watermarks
  *							(src/rollup/watermarks.c); taken after the
  *							rollup's heavyweight advance lock
+ *	    PERFKIT_LOCK_WORKLOAD	the advisor's workload store
+ *							(src/advisor/workload.c): held for one
+ *							lookup and update per sampled statement, or
+ *							to copy entries out; never with another lock
  *	  tranche "perfkit cache", one lock per partition:
  *	    partition locks		the result cache's store (src/cache/store.c);
  *							walks take them one at a time, never two
@@ -49,6 +53,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "perfkit/advisor.h"
 #include "perfkit/cache.h"
 #include "perfkit/jobs.h"
 #include "perfkit/perfkit.h"
@@ -75,6 +80,7 @@ perfkit_shmem_request(void)
 	size = add_size(size, cache_versions_shmem_size());
 	size = add_size(size, cache_store_shmem_size());
 	size = add_size(size, rollup_shmem_size());
+	size = add_size(size, advisor_workload_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche(PERFKIT_TRANCHE, PERFKIT_NUM_LOCKS);
 	RequestNamedLWLockTranche("perfkit cache", CACHE_PARTITIONS);
@@ -96,6 +102,7 @@ perfkit_shmem_startup(void)
 	cache_versions_shmem_init();
 	cache_store_shmem_init();
 	rollup_shmem_init();
+	advisor_workload_shmem_init();
 
 	LWLockRelease(AddinShmemInitLock);
 }

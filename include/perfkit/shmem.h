@@ -21,6 +21,7 @@ typedef enum PerfkitLockId
 {
 	PERFKIT_LOCK_JOBS = 0,		/* job run statistics (src/jobs.c) */
 	PERFKIT_LOCK_ROLLUPS,		/* published rollup watermarks (src/rollup/watermarks.c) */
+	PERFKIT_LOCK_WORKLOAD,		/* workload store (src/advisor/workload.c) */
 	PERFKIT_NUM_LOCKS
 } PerfkitLockId;
 

@@ -1,0 +1,334 @@
+--
+-- advisor: workload capture, hypothetical indexes, index_advisor,
+-- recommend_indexes, apply_index and index lint.
+--
+-- Deterministic planner input: tables analyzed in full (statistics target
+-- above their row counts), autovacuum off on every table, parallelism and
+-- JIT off, cost settings pinned.
+--
+SET max_parallel_workers_per_gather = 0;
+SET jit = off;
+SET seq_page_cost = 1;
+SET random_page_cost = 4;
+SET cpu_tuple_cost = 0.01;
+SET cpu_index_tuple_cost = 0.005;
+SET cpu_operator_cost = 0.0025;
+SET effective_cache_size = '4GB';
+SET default_statistics_target = 10000;
+SET perfkit.advisor_sample_rate = 0;
+
+CREATE TABLE adv_vehicles (
+	id int PRIMARY KEY,
+	fleet text NOT NULL,
+	vin text COLLATE "und-x-icu" NOT NULL
+) WITH (autovacuum_enabled = false);
+INSERT INTO adv_vehicles
+SELECT g, (ARRAY['north', 'south', 'east', 'west'])[g % 4 + 1], 'VIN' || lpad(g::text, 8, '0')
+FROM generate_series(1, 2000) g;
+
+-- 200,000 readings in time order: recorded_at follows the physical order;
+-- 1% are ALARM, the rest OK; note is set on 0.5% of rows.
+CREATE TABLE adv_readings (
+	id bigint PRIMARY KEY,
+	vehicle_id int NOT NULL,
+	recorded_at timestamptz NOT NULL,
+	status text NOT NULL,
+	engine_rpm int NOT NULL,
+	note text
+) WITH (autovacuum_enabled = false);
+INSERT INTO adv_readings
+SELECT g, g % 2000 + 1, '2024-01-01 00:00+00'::timestamptz + g * interval '30 seconds',
+	   CASE WHEN g % 100 = 0 THEN 'ALARM' ELSE 'OK' END,
+	   (g * 7919) % 5000,
+	   CASE WHEN g % 200 = 0 THEN 'checked' END
+FROM generate_series(1, 200000) g;
+
+-- A table that already has a composite index.
+CREATE TABLE adv_trips (
+	id int PRIMARY KEY,
+	vehicle_id int NOT NULL,
+	started_at timestamptz NOT NULL,
+	km float8 NOT NULL
+) WITH (autovacuum_enabled = false);
+INSERT INTO adv_trips
+SELECT g, g % 2000 + 1, '2024-01-01 00:00+00'::timestamptz + g * interval '7 minutes', g % 97
+FROM generate_series(1, 50000) g;
+CREATE INDEX adv_trips_vehicle_started ON adv_trips (vehicle_id, started_at);
+
+-- A tiny table, and an insert-heavy one.
+CREATE TABLE adv_tiny (id int, v int) WITH (autovacuum_enabled = false);
+INSERT INTO adv_tiny SELECT g, g FROM generate_series(1, 10) g;
+CREATE TABLE adv_events (id int, kind int, payload text) WITH (autovacuum_enabled = false);
+INSERT INTO adv_events SELECT g, g % 500, 'x' FROM generate_series(1, 20000) g;
+
+VACUUM ANALYZE adv_vehicles, adv_readings, adv_trips, adv_tiny, adv_events;
+
+-- A helper: index_advisor's statements, and whether each at least halves
+-- the cost (costs themselves depend on the platform's page size only, but
+-- the outcome is what the test asserts).
+CREATE FUNCTION advise(q text) RETURNS TABLE(index_statement text, table_name regclass, halves boolean)
+LANGUAGE sql AS $$
+	SELECT index_statement, table_name, cost_after <= cost_before / 2
+	FROM perfkit.index_advisor(q)
+$$;
+
+--
+-- index_advisor: one golden case per kind
+--
+-- equality
+SELECT * FROM advise('SELECT * FROM adv_readings WHERE vehicle_id = 7');
+-- equality, then range (column order: equality first)
+SELECT * FROM advise($q$SELECT * FROM adv_readings WHERE recorded_at >= '2024-02-01' AND vehicle_id = 7$q$);
+-- ORDER BY ... LIMIT served by (equality, sort)
+SELECT * FROM advise('SELECT * FROM adv_readings WHERE vehicle_id = 7 ORDER BY recorded_at DESC LIMIT 5');
+-- partial: a rare state, newest first
+SELECT * FROM advise($q$SELECT * FROM adv_readings WHERE status = 'ALARM' ORDER BY recorded_at DESC LIMIT 10$q$);
+-- partial: IS NOT NULL on a sparse column
+SELECT * FROM advise('SELECT id, note FROM adv_readings WHERE note IS NOT NULL');
+-- text_pattern_ops for a LIKE prefix under a non-C collation
+SELECT * FROM advise($q$SELECT * FROM adv_vehicles WHERE vin LIKE 'VIN0000012%'$q$);
+-- covering: INCLUDE the columns read, for an index-only scan
+SELECT * FROM advise('SELECT vehicle_id, engine_rpm FROM adv_readings WHERE vehicle_id = 7');
+-- a join served by an index on the joined column
+SELECT * FROM advise($q$SELECT v.vin, r.recorded_at FROM adv_vehicles v JOIN adv_readings r ON r.vehicle_id = v.id WHERE v.vin = 'VIN00000042'$q$);
+
+--
+-- negative controls: nothing proposed
+--
+-- tiny table
+SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_tiny WHERE v = 3');
+-- non-selective predicate
+SELECT count(*) AS proposals FROM advise($q$SELECT * FROM adv_readings WHERE status = 'OK'$q$);
+-- column already led by an existing composite index
+SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_trips WHERE vehicle_id = 5');
+SELECT count(*) AS proposals FROM advise($q$SELECT * FROM adv_trips WHERE vehicle_id = 5 AND started_at > '2024-02-01'$q$);
+-- primary key lookups are served already
+SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_readings WHERE id = 5');
+
+--
+-- bad queries: reported, not crashed
+--
+SELECT * FROM perfkit.index_advisor('SELEC * FROM adv_tiny');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.index_advisor('CREATE TABLE adv_x (a int)');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.index_advisor('SELECT * FROM adv_no_such_table');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.index_advisor('SELECT 1; SELECT 2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.index_advisor('SELECT * FROM adv_tiny WHERE v = $1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.index_advisor(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.index_advisor('VACUUM adv_tiny');
+\echo :LAST_ERROR_SQLSTATE
+-- the caller needs the privileges running the query would need
+CREATE ROLE adv_nobody;
+SET ROLE adv_nobody;
+SELECT * FROM perfkit.index_advisor('SELECT * FROM adv_readings WHERE vehicle_id = 7');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- Hypothetical indexes never outlive the costing: plain EXPLAIN sees none.
+EXPLAIN (COSTS OFF) SELECT * FROM adv_readings WHERE vehicle_id = 7;
+
+--
+-- workload capture
+--
+SELECT perfkit.workload_reset() >= 0 AS reset;
+SET perfkit.advisor_sample_rate = 1;
+-- the application: many lookups by vehicle and time, a few alarm scans,
+-- a name search, an insert-heavy table read once
+DO $$
+BEGIN
+	FOR i IN 1..20 LOOP
+		EXECUTE format('SELECT * FROM adv_readings WHERE vehicle_id = %s AND recorded_at >= %L ORDER BY recorded_at LIMIT 20',
+					   i, '2024-02-01');
+		EXECUTE format('SELECT count(*) FROM adv_readings WHERE vehicle_id = %s', i);
+	END LOOP;
+	FOR i IN 1..5 LOOP
+		EXECUTE $q$SELECT * FROM adv_readings WHERE status = 'ALARM' ORDER BY recorded_at DESC LIMIT 10$q$;
+		EXECUTE format('SELECT * FROM adv_vehicles WHERE vin LIKE %L', 'VIN0000' || (100 + i) || '%');
+	END LOOP;
+	FOR i IN 1..10 LOOP
+		EXECUTE format('SELECT avg(engine_rpm) FROM adv_readings WHERE recorded_at >= %L AND recorded_at < %L',
+					   '2024-01-20', '2024-01-25');
+	END LOOP;
+	FOR i IN 1..1000 LOOP
+		EXECUTE format('INSERT INTO adv_events VALUES (%s, %s, %L)', 100000 + i, i % 500, 'y');
+	END LOOP;
+	EXECUTE 'SELECT * FROM adv_events WHERE kind = 42';
+	EXECUTE 'SELECT * FROM adv_tiny WHERE v = 3';
+	EXECUTE 'SELECT * FROM adv_trips WHERE vehicle_id = 5';
+END
+$$;
+SET perfkit.advisor_sample_rate = 0;
+
+SELECT command, calls, rows, replannable, left(example, 60) AS example
+FROM perfkit.workload
+WHERE database = current_database() AND example LIKE '%adv\_%'
+ORDER BY example COLLATE "C", calls;
+
+SELECT entries > 0 AS has_entries, max_entries, evictions FROM perfkit.workload_info();
+
+-- A statement run with parameters is captured but cannot be re-planned.
+SET perfkit.advisor_sample_rate = 1;
+PREPARE adv_p(int) AS SELECT * FROM adv_tiny WHERE id = $1;
+EXECUTE adv_p(1);
+SET perfkit.advisor_sample_rate = 0;
+SELECT command, calls, replannable, example FROM perfkit.workload
+WHERE example LIKE '%adv_tiny WHERE id =%';
+DEALLOCATE adv_p;
+
+--
+-- recommend_indexes over the captured workload
+--
+SELECT index_statement, table_name, kind, queries,
+	   improvement >= 0.2 AS improves, workload_cost_after < workload_cost_before AS cheaper,
+	   estimated_bytes > 0 AS sized, write_overhead, reason
+FROM perfkit.recommend_indexes();
+
+-- deterministic: the same input gives the same output
+SELECT count(*) AS differences FROM (
+	(SELECT * FROM perfkit.recommend_indexes() EXCEPT ALL SELECT * FROM perfkit.recommend_indexes())
+	UNION ALL
+	(SELECT * FROM perfkit.recommend_indexes() EXCEPT ALL SELECT * FROM perfkit.recommend_indexes())
+) d;
+
+-- the insert-heavy table: the read gain is smaller than the write overhead,
+-- so nothing is proposed for it even without a threshold
+SELECT count(*) AS proposals_for_events
+FROM perfkit.recommend_indexes(0, 100) WHERE table_name = 'adv_events'::regclass;
+
+-- max_indexes and the storage budget
+SELECT count(*) AS at_most_one FROM perfkit.recommend_indexes(0.2, 1);
+SELECT count(*) AS nothing_fits FROM perfkit.recommend_indexes(0.2, 10, 8192);
+SELECT bool_and(estimated_bytes <= 2000000) AS within_budget,
+	   sum(estimated_bytes) <= 2000000 AS total_within_budget
+FROM perfkit.recommend_indexes(0.2, 10, 2000000);
+-- BRIN: under a budget too small for btrees, the time range is served by
+-- BRIN (the readings are in time order)
+SELECT index_statement, kind, estimated_bytes <= 100000 AS fits
+FROM perfkit.recommend_indexes(0.2, 10, 100000);
+SELECT * FROM perfkit.recommend_indexes(1.5);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.recommend_indexes(0.2, -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.recommend_indexes(0.2, 10, -5);
+\echo :LAST_ERROR_SQLSTATE
+
+--
+-- privileges: query texts are for superusers and pg_read_all_stats only
+--
+SET ROLE adv_nobody;
+SELECT count(*) FROM perfkit.workload;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM perfkit._workload();
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.workload_reset();
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM perfkit.recommend_indexes();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT pg_read_all_stats TO adv_nobody;
+SET ROLE adv_nobody;
+SELECT count(*) > 0 AS reads_workload FROM perfkit.workload;
+SELECT perfkit.workload_reset();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE pg_read_all_stats FROM adv_nobody;
+
+--
+-- apply_index: only statements the advisor produced in this session
+--
+SELECT perfkit.apply_index('CREATE INDEX adv_evil ON adv_tiny (v)');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.apply_index(index_statement) AS built
+FROM perfkit.index_advisor('SELECT * FROM adv_readings WHERE vehicle_id = 7');
+-- the query now uses the built index, and nothing more is proposed for it
+EXPLAIN (COSTS OFF) SELECT * FROM adv_readings WHERE vehicle_id = 7;
+SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_readings WHERE vehicle_id = 7');
+-- a prefix of the built index is not proposed either
+SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_readings WHERE vehicle_id IN (7, 8)');
+
+--
+-- A captured statement calling a function its author owns is not re-planned
+-- by another role: planning folds constants, which would run the function
+-- with the rights of whoever calls recommend_indexes().
+--
+CREATE FUNCTION adv_trap(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RAISE NOTICE 'adv_trap ran as %', current_user;
+	RETURN $1;
+END
+$$;
+ALTER FUNCTION adv_trap(int) OWNER TO adv_nobody;
+GRANT SELECT ON adv_events TO adv_nobody;
+SELECT perfkit.workload_reset() >= 0 AS reset;
+SET perfkit.advisor_sample_rate = 1;
+SET ROLE adv_nobody;
+SELECT count(*) FROM adv_events WHERE kind = adv_trap(42);
+RESET ROLE;
+SET perfkit.advisor_sample_rate = 0;
+SELECT count(*) AS captured FROM perfkit.workload WHERE example LIKE '%adv_trap%';
+-- no NOTICE: the function does not run, the statement is skipped
+SELECT count(*) AS proposals FROM perfkit.recommend_indexes(0, 100);
+-- owned by the caller, the same statement is costed
+ALTER FUNCTION adv_trap(int) OWNER TO CURRENT_USER;
+SET client_min_messages = warning;
+SELECT index_statement FROM perfkit.recommend_indexes(0, 100);
+RESET client_min_messages;
+DROP FUNCTION adv_trap(int);
+REVOKE SELECT ON adv_events FROM adv_nobody;
+
+--
+-- index lint
+--
+CREATE TABLE adv_lint (
+	id int PRIMARY KEY,
+	a int, b int, c text,
+	u int UNIQUE,
+	parent int REFERENCES adv_lint (id)
+) WITH (autovacuum_enabled = false);
+CREATE INDEX adv_lint_a ON adv_lint (a);
+CREATE INDEX adv_lint_a_again ON adv_lint (a);
+CREATE INDEX adv_lint_a_b ON adv_lint (a, b);
+CREATE INDEX adv_lint_b_part ON adv_lint (b) WHERE c = 'x';
+CREATE INDEX adv_lint_b_b ON adv_lint (b, a);
+CREATE INDEX adv_lint_lower_c ON adv_lint (lower(c));
+CREATE INDEX adv_lint_c ON adv_lint (c);
+CREATE INDEX adv_lint_id_dup ON adv_lint (id);
+CREATE INDEX adv_lint_u_brin ON adv_lint USING brin (u);
+INSERT INTO adv_lint SELECT g, g, g, 'x', g, NULL FROM generate_series(1, 100) g;
+-- a failed CREATE INDEX CONCURRENTLY leaves an invalid index
+INSERT INTO adv_lint VALUES (101, 1, 1, 'x', 101, NULL);
+CREATE UNIQUE INDEX CONCURRENTLY adv_lint_a_unique ON adv_lint (a);
+\echo :LAST_ERROR_SQLSTATE
+
+-- exact and prefix duplicates; the partial, expression and BRIN indexes,
+-- the primary key and the unique constraint are never proposed
+SELECT index_name, covered_by, kind, index_bytes > 0 AS sized, drop_statement
+FROM perfkit.duplicate_indexes() WHERE table_name = 'adv_lint'::regclass;
+
+SELECT index_name, definition, drop_statement
+FROM perfkit.invalid_indexes() WHERE table_name = 'adv_lint'::regclass;
+
+-- used indexes are not unused: scan one, flush the statistics
+SELECT a FROM adv_lint WHERE a = 5;
+SET enable_seqscan = off;
+SELECT c FROM adv_lint WHERE c = 'y';
+RESET enable_seqscan;
+SELECT pg_stat_force_next_flush();
+SELECT index_name, idx_scan, stats_reset IS NOT NULL AS has_reset_time, drop_statement
+FROM perfkit.unused_indexes() WHERE table_name = 'adv_lint'::regclass
+ORDER BY index_name::text COLLATE "C";
+
+SELECT table_name, constraint_name, columns, referenced_table, index_statement
+FROM perfkit.unindexed_foreign_keys() WHERE table_name = 'adv_lint'::regclass;
+CREATE INDEX adv_lint_parent ON adv_lint (parent, a);
+SELECT count(*) AS unindexed FROM perfkit.unindexed_foreign_keys()
+WHERE table_name = 'adv_lint'::regclass;
+
+DROP TABLE adv_lint, adv_events, adv_tiny, adv_trips, adv_readings, adv_vehicles;
+DROP FUNCTION advise(text);
+DROP ROLE adv_nobody;

@@ -1,0 +1,243 @@
+/* perfkit--0.3--0.4.sql: the index advisor */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.4'" to load this file. \quit
+
+--
+-- Workload capture
+--
+CREATE FUNCTION perfkit._workload(
+	OUT dbid oid, OUT userid oid, OUT queryid bigint, OUT command text,
+	OUT calls bigint, OUT total_time float8, OUT mean_time float8, OUT rows bigint,
+	OUT example text, OUT replannable boolean,
+	OUT first_seen timestamptz, OUT last_seen timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_workload';
+
+/*
+ * perfkit.workload: the sampled statements.  Query texts may hold
+ * personal data: only superusers and members of pg_read_all_stats may
+ * read them (the function checks, the view is granted to that role only).
+ */
+CREATE VIEW perfkit.workload AS
+SELECT d.datname AS database,
+	   w.userid::regrole AS example_role,
+	   w.queryid,
+	   w.command,
+	   w.calls,
+	   w.total_time,
+	   w.mean_time,
+	   w.rows,
+	   w.example,
+	   w.replannable,
+	   w.first_seen,
+	   w.last_seen
+FROM perfkit._workload() w
+LEFT JOIN pg_catalog.pg_database d ON d.oid = w.dbid
+ORDER BY w.total_time DESC, w.queryid;
+
+COMMENT ON VIEW perfkit.workload IS
+'statements sampled by the index advisor (perfkit.advisor_sample_rate), per query id; calls, time and rows count sampled executions only';
+
+CREATE FUNCTION perfkit.workload_reset()
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_workload_reset';
+
+COMMENT ON FUNCTION perfkit.workload_reset() IS
+'forget every sampled statement; returns how many went';
+
+CREATE FUNCTION perfkit.workload_info(
+	OUT entries bigint, OUT max_entries integer, OUT evictions bigint,
+	OUT reset_at timestamptz)
+RETURNS record
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_workload_info';
+
+COMMENT ON FUNCTION perfkit.workload_info() IS
+'fill of the workload store, evictions and the time of the last reset';
+
+--
+-- What-if and recommendations
+--
+CREATE FUNCTION perfkit.index_advisor(query text)
+RETURNS TABLE(index_statement text, table_name regclass, cost_before float8,
+			  cost_after float8, improvement float8)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_index_advisor';
+
+COMMENT ON FUNCTION perfkit.index_advisor(text) IS
+'indexes, proven with hypothetical indexes, that make one query cheaper; costs before and after each';
+
+CREATE FUNCTION perfkit.recommend_indexes(min_improvement float8 DEFAULT 0.2,
+										  max_indexes int DEFAULT 10,
+										  storage_budget bigint DEFAULT NULL)
+RETURNS TABLE(index_statement text, table_name regclass, kind text,
+			  estimated_bytes bigint, workload_cost_before float8,
+			  workload_cost_after float8, improvement float8, queries bigint,
+			  write_overhead float8, reason text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_recommend_indexes';
+
+COMMENT ON FUNCTION perfkit.recommend_indexes(float8, int, bigint) IS
+'indexes chosen for the whole captured workload of this database, in the order chosen';
+
+CREATE FUNCTION perfkit.apply_index(statement text)
+RETURNS regclass
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_apply_index';
+
+COMMENT ON FUNCTION perfkit.apply_index(text) IS
+'build an index that index_advisor() or recommend_indexes() proposed in this session (without CONCURRENTLY)';
+
+--
+-- Index lint.  Indexes that back a primary key, a unique or exclusion
+-- constraint, or that are unique, are never proposed for dropping.
+-- Tables of pg_catalog, information_schema, pg_toast and perfkit are left
+-- out.  stats_reset is when this database's statistics were last reset:
+-- idx_scan counts scans since then.
+--
+CREATE FUNCTION perfkit.unused_indexes()
+RETURNS TABLE(index_name regclass, table_name regclass, index_bytes bigint,
+			  idx_scan bigint, stats_reset timestamptz, drop_statement text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT i.indexrelid::regclass, i.indrelid::regclass,
+		   pg_relation_size(i.indexrelid), s.idx_scan,
+		   (SELECT d.stats_reset FROM pg_stat_database d WHERE d.datname = current_database()),
+		   format('DROP INDEX CONCURRENTLY %s', i.indexrelid::regclass)
+	FROM pg_index i
+	JOIN pg_class c ON c.oid = i.indexrelid
+	JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
+	WHERE s.idx_scan = 0
+	  AND i.indisvalid
+	  AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
+	  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+	  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+								 'pg_toast'::regnamespace, 'perfkit'::regnamespace)
+	ORDER BY pg_relation_size(i.indexrelid) DESC, i.indexrelid::regclass::text
+$$;
+
+COMMENT ON FUNCTION perfkit.unused_indexes() IS
+'indexes never scanned since the statistics were reset; never unique or constraint-backing ones';
+
+CREATE FUNCTION perfkit.duplicate_indexes()
+RETURNS TABLE(index_name regclass, covered_by regclass, table_name regclass,
+			  kind text, index_bytes bigint, drop_statement text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH ix AS (
+		SELECT i.indexrelid, i.indrelid, c.relam, i.indisunique, i.indisprimary,
+			   i.indisexclusion, i.indnkeyatts, i.indnatts,
+			   (i.indkey::int2[])[0:i.indnkeyatts - 1] AS keys,
+			   i.indkey::int2[] AS allcols,
+			   (i.indclass::oid[])[0:i.indnkeyatts - 1] AS classes,
+			   (i.indcollation::oid[])[0:i.indnkeyatts - 1] AS colls,
+			   (i.indoption::int2[])[0:i.indnkeyatts - 1] AS options,
+			   pg_get_expr(i.indexprs, i.indrelid) AS exprs,
+			   pg_get_expr(i.indpred, i.indrelid) AS pred,
+			   EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE i.indisvalid
+		  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+									 'pg_toast'::regnamespace, 'perfkit'::regnamespace)
+	)
+	SELECT a.indexrelid::regclass, b.indexrelid::regclass, a.indrelid::regclass,
+		   CASE WHEN a.keys = b.keys AND a.allcols = b.allcols THEN 'exact' ELSE 'prefix' END,
+		   pg_relation_size(a.indexrelid),
+		   format('DROP INDEX CONCURRENTLY %s', a.indexrelid::regclass)
+	FROM ix a
+	JOIN ix b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
+			 AND b.relam = a.relam
+			 AND b.exprs IS NOT DISTINCT FROM a.exprs
+			 AND b.pred IS NOT DISTINCT FROM a.pred
+	WHERE NOT a.indisunique AND NOT a.indisprimary AND NOT a.indisexclusion
+	  AND NOT a.backs_constraint
+	  -- a's keys lead b's keys, with the same classes, collations, orders
+	  AND a.indnkeyatts <= b.indnkeyatts
+	  AND a.keys = b.keys[1:a.indnkeyatts]
+	  AND a.classes = b.classes[1:a.indnkeyatts]
+	  AND a.colls = b.colls[1:a.indnkeyatts]
+	  AND a.options = b.options[1:a.indnkeyatts]
+	  -- a's INCLUDE columns are all in b
+	  AND a.allcols <@ b.allcols
+	  -- only btree keys are ordered, so only btree has prefixes
+	  AND (a.keys = b.keys OR a.relam = (SELECT oid FROM pg_am WHERE amname = 'btree'))
+	  -- of two exact duplicates, keep one: the unique/constraint one, else the older
+	  AND NOT (a.keys = b.keys AND a.allcols = b.allcols
+			   AND NOT (b.indisunique OR b.indisprimary OR b.backs_constraint)
+			   AND b.indexrelid > a.indexrelid)
+	ORDER BY a.indrelid::regclass::text, a.indexrelid::regclass::text, b.indexrelid::regclass::text
+$$;
+
+COMMENT ON FUNCTION perfkit.duplicate_indexes() IS
+'indexes whose keys equal or lead another index of the same table (same method, classes, expressions and predicate)';
+
+CREATE FUNCTION perfkit.invalid_indexes()
+RETURNS TABLE(index_name regclass, table_name regclass, index_bytes bigint,
+			  definition text, drop_statement text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT i.indexrelid::regclass, i.indrelid::regclass, pg_relation_size(i.indexrelid),
+		   pg_get_indexdef(i.indexrelid),
+		   format('DROP INDEX CONCURRENTLY %s', i.indexrelid::regclass)
+	FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	WHERE NOT i.indisvalid
+	  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'pg_toast'::regnamespace)
+	ORDER BY i.indrelid::regclass::text, i.indexrelid::regclass::text
+$$;
+
+COMMENT ON FUNCTION perfkit.invalid_indexes() IS
+'indexes left invalid (a failed CREATE INDEX CONCURRENTLY): never used, still maintained';
+
+CREATE FUNCTION perfkit.unindexed_foreign_keys()
+RETURNS TABLE(table_name regclass, constraint_name name, columns text,
+			  referenced_table regclass, table_bytes bigint, index_statement text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT k.conrelid::regclass, k.conname,
+		   (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY u.n)
+			FROM unnest(k.conkey) WITH ORDINALITY u(attnum, n)
+			JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum),
+		   k.confrelid::regclass, pg_table_size(k.conrelid),
+		   format('CREATE INDEX CONCURRENTLY %I ON %s USING btree (%s)',
+				  left(c.relname || '_' ||
+					   (SELECT string_agg(a.attname, '_' ORDER BY u.n)
+						FROM unnest(k.conkey) WITH ORDINALITY u(attnum, n)
+						JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum),
+					   59) || '_idx',
+				  k.conrelid::regclass,
+				  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY u.n)
+				   FROM unnest(k.conkey) WITH ORDINALITY u(attnum, n)
+				   JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum))
+	FROM pg_constraint k
+	JOIN pg_class c ON c.oid = k.conrelid
+	WHERE k.contype = 'f'
+	  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+								 'perfkit'::regnamespace)
+	  -- no valid, non-partial index whose leading keys are the FK columns (any order)
+	  AND NOT EXISTS (
+		SELECT FROM pg_index i
+		WHERE i.indrelid = k.conrelid AND i.indisvalid AND i.indpred IS NULL
+		  AND i.indexprs IS NULL
+		  AND i.indnkeyatts >= cardinality(k.conkey)
+		  AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] @> k.conkey
+		  AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] <@ k.conkey)
+	ORDER BY k.conrelid::regclass::text, k.conname
+$$;
+
+COMMENT ON FUNCTION perfkit.unindexed_foreign_keys() IS
+'foreign keys no index leads with: deletes and key updates on the referenced table scan the referencing one';
+
+REVOKE ALL ON FUNCTION perfkit._workload() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION perfkit._workload() TO pg_read_all_stats;
+REVOKE ALL ON perfkit.workload FROM PUBLIC;
+GRANT SELECT ON perfkit.workload TO pg_read_all_stats;
+REVOKE ALL ON FUNCTION perfkit.workload_reset() FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit.recommend_indexes(float8, int, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION perfkit.recommend_indexes(float8, int, bigint) TO pg_read_all_stats;

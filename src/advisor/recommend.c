@@ -1,0 +1,670 @@
+/*-------------------------------------------------------------------------
+ *
+ * recommend.c
+ *	  Selection: index_advisor() for one query, recommend_indexes() for the
+ *	  captured workload, and apply_index().
+ *
+ * Both functions run the same greedy selection over the candidates of
+ * src/advisor/candidates.c.  Each round costs every remaining candidate
+ * with the indexes already chosen plus itself, on every query that
+ * touches its table, weighted by the query's calls; the candidate with
+ * the largest net gain (weighted cost saved minus write overhead) wins,
+ * provided the queries it serves become at least min_improvement cheaper.
+ * Rounds stop at max_indexes, when nothing gains, or when nothing fits the
+ * storage budget.  One composite index that serves many queries wins over
+ * one index per query because its gain is summed over all of them.
+ *
+ * Costs are cached per (candidate, query) and only the queries on the
+ * table of the last chosen index are costed again in the next round: a
+ * hypothetical index on one table cannot change the plan of a query that
+ * does not touch it.  A candidate that gains nothing, or too little, is
+ * dropped for good: adding indexes never makes another more useful in
+ * this model (what-if calls dominate the run time, as in the literature).
+ *
+ * A btree whose keys lead, or are led by, a chosen btree's keys is not
+ * chosen after it (it would be a duplicate to drop later).  After the
+ * rounds, a swap pass tries each chosen index against the other
+ * candidates of its table and keeps whichever gives the lower weighted
+ * cost plus write overhead (within 1%: the smaller): greedy order can take
+ * early an index that later choices leave second best, such as a btree on
+ * a time column that BRIN serves as well for wide ranges once a partial
+ * and a composite index serve the narrow queries.  The reported costs are
+ * computed last, in order: each row's queries are those it makes cheaper
+ * given the rows above it.
+ *
+ * Ties: a net gain within 1% of the best goes to the smaller index, then
+ * to the candidate first in signature order; so the same workload and
+ * statistics give the same answer.
+ *
+ * Write overhead: every row an INSERT (or an UPDATE of an indexed column)
+ * in the workload writes costs each new btree seq_page_cost (one leaf
+ * page dirtied and logged) and each BRIN a tenth of that, times the
+ * statement's calls.
+ *
+ * apply_index() builds only statements this session's index_advisor() or
+ * recommend_indexes() produced, as the caller, and without CONCURRENTLY:
+ * CREATE INDEX CONCURRENTLY cannot run inside a function.
+ *
+ * src/advisor/recommend.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_proc.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "perfkit/advisor.h"
+#include "perfkit/shmem.h"
+#include "perfkit/util.h"
+
+/* index_advisor(): an index must make the query this much cheaper. */
+#define SINGLE_QUERY_MIN_IMPROVEMENT	0.05
+/* statements apply_index() remembers per session */
+#define MAX_PRODUCED	1000
+
+typedef struct Produced
+{
+	char	   *statement;
+	char	   *name;
+	Oid			nspid;
+} Produced;
+
+List	   *advisor_produced = NIL;
+
+typedef struct Choice
+{
+	HypoIndex  *h;
+	double		before;			/* weighted cost of the queries it serves */
+	double		after;
+	int			nqueries;
+	double		write_overhead;
+} Choice;
+
+static void
+remember(HypoIndex *h)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	Produced   *p;
+	ListCell   *lc;
+
+	foreach(lc, advisor_produced)
+		if (strcmp(((Produced *) lfirst(lc))->statement, h->statement) == 0)
+		{
+			MemoryContextSwitchTo(old);
+			return;
+		}
+	if (list_length(advisor_produced) >= MAX_PRODUCED)
+		advisor_produced = list_delete_first(advisor_produced);
+	p = palloc(sizeof(Produced));
+	p->statement = pstrdup(h->statement);
+	p->name = pstrdup(h->name);
+	p->nspid = get_rel_namespace(h->relid);
+	advisor_produced = lappend(advisor_produced, p);
+	MemoryContextSwitchTo(old);
+}
+
+static double
+write_overhead(HypoIndex *h, AdvisorQuery **qs, int nq)
+{
+	double		total = 0;
+	double		per_row = (h->kind == ADVISOR_BRIN) ? seq_page_cost * 0.1 : seq_page_cost;
+	int			i;
+
+	for (i = 0; i < nq; i++)
+	{
+		AdvisorQuery *q = qs[i];
+		bool		affects = false;
+
+		if (q->write_relid != h->relid)
+			continue;
+		if (q->query->commandType == CMD_INSERT)
+			affects = true;
+		else
+		{
+			int			k;
+
+			for (k = 0; k < h->ncols; k++)
+				if (bms_is_member(h->attnums[k] - FirstLowInvalidHeapAttributeNumber,
+								  q->updated_cols))
+					affects = true;
+		}
+		if (affects)
+			total += q->weight * Max(q->rows_per_call, 1.0) * per_row;
+	}
+	return total;
+}
+
+static bool
+touches(AdvisorQuery *q, Oid relid)
+{
+	return list_member_oid(q->relids, relid);
+}
+
+/*
+ * Are a and b plain btrees of one table whose key columns are one a
+ * prefix of the other?  Then proposing both would propose a duplicate.
+ */
+static bool
+prefix_related(HypoIndex *a, HypoIndex *b)
+{
+	int			n = Min(a->nkeys, b->nkeys);
+	int			i;
+
+	if (a->relid != b->relid || a->kind != ADVISOR_BTREE || b->kind != ADVISOR_BTREE)
+		return false;
+	for (i = 0; i < n; i++)
+		if (a->attnums[i] != b->attnums[i])
+			return false;
+	return true;
+}
+
+/* Weighted cost of the queries on relid under the indexes set. */
+static double
+table_cost(AdvisorQuery **qs, int nq, Oid relid, List *set)
+{
+	double		total = 0;
+	int			i;
+
+	for (i = 0; i < nq; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (touches(qs[i], relid))
+			total += qs[i]->weight * advisor_cost(qs[i]->query, set);
+	}
+	return total;
+}
+
+/*
+ * After the greedy rounds: try replacing each chosen index by another
+ * candidate of its table.  Greedy order can pick an index early that a
+ * later choice makes partly redundant (a btree on a time column, before
+ * the partial and composite indexes that serve its narrow queries better);
+ * the swap keeps the set whose weighted cost plus write overhead is
+ * lower, or, within 1%, the smaller one, or, within 10%, one at most a
+ * tenth of the size (a BRIN index of kilobytes against a btree of
+ * hundreds of megabytes).  Returns the new set.
+ */
+static List *
+swap_pass(AdvisorQuery **qs, int nq, HypoIndex **cs, int nc, List *chosen,
+		  int64 budget, bool count_writes)
+{
+	int			k;
+
+	for (k = 0; k < list_length(chosen); k++)
+	{
+		HypoIndex  *cur = list_nth(chosen, k);
+		List	   *without = list_copy(chosen);
+		double		best_total;
+		HypoIndex  *best = cur;
+		int64		used = 0;
+		ListCell   *lc;
+		int			j;
+
+		without = list_delete_nth_cell(without, k);
+		foreach(lc, without)
+			used += (int64) ((HypoIndex *) lfirst(lc))->pages * BLCKSZ;
+		best_total = table_cost(qs, nq, cur->relid, chosen) +
+			(count_writes ? write_overhead(cur, qs, nq) : 0);
+		for (j = 0; j < nc; j++)
+		{
+			HypoIndex  *c = cs[j];
+			List	   *with;
+			double		total;
+			bool		clash = false;
+
+			if (c->relid != cur->relid || list_member_ptr(chosen, c))
+				continue;
+			if (budget >= 0 && used + (int64) c->pages * BLCKSZ > budget)
+				continue;
+			foreach(lc, without)
+				if (prefix_related(c, lfirst(lc)))
+					clash = true;
+			if (clash)
+				continue;
+			with = list_insert_nth(list_copy(without), k, c);
+			total = table_cost(qs, nq, c->relid, with) +
+				(count_writes ? write_overhead(c, qs, nq) : 0);
+			list_free(with);
+			if (total < best_total * 0.99 ||
+				(total <= best_total * 1.01 && c->pages < best->pages) ||
+				(total <= best_total * 1.10 && (double) c->pages * 10 <= best->pages))
+			{
+				best = c;
+				best_total = total;
+			}
+		}
+		if (best != cur)
+			chosen = list_insert_nth(without, k, best);
+		else
+			list_free(without);
+	}
+	return chosen;
+}
+
+/* The greedy selection; returns a list of Choice. */
+static List *
+select_indexes(List *queries, List *cands, double min_improvement,
+			   int max_indexes, int64 budget, bool count_writes)
+{
+	int			nq = list_length(queries);
+	int			nc = list_length(cands);
+	AdvisorQuery **qs = palloc(sizeof(AdvisorQuery *) * Max(nq, 1));
+	HypoIndex **cs = palloc(sizeof(HypoIndex *) * Max(nc, 1));
+	bool	   *dead = palloc0(sizeof(bool) * Max(nc, 1));
+	double	   *cache = palloc(sizeof(double) * Max(nq * nc, 1));
+	List	   *chosen = NIL;
+	List	   *choices = NIL;
+	int64		used = 0;
+	int			i;
+	int			j;
+
+	for (i = 0; i < nq; i++)
+	{
+		qs[i] = list_nth(queries, i);
+		qs[i]->cost = advisor_cost(qs[i]->query, NIL);
+	}
+	for (j = 0; j < nc; j++)
+		cs[j] = list_nth(cands, j);
+	for (i = 0; i < nq * nc; i++)
+		cache[i] = -1;
+
+	while (list_length(chosen) < max_indexes)
+	{
+		int			best = -1;
+		double		best_net = 0;
+
+		for (j = 0; j < nc; j++)
+		{
+			HypoIndex  *h = cs[j];
+			double		before = 0;
+			double		after = 0;
+			int			n = 0;
+			double		net;
+			double		wo;
+			int64		bytes = (int64) h->pages * BLCKSZ;
+			List	   *with;
+
+			if (dead[j])
+				continue;
+			if (budget >= 0 && used + bytes > budget)
+				continue;
+			with = lappend(list_copy(chosen), h);
+			for (i = 0; i < nq; i++)
+			{
+				double		c;
+
+				if (!touches(qs[i], h->relid))
+					continue;
+				CHECK_FOR_INTERRUPTS();
+				if (cache[j * nq + i] < 0)
+					cache[j * nq + i] = advisor_cost(qs[i]->query, with);
+				c = cache[j * nq + i];
+				if (c < qs[i]->cost * (1 - 1e-9))
+				{
+					before += qs[i]->weight * qs[i]->cost;
+					after += qs[i]->weight * c;
+					n++;
+				}
+			}
+			list_free(with);
+			wo = count_writes ? write_overhead(h, qs, nq) : 0;
+			net = (before - after) - wo;
+			if (n == 0 || before <= 0 || (before - after) / before < min_improvement ||
+				net <= 0)
+			{
+				dead[j] = true;
+				continue;
+			}
+			if (best < 0 || net > best_net * 1.01 ||
+				(net >= best_net * 0.99 && h->pages < cs[best]->pages))
+			{
+				best = j;
+				best_net = net;
+			}
+		}
+		if (best < 0)
+			break;
+		dead[best] = true;
+		for (j = 0; j < nc; j++)
+			if (prefix_related(cs[j], cs[best]))
+				dead[j] = true;
+		chosen = lappend(chosen, cs[best]);
+		used += (int64) cs[best]->pages * BLCKSZ;
+		/* the served queries now cost what the winner gave them */
+		for (i = 0; i < nq; i++)
+		{
+			if (!touches(qs[i], cs[best]->relid))
+				continue;
+			qs[i]->cost = Min(qs[i]->cost, cache[best * nq + i]);
+			for (j = 0; j < nc; j++)
+				cache[j * nq + i] = -1;
+		}
+	}
+
+	/* replace what later choices made second best, then report */
+	chosen = swap_pass(qs, nq, cs, nc, chosen, budget, count_writes);
+	for (i = 0; i < nq; i++)
+		qs[i]->cost = advisor_cost(qs[i]->query, NIL);
+	for (j = 0; j < list_length(chosen); j++)
+	{
+		HypoIndex  *h = list_nth(chosen, j);
+		List	   *upto = list_copy_head(chosen, j + 1);
+		Choice	   *c = palloc0(sizeof(Choice));
+
+		c->h = h;
+		for (i = 0; i < nq; i++)
+		{
+			double		after;
+
+			if (!touches(qs[i], h->relid))
+				continue;
+			after = advisor_cost(qs[i]->query, upto);
+			if (after < qs[i]->cost * (1 - 1e-9))
+			{
+				c->before += qs[i]->weight * qs[i]->cost;
+				c->after += qs[i]->weight * after;
+				c->nqueries++;
+				qs[i]->cost = after;
+			}
+		}
+		c->write_overhead = count_writes ? write_overhead(h, qs, nq) : 0;
+		list_free(upto);
+		if (c->nqueries > 0)
+			choices = lappend(choices, c);
+	}
+	return choices;
+}
+
+static const char *
+kind_name(HypoIndex *h)
+{
+	switch (h->kind)
+	{
+		case ADVISOR_PARTIAL:
+			return "partial";
+		case ADVISOR_BRIN:
+			return "brin";
+		case ADVISOR_PATTERN:
+			return "pattern";
+		default:
+			return h->ncols > h->nkeys ? "covering" : "btree";
+	}
+}
+
+PG_FUNCTION_INFO_V1(perfkit_index_advisor);
+
+/*
+ * index_advisor(query text): the indexes that make one query cheaper, in
+ * the order chosen; each row's costs are the query's before and after
+ * adding that index to the ones above it.
+ */
+Datum
+perfkit_index_advisor(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *sql;
+	Query	   *q;
+	AdvisorQuery *aq;
+	List	   *cands;
+	List	   *choices;
+	ListCell   *lc;
+	double		cost;
+
+	perfkit_require_preload();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query must not be null")));
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	InitMaterializedSRF(fcinfo, 0);
+
+	q = advisor_analyze(sql, true);
+	aq = advisor_query_info(q, 1.0, 1.0);
+	cands = advisor_candidates(list_make1(aq));
+	choices = select_indexes(list_make1(aq), cands, SINGLE_QUERY_MIN_IMPROVEMENT,
+							 INDEX_MAX_KEYS, -1, false);
+	foreach(lc, choices)
+	{
+		Choice	   *c = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {0};
+
+		remember(c->h);
+		cost = c->before;
+		values[0] = CStringGetTextDatum(c->h->statement);
+		values[1] = ObjectIdGetDatum(c->h->relid);
+		values[2] = Float8GetDatum(cost);
+		values[3] = Float8GetDatum(c->after);
+		values[4] = Float8GetDatum(cost > 0 ? 1.0 - c->after / cost : 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * Planning folds constants, which runs immutable functions.  A captured
+ * statement may call functions its author wrote; re-planned by a more
+ * privileged caller, they would run with the caller's rights.  So a
+ * statement is costed only when every function it calls is owned by a
+ * superuser or by the caller.
+ */
+static bool
+untrusted_function(Oid funcid, void *context)
+{
+	Oid			owner;
+	HeapTuple	tp;
+
+	if (funcid < FirstNormalObjectId)
+		return false;
+	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tp))
+		return true;
+	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
+	ReleaseSysCache(tp);
+	return owner != GetUserId() && !superuser_arg(owner);
+}
+
+static bool
+untrusted_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, untrusted_function, context))
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, untrusted_walker, context, 0);
+	return expression_tree_walker(node, untrusted_walker, context);
+}
+
+/*
+ * The captured workload of this database as AdvisorQuery entries: only
+ * statements that can be re-planned, that still analyze (tables may have
+ * gone) and whose tables the caller may read.  *skipped counts the rest.
+ */
+static List *
+workload_queries(int *skipped)
+{
+	List	   *samples = advisor_workload_samples(MyDatabaseId);
+	List	   *out = NIL;
+	ListCell   *lc;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	*skipped = 0;
+	foreach(lc, samples)
+	{
+		WorkloadSample *s = lfirst(lc);
+		Query	   *q = NULL;
+
+		if (!s->replannable || s->calls <= 0)
+		{
+			(*skipped)++;
+			continue;
+		}
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			q = advisor_analyze(s->example, false);
+			if (!ExecCheckRTPerms(q->rtable, false) ||
+				untrusted_walker((Node *) q, NULL))
+				q = NULL;
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			q = NULL;
+		}
+		PG_END_TRY();
+		if (q == NULL)
+		{
+			(*skipped)++;
+			continue;
+		}
+		{
+			AdvisorQuery *aq = advisor_query_info(q, (double) s->calls,
+												  (double) s->rows / s->calls);
+
+			if (aq->relids == NIL)
+			{
+				(*skipped)++;
+				continue;
+			}
+			out = lappend(out, aq);
+		}
+	}
+	return out;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_recommend_indexes);
+
+/*
+ * recommend_indexes(min_improvement, max_indexes, storage_budget): the
+ * indexes chosen for the whole captured workload of this database.
+ */
+Datum
+perfkit_recommend_indexes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	double		min_improvement = PG_ARGISNULL(0) ? 0.2 : PG_GETARG_FLOAT8(0);
+	int			max_indexes = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+	int64		budget = PG_ARGISNULL(2) ? -1 : PG_GETARG_INT64(2);
+	List	   *queries;
+	List	   *cands;
+	List	   *choices;
+	ListCell   *lc;
+	int			skipped;
+
+	perfkit_require_preload();
+	if (min_improvement < 0 || min_improvement >= 1 || isnan(min_improvement))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_improvement must be at least 0 and less than 1")));
+	if (max_indexes < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_indexes must not be negative")));
+	if (!PG_ARGISNULL(2) && budget < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage_budget must not be negative")));
+	InitMaterializedSRF(fcinfo, 0);
+
+	queries = workload_queries(&skipped);
+	if (skipped > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned",
+								 skipped)));
+	cands = advisor_candidates(queries);
+	choices = select_indexes(queries, cands, min_improvement, max_indexes, budget, true);
+	foreach(lc, choices)
+	{
+		Choice	   *c = lfirst(lc);
+		Datum		values[10];
+		bool		nulls[10] = {0};
+
+		remember(c->h);
+		values[0] = CStringGetTextDatum(c->h->statement);
+		values[1] = ObjectIdGetDatum(c->h->relid);
+		values[2] = CStringGetTextDatum(kind_name(c->h));
+		values[3] = Int64GetDatum((int64) c->h->pages * BLCKSZ);
+		values[4] = Float8GetDatum(c->before);
+		values[5] = Float8GetDatum(c->after);
+		values[6] = Float8GetDatum(c->before > 0 ? 1.0 - c->after / c->before : 0);
+		values[7] = Int64GetDatum(c->nqueries);
+		values[8] = Float8GetDatum(c->write_overhead);
+		values[9] = CStringGetTextDatum(c->h->reason);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_apply_index);
+
+/*
+ * apply_index(statement): build an index index_advisor() or
+ * recommend_indexes() proposed in this session; returns it.
+ */
+Datum
+perfkit_apply_index(PG_FUNCTION_ARGS)
+{
+	char	   *stmt;
+	ListCell   *lc;
+	Produced   *found = NULL;
+	const char *prefix = "CREATE INDEX CONCURRENTLY ";
+	char	   *plain;
+	Oid			indexoid;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statement must not be null")));
+	stmt = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	foreach(lc, advisor_produced)
+	{
+		Produced   *p = lfirst(lc);
+
+		if (strcmp(p->statement, stmt) == 0)
+			found = p;
+	}
+	if (found == NULL || strncmp(stmt, prefix, strlen(prefix)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("apply_index runs only statements the index advisor produced"),
+				 errdetail("The statement was not returned by index_advisor() or recommend_indexes() in this session."),
+				 errhint("Pass an index_statement value those functions returned, unchanged.")));
+	plain = psprintf("CREATE INDEX %s", stmt + strlen(prefix));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pk_spi_exec(plain, 0, NULL, NULL, NULL, false);
+	SPI_finish();
+	indexoid = get_relname_relid(found->name, found->nspid);
+	if (!OidIsValid(indexoid))
+		elog(ERROR, "index \"%s\" was not created", found->name);
+	PG_RETURN_OID(indexoid);
+}
