@@ -371,6 +371,28 @@ SELECT count(*) > 0 AS sees_rollups FROM perfkit.rollups;
 RESET ROLE;
 SELECT perfkit.refresh_rollup('tel_hourly') AS writer_row_refreshed;
 
+-- An ordinary role builds, refreshes and drops rollups of its own tables,
+-- with no right on perfkit's tables beyond what row-level security allows.
+CREATE ROLE rollup_owner;
+GRANT CREATE ON SCHEMA public TO rollup_owner;
+SET ROLE rollup_owner;
+CREATE TABLE own_events (ts timestamptz NOT NULL, k text, v int);
+INSERT INTO own_events SELECT timestamptz '2024-01-01' + i * interval '13 minutes', 'k' || i % 3, i
+FROM generate_series(1, 1000) i;
+SELECT perfkit.create_rollup('own_hourly', 'own_events', 'ts', 'hour', ARRAY['k'],
+	ARRAY['count(*)', 'sum(v)', 'avg(v)'], late_window => '100 years') IS NOT NULL AS created;
+SELECT perfkit.create_rollup('own_daily', 'own_hourly', 'bucket', 'day', ARRAY['k'],
+	ARRAY['count(*)', 'sum(v)', 'avg(v)'], late_window => '100 years') IS NOT NULL AS created;
+SELECT perfkit.refresh_rollup('own_hourly') > 0, perfkit.refresh_rollup('own_daily') > 0;
+INSERT INTO own_events VALUES ('2024-01-02 05:00', 'k1', 5);
+SELECT perfkit.refresh_rollup('own_hourly') AS hourly, perfkit.refresh_rollup('own_daily') AS daily;
+SELECT pg_temp.diff('SELECT * FROM own_daily',
+	$$SELECT date_trunc('day', ts, 'UTC'), k, count(*), sum(v), avg(v) FROM own_events GROUP BY 1, 2$$) AS own_diff;
+UPDATE perfkit.rollup_defs SET watermark = NULL WHERE rel = 'tel_hourly'::regclass;
+SELECT perfkit.drop_rollup('own_daily');
+SELECT perfkit.drop_rollup('own_hourly');
+RESET ROLE;
+
 --
 -- drop_rollup: triggers, views and state go; keep_table keeps the values.
 --
