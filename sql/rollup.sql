@@ -364,7 +364,7 @@ SELECT perfkit.refresh_rollup('tel_hourly');
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.drop_rollup('tel_daily_raw');
 \echo :LAST_ERROR_SQLSTATE
-UPDATE perfkit.rollup_defs SET watermark = NULL;
+UPDATE perfkit.rollup_defs SET watermark = NULL RETURNING id;	-- row-level security: none
 CALL perfkit.refresh_rollups();
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) > 0 AS sees_rollups FROM perfkit.rollups;
@@ -388,7 +388,7 @@ INSERT INTO own_events VALUES ('2024-01-02 05:00', 'k1', 5);
 SELECT perfkit.refresh_rollup('own_hourly') AS hourly, perfkit.refresh_rollup('own_daily') AS daily;
 SELECT pg_temp.diff('SELECT * FROM own_daily',
 	$$SELECT date_trunc('day', ts, 'UTC'), k, count(*), sum(v), avg(v) FROM own_events GROUP BY 1, 2$$) AS own_diff;
-UPDATE perfkit.rollup_defs SET watermark = NULL WHERE rel = 'tel_hourly'::regclass;
+UPDATE perfkit.rollup_defs SET watermark = NULL WHERE rel = 'tel_hourly'::regclass RETURNING id;
 SELECT perfkit.drop_rollup('own_daily');
 SELECT perfkit.drop_rollup('own_hourly');
 RESET ROLE;
