@@ -155,13 +155,14 @@ unit_interval(const char *unit)
 }
 
 /*
- * The bucket of one time value of rollup `rollup`.  unit is the
- * granularity; unit_text and zone are text datums.
+ * The bucket of one time value of rollup `rollup`, of granularity unit,
+ * cut in time zone zone_name.
  */
 static TimestampTz
-bucket_of(int32 rollup, Datum value, Oid type, const char *unit, Datum unit_text,
-		  Datum zone)
+bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zone_name)
 {
+	Datum		unit_text;
+	Datum		zone;
 	BucketCache *c = &bucket_cache[(uint32) rollup % BUCKET_CACHE];
 	int64		v;
 	Datum		start;
@@ -176,6 +177,8 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, Datum unit_text
 		return v;				/* +-infinity: a bucket of its own */
 
 	iv = unit_interval(unit);
+	unit_text = CStringGetTextDatum(unit);
+	zone = CStringGetTextDatum(zone_name);
 	if (type == TIMESTAMPTZOID)
 	{
 		start = DirectFunctionCall3(timestamptz_trunc_zone, unit_text, value, zone);
@@ -208,7 +211,7 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, Datum unit_text
 /* Add the buckets of every row of a transition table to *buckets. */
 static void
 collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
-		const char *unit, Datum unit_text, Datum zone, int32 rollup, HTAB *set,
+		const char *unit, const char *zone, int32 rollup, HTAB *set,
 		TimestampTz skip_from,
 		bool *skipped, TimestampTz **buckets, int *n, int *cap)
 {
@@ -230,7 +233,7 @@ collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
 			continue;			/* a row without a time has no bucket */
 		memset(&key, 0, sizeof(key));
 		key.rollup = rollup;
-		key.bucket = bucket_of(rollup, value, type, unit, unit_text, zone);
+		key.bucket = bucket_of(rollup, value, type, unit, zone);
 		if (key.bucket >= skip_from)
 		{
 			*skipped = true;	/* the next advance reads it */
@@ -268,8 +271,6 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	int			attno;
 	Oid			type;
 	int32		rollup;
-	Datum		unit;
-	Datum		zone;
 	HTAB	   *set;
 	TimestampTz *buckets;
 	int			n = 0;
@@ -301,8 +302,6 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 						RelationGetRelationName(trigdata->tg_relation)),
 				 errhint("Drop the rollup with perfkit.drop_rollup().")));
 	type = TupleDescAttr(desc, attno - 1)->atttypid;
-	unit = CStringGetTextDatum(trigger->tgargs[2]);
-	zone = CStringGetTextDatum(trigger->tgargs[3]);
 
 	/*
 	 * Buckets at or past the published watermark need no log row while we
@@ -319,10 +318,10 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	set = logged_set();
 	capture_calls++;
 	buckets = palloc(sizeof(TimestampTz) * cap);
-	collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2], unit, zone,
-			rollup, set, skip_from, &skipped, &buckets, &n, &cap);
-	collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2], unit, zone,
-			rollup, set, skip_from, &skipped, &buckets, &n, &cap);
+	collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2],
+			trigger->tgargs[3], rollup, set, skip_from, &skipped, &buckets, &n, &cap);
+	collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2],
+			trigger->tgargs[3], rollup, set, skip_from, &skipped, &buckets, &n, &cap);
 	if (locked && !skipped)
 		LockRelease(&tag, ShareLock, false);	/* nothing relies on it */
 
