@@ -115,14 +115,17 @@ RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN pg_catalog.date_trunc(granularity, ts, zone);
 
--- The start of the bucket n buckets after the bucket starting at b.
+-- The start of the bucket n buckets after the bucket starting at b.  Days
+-- and longer count from the local start of b's day (or month...): where
+-- local midnight does not exist, date_trunc returns the first instant of
+-- the day, which is not midnight.
 CREATE FUNCTION perfkit._bucket_add(b timestamptz, granularity text, zone text, n bigint DEFAULT 1)
 RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE granularity
 	WHEN 'minute' THEN b + n * interval '1 minute'
 	WHEN 'hour' THEN b + n * interval '1 hour'
-	ELSE ((b AT TIME ZONE zone) + n * CASE granularity
+	ELSE (pg_catalog.date_trunc(granularity, b AT TIME ZONE zone) + n * CASE granularity
 			WHEN 'day' THEN interval '1 day'
 			WHEN 'week' THEN interval '7 days'
 			WHEN 'month' THEN interval '1 month'
@@ -180,6 +183,11 @@ CREATE FUNCTION perfkit._rollup_publish(id integer)
 RETURNS void
 LANGUAGE C STRICT
 AS 'MODULE_PATHNAME', 'perfkit_rollup_publish';
+
+CREATE FUNCTION perfkit._rollup_capture_forget()
+RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_rollup_capture_forget';
 
 CREATE FUNCTION perfkit._rollup_lock(id integer, wait boolean)
 RETURNS boolean
@@ -321,7 +329,7 @@ $$;
  * final bucket only while raw rows remain in it.
  */
 CREATE FUNCTION perfkit._rollup_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz,
-										p_steps integer)
+										p_steps integer, p_include_final boolean DEFAULT false)
 RETURNS TABLE (buckets bigint, rows_read bigint, more boolean)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -342,6 +350,7 @@ DECLARE
 	first_pending timestamptz;
 	horizon timestamptz;
 	noisy boolean := false;
+	gone timestamptz[];
 	is_range boolean := p_lo IS NOT NULL OR p_hi IS NOT NULL;
 BEGIN
 	buckets := 0;
@@ -364,17 +373,19 @@ BEGIN
 	IF d.watermark IS NULL AND target IS NOT NULL THEN
 		-- First refresh: start at the first bucket that has data.
 		IF d.parent_id IS NULL THEN
-			EXECUTE format('SELECT pg_catalog.min(%s) FROM %s', perfkit._rollup_bucket_sql(d),
-						   d.raw_source) INTO d.data_start;
+			EXECUTE format('SELECT pg_catalog.min(%s) FROM %s WHERE pg_catalog.isfinite(%I)',
+						   perfkit._rollup_bucket_sql(d), d.raw_source, d.time_column) INTO d.data_start;
 		ELSE
-			EXECUTE format('SELECT pg_catalog.date_trunc(%L, pg_catalog.min(bucket), %L) FROM %s',
+			EXECUTE format('SELECT pg_catalog.date_trunc(%L, pg_catalog.min(bucket), %L) FROM %s WHERE pg_catalog.isfinite(bucket)',
 						   d.granularity, d.timezone,
 						   (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id))
 			INTO d.data_start;
 		END IF;
 		d.data_start := least(coalesce(d.data_start, target), target);
 		d.watermark := d.data_start;
-		d.final_before := d.data_start;
+		-- Rows older than the oldest one so far may still arrive: nothing
+		-- is final until a refresh has seen the late window pass.
+		d.final_before := '-infinity';
 	END IF;
 
 	-- Batch size in buckets, from the source's row estimate.
@@ -403,6 +414,11 @@ BEGIN
 		IF lo IS NULL OR lo = '-infinity' THEN
 			lo := d.data_start;
 		END IF;
+		-- Final buckets keep what they have unless asked: their raw rows
+		-- may be partly retired.
+		IF NOT p_include_final THEN
+			lo := greatest(lo, d.final_before);
+		END IF;
 		-- Recompute what is materialized, in batches.
 		WHILE lo IS NOT NULL AND lo < least(hi, d.watermark) LOOP
 			span := ceil(extract(epoch FROM least(hi, d.watermark) - lo)
@@ -412,8 +428,9 @@ BEGIN
 											  perfkit._bucket_add(lo, d.granularity, d.timezone,
 																  least(nb, span::bigint + 1)));
 			BEGIN
-				EXECUTE format('DELETE FROM %s s WHERE bucket >= $1 AND bucket < $2 '
-							   'AND (bucket >= $3 OR EXISTS (%s))',
+				EXECUTE format('WITH g AS (DELETE FROM %s s WHERE bucket >= $1 AND bucket < $2 '
+							   'AND (bucket >= $3 OR EXISTS (%s)) RETURNING bucket) '
+							   'SELECT pg_catalog.array_agg(DISTINCT bucket) FROM g',
 							   d.state_table,
 							   CASE WHEN d.parent_id IS NULL THEN
 								   format('SELECT 1 FROM %s r WHERE r.%I >= %s AND r.%I < %s',
@@ -426,8 +443,24 @@ BEGIN
 										  (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id),
 										  d.granularity, d.timezone)
 							   END)
-					USING lo, chunk_hi, d.final_before;
+					INTO gone USING lo, chunk_hi, d.final_before;
 				EXECUTE perfkit._rollup_write_sql(d, 'range') INTO b, r USING lo, chunk_hi;
+				-- Rollups built on this one read its state, not the raw rows:
+				-- tell every one of them which of its buckets changed.
+				EXECUTE format($q$
+					WITH RECURSIVE descendants AS (
+						SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c WHERE c.parent_id = $3
+						UNION ALL
+						SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c
+						JOIN descendants x ON c.parent_id = x.id
+					), touched AS (
+						SELECT pg_catalog.unnest($4::timestamptz[]) AS bucket
+						UNION SELECT bucket FROM %s WHERE bucket >= $1 AND bucket < $2
+					)
+					INSERT INTO perfkit.rollup_changes (rollup_id, bucket)
+					SELECT DISTINCT x.id, perfkit._bucket_start(t.bucket, x.granularity, x.timezone)
+					FROM descendants x, touched t$q$, d.state_table)
+					USING lo, chunk_hi, p_id, coalesce(gone, '{}');
 				buckets := buckets + b;
 				rows_read := rows_read + r;
 				steps := steps + 1;
@@ -447,9 +480,12 @@ BEGIN
 	ELSE
 		-- Changes to final buckets are ignored, and changes past the
 		-- watermark are covered when it advances: drop both.
+		-- A change row that is not a bucket start is no change (anyone may
+		-- insert into the log): drop it too.
 		DELETE FROM perfkit.rollup_changes c
 		WHERE c.rollup_id = p_id
-		  AND (d.watermark IS NULL OR c.bucket < d.final_before OR c.bucket >= d.watermark);
+		  AND (d.watermark IS NULL OR c.bucket < d.final_before OR c.bucket >= d.watermark
+			   OR perfkit._bucket_start(c.bucket, d.granularity, d.timezone) IS DISTINCT FROM c.bucket);
 
 		LOOP
 			EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
@@ -470,6 +506,9 @@ BEGIN
 			)
 			SELECT array_agg(DISTINCT gone.bucket) INTO claimed FROM gone;
 			EXIT WHEN claimed IS NULL;
+			-- This transaction may write those buckets again: make its
+			-- capture trigger log them again.
+			PERFORM perfkit._rollup_capture_forget();
 			EXECUTE format('DELETE FROM %s WHERE bucket = ANY ($1)', d.state_table) USING claimed;
 			EXECUTE perfkit._rollup_write_sql(d, 'buckets') INTO b, r USING claimed;
 			buckets := buckets + b;
@@ -530,7 +569,9 @@ BEGIN
 		horizon := perfkit._bucket_start(now() - d.late_window, d.granularity, d.timezone);
 		d.final_before := greatest(d.final_before,
 								   least(d.watermark, horizon, coalesce(first_pending, 'infinity')));
-		more := first_pending IS NOT NULL OR d.watermark < target;
+		-- "more" only when this step did something: a coarser rollup whose
+		-- finer one still has changes pending must not spin.
+		more := steps > 0 AND (first_pending IS NOT NULL OR d.watermark < target);
 	END IF;
 
 	UPDATE perfkit.rollup_defs SET
@@ -576,8 +617,15 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION perfkit._rollup_refresh_as_owner(id integer, lo timestamptz, hi timestamptz,
+												 steps integer, include_final boolean)
+RETURNS TABLE (buckets bigint, rows_read bigint, more boolean)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_rollup_refresh_as_owner';
+
 CREATE FUNCTION perfkit.refresh_rollup(name text, range_start timestamptz DEFAULT NULL,
-									   range_end timestamptz DEFAULT NULL)
+									   range_end timestamptz DEFAULT NULL,
+									   include_final boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql
 AS $$
@@ -595,13 +643,14 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	PERFORM perfkit._rollup_lock(d.id, true);
-	SELECT r.buckets INTO n FROM perfkit._rollup_refresh(d.id, range_start, range_end, NULL) r;
+	SELECT r.buckets INTO n FROM perfkit._rollup_refresh_as_owner(d.id, range_start, range_end, NULL,
+																 include_final) r;
 	RETURN n;
 END
 $$;
 
-COMMENT ON FUNCTION perfkit.refresh_rollup(text, timestamptz, timestamptz) IS
-'bring a rollup up to date (changed buckets, new complete buckets) or recompute a range; returns buckets written';
+COMMENT ON FUNCTION perfkit.refresh_rollup(text, timestamptz, timestamptz, boolean) IS
+'bring a rollup up to date (changed buckets, new complete buckets) or recompute a range (final buckets too with include_final); returns buckets written';
 
 -- One step of the rollups job for one rollup: true when more remains.
 CREATE FUNCTION perfkit._rollup_job_step(p_id integer)
@@ -619,7 +668,7 @@ BEGIN
 				(SELECT rel FROM perfkit.rollup_defs WHERE id = p_id);
 			RETURN false;
 		END IF;
-		SELECT r.more INTO more FROM perfkit._rollup_refresh(p_id, NULL, NULL, 1) r;
+		SELECT r.more INTO more FROM perfkit._rollup_refresh_as_owner(p_id, NULL, NULL, 1, false) r;
 		RETURN more;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
@@ -743,11 +792,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Use minute, hour, day, week, month, quarter or year.';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE pg_timezone_names.name = timezone)
-	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_abbrevs WHERE abbrev = timezone)
-	   AND upper(timezone) <> 'UTC' THEN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE pg_timezone_names.name = timezone) THEN
 		RAISE EXCEPTION 'time zone "%" not recognized', timezone
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use a full time zone name such as ''UTC'' or ''Europe/Berlin'' (pg_timezone_names); abbreviations depend on each session''s timezone_abbreviations.';
 	END IF;
 	IF late_window < interval '0' THEN
 		RAISE EXCEPTION 'late_window must not be negative' USING ERRCODE = 'invalid_parameter_value';
@@ -799,6 +847,12 @@ BEGIN
 			RAISE EXCEPTION 'time column "%" must be of type timestamp with time zone, timestamp or date', tcol
 				USING ERRCODE = 'datatype_mismatch',
 					  DETAIL = format('Column "%s" is of type %s.', tcol, ttype);
+		END IF;
+		IF ttype = 'timestamp'::regtype AND g IN ('minute', 'hour') AND timezone <> 'UTC' THEN
+			RAISE EXCEPTION 'a timestamp without time zone column can be cut into % buckets only in UTC', g
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'Across a daylight saving change, wall-clock hours do not map one to one onto hours of time.',
+					  HINT = 'Use timezone => ''UTC'', or a timestamptz column.';
 		END IF;
 		IF ttype = 'date'::regtype AND g IN ('minute', 'hour') THEN
 			RAISE EXCEPTION 'a date column cannot be cut into % buckets', g

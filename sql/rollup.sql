@@ -277,10 +277,13 @@ DROP TABLE events_2024_01;
 -- keeps final buckets that no raw row is left in.
 INSERT INTO events VALUES ('2024-02-10 10:00', 'k1', 100);
 CALL perfkit.refresh_rollups();
-SELECT perfkit.refresh_rollup('events_daily', '2024-01-01', '2024-02-01') AS recomputed_empty_range;
+SELECT perfkit.refresh_rollup('events_daily', '2024-01-01', '2024-02-01', include_final => true)
+	AS recomputed_empty_range;
 SELECT pg_temp.diff('SELECT * FROM events_daily WHERE bucket < ''2024-02-01''', 'SELECT * FROM jan') AS january_kept;
 SELECT sum_n FROM events_daily WHERE bucket = '2024-02-10' AND kind = 'k1';
-SELECT perfkit.refresh_rollup('events_daily', '2024-02-10', '2024-02-11') AS recomputed_on_demand;
+SELECT perfkit.refresh_rollup('events_daily', '2024-02-10', '2024-02-11') AS final_left_alone;
+SELECT perfkit.refresh_rollup('events_daily', '2024-02-10', '2024-02-11', include_final => true)
+	AS recomputed_on_demand;
 SELECT pg_temp.diff('SELECT * FROM events_daily WHERE bucket >= ''2024-02-01''',
 	$$SELECT date_trunc('day', at, 'UTC'), kind, count(*), sum(n) FROM events GROUP BY 1, 2$$) AS february_diff;
 
@@ -405,6 +408,54 @@ SELECT perfkit.drop_rollup('tel_hourly');
 SELECT perfkit.drop_rollup('tel_daily_raw');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'telemetry'::regclass;
 SELECT count(*) AS rollups_left FROM perfkit.rollups WHERE name LIKE 'tel%';
+
+--
+-- Edge cases: forged change rows, a refresh inside the writer's own
+-- transaction, a day whose local midnight does not exist, a coarser
+-- rollup that cannot move yet, and a range recompute that reaches the
+-- rollups built on it.
+--
+CREATE TABLE edge (ts timestamptz NOT NULL, v int);
+INSERT INTO edge SELECT timestamptz '2024-04-20' + i * interval '20 minutes', i FROM generate_series(0, 1000) i;
+SELECT perfkit.create_rollup('edge_hourly', 'edge', 'ts', 'hour', '{}', ARRAY['count(*)', 'sum(v)'],
+	late_window => '100 years') IS NOT NULL AS created;
+SELECT perfkit.create_rollup('edge_daily', 'edge_hourly', 'bucket', 'day', '{}', ARRAY['count(*)', 'sum(v)'],
+	late_window => '100 years') IS NOT NULL AS created;
+-- Africa/Cairo skips from 00:00 to 01:00 on 2024-04-26: a 23-hour day.
+SELECT perfkit.create_rollup('edge_cairo', 'edge', 'ts', 'day', '{}', ARRAY['count(*)', 'sum(v)'],
+	'Africa/Cairo', late_window => '100 years') IS NOT NULL AS created;
+SELECT perfkit.refresh_rollup('edge_hourly') > 0, perfkit.refresh_rollup('edge_daily') > 0,
+	   perfkit.refresh_rollup('edge_cairo') > 0;
+-- a change row that is no bucket start is dropped, not recomputed
+INSERT INTO perfkit.rollup_changes
+SELECT id, '2024-04-21 10:30+00' FROM perfkit.rollup_defs WHERE rel = 'edge_hourly'::regclass;
+SELECT perfkit.refresh_rollup('edge_hourly') AS forged_written;
+-- a refresh inside the writer's transaction, then more writes to the bucket
+BEGIN;
+INSERT INTO edge VALUES ('2024-04-22 05:05+00', 100000);
+SELECT perfkit.refresh_rollup('edge_hourly') AS first;
+INSERT INTO edge VALUES ('2024-04-22 05:06+00', 200000);
+COMMIT;
+SELECT pending_buckets AS still_pending FROM perfkit.rollups WHERE name = 'edge_hourly';
+-- the coarser rollup's job step makes no progress while the finer one
+-- has a change pending in its bucket, and says so (no endless loop)
+SELECT perfkit._rollup_job_step(id) AS daily_more FROM perfkit.rollup_defs WHERE rel = 'edge_daily'::regclass;
+SELECT perfkit.refresh_rollup('edge_hourly') AS hourly, perfkit.refresh_rollup('edge_daily') AS daily;
+INSERT INTO edge VALUES ('2024-04-26 21:30+00', 7), ('2024-04-25 23:00+00', 8);
+SELECT perfkit.refresh_rollup('edge_cairo') AS cairo, perfkit.refresh_rollup('edge_hourly') AS hourly,
+	   perfkit.refresh_rollup('edge_daily') AS daily;
+SELECT pg_temp.diff('SELECT * FROM edge_hourly',
+	$$SELECT date_trunc('hour', ts, 'UTC'), count(*), sum(v) FROM edge GROUP BY 1$$) AS edge_hourly_diff;
+SELECT pg_temp.diff('SELECT * FROM edge_daily',
+	$$SELECT date_trunc('day', ts, 'UTC'), count(*), sum(v) FROM edge GROUP BY 1$$) AS edge_daily_diff;
+SELECT pg_temp.diff('SELECT * FROM edge_cairo',
+	$$SELECT date_trunc('day', ts, 'Africa/Cairo'), count(*), sum(v) FROM edge GROUP BY 1$$) AS edge_cairo_diff;
+SELECT perfkit._bucket_add('2024-04-25 22:00+00', 'day', 'Africa/Cairo') AS cairo_next_day;
+-- a range recompute of the finer rollup tells the coarser one
+SELECT perfkit.refresh_rollup('edge_hourly', '2024-04-23', '2024-04-24') AS recomputed;
+SELECT pending_buckets AS daily_pending FROM perfkit.rollups WHERE name = 'edge_daily';
+SELECT perfkit.refresh_rollup('edge_daily') AS daily_after_range;
+SELECT perfkit.drop_rollup('edge_daily'), perfkit.drop_rollup('edge_hourly'), perfkit.drop_rollup('edge_cairo');
 
 --
 -- A backfill that fails (or is cancelled) halfway leaves only whole

@@ -28,7 +28,9 @@ extern bool rollup_published_watermark(int32 id, TimestampTz *watermark);
 
 extern Datum perfkit_rollup_measures(PG_FUNCTION_ARGS);
 extern Datum perfkit_rollup_capture(PG_FUNCTION_ARGS);
+extern Datum perfkit_rollup_capture_forget(PG_FUNCTION_ARGS);
 extern Datum perfkit_rollup_lock(PG_FUNCTION_ARGS);
+extern Datum perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS);
 extern Datum perfkit_refresh_rollups(PG_FUNCTION_ARGS);
 
 #endif							/* PERFKIT_ROLLUP_H */

@@ -60,6 +60,7 @@
 #include "perfkit/rollup.h"
 
 PG_FUNCTION_INFO_V1(perfkit_rollup_capture);
+PG_FUNCTION_INFO_V1(perfkit_rollup_capture_forget);
 
 typedef struct LoggedKey
 {
@@ -122,6 +123,8 @@ typedef struct BucketCache
 {
 	int32		rollup;			/* 0: empty */
 	Oid			type;
+	char	   *unit;			/* the trigger's arguments, compared too */
+	char	   *zone;
 	int64		lo;				/* values in [lo, hi) ... */
 	int64		hi;
 	TimestampTz bucket;			/* ... belong to this bucket */
@@ -171,7 +174,8 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zon
 	if (type == DATEOID)
 		value = DirectFunctionCall1(date_timestamp, value);
 	v = DatumGetInt64(value);
-	if (c->rollup == rollup && c->type == type && v >= c->lo && v < c->hi)
+	if (c->rollup == rollup && c->type == type && v >= c->lo && v < c->hi &&
+		strcmp(c->unit, unit) == 0 && strcmp(c->zone, zone_name) == 0)
 		return c->bucket;
 	if (TIMESTAMP_NOT_FINITE(v))
 		return v;				/* +-infinity: a bucket of its own */
@@ -187,11 +191,16 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zon
 		if (iv->month == 0 && iv->day == 0)
 			c->hi = c->bucket + iv->time;
 		else
+		{
+			/* as perfkit._bucket_add: from the local start of the day */
+			Datum		local = DirectFunctionCall2(timestamptz_zone, zone, start);
+
+			local = DirectFunctionCall2(timestamp_trunc, unit_text, local);
 			c->hi = DatumGetTimestampTz(
 				DirectFunctionCall2(timestamp_zone, zone,
-									DirectFunctionCall2(timestamp_pl_interval,
-														DirectFunctionCall2(timestamptz_zone, zone, start),
+									DirectFunctionCall2(timestamp_pl_interval, local,
 														IntervalPGetDatum(iv))));
+		}
 	}
 	else
 	{
@@ -204,6 +213,12 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zon
 	}
 	c->rollup = rollup;
 	c->type = type;
+	if (c->unit)
+		pfree(c->unit);
+	if (c->zone)
+		pfree(c->zone);
+	c->unit = MemoryContextStrdup(TopMemoryContext, unit);
+	c->zone = MemoryContextStrdup(TopMemoryContext, zone_name);
 	pfree(iv);
 	return c->bucket;
 }
@@ -373,4 +388,22 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	}
 
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * perfkit._rollup_capture_forget() RETURNS void
+ *
+ * Forget which buckets this transaction has logged.  A refresh calls it
+ * after claiming (deleting) change rows: the same transaction may write
+ * those buckets again, and must then log them again.
+ */
+Datum
+perfkit_rollup_capture_forget(PG_FUNCTION_ARGS)
+{
+	if (logged != NULL)
+	{
+		hash_destroy(logged);
+		logged = NULL;
+	}
+	PG_RETURN_VOID();
 }

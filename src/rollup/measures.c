@@ -8,7 +8,7 @@
  * Instead _rollup_measures() parses it with the raw parser, checks that it
  * is exactly one aggregate call of a supported kind (count, sum, avg, min,
  * max from pg_catalog; no DISTINCT, ORDER BY, WITHIN GROUP or OVER; an
- * optional FILTER), puts that call into a SELECT over the source table it
+ * optional FILTER; only immutable functions), puts that call into a SELECT over the source table it
  * builds itself, and runs parse analysis on it.  Parse analysis resolves
  * columns (so an unknown column is PostgreSQL's own 42703), operators and
  * types.  What comes back is PostgreSQL's deparsed text of the argument
@@ -269,11 +269,11 @@ perfkit_rollup_measures(PG_FUNCTION_ARGS)
 		if (!aggref->aggstar)
 		{
 			arg = (Node *) linitial_node(TargetEntry, aggref->args)->expr;
-			if (contain_volatile_functions(arg))
-				bad_measure(measure, "The argument calls a volatile function.");
+			if (contain_mutable_functions(arg))
+				bad_measure(measure, "The argument calls a function that is not immutable: its result could change between refreshes.");
 		}
-		if (aggref->aggfilter && contain_volatile_functions((Node *) aggref->aggfilter))
-			bad_measure(measure, "The filter calls a volatile function.");
+		if (aggref->aggfilter && contain_mutable_functions((Node *) aggref->aggfilter))
+			bad_measure(measure, "The filter calls a function that is not immutable: its result could change between refreshes.");
 
 		/*
 		 * Deparse with only pg_catalog in the search path, so that every

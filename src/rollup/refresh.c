@@ -38,13 +38,16 @@
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "perfkit/rollup.h"
 
 int			perfkit_rollup_batch_rows = 10000000;
 
 PG_FUNCTION_INFO_V1(perfkit_rollup_lock);
+PG_FUNCTION_INFO_V1(perfkit_rollup_refresh_as_owner);
 PG_FUNCTION_INFO_V1(perfkit_refresh_rollups);
 
 /*
@@ -62,6 +65,77 @@ perfkit_rollup_lock(PG_FUNCTION_ARGS)
 
 	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, rollup_defs_oid(), (uint32) id, 0);
 	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL);
+}
+
+/*
+ * perfkit._rollup_refresh_as_owner(id int, lo timestamptz, hi timestamptz,
+ *									steps int, include_final bool)
+ *	 RETURNS TABLE(buckets bigint, rows_read bigint, more boolean)
+ *
+ * Run perfkit._rollup_refresh() as the rollup's owner, inside a
+ * security-restricted operation, the way REFRESH MATERIALIZED VIEW runs
+ * its query as the view's owner.  A refresh writes the owner's state table
+ * and runs SQL the owner could change (measures, triggers on the state
+ * table); run as whoever called it (a superuser, the rollups job), that
+ * would hand the caller's rights to the owner.
+ */
+Datum
+perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[5] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, BOOLOID};
+	Datum		args[5];
+	char		nulls[5];
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	bool		isnull;
+	Datum		values[3];
+	bool		valnulls[3];
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < 5; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT owner::oid FROM perfkit.rollup_defs WHERE id = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up rollup %d", id);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("rollup %d does not exist", id)));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										   1, &isnull));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT buckets, rows_read, more "
+								  "FROM perfkit._rollup_refresh($1, $2, $3, $4, $5)",
+								  5, argtypes, args, nulls, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not refresh rollup %d", id);
+		for (int i = 0; i < 3; i++)
+			values[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  i + 1, &valnulls[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, valnulls);
+	}
+	PG_FINALLY();
+	{
+		AtEOXact_GUC(false, save_nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*
