@@ -54,6 +54,7 @@ int			perfkit_cache_default_ttl = 300;
 int			perfkit_cache_max_value_size = 1024 * 1024;
 bool		perfkit_cache_enabled = true;
 bool		perfkit_cache_track_stats = true;
+int			perfkit_partition_lock_timeout = 1000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -194,6 +195,18 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.partition_lock_timeout",
+							"How long partition maintenance waits for a lock.",
+							"A table whose locks are not granted in time is skipped "
+							"and retried at the next run.",
+							&perfkit_partition_lock_timeout,
+							1000,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("perfkit");
 

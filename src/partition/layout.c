@@ -1,0 +1,331 @@
+/*-------------------------------------------------------------------------
+ *
+ * layout.c
+ *	  The partitions of a set: reading their bounds, finding the gaps to
+ *	  fill, and creating one partition.
+ *
+ * Bounds are read from pg_class.relpartbound of each child, so a run that
+ * has nothing to do reads the catalog caches only and takes no lock
+ * stronger than ACCESS SHARE.
+ *
+ * Creating a partition.  A new partition is made as a standalone table
+ * (CREATE TABLE ... (LIKE parent ...)), filled when rows of its range are
+ * being moved out of the default partition, then attached with ALTER
+ * TABLE ... ATTACH PARTITION.  ATTACH needs only SHARE UPDATE EXCLUSIVE on
+ * the parent, which does not conflict with reads or writes; CREATE TABLE
+ * ... PARTITION OF would need ACCESS EXCLUSIVE on the parent.  ATTACH
+ * builds the parent's indexes on the new table, clones its foreign keys
+ * and row triggers, and checks its rows against the new bound.  When the
+ * set has a default partition, ATTACH also locks it ACCESS EXCLUSIVE and
+ * checks that none of its rows belong to the new range; maintenance.c
+ * holds the locks that make that check race-free (see there).
+ *
+ * Partition names are <table>_pYYYYMMDD (monthly and daily sets) or
+ * <table>_pYYYYMMDD_HHMI (hourly sets, and any partition not starting at
+ * midnight), from the partition's lower bound in key time, in the
+ * parent's schema; <table> is cut so that the name fits in 63 bytes.
+ *
+ * src/partition/layout.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "nodes/primnodes.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "perfkit/partition.h"
+#include "perfkit/util.h"
+
+static int64
+bound_time(PkSet *set, List *datums)
+{
+	PartitionRangeDatum *prd = linitial_node(PartitionRangeDatum, datums);
+
+	if (prd->kind == PARTITION_RANGE_DATUM_MINVALUE)
+		return PK_TIME_MIN;
+	if (prd->kind == PARTITION_RANGE_DATUM_MAXVALUE)
+		return PK_TIME_MAX;
+	return pk_from_datum(&set->key, castNode(Const, prd->value)->constvalue);
+}
+
+static int
+pk_range_cmp(const ListCell *a, const ListCell *b)
+{
+	PkRange    *ra = lfirst(a);
+	PkRange    *rb = lfirst(b);
+
+	if (ra->lower != rb->lower)
+		return ra->lower < rb->lower ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The partitions of set's parent (PkRange list sorted by lower bound),
+ * and its default partition (InvalidOid when none).  Locks the parent
+ * ACCESS SHARE.  Partitions being detached concurrently are left out.
+ */
+List *
+pk_layout_read(PkSet *set, Oid *default_oid)
+{
+	List	   *children;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	LockRelationOid(set->parent, AccessShareLock);
+	*default_oid = InvalidOid;
+	children = find_inheritance_children(set->parent, NoLock);
+	foreach(lc, children)
+	{
+		Oid			child = lfirst_oid(lc);
+		HeapTuple	tup;
+		Datum		d;
+		bool		isnull;
+		PartitionBoundSpec *spec;
+
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(child));
+		if (!HeapTupleIsValid(tup))
+			continue;			/* dropped meanwhile */
+		d = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
+		if (isnull)
+		{
+			ReleaseSysCache(tup);
+			continue;
+		}
+		spec = castNode(PartitionBoundSpec, stringToNode(TextDatumGetCString(d)));
+		ReleaseSysCache(tup);
+		if (spec->is_default)
+			*default_oid = child;
+		else if (spec->strategy == PARTITION_STRATEGY_RANGE)
+		{
+			PkRange    *r = palloc(sizeof(PkRange));
+
+			r->relid = child;
+			r->lower = bound_time(set, spec->lowerdatums);
+			r->upper = bound_time(set, spec->upperdatums);
+			result = lappend(result, r);
+		}
+	}
+	list_sort(result, pk_range_cmp);
+	return result;
+}
+
+/*
+ * The free gap [lo, hi) between partitions that holds key time v; false
+ * when a partition holds v.
+ */
+bool
+pk_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi)
+{
+	ListCell   *lc;
+
+	*lo = PK_TIME_MIN;
+	*hi = PK_TIME_MAX;
+	foreach(lc, ranges)
+	{
+		PkRange    *r = lfirst(lc);
+
+		if (r->lower <= v && v < r->upper)
+			return false;
+		if (r->upper <= v && r->upper > *lo)
+			*lo = r->upper;
+		if (r->lower > v && r->lower < *hi)
+			*hi = r->lower;
+	}
+	return true;
+}
+
+/*
+ * The ranges to create so that every slot of the set from key time
+ * `from` up to `to` is covered: each slot minus the partitions already
+ * overlapping it (gaps are filled; partitions not aligned to the set's
+ * width are respected).  A list of PkRange with relid InvalidOid.
+ */
+List *
+pk_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to)
+{
+	List	   *result = NIL;
+	int64		t;
+	int			slots = 0;
+
+	for (t = pk_floor(&set->key, from); t < to;)
+	{
+		int64		next = pk_add(&set->key, t, 1);
+		int64		cur = t;
+		ListCell   *lc;
+
+		if (++slots > 100000)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("more than 100000 partitions would be needed"),
+					 errhint("Give partition_table() a later start, or a wider interval.")));
+		foreach(lc, ranges)
+		{
+			PkRange    *r = lfirst(lc);
+
+			if (r->upper <= cur)
+				continue;
+			if (r->lower >= next)
+				break;
+			if (r->lower > cur)
+			{
+				PkRange    *piece = palloc(sizeof(PkRange));
+
+				piece->relid = InvalidOid;
+				piece->lower = cur;
+				piece->upper = r->lower;
+				result = lappend(result, piece);
+			}
+			cur = Max(cur, r->upper);
+			if (cur >= next)
+				break;
+		}
+		if (cur < next)
+		{
+			PkRange    *piece = palloc(sizeof(PkRange));
+
+			piece->relid = InvalidOid;
+			piece->lower = cur;
+			piece->upper = next;
+			result = lappend(result, piece);
+		}
+		t = next;
+	}
+	return result;
+}
+
+/* The name of the partition of set starting at lo (not quoted). */
+char *
+pk_partition_name(PkSet *set, int64 lo)
+{
+	char	   *relname = get_rel_name(set->parent);
+	char	   *suffix = pk_suffix(&set->key, lo);
+	int			len;
+
+	len = pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 2 - strlen(suffix));
+	return psprintf("%.*s_%s", len, relname, suffix);
+}
+
+static char *
+qualified(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* LOCK TABLE relid IN mode MODE (honours lock_timeout). */
+void
+pk_lock_relation(Oid relid, const char *mode)
+{
+	pk_spi_exec(psprintf("LOCK TABLE ONLY %s IN %s MODE", qualified(relid), mode),
+				0, NULL, NULL, NULL, false);
+}
+
+/* The parent's columns that can be inserted into, quoted, comma separated. */
+static char *
+insertable_columns(Oid relid)
+{
+	StringInfoData buf;
+	HeapTuple	tup;
+	AttrNumber	attnum;
+
+	initStringInfo(&buf);
+	for (attnum = 1;; attnum++)
+	{
+		Form_pg_attribute att;
+
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+		if (!HeapTupleIsValid(tup))
+			break;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (!att->attisdropped && att->attgenerated == '\0')
+		{
+			if (buf.len > 0)
+				appendStringInfoString(&buf, ", ");
+			appendStringInfoString(&buf, quote_identifier(NameStr(att->attname)));
+		}
+		ReleaseSysCache(tup);
+	}
+	return buf.data;
+}
+
+/*
+ * Create the partition [lo, hi) of set and attach it.  When moved is
+ * not NULL, the rows of that range are first moved from the default
+ * partition default_oid into the new table (the caller holds the default
+ * partition locked); their number is added to *moved.  Returns the new
+ * partition's Oid.  moved is NULL when no rows are to be moved.
+ */
+Oid
+pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
+					int64 *moved)
+{
+	char	   *nsp = get_namespace_name(get_rel_namespace(set->parent));
+	char	   *name = pk_partition_name(set, lo);
+	char	   *qname = quote_qualified_identifier(nsp, name);
+	char	   *qparent = qualified(set->parent);
+	Oid			owner;
+	Oid			relid;
+
+	if (OidIsValid(get_relname_relid(name, get_rel_namespace(set->parent))))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", name),
+				 errdetail("perfkit would create partition \"%s\" of table \"%s\" for [%s, %s).",
+						   name, get_rel_name(set->parent),
+						   pk_literal(&set->key, lo), pk_literal(&set->key, hi)),
+				 errhint("Rename or drop that relation.")));
+
+	pk_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+						 "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)",
+						 qname, qparent),
+				0, NULL, NULL, NULL, false);
+	relid = get_relname_relid(name, get_rel_namespace(set->parent));
+
+	/* Same owner as the parent (the caller may be a member of its owner). */
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(set->parent));
+
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+		if (owner != GetUserId())
+			pk_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qname,
+								 quote_identifier(GetUserNameFromId(owner, false))),
+						0, NULL, NULL, NULL, false);
+	}
+
+	if (moved != NULL && OidIsValid(default_oid))
+	{
+		char	   *cols = insertable_columns(set->parent);
+		const char *col = quote_identifier(set->column);
+		Oid			argtypes[2] = {set->key.typid, set->key.typid};
+		Datum		values[2];
+
+		values[0] = pk_to_datum(&set->key, lo);
+		values[1] = pk_to_datum(&set->key, hi);
+		pk_spi_exec(psprintf("WITH moved AS (DELETE FROM ONLY %s WHERE %s >= $1 AND %s < $2 "
+							 "RETURNING %s) INSERT INTO %s (%s) SELECT %s FROM moved",
+							 qualified(default_oid), col, col, cols, qname, cols, cols),
+					2, argtypes, values, NULL, false);
+		*moved += (int64) SPI_processed;
+	}
+
+	pk_spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
+						 qparent, qname, pk_literal(&set->key, lo),
+						 pk_literal(&set->key, hi)),
+				0, NULL, NULL, NULL, false);
+	return relid;
+}
