@@ -209,9 +209,14 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		*error = edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
-			: pstrdup(edata->message);
 		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		if (*lock_failed)
+			*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
+							  perfkit_partition_lock_timeout);
+		else if (edata->detail)
+			*error = psprintf("%s: %s", edata->message, edata->detail);
+		else
+			*error = pstrdup(edata->message);
 		FreeErrorData(edata);
 		ok = false;
 	}
