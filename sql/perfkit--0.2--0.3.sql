@@ -156,3 +156,80 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
 REVOKE ALL ON PROCEDURE perfkit.run_maintenance_job() FROM PUBLIC;
 GRANT SELECT ON perfkit.partition_config TO PUBLIC;
 GRANT SELECT ON perfkit.partitions, perfkit.partition_sets TO PUBLIC;
+
+/*
+ * Conversions in progress: one row per table being converted by
+ * convert_to_partitioned(), committed after every batch (progress).
+ */
+CREATE TABLE perfkit.conversions (
+	"table" regclass PRIMARY KEY,
+	new_table regclass NOT NULL,
+	column_name name NOT NULL,
+	every interval NOT NULL,
+	relfilenode oid NOT NULL,
+	phase text NOT NULL,
+	watermark bigint NOT NULL,
+	blocks_total bigint NOT NULL,
+	rows_copied bigint NOT NULL,
+	started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+
+COMMENT ON TABLE perfkit.conversions IS
+'tables being converted by convert_to_partitioned(): next block to copy, rows copied';
+
+/*
+ * The tids of row versions written in a table being converted, until the
+ * conversion has synced them.  Anyone may insert (the capture trigger runs
+ * as the writer); a bogus row only causes a needless re-copy of that tid.
+ */
+CREATE TABLE perfkit.convert_log (
+	relid oid NOT NULL,
+	blk bigint NOT NULL,
+	src tid NOT NULL
+);
+CREATE INDEX ON perfkit.convert_log (relid, blk);
+
+CREATE FUNCTION perfkit._convert_capture()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_convert_capture';
+
+CREATE PROCEDURE perfkit.convert_to_partitioned(tbl regclass, "column" name, every interval,
+	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL,
+	INOUT rows_moved bigint DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
+
+COMMENT ON PROCEDURE perfkit.convert_to_partitioned(regclass, name, interval, integer, integer, bigint) IS
+'turn a plain table into a table partitioned by range on a time column, copying rows in batches while writers go on; resumable';
+
+CREATE FUNCTION perfkit.convert_to_partitioned_abort(tbl regclass)
+RETURNS boolean
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_convert_abort';
+
+COMMENT ON FUNCTION perfkit.convert_to_partitioned_abort(regclass) IS
+'abandon a conversion in progress: drop the new table and the capture trigger; the table is unchanged';
+
+CREATE VIEW perfkit.conversion_progress AS
+SELECT c."table",
+	   c.new_table,
+	   c.column_name AS "column",
+	   c.every AS "interval",
+	   c.phase,
+	   c.rows_copied,
+	   c.watermark AS blocks_copied,
+	   c.blocks_total,
+	   round(100.0 * least(c.watermark, c.blocks_total) / greatest(c.blocks_total, 1), 1) AS pct,
+	   (SELECT count(*) FROM perfkit.convert_log l WHERE l.relid = c."table") AS writes_to_sync,
+	   c.started_at,
+	   c.updated_at
+FROM perfkit.conversions c
+ORDER BY c."table"::text;
+
+COMMENT ON VIEW perfkit.conversion_progress IS
+'progress of convert_to_partitioned() runs: rows and blocks copied, writes waiting to be synced';
+
+GRANT SELECT ON perfkit.conversions, perfkit.conversion_progress TO PUBLIC;
+GRANT INSERT ON perfkit.convert_log TO PUBLIC;

@@ -101,6 +101,9 @@ extern void pk_set_record(Oid parent, const char *status, const char *error,
 						  const PkRunResult *res);
 extern void pk_as_owner_begin(Oid *save_userid, int *save_sec);
 extern void pk_as_owner_end(Oid save_userid, int save_sec);
+extern int	pk_register_set(Oid parent, const char *column, const Interval *every,
+							int premake, const TimestampTz *user_start, int64 start_key,
+							bool want_default, bool brin);
 
 /* layout.c */
 extern List *pk_layout_read(PkSet *set, Oid *default_oid);

@@ -264,25 +264,19 @@ run_ddl(const char *sql)
 	pk_spi_exec(sql, 0, NULL, NULL, NULL, false);
 }
 
-PG_FUNCTION_INFO_V1(perfkit_partition_table);
-
 /*
- * perfkit.partition_table(tbl regclass, column name, every interval,
- *     premake int, start timestamptz, default_partition boolean,
- *     brin boolean) RETURNS integer
- *
- * Registers (or re-registers with new settings) a range-partitioned table
- * and runs its maintenance at once; returns the partitions created.
+ * Register parent as a partition set (or update its settings), create its
+ * default partition and BRIN index if asked, and run its maintenance in
+ * this transaction; returns the partitions created.  The set starts at
+ * user_start (a timestamptz given by the user) when not NULL, else at
+ * start_key (key time) when not PK_TIME_MIN, else at the data's minimum,
+ * else now.  SPI must be connected.
  */
-Datum
-perfkit_partition_table(PG_FUNCTION_ARGS)
+int
+pk_register_set(Oid parent, const char *column, const Interval *every,
+				int premake, const TimestampTz *user_start, int64 start_key,
+				bool want_default, bool brin)
 {
-	Oid			parent;
-	char	   *column;
-	Interval   *every;
-	int			premake;
-	bool		want_default;
-	bool		brin;
 	AttrNumber	attnum;
 	Oid			typid;
 	PkTimeKey	key;
@@ -295,17 +289,6 @@ perfkit_partition_table(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	PkRunResult res;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table, column and interval must not be null")));
-	parent = PG_GETARG_OID(0);
-	column = NameStr(*PG_GETARG_NAME(1));
-	every = PG_GETARG_INTERVAL_P(2);
-	premake = PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3);
-	want_default = PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5);
-	brin = PG_ARGISNULL(6) ? false : PG_GETARG_BOOL(6);
 
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parent)))
 		ereport(ERROR,
@@ -337,11 +320,11 @@ perfkit_partition_table(PG_FUNCTION_ARGS)
 	default_oid = default_partition_of(rel);
 	table_close(rel, NoLock);
 
-	SPI_connect();
-
 	/* Where the set starts: the argument, or the data's minimum, or now. */
-	if (!PG_ARGISNULL(4))
-		start = pk_floor(&key, pk_from_timestamptz(&key, PG_GETARG_TIMESTAMPTZ(4)));
+	if (user_start != NULL)
+		start = pk_floor(&key, pk_from_timestamptz(&key, *user_start));
+	else if (start_key != PK_TIME_MIN)
+		start = pk_floor(&key, start_key);
 	else
 	{
 		char	   *sql;
@@ -424,8 +407,40 @@ perfkit_partition_table(PG_FUNCTION_ARGS)
 	/* Make the partitions now, in this transaction; errors reach the caller. */
 	pk_maintain(parent, &res);
 	pk_set_record(parent, "ok", NULL, &res);
+	return res.created;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_partition_table);
+
+/*
+ * perfkit.partition_table(tbl regclass, column name, every interval,
+ *     premake int, start timestamptz, default_partition boolean,
+ *     brin boolean) RETURNS integer
+ *
+ * Registers (or re-registers with new settings) a range-partitioned table
+ * and runs its maintenance at once; returns the partitions created.
+ */
+Datum
+perfkit_partition_table(PG_FUNCTION_ARGS)
+{
+	TimestampTz start;
+	int			created;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table, column and interval must not be null")));
+	if (!PG_ARGISNULL(4))
+		start = PG_GETARG_TIMESTAMPTZ(4);
+	SPI_connect();
+	created = pk_register_set(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
+							  PG_GETARG_INTERVAL_P(2),
+							  PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3),
+							  PG_ARGISNULL(4) ? NULL : &start, PK_TIME_MIN,
+							  PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5),
+							  PG_ARGISNULL(6) ? false : PG_GETARG_BOOL(6));
 	SPI_finish();
-	PG_RETURN_INT32(res.created);
+	PG_RETURN_INT32(created);
 }
 
 PG_FUNCTION_INFO_V1(perfkit_set_retention);
