@@ -446,13 +446,20 @@ sync_log(ConvState *st, const char *cols, int64 below)
 	Oid			tidarr[1] = {TIDARRAYOID};
 	Datum		tids[1];
 	bool		isnull;
+	Oid			save_userid;
+	int			save_sec;
 
-	/* Take the entries (a statement of its own: the rows must go first). */
+	/*
+	 * Take the entries (a statement of its own: the rows must go first), as
+	 * the extension's owner: ordinary roles may only add to the log.
+	 */
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
+	pk_as_owner_begin(&save_userid, &save_sec);
 	pk_spi_exec("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
 				"RETURNING src) SELECT array_agg(DISTINCT src) FROM e",
 				2, argtypes, values, NULL, false);
+	pk_as_owner_end(save_userid, save_sec);
 	tids[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return 0;
