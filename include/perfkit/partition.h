@@ -20,6 +20,7 @@
 
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "storage/lockdefs.h"
 #include "utils/tuplestore.h"
 
 /* Unbounded ends of a range (MINVALUE, MAXVALUE). */
@@ -112,7 +113,7 @@ extern List *pk_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to);
 extern Oid	pk_create_partition(PkSet *set, int64 lo, int64 hi,
 								Oid default_oid, int64 *moved);
 extern char *pk_partition_name(PkSet *set, int64 lo);
-extern void pk_lock_relation(Oid relid, const char *mode);
+extern void pk_lock_relation(Oid relid, LOCKMODE mode);
 
 /* drain.c */
 extern int64 pk_drain_default(PkSet *set, List **ranges, Oid default_oid,

@@ -28,7 +28,10 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "executor/spi.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -50,6 +53,15 @@ pk_default_has_movable(PkSet *set, Oid default_oid)
 	Oid			argtypes[2] = {set->key.typid, set->key.typid};
 	Datum		values[2];
 
+	/* never written (the usual case): no query */
+	{
+		Relation	rel = relation_open(default_oid, AccessShareLock);
+		BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+
+		relation_close(rel, NoLock);
+		if (nblocks == 0)
+			return false;
+	}
 	values[0] = pk_to_datum(&set->key, PK_TIME_MIN);
 	values[1] = pk_to_datum(&set->key, PK_TIME_MAX);
 	return pk_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s > $1 AND %s < $2 LIMIT 1",

@@ -4,9 +4,9 @@
  *	  The partitions of a set: reading their bounds, finding the gaps to
  *	  fill, and creating one partition.
  *
- * Bounds are read from pg_class.relpartbound of each child, so a run that
- * has nothing to do reads the catalog caches only and takes no lock
- * stronger than ACCESS SHARE.
+ * Bounds are read from the parent's partition descriptor in the relcache,
+ * so a run that has nothing to do reads cached memory only and takes no
+ * lock stronger than ACCESS SHARE.
  *
  * Creating a partition.  A new partition is made as a standalone table
  * (CREATE TABLE ... (LIKE parent ...)), filled when rows of its range are
@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
@@ -42,6 +43,8 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/primnodes.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -51,75 +54,58 @@
 #include "perfkit/util.h"
 
 static int64
-bound_time(PkSet *set, List *datums)
+bound_time(PkSet *set, PartitionBoundInfo bi, int i)
 {
-	PartitionRangeDatum *prd = linitial_node(PartitionRangeDatum, datums);
-
-	if (prd->kind == PARTITION_RANGE_DATUM_MINVALUE)
+	if (bi->kind[i][0] == PARTITION_RANGE_DATUM_MINVALUE)
 		return PK_TIME_MIN;
-	if (prd->kind == PARTITION_RANGE_DATUM_MAXVALUE)
+	if (bi->kind[i][0] == PARTITION_RANGE_DATUM_MAXVALUE)
 		return PK_TIME_MAX;
-	return pk_from_datum(&set->key, castNode(Const, prd->value)->constvalue);
-}
-
-static int
-pk_range_cmp(const ListCell *a, const ListCell *b)
-{
-	PkRange    *ra = lfirst(a);
-	PkRange    *rb = lfirst(b);
-
-	if (ra->lower != rb->lower)
-		return ra->lower < rb->lower ? -1 : 1;
-	return 0;
+	return pk_from_datum(&set->key, bi->datums[i][0]);
 }
 
 /*
  * The partitions of set's parent (PkRange list sorted by lower bound),
- * and its default partition (InvalidOid when none).  Locks the parent
- * ACCESS SHARE.  Partitions being detached concurrently are left out.
+ * and its default partition (InvalidOid when none), from the partition
+ * descriptor the relcache keeps (no catalog reads, no parsing).  Locks
+ * the parent ACCESS SHARE.  Partitions being detached concurrently are
+ * left out.
+ *
+ * In a range partition descriptor, datums[] holds every distinct bound in
+ * order and indexes[i] the partition whose upper bound is datums[i] (-1
+ * for a gap); that partition's lower bound is datums[i - 1].
  */
 List *
 pk_layout_read(PkSet *set, Oid *default_oid)
 {
-	List	   *children;
+	Relation	rel;
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
 	List	   *result = NIL;
-	ListCell   *lc;
+	int			i;
 
-	LockRelationOid(set->parent, AccessShareLock);
+	rel = relation_open(set->parent, AccessShareLock);
+	pd = RelationGetPartitionDesc(rel, true);
+	bi = pd->boundinfo;
 	*default_oid = InvalidOid;
-	children = find_inheritance_children(set->parent, NoLock);
-	foreach(lc, children)
+	if (bi != NULL && bi->strategy == PARTITION_STRATEGY_RANGE)
 	{
-		Oid			child = lfirst_oid(lc);
-		HeapTuple	tup;
-		Datum		d;
-		bool		isnull;
-		PartitionBoundSpec *spec;
-
-		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(child));
-		if (!HeapTupleIsValid(tup))
-			continue;			/* dropped meanwhile */
-		d = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
-		if (isnull)
+		if (partition_bound_has_default(bi))
+			*default_oid = pd->oids[bi->default_index];
+		for (i = 1; i < bi->ndatums; i++)
 		{
-			ReleaseSysCache(tup);
-			continue;
-		}
-		spec = castNode(PartitionBoundSpec, stringToNode(TextDatumGetCString(d)));
-		ReleaseSysCache(tup);
-		if (spec->is_default)
-			*default_oid = child;
-		else if (spec->strategy == PARTITION_STRATEGY_RANGE)
-		{
-			PkRange    *r = palloc(sizeof(PkRange));
+			int			part = bi->indexes[i];
+			PkRange    *r;
 
-			r->relid = child;
-			r->lower = bound_time(set, spec->lowerdatums);
-			r->upper = bound_time(set, spec->upperdatums);
+			if (part < 0)
+				continue;
+			r = palloc(sizeof(PkRange));
+			r->relid = pd->oids[part];
+			r->lower = bound_time(set, bi, i - 1);
+			r->upper = bound_time(set, bi, i);
 			result = lappend(result, r);
 		}
 	}
-	list_sort(result, pk_range_cmp);
+	relation_close(rel, NoLock);
 	return result;
 }
 
@@ -226,12 +212,14 @@ qualified(Oid relid)
 									  get_rel_name(relid));
 }
 
-/* LOCK TABLE relid IN mode MODE (honours lock_timeout). */
+/*
+ * Lock relid in mode, waiting at most lock_timeout like LOCK TABLE (the
+ * caller has checked ownership).
+ */
 void
-pk_lock_relation(Oid relid, const char *mode)
+pk_lock_relation(Oid relid, LOCKMODE mode)
 {
-	pk_spi_exec(psprintf("LOCK TABLE ONLY %s IN %s MODE", qualified(relid), mode),
-				0, NULL, NULL, NULL, false);
+	LockRelationOid(relid, mode);
 }
 
 /* The parent's columns that can be inserted into, quoted, comma separated. */

@@ -143,11 +143,11 @@ pk_maintain(Oid parent, PkRunResult *res)
 	{
 		if (OidIsValid(default_oid))
 		{
-			pk_lock_relation(parent, "EXCLUSIVE");
-			pk_lock_relation(default_oid, "ACCESS EXCLUSIVE");
+			pk_lock_relation(parent, ExclusiveLock);
+			pk_lock_relation(default_oid, AccessExclusiveLock);
 		}
 		else
-			pk_lock_relation(parent, "SHARE UPDATE EXCLUSIVE");
+			pk_lock_relation(parent, ShareUpdateExclusiveLock);
 
 		/* What holds now that we hold the locks. */
 		{

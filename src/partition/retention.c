@@ -117,7 +117,7 @@ pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res)
 		}
 		if (!locked)
 		{
-			pk_lock_relation(set->parent, "ACCESS EXCLUSIVE");
+			pk_lock_relation(set->parent, AccessExclusiveLock);
 			locked = true;
 		}
 		qchild = quote_qualified_identifier(get_namespace_name(get_rel_namespace(r->relid)),

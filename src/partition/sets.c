@@ -94,6 +94,9 @@ getbool(HeapTuple tup, TupleDesc desc, int col, bool dflt)
 	return isnull ? dflt : DatumGetBool(d);
 }
 
+static SPIPlanPtr load_plan = NULL;
+static SPIPlanPtr record_plan = NULL;
+
 /*
  * The registered set of parent, allocated in the caller's memory context;
  * NULL when it is not registered and missing_ok.  SPI must be connected.
@@ -115,10 +118,11 @@ pk_set_load(Oid parent, bool missing_ok)
 	Oid			collid;
 
 	values[0] = ObjectIdGetDatum(parent);
-	if (pk_spi_exec("SELECT column_name::text, every, premake, start, default_partition, "
-					"retention, retention_mode, archive_schema::text, require_rollups "
-					"FROM perfkit.partition_config WHERE parent = $1::regclass",
-					1, argtypes, values, NULL, false) == 0)
+	if (pk_spi_exec_saved(&load_plan,
+						  "SELECT column_name::text, every, premake, start, default_partition, "
+						  "retention, retention_mode, archive_schema::text, require_rollups "
+						  "FROM perfkit.partition_config WHERE parent = $1::regclass",
+						  1, argtypes, values, NULL) == 0)
 	{
 		if (missing_ok)
 			return NULL;
@@ -217,13 +221,14 @@ pk_set_record(Oid parent, const char *status, const char *error,
 		nulls[4] = ' ';
 	}
 	pk_as_owner_begin(&save_userid, &save_sec);
-	pk_spi_exec("UPDATE perfkit.partition_config SET last_run = now(), "
-				"last_status = $2, last_error = $3, "
-				"last_kept = CASE WHEN $2 = 'ok' THEN $4 ELSE last_kept END, "
-				"start = CASE WHEN $5 IS NOT NULL AND (start IS NULL OR start < $5) "
-				"THEN $5 ELSE start END "
-				"WHERE parent = $1::regclass",
-				5, argtypes, values, nulls, false);
+	pk_spi_exec_saved(&record_plan,
+					  "UPDATE perfkit.partition_config SET last_run = now(), "
+					  "last_status = $2, last_error = $3, "
+					  "last_kept = CASE WHEN $2 = 'ok' THEN $4 ELSE last_kept END, "
+					  "start = CASE WHEN $5 IS NOT NULL AND (start IS NULL OR start < $5) "
+					  "THEN $5 ELSE start END "
+					  "WHERE parent = $1::regclass",
+					  5, argtypes, values, nulls);
 	pk_as_owner_end(save_userid, save_sec);
 }
 
