@@ -24,7 +24,13 @@ CREATE TABLE perfkit.partition_config (
 	last_run timestamptz,
 	last_status text,
 	last_error text,
-	last_kept text
+	last_kept text,
+	-- what the last full run saw, for the fast path of runs with nothing to do
+	layout_digest bigint,
+	covered_from timestamptz,
+	covered_to timestamptz,
+	oldest_upper timestamptz,
+	default_rel oid
 );
 
 COMMENT ON TABLE perfkit.partition_config IS

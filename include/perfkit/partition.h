@@ -67,6 +67,13 @@ typedef struct PkSet
 	bool		drop;			/* retention mode: drop, else detach */
 	char	   *archive_schema; /* NULL: detached tables stay in place */
 	bool		require_rollups;
+	/* what the last full run found (fast path of a run with nothing to do) */
+	bool		has_layout;
+	uint64		layout_digest;
+	int64		covered_from;	/* partitions cover [from, to) without a gap */
+	int64		covered_to;
+	int64		oldest_upper;	/* PK_TIME_MAX: no bounded partition */
+	Oid			default_rel;
 } PkSet;
 
 /* What one maintenance run did to one set. */
@@ -78,6 +85,13 @@ typedef struct PkRunResult
 	int			kept;			/* partitions past retention, kept */
 	StringInfo	kept_reasons;	/* "partition: rollup: reason" lines */
 	int64		advanced_start; /* new start after retention, or PK_TIME_MIN */
+	bool		fast;			/* nothing to do, seen without reading bounds */
+	bool		has_layout;		/* layout facts to record (after a full run) */
+	uint64		layout_digest;
+	int64		covered_from;
+	int64		covered_to;
+	int64		oldest_upper;
+	Oid			default_rel;
 } PkRunResult;
 
 /* timekey.c */
@@ -108,6 +122,8 @@ extern int	pk_register_set(Oid parent, const char *column, const Interval *every
 
 /* layout.c */
 extern List *pk_layout_read(PkSet *set, Oid *default_oid);
+extern uint64 pk_layout_digest(Oid parent);
+extern bool pk_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi);
 extern bool pk_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi);
 extern List *pk_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to);
 extern Oid	pk_create_partition(PkSet *set, int64 lo, int64 hi,
@@ -119,6 +135,7 @@ extern void pk_lock_relation(Oid relid, LOCKMODE mode);
 extern int64 pk_drain_default(PkSet *set, List **ranges, Oid default_oid,
 							  int *created);
 extern bool pk_default_has_movable(PkSet *set, Oid default_oid);
+extern bool pk_default_never_written(Oid default_oid);
 
 /* retention.c */
 extern int64 pk_retention_cutoff(PkSet *set);

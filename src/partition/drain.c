@@ -28,7 +28,12 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "storage/smgr.h"
+#include "utils/syscache.h"
 #include "executor/spi.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
@@ -67,6 +72,41 @@ pk_default_has_movable(PkSet *set, Oid default_oid)
 	return pk_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s > $1 AND %s < $2 LIMIT 1",
 								qualified(default_oid), col, col),
 					   2, argtypes, values, NULL, false) > 0;
+}
+
+/*
+ * Has the default partition never been written (no block in its file)?
+ * Read from its file size, without opening the relation: cheap enough
+ * for the fast path of a run with nothing to do.  No lock is taken: a
+ * row being inserted meanwhile is not committed yet, and the next run
+ * sees it.
+ */
+bool
+pk_default_never_written(Oid default_oid)
+{
+	HeapTuple	tup;
+	Form_pg_class c;
+	RelFileNode rnode;
+	SMgrRelation srel;
+	bool		result;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(default_oid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	c = (Form_pg_class) GETSTRUCT(tup);
+	if (c->relfilenode == InvalidOid || c->relpersistence == RELPERSISTENCE_TEMP)
+	{
+		ReleaseSysCache(tup);
+		return false;
+	}
+	rnode.spcNode = OidIsValid(c->reltablespace) ? c->reltablespace : MyDatabaseTableSpace;
+	rnode.dbNode = MyDatabaseId;
+	rnode.relNode = c->relfilenode;
+	ReleaseSysCache(tup);
+
+	srel = smgropen(rnode, InvalidBackendId);
+	result = !smgrexists(srel, MAIN_FORKNUM) || smgrnblocks(srel, MAIN_FORKNUM) == 0;
+	return result;
 }
 
 static void

@@ -32,7 +32,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "common/hashfn.h"
+#include "utils/fmgroids.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
@@ -107,6 +112,94 @@ pk_layout_read(PkSet *set, Oid *default_oid)
 	}
 	relation_close(rel, NoLock);
 	return result;
+}
+
+/*
+ * A digest of parent's partitions as pg_inherits holds them: which
+ * relations, attached by which transaction (the raw xmin of their
+ * pg_inherits row, which freezing leaves in place), and whether they are
+ * being detached.  A partition's bound is set when it is attached and
+ * cannot change until it is detached, so an equal digest means the same
+ * partitions with the same bounds.  Read with an index scan of
+ * pg_inherits: no relcache entry, no bound to parse.
+ */
+uint64
+pk_layout_digest(Oid parent)
+{
+	Relation	inh;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	uint64		digest = 0;
+
+	inh = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhparent, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(parent));
+	scan = systable_beginscan(inh, InheritsParentIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_inherits form = (Form_pg_inherits) GETSTRUCT(tup);
+		uint64		h;
+
+		h = hash_bytes_uint32_extended(form->inhrelid,
+									   HeapTupleHeaderGetRawXmin(tup->t_data));
+		if (form->inhdetachpending)
+			h = hash_combine64(h, 1);
+		digest += h;			/* order-independent */
+	}
+	systable_endscan(scan);
+	table_close(inh, AccessShareLock);
+	return digest;
+}
+
+/*
+ * The contiguous run of partitions that holds key time t: [*lo, *hi);
+ * false when no partition holds t.
+ */
+bool
+pk_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi)
+{
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, ranges)
+	{
+		PkRange    *r = lfirst(lc);
+
+		if (!found)
+		{
+			if (r->lower <= t && t < r->upper)
+			{
+				found = true;
+				*hi = r->upper;
+			}
+			continue;
+		}
+		if (r->lower != *hi)
+			break;
+		*hi = r->upper;
+	}
+	if (!found)
+		return false;
+	*lo = t;
+	for (;;)
+	{
+		bool		extended = false;
+
+		foreach(lc, ranges)
+		{
+			PkRange    *r = lfirst(lc);
+
+			if (r->upper == *lo && r->lower < *lo)
+			{
+				*lo = r->lower;
+				extended = true;
+			}
+		}
+		if (!extended)
+			break;
+	}
+	return true;
 }
 
 /*

@@ -128,14 +128,31 @@ pk_maintain(Oid parent, PkRunResult *res)
 
 	set = pk_set_load(parent, false);
 	pk_check_owner(parent);
-	nestlevel = push_lock_timeout();
 
-	ranges = pk_layout_read(set, &default_oid);
 	now = pk_floor(&set->key, pk_now(&set->key));
 	from = (set->start == PK_TIME_MIN) ? now : set->start;
 	if (set->has_retention)
 		from = Max(from, pk_floor(&set->key, pk_retention_cutoff(set)));
-	to = Max(pk_add(&set->key, now, set->premake + 1), newest_upper(ranges));
+	to = pk_add(&set->key, now, set->premake + 1);
+
+	/*
+	 * Fast path: the partitions are those the last full run saw (same
+	 * digest), they cover [from, to) without a gap, none is past retention
+	 * and the default partition was never written.  Nothing to do, found
+	 * without building the parent's relcache entry.
+	 */
+	if (set->has_layout && set->covered_from <= from && set->covered_to >= to &&
+		(!set->has_retention || set->oldest_upper > pk_retention_cutoff(set)) &&
+		pk_layout_digest(parent) == set->layout_digest &&
+		(!OidIsValid(set->default_rel) || pk_default_never_written(set->default_rel)))
+	{
+		res->fast = true;
+		return;
+	}
+
+	nestlevel = push_lock_timeout();
+	ranges = pk_layout_read(set, &default_oid);
+	to = Max(to, newest_upper(ranges));
 	missing = pk_missing_ranges(set, ranges, from, to);
 	drain = OidIsValid(default_oid) && pk_default_has_movable(set, default_oid);
 
@@ -171,9 +188,31 @@ pk_maintain(Oid parent, PkRunResult *res)
 			r->relid = pk_create_partition(set, r->lower, r->upper, default_oid, NULL);
 			res->created++;
 		}
+		if (missing != NIL)
+			ranges = pk_layout_read(set, &default_oid);
 	}
 
 	pk_apply_retention(set, ranges, res);
+	if (res->retired > 0)
+		ranges = pk_layout_read(set, &default_oid);
+
+	/* What the next run's fast path compares with. */
+	res->has_layout = pk_covered_run(ranges, from, &res->covered_from, &res->covered_to);
+	if (res->has_layout)
+	{
+		ListCell   *rc;
+
+		res->layout_digest = pk_layout_digest(parent);
+		res->default_rel = default_oid;
+		res->oldest_upper = PK_TIME_MAX;
+		foreach(rc, ranges)
+		{
+			PkRange    *r = lfirst(rc);
+
+			if (r->upper != PK_TIME_MAX && r->upper < res->oldest_upper)
+				res->oldest_upper = r->upper;
+		}
+	}
 	AtEOXact_GUC(true, nestlevel);
 }
 

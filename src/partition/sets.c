@@ -120,7 +120,8 @@ pk_set_load(Oid parent, bool missing_ok)
 	values[0] = ObjectIdGetDatum(parent);
 	if (pk_spi_exec_saved(&load_plan,
 						  "SELECT column_name::text, every, premake, start, default_partition, "
-						  "retention, retention_mode, archive_schema::text, require_rollups "
+						  "retention, retention_mode, archive_schema::text, require_rollups, "
+						  "layout_digest, covered_from, covered_to, oldest_upper, default_rel "
 						  "FROM perfkit.partition_config WHERE parent = $1::regclass",
 						  1, argtypes, values, NULL) == 0)
 	{
@@ -159,6 +160,20 @@ pk_set_load(Oid parent, bool missing_ok)
 	set->drop = !isnull && strcmp(TextDatumGetCString(d), "drop") == 0;
 	set->archive_schema = SPI_getvalue(tup, desc, 8);
 	set->require_rollups = getbool(tup, desc, 9, true);
+	d = SPI_getbinval(tup, desc, 10, &isnull);
+	set->has_layout = !isnull;
+	if (!isnull)
+	{
+		set->layout_digest = (uint64) DatumGetInt64(d);
+		set->covered_from = DatumGetTimestampTz(SPI_getbinval(tup, desc, 11, &isnull));
+		set->has_layout &= !isnull;
+		set->covered_to = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
+		set->has_layout &= !isnull;
+		set->oldest_upper = DatumGetTimestampTz(SPI_getbinval(tup, desc, 13, &isnull));
+		set->has_layout &= !isnull;
+		d = SPI_getbinval(tup, desc, 14, &isnull);
+		set->default_rel = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
 	MemoryContextSwitchTo(old);
 	return set;
 }
@@ -192,14 +207,20 @@ pk_set_list(void)
 	return result;
 }
 
-/* Record the outcome of a maintenance run of parent.  SPI connected. */
+/*
+ * Record the outcome of a maintenance run of parent, and what a full run
+ * found about its partitions (for the next run's fast path).  SPI
+ * connected.
+ */
 void
 pk_set_record(Oid parent, const char *status, const char *error,
 			  const PkRunResult *res)
 {
-	Oid			argtypes[5] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', 'n', 'n', 'n'};
+	Oid			argtypes[11] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		BOOLOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID};
+	Datum		values[11];
+	char		nulls[11] = {' ', ' ', 'n', 'n', 'n', ' ', 'n', 'n', 'n', 'n', 'n'};
+	bool		layout = (res != NULL && res->has_layout);
 	Oid			save_userid;
 	int			save_sec;
 
@@ -220,15 +241,31 @@ pk_set_record(Oid parent, const char *status, const char *error,
 		values[4] = TimestampTzGetDatum(res->advanced_start);
 		nulls[4] = ' ';
 	}
+	values[5] = BoolGetDatum(layout);
+	if (layout)
+	{
+		values[6] = Int64GetDatum((int64) res->layout_digest);
+		values[7] = TimestampTzGetDatum(res->covered_from);
+		values[8] = TimestampTzGetDatum(res->covered_to);
+		values[9] = TimestampTzGetDatum(res->oldest_upper);
+		values[10] = ObjectIdGetDatum(res->default_rel);
+		nulls[6] = nulls[7] = nulls[8] = nulls[9] = ' ';
+		nulls[10] = OidIsValid(res->default_rel) ? ' ' : 'n';
+	}
 	pk_as_owner_begin(&save_userid, &save_sec);
 	pk_spi_exec_saved(&record_plan,
 					  "UPDATE perfkit.partition_config SET last_run = now(), "
 					  "last_status = $2, last_error = $3, "
 					  "last_kept = CASE WHEN $2 = 'ok' THEN $4 ELSE last_kept END, "
 					  "start = CASE WHEN $5 IS NOT NULL AND (start IS NULL OR start < $5) "
-					  "THEN $5 ELSE start END "
+					  "THEN $5 ELSE start END, "
+					  "layout_digest = CASE WHEN $6 THEN $7 WHEN $2 = 'ok' THEN layout_digest END, "
+					  "covered_from = CASE WHEN $6 THEN $8 WHEN $2 = 'ok' THEN covered_from END, "
+					  "covered_to = CASE WHEN $6 THEN $9 WHEN $2 = 'ok' THEN covered_to END, "
+					  "oldest_upper = CASE WHEN $6 THEN $10 WHEN $2 = 'ok' THEN oldest_upper END, "
+					  "default_rel = CASE WHEN $6 THEN $11 WHEN $2 = 'ok' THEN default_rel END "
 					  "WHERE parent = $1::regclass",
-					  5, argtypes, values, nulls);
+					  11, argtypes, values, nulls);
 	pk_as_owner_end(save_userid, save_sec);
 }
 
