@@ -192,7 +192,8 @@ COMMENT ON TABLE perfkit.conversions IS
 CREATE TABLE perfkit.convert_log (
 	relid oid NOT NULL,
 	blk bigint NOT NULL,
-	src tid NOT NULL
+	src tid NOT NULL,
+	old boolean NOT NULL DEFAULT false	-- a version updated or deleted there
 );
 CREATE INDEX ON perfkit.convert_log (relid, blk);
 

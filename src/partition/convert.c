@@ -11,7 +11,7 @@
  *      (below), create the new partitioned table N next to it with the
  *      same columns, defaults, CHECK and NOT NULL constraints, identity,
  *      indexes, foreign keys, comments and owner, plus one extra column
- *      __perfkit_src (tid) with a BRIN index, register N as a partition
+ *      __perfkit_src (tid, the row's origin) with a BRIN index, register N as a partition
  *      set and make its partitions (from the data's oldest slot to now +
  *      4 slots, and a default partition), and put a row trigger on the old
  *      table T that logs the tid of every row version any write touches
@@ -32,8 +32,9 @@
  *      So every write is synced after both its commit and the copy of its
  *      block: N converges to T.
  *   3. Swap (one transaction, lock_timeout, retried).  Lock T in
- *      EXCLUSIVE mode (writers wait, readers do not), copy the blocks
- *      appended since the last batch, sync the whole log, and compare the
+ *      EXCLUSIVE mode (writers wait, readers do not), sync the log of the
+ *      blocks already copied, copy the others as they are now (writers
+ *      are done: that copy is exact, and their log is dropped), compare the
  *      count and a checksum of the rows of T and N; then lock T in ACCESS
  *      EXCLUSIVE mode, drop the trigger and the extra column, hand over
  *      sequences (serial ones change owner, identity ones continue from
@@ -75,12 +76,14 @@
 #include "nodes/parsenodes.h"
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
@@ -471,40 +474,174 @@ copy_blocks(ConvState *st, const char *cols, int64 from, int64 to)
  * Sync the logged tids of blocks below `below` (all, when negative):
  * returns the rows copied again.
  */
+/*
+ * Run sql with the given snapshot (its command id advanced, so the
+ * statement sees this transaction's earlier writes); the rows processed.
+ */
+static uint64
+exec_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		  const char *nulls, Snapshot snap)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	int			rc;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
+							  false, true, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+	SPI_freeplan(plan);
+	return SPI_processed;
+}
+
 static int64
 sync_log(ConvState *st, const char *cols, int64 below)
 {
 	Oid			argtypes[2] = {OIDOID, INT8OID};
 	Datum		values[2];
 	Oid			tidarr[1] = {TIDARRAYOID};
-	Datum		tids[1];
+	Oid			tidarr2[2] = {TIDARRAYOID, TIDARRAYOID};
+	Datum		tids[2];
+	char		tnulls[2] = {' ', ' '};
 	bool		isnull;
 	Oid			save_userid;
 	int			save_sec;
+	int			nestlevel;
+	Oid			keytype = get_atttype(st->relid, get_attnum(st->relid, st->column));
+	SPIPlanPtr	targeted = NULL;
+	SPIPlanPtr	everywhere = NULL;
+	const char *col = quote_identifier(st->column);
+	uint64		n,
+				i;
+	Datum	   *rowtids;
+	Snapshot	snap;
+	Datum	   *rowkeys;
+	bool	   *rowtargeted;
 
 	/*
 	 * Take the entries (a statement of its own: the rows must go first), as
-	 * the extension's owner: ordinary roles may only add to the log.
+	 * the extension's owner: ordinary roles may only add to the log.  Every
+	 * statement of the sync runs on one snapshot: a writer that commits
+	 * meanwhile has either all of its writes synced now (its log entries and
+	 * its row versions are seen together), or none; otherwise its new
+	 * version could be copied while its entry for the old one, still in the
+	 * new table, is not taken yet: a duplicate, for a moment, that a unique
+	 * key would refuse.
 	 */
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	pk_as_owner_begin(&save_userid, &save_sec);
-	pk_spi_exec("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
-				"RETURNING src) SELECT array_agg(DISTINCT src) FROM e",
-				2, argtypes, values, NULL, false);
+	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
+			  "RETURNING src, old) "
+			  "SELECT array_agg(DISTINCT src), array_agg(DISTINCT src) FILTER (WHERE old) FROM e",
+			  2, argtypes, values, NULL, snap);
 	pk_as_owner_end(save_userid, save_sec);
 	tids[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
+	{
+		UnregisterSnapshot(snap);
 		return 0;
+	}
 	tids[0] = datumCopy(tids[0], false, -1);
+	tids[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		tnulls[1] = 'n';
+	else
+		tids[1] = datumCopy(tids[1], false, -1);
 
-	pk_spi_exec(psprintf("DELETE FROM %s WHERE %s = ANY ($1)", qualified(st->newrel), SRC_COLUMN),
-				1, tidarr, tids, NULL, false);
-	return (int64) pk_spi_exec(psprintf("INSERT INTO %s (%s, %s) OVERRIDING SYSTEM VALUE "
-										"SELECT %s, ctid FROM ONLY %s WHERE ctid = ANY ($1)",
-										qualified(st->newrel), cols, SRC_COLUMN, cols,
-										qualified(st->relid)),
-							   1, tidarr, tids, NULL, false);
+	/*
+	 * Remove what the new table holds from those tids.  A tid where only new
+	 * row versions were written holds one version, the old table's current
+	 * one, whose key tells its partition: one index probe in one partition.
+	 * Any other tid (an old version was updated or deleted there, the
+	 * current version's key is NULL, or there is no current version) is
+	 * searched in every partition.  Rows are copied in tid order, so each
+	 * partition's BRIN index on the origin tid has tight ranges once
+	 * summarized (done here first).  Without statistics on partitions just
+	 * filled the planner would rather scan them, so sequential scans are off
+	 * for these statements.
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	values[0] = ObjectIdGetDatum(st->newrel);
+	exec_snap("SELECT count(pg_catalog.brin_summarize_new_values(i.indexrelid::regclass)) "
+				"FROM pg_catalog.pg_inherits h "
+				"JOIN pg_catalog.pg_index i ON i.indrelid = h.inhrelid "
+				"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+				"WHERE h.inhparent = $1 AND a.amname = 'brin'",
+				1, argtypes, values, NULL, snap);
+
+	n = exec_snap(psprintf("SELECT u.t, o.k, o.k IS NOT NULL "
+						   "AND NOT (u.t = ANY (coalesce($2, '{}'::pg_catalog.tid[]))) "
+						   "FROM unnest($1) u(t) "
+						   "LEFT JOIN LATERAL (SELECT %s AS k FROM ONLY %s WHERE ctid = u.t) o ON true",
+						   col, qualified(st->relid)),
+				  2, tidarr2, tids, tnulls, snap);
+	rowtids = palloc(sizeof(Datum) * Max(n, 1));
+	rowkeys = palloc(sizeof(Datum) * Max(n, 1));
+	rowtargeted = palloc(sizeof(bool) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		knull;
+
+		rowtids[i] = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), false,
+							   sizeof(ItemPointerData));
+		rowkeys[i] = SPI_getbinval(tup, desc, 2, &knull);
+		rowtargeted[i] = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !knull;
+	}
+	for (i = 0; i < n; i++)
+	{
+		int			rc;
+
+		if (rowtargeted[i])
+		{
+			Oid			twoargs[2] = {TIDOID, keytype};
+			Datum		args[2];
+
+			if (targeted == NULL)
+				targeted = SPI_prepare(psprintf("DELETE FROM %s WHERE %s = $2 AND %s = $1",
+												qualified(st->newrel), col, SRC_COLUMN),
+									   2, twoargs);
+			args[0] = rowtids[i];
+			args[1] = rowkeys[i];
+			rc = SPI_execute_snapshot(targeted, args, NULL, snap, InvalidSnapshot,
+									  false, true, 0);
+		}
+		else
+		{
+			Oid			onearg[1] = {TIDOID};
+
+			if (everywhere == NULL)
+				everywhere = SPI_prepare(psprintf("DELETE FROM %s WHERE %s = $1",
+												  qualified(st->newrel), SRC_COLUMN),
+										 1, onearg);
+			rc = SPI_execute_snapshot(everywhere, &rowtids[i], NULL, snap, InvalidSnapshot,
+									  false, true, 0);
+		}
+		if (rc != SPI_OK_DELETE)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+	if (targeted)
+		SPI_freeplan(targeted);
+	if (everywhere)
+		SPI_freeplan(everywhere);
+	AtEOXact_GUC(true, nestlevel);
+
+	n = exec_snap(psprintf("INSERT INTO %s (%s, %s) OVERRIDING SYSTEM VALUE "
+						   "SELECT %s, ctid FROM ONLY %s WHERE ctid = ANY ($1)",
+						   qualified(st->newrel), cols, SRC_COLUMN, cols,
+						   qualified(st->relid)),
+				  1, tidarr, tids, NULL, snap);
+	UnregisterSnapshot(snap);
+	return (int64) n;
 }
 
 static void
@@ -562,8 +699,24 @@ conversion_swap(ConvState *st, const char *cols)
 
 	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
 	check_not_rewritten(st);
+
+	/*
+	 * Writers are done: the blocks not copied yet are copied as they are
+	 * now, exactly, so only the writes logged for blocks copied before need
+	 * applying; the log of the others is dropped.
+	 */
+	(void) sync_log(st, cols, st->watermark);
 	st->rows_copied += copy_blocks(st, cols, st->watermark, -1);
-	(void) sync_log(st, cols, -1);
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		values[0] = ObjectIdGetDatum(relid);
+		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
+					1, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec);
+	}
 
 	/* Verify: same count, same checksum (over every column). */
 	all_cols = insert_columns(relid);
@@ -986,6 +1139,7 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	ItemPointerData tids[2];
+	bool		olds[2];
 	int			ntids = 0;
 	int			i;
 	Relation	rel;
@@ -1002,24 +1156,33 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
 		elog(ERROR, "perfkit._convert_capture() must run AFTER ... FOR EACH ROW");
 
+	/* old: a version that stops being current (updated or deleted) */
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		olds[ntids] = false;
 		tids[ntids++] = td->tg_trigtuple->t_self;
+	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		olds[ntids] = true;
 		tids[ntids++] = td->tg_trigtuple->t_self;
+	}
 	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
+		olds[ntids] = true;
 		tids[ntids++] = td->tg_trigtuple->t_self;
+		olds[ntids] = false;
 		tids[ntids++] = td->tg_newtuple->t_self;
 	}
 
 	SPI_connect();
 	if (capture_plan == NULL)
 	{
-		Oid			argtypes[3] = {OIDOID, INT8OID, TIDOID};
+		Oid			argtypes[4] = {OIDOID, INT8OID, TIDOID, BOOLOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src) VALUES ($1, $2, $3)",
-						   3, argtypes);
+		plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src, old) VALUES ($1, $2, $3, $4)",
+						   4, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
@@ -1027,12 +1190,13 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 	}
 	for (i = 0; i < ntids; i++)
 	{
-		Datum		values[3];
+		Datum		values[4];
 		int			rc;
 
 		values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
 		values[1] = Int64GetDatum((int64) ItemPointerGetBlockNumber(&tids[i]));
 		values[2] = PointerGetDatum(&tids[i]);
+		values[3] = BoolGetDatum(olds[i]);
 		rc = SPI_execute_plan(capture_plan, values, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
