@@ -22,8 +22,9 @@
  *      order, a range of heap blocks at a time (a TID range scan), with
  *      the tid each came from in __perfkit_src; the next block to copy
  *      (the watermark) is committed with the batch, so an interrupted
- *      conversion resumes where it stopped.  After each batch, the logged
- *      tids of blocks below the watermark are synced: N's rows from that
+ *      conversion resumes where it stopped.  Before each batch's copy, on
+ *      the same snapshot, the logged tids of blocks below the watermark
+ *      are synced: N's rows from that
  *      tid are deleted and T's current version at that tid (if any) is
  *      copied again.  A logged write made to a block that is not copied
  *      yet is left in the log until the watermark passes it, since a
@@ -443,37 +444,6 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 	return state_load(relid);
 }
 
-/* Copy blocks [from, to) of the old table into the new one. */
-static int64
-copy_blocks(ConvState *st, const char *cols, int64 from, int64 to)
-{
-	Oid			argtypes[2] = {TIDOID, TIDOID};
-	Datum		values[2];
-	ItemPointerData lo,
-				hi;
-	char		nulls[2] = {' ', ' '};
-
-	ItemPointerSet(&lo, (BlockNumber) from, 0);
-	values[0] = PointerGetDatum(&lo);
-	if (to < 0)
-		nulls[1] = 'n';
-	else
-	{
-		ItemPointerSet(&hi, (BlockNumber) to, 0);
-		values[1] = PointerGetDatum(&hi);
-	}
-	return (int64) pk_spi_exec(psprintf("INSERT INTO %s (%s, %s) OVERRIDING SYSTEM VALUE "
-										"SELECT %s, ctid FROM ONLY %s "
-										"WHERE ctid >= $1 AND ($2 IS NULL OR ctid < $2)",
-										qualified(st->newrel), cols, SRC_COLUMN, cols,
-										qualified(st->relid)),
-							   2, argtypes, values, nulls, false);
-}
-
-/*
- * Sync the logged tids of blocks below `below` (all, when negative):
- * returns the rows copied again.
- */
 /*
  * Run sql with the given snapshot (its command id advanced, so the
  * statement sees this transaction's earlier writes); the rows processed.
@@ -497,8 +467,35 @@ exec_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return SPI_processed;
 }
 
+/* Copy blocks [from, to) (to < 0: to the end) of the old table into the new one. */
 static int64
-sync_log(ConvState *st, const char *cols, int64 below)
+copy_blocks(ConvState *st, const char *cols, int64 from, int64 to, Snapshot snap)
+{
+	Oid			argtypes[2] = {TIDOID, TIDOID};
+	Datum		values[2];
+	ItemPointerData lo,
+				hi;
+	char		nulls[2] = {' ', ' '};
+
+	ItemPointerSet(&lo, (BlockNumber) from, 0);
+	values[0] = PointerGetDatum(&lo);
+	if (to < 0)
+		nulls[1] = 'n';
+	else
+	{
+		ItemPointerSet(&hi, (BlockNumber) to, 0);
+		values[1] = PointerGetDatum(&hi);
+	}
+	return (int64) exec_snap(psprintf("INSERT INTO %s (%s, %s) OVERRIDING SYSTEM VALUE "
+									  "SELECT %s, ctid FROM ONLY %s "
+									  "WHERE ctid >= $1 AND ($2 IS NULL OR ctid < $2)",
+									  qualified(st->newrel), cols, SRC_COLUMN, cols,
+									  qualified(st->relid)),
+							 2, argtypes, values, nulls, snap);
+}
+
+static int64
+sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 {
 	Oid			argtypes[2] = {OIDOID, INT8OID};
 	Datum		values[2];
@@ -517,23 +514,21 @@ sync_log(ConvState *st, const char *cols, int64 below)
 	uint64		n,
 				i;
 	Datum	   *rowtids;
-	Snapshot	snap;
 	Datum	   *rowkeys;
 	bool	   *rowtargeted;
 
 	/*
 	 * Take the entries (a statement of its own: the rows must go first), as
-	 * the extension's owner: ordinary roles may only add to the log.  Every
-	 * statement of the sync runs on one snapshot: a writer that commits
-	 * meanwhile has either all of its writes synced now (its log entries and
-	 * its row versions are seen together), or none; otherwise its new
-	 * version could be copied while its entry for the old one, still in the
-	 * new table, is not taken yet: a duplicate, for a moment, that a unique
-	 * key would refuse.
+	 * the extension's owner: ordinary roles may only add to the log.  The
+	 * sync and the copy of the next blocks run on one snapshot (the
+	 * caller's): a writer that commits meanwhile has either all of its
+	 * writes seen (its log entries and its row versions together), or none;
+	 * otherwise its new version could be copied while the old one, still in
+	 * the new table, is not removed yet: a duplicate, for a moment, that a
+	 * unique key would refuse.
 	 */
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
-	snap = RegisterSnapshot(GetLatestSnapshot());
 	pk_as_owner_begin(&save_userid, &save_sec);
 	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
 			  "RETURNING src, old) "
@@ -542,10 +537,7 @@ sync_log(ConvState *st, const char *cols, int64 below)
 	pk_as_owner_end(save_userid, save_sec);
 	tids[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
-	{
-		UnregisterSnapshot(snap);
 		return 0;
-	}
 	tids[0] = datumCopy(tids[0], false, -1);
 	tids[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (isnull)
@@ -640,7 +632,6 @@ sync_log(ConvState *st, const char *cols, int64 below)
 						   qualified(st->newrel), cols, SRC_COLUMN, cols,
 						   qualified(st->relid)),
 				  1, tidarr, tids, NULL, snap);
-	UnregisterSnapshot(snap);
 	return (int64) n;
 }
 
@@ -705,8 +696,13 @@ conversion_swap(ConvState *st, const char *cols)
 	 * now, exactly, so only the writes logged for blocks copied before need
 	 * applying; the log of the others is dropped.
 	 */
-	(void) sync_log(st, cols, st->watermark);
-	st->rows_copied += copy_blocks(st, cols, st->watermark, -1);
+	{
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+		(void) sync_log(st, cols, st->watermark, snap);
+		st->rows_copied += copy_blocks(st, cols, st->watermark, -1, snap);
+		UnregisterSnapshot(snap);
+	}
 	{
 		Oid			save_userid;
 		int			save_sec;
@@ -1016,9 +1012,15 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 			per_block = 100;
 		step = Max(1, (int64) (batch_rows / per_block));
 		to = Min((int64) total, st->watermark + step);
-		st->rows_copied += copy_blocks(st, cols, st->watermark, to);
+		{
+			Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+			/* the writes to blocks copied before, then the next blocks */
+			(void) sync_log(st, cols, st->watermark, snap);
+			st->rows_copied += copy_blocks(st, cols, st->watermark, to, snap);
+			UnregisterSnapshot(snap);
+		}
 		st->watermark = to;
-		(void) sync_log(st, cols, st->watermark);
 		state_save(st, "copying");
 		SPI_commit();
 		batches++;
@@ -1052,7 +1054,12 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 				break;
 			/* let the lock holders finish; catch up meanwhile */
 			SPI_commit();
-			(void) sync_log(st, cols, st->watermark);
+			{
+				Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+				(void) sync_log(st, cols, st->watermark, snap);
+				UnregisterSnapshot(snap);
+			}
 			SPI_commit();
 			pg_usleep(100000L);
 		}
