@@ -1012,6 +1012,12 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 			per_block = 100;
 		step = Max(1, (int64) (batch_rows / per_block));
 		to = Min((int64) total, st->watermark + step);
+		/*
+		 * A batch's commit need not wait for its WAL to reach disk: a batch
+		 * lost in a crash loses its watermark with it, and is copied again.
+		 */
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 		{
 			Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
