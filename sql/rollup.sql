@@ -233,23 +233,23 @@ SELECT perfkit.refresh_rollup('tel_hourly', '2024-03-15', '2024-03-14');
 --
 -- timestamp and date columns are read as wall-clock time in the zone.
 --
-CREATE TABLE readings (at timestamp, day date, v int);
-INSERT INTO readings SELECT timestamp '2024-03-30 00:00' + i * interval '17 minutes', date '2024-03-01' + i % 40, i % 10
+CREATE TABLE wallclock (at timestamp, day date, v int);
+INSERT INTO wallclock SELECT timestamp '2024-03-30 00:00' + i * interval '17 minutes', date '2024-03-01' + i % 40, i % 10
 FROM generate_series(0, 999) i;
-SELECT perfkit.create_rollup('readings_daily', 'readings', 'at', 'day', '{}', ARRAY['count(*)', 'sum(v)', 'avg(v)'],
+SELECT perfkit.create_rollup('wallclock_daily', 'wallclock', 'at', 'day', '{}', ARRAY['count(*)', 'sum(v)', 'avg(v)'],
 	'Europe/Paris') IS NOT NULL AS created;
-SELECT perfkit.create_rollup('readings_weekly', 'readings', 'day', 'week', '{}', ARRAY['count(*)', 'sum(v)'],
+SELECT perfkit.create_rollup('wallclock_weekly', 'wallclock', 'day', 'week', '{}', ARRAY['count(*)', 'sum(v)'],
 	'Europe/Paris') IS NOT NULL AS created;
-SELECT perfkit.refresh_rollup('readings_daily') > 0, perfkit.refresh_rollup('readings_weekly') > 0;
-SELECT pg_temp.diff('SELECT bucket AT TIME ZONE ''Europe/Paris'', count, sum_v, avg_v FROM readings_daily',
-	$$SELECT date_trunc('day', at), count(*), sum(v), avg(v) FROM readings WHERE at IS NOT NULL GROUP BY 1$$)
+SELECT perfkit.refresh_rollup('wallclock_daily') > 0, perfkit.refresh_rollup('wallclock_weekly') > 0;
+SELECT pg_temp.diff('SELECT bucket AT TIME ZONE ''Europe/Paris'', count, sum_v, avg_v FROM wallclock_daily',
+	$$SELECT date_trunc('day', at), count(*), sum(v), avg(v) FROM wallclock WHERE at IS NOT NULL GROUP BY 1$$)
 	AS timestamp_diff;
-SELECT pg_temp.diff('SELECT (bucket AT TIME ZONE ''Europe/Paris'')::date, count, sum_v FROM readings_weekly',
-	$$SELECT date_trunc('week', day)::date, count(*), sum(v) FROM readings GROUP BY 1$$) AS date_diff;
+SELECT pg_temp.diff('SELECT (bucket AT TIME ZONE ''Europe/Paris'')::date, count, sum_v FROM wallclock_weekly',
+	$$SELECT date_trunc('week', day)::date, count(*), sum(v) FROM wallclock GROUP BY 1$$) AS date_diff;
 -- Paris switches to summer time on 2024-03-31: a 23-hour day.
 SELECT bucket, perfkit._bucket_add(bucket, 'day', 'Europe/Paris') - bucket AS length
-FROM readings_daily WHERE bucket AT TIME ZONE 'Europe/Paris' = '2024-03-31';
-SELECT perfkit.create_rollup('x', 'readings', 'day', 'hour');
+FROM wallclock_daily WHERE bucket AT TIME ZONE 'Europe/Paris' = '2024-03-31';
+SELECT perfkit.create_rollup('x', 'wallclock', 'day', 'hour');
 \echo :LAST_ERROR_SQLSTATE
 
 --

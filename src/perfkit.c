@@ -68,6 +68,7 @@ bool		perfkit_cache_track_stats = true;
 double		perfkit_advisor_sample_rate = 0.05;
 int			perfkit_advisor_max_queries = 1000;
 int			perfkit_advisor_max_query_length = 4096;
+int			perfkit_partition_lock_timeout = 1000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -300,6 +301,18 @@ _PG_init(void)
 							1024 * 1024,
 							PGC_POSTMASTER,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.partition_lock_timeout",
+							"How long partition maintenance waits for a lock.",
+							"A table whose locks are not granted in time is skipped "
+							"and retried at the next run.",
+							&perfkit_partition_lock_timeout,
+							1000,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("perfkit");

@@ -10,8 +10,12 @@
 #ifndef PERFKIT_UTIL_H
 #define PERFKIT_UTIL_H
 
+#include "executor/spi.h"
+
 extern uint64 pk_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						  Datum *values, const char *nulls, bool read_only);
+extern uint64 pk_spi_exec_saved(SPIPlanPtr *plan, const char *sql, int nargs,
+								Oid *argtypes, Datum *values, const char *nulls);
 extern char *pk_spi_text(uint64 row, int col, MemoryContext mcxt);
 
 #endif							/* PERFKIT_UTIL_H */

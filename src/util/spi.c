@@ -51,3 +51,31 @@ pk_spi_text(uint64 row, int col, MemoryContext mcxt)
 		return NULL;
 	return MemoryContextStrdup(mcxt, value);
 }
+
+/*
+ * Like pk_spi_exec, for a statement run often: prepared once per backend
+ * into *plan (kept across transactions; the plan cache revalidates it
+ * after DDL), then executed with the given parameters.
+ */
+uint64
+pk_spi_exec_saved(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				  Datum *values, const char *nulls)
+{
+	int			rc;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	rc = SPI_execute_plan(*plan, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
+			 sql, SPI_result_code_string(rc));
+	return SPI_processed;
+}

@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ *
+ * partition.h
+ *	  Partition maintenance: time keys, partition sets, premaking,
+ *	  default-partition draining, retention and conversion.
+ *
+ * Every time value inside src/partition/ is a "key time": an int64 count
+ * of microseconds since 2000-01-01 00:00 in the wall clock of the key's
+ * type.  For timestamptz keys that is UTC (a TimestampTz as it is); for
+ * timestamp and date keys it is the value's own wall clock, encoded as if
+ * it were UTC (as perfkit.rollup_blockers() expects).  Only timekey.c
+ * knows how key times map to and from the three column types.
+ *
+ * include/perfkit/partition.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERFKIT_PARTITION_H
+#define PERFKIT_PARTITION_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "storage/lockdefs.h"
+#include "utils/tuplestore.h"
+
+/* Unbounded ends of a range (MINVALUE, MAXVALUE). */
+#define PK_TIME_MIN		PG_INT64_MIN
+#define PK_TIME_MAX		PG_INT64_MAX
+
+typedef enum PkKeyKind
+{
+	PK_KEY_TIMESTAMPTZ,
+	PK_KEY_TIMESTAMP,
+	PK_KEY_DATE
+} PkKeyKind;
+
+/* A partition key column and the width of one partition. */
+typedef struct PkTimeKey
+{
+	PkKeyKind	kind;
+	Oid			typid;
+	int32		months;			/* exactly one of months, days, hours > 0 */
+	int32		days;
+	int64		hours;
+} PkTimeKey;
+
+/* One partition of a set: [lower, upper) in key time. */
+typedef struct PkRange
+{
+	Oid			relid;
+	int64		lower;
+	int64		upper;
+} PkRange;
+
+/* A registered partition set, as read from perfkit.partition_config. */
+typedef struct PkSet
+{
+	Oid			parent;
+	char	   *column;
+	AttrNumber	attnum;
+	PkTimeKey	key;
+	int			premake;
+	int64		start;			/* key time; PK_TIME_MIN when unknown */
+	bool		default_partition;
+	bool		has_retention;
+	Interval	keep;
+	bool		drop;			/* retention mode: drop, else detach */
+	char	   *archive_schema; /* NULL: detached tables stay in place */
+	bool		require_rollups;
+	/* what the last full run found (fast path of a run with nothing to do) */
+	bool		has_layout;
+	uint64		layout_digest;
+	int64		covered_from;	/* partitions cover [from, to) without a gap */
+	int64		covered_to;
+	int64		oldest_upper;	/* PK_TIME_MAX: no bounded partition */
+	Oid			default_rel;
+} PkSet;
+
+/* What one maintenance run did to one set. */
+typedef struct PkRunResult
+{
+	int			created;
+	int64		moved;			/* rows moved out of the default partition */
+	int			retired;
+	int			kept;			/* partitions past retention, kept */
+	StringInfo	kept_reasons;	/* "partition: rollup: reason" lines */
+	int64		advanced_start; /* new start after retention, or PK_TIME_MIN */
+	bool		fast;			/* nothing to do, seen without reading bounds */
+	bool		has_layout;		/* layout facts to record (after a full run) */
+	uint64		layout_digest;
+	int64		covered_from;
+	int64		covered_to;
+	int64		oldest_upper;
+	Oid			default_rel;
+} PkRunResult;
+
+/* timekey.c */
+extern bool pk_key_kind(Oid typid, PkKeyKind *kind);
+extern void pk_key_init(PkTimeKey *key, Oid typid, const Interval *every);
+extern Interval *pk_key_every(const PkTimeKey *key);
+extern int64 pk_floor(const PkTimeKey *key, int64 t);
+extern int64 pk_add(const PkTimeKey *key, int64 t, int n);
+extern int64 pk_add_interval(int64 t, const Interval *span, bool subtract);
+extern int64 pk_from_datum(const PkTimeKey *key, Datum value);
+extern Datum pk_to_datum(const PkTimeKey *key, int64 t);
+extern int64 pk_from_timestamptz(const PkTimeKey *key, TimestampTz ts);
+extern int64 pk_now(const PkTimeKey *key);
+extern char *pk_literal(const PkTimeKey *key, int64 t);
+extern char *pk_suffix(const PkTimeKey *key, int64 t);
+
+/* sets.c */
+extern void pk_check_owner(Oid relid);
+extern PkSet *pk_set_load(Oid parent, bool missing_ok);
+extern List *pk_set_list(void);
+extern void pk_set_record(Oid parent, const char *status, const char *error,
+						  const PkRunResult *res);
+extern void pk_as_owner_begin(Oid *save_userid, int *save_sec);
+extern void pk_as_owner_end(Oid save_userid, int save_sec);
+extern int	pk_register_set(Oid parent, const char *column, const Interval *every,
+							int premake, const TimestampTz *user_start, int64 start_key,
+							bool want_default, bool brin);
+
+/* layout.c */
+extern List *pk_layout_read(PkSet *set, Oid *default_oid);
+extern uint64 pk_layout_digest(Oid parent);
+extern bool pk_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi);
+extern bool pk_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi);
+extern List *pk_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to);
+extern Oid	pk_create_partition(PkSet *set, int64 lo, int64 hi,
+								Oid default_oid, int64 *moved);
+extern char *pk_partition_name(PkSet *set, int64 lo);
+extern void pk_lock_relation(Oid relid, LOCKMODE mode);
+
+/* drain.c */
+extern int64 pk_drain_default(PkSet *set, List **ranges, Oid default_oid,
+							  int *created);
+extern bool pk_default_has_movable(PkSet *set, Oid default_oid);
+extern bool pk_default_never_written(Oid default_oid);
+
+/* retention.c */
+extern int64 pk_retention_cutoff(PkSet *set);
+extern void pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res);
+extern List *pk_rollup_blockers(PkSet *set, int64 lo, int64 hi);
+
+/* maintenance.c */
+extern void pk_maintain(Oid parent, PkRunResult *res);
+extern bool pk_maintain_one(Oid parent, PkRunResult *res, char **error,
+							bool *lock_failed);
+
+#endif							/* PERFKIT_PARTITION_H */

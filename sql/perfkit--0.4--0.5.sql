@@ -1,0 +1,229 @@
+/* perfkit--0.4--0.5.sql: partition maintenance */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.5'" to load this file. \quit
+
+/*
+ * One row per partition set: a table range-partitioned on a time column
+ * that perfkit maintains.  start is in key time: for timestamp and date
+ * keys, the wall-clock value encoded as UTC.  The rows are the user's:
+ * pg_dump dumps them.
+ */
+CREATE TABLE perfkit.partition_config (
+	parent regclass PRIMARY KEY,
+	column_name name NOT NULL,
+	every interval NOT NULL,
+	premake integer NOT NULL CHECK (premake BETWEEN 0 AND 1000),
+	start timestamptz,
+	default_partition boolean NOT NULL DEFAULT true,
+	brin boolean NOT NULL DEFAULT false,
+	retention interval,
+	retention_mode text CHECK (retention_mode IN ('detach', 'drop')),
+	archive_schema name,
+	require_rollups boolean NOT NULL DEFAULT true,
+	last_run timestamptz,
+	last_status text,
+	last_error text,
+	last_kept text,
+	-- what the last full run saw, for the fast path of runs with nothing to do
+	layout_digest bigint,
+	covered_from timestamptz,
+	covered_to timestamptz,
+	oldest_upper timestamptz,
+	default_rel oid
+);
+
+COMMENT ON TABLE perfkit.partition_config IS
+'partition sets perfkit maintains; written by partition_table(), set_retention() and run_maintenance()';
+
+SELECT pg_catalog.pg_extension_config_dump('perfkit.partition_config', '');
+
+CREATE FUNCTION perfkit.partition_table(tbl regclass, "column" name, every interval,
+	premake integer DEFAULT 4, start timestamptz DEFAULT NULL,
+	default_partition boolean DEFAULT true, brin boolean DEFAULT false)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_partition_table';
+
+COMMENT ON FUNCTION perfkit.partition_table(regclass, name, interval, integer, timestamptz, boolean, boolean) IS
+'manage a range-partitioned table: register it and create its partitions up to now + premake intervals; returns how many were created';
+
+CREATE FUNCTION perfkit.set_retention(tbl regclass, keep interval, mode text DEFAULT 'detach',
+	require_rollups boolean DEFAULT true, archive_schema name DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_set_retention';
+
+COMMENT ON FUNCTION perfkit.set_retention(regclass, interval, text, boolean, name) IS
+'retire partitions older than keep (detach or drop) once no rollup needs them; a NULL keep removes the policy';
+
+CREATE FUNCTION perfkit.run_maintenance(tbl regclass DEFAULT NULL)
+RETURNS TABLE (partitioned_table regclass, status text, created integer, moved bigint,
+			   retired integer, kept integer, detail text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_run_maintenance';
+
+COMMENT ON FUNCTION perfkit.run_maintenance(regclass) IS
+'premake partitions, fill gaps, drain the default partition and apply retention, per table; one subtransaction each';
+
+CREATE PROCEDURE perfkit.run_maintenance_job()
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_run_maintenance_job';
+
+COMMENT ON PROCEDURE perfkit.run_maintenance_job() IS
+'the partitions job: run_maintenance() over every table the caller owns, committing after each';
+
+
+CREATE FUNCTION perfkit._partitions(
+	OUT parent regclass, OUT partition regclass, OUT is_default boolean,
+	OUT range_start text, OUT range_end text, OUT ord bigint)
+RETURNS SETOF record
+LANGUAGE C STABLE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_partitions';
+
+CREATE FUNCTION perfkit._default_rows(parent regclass)
+RETURNS bigint
+LANGUAGE C STABLE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_default_rows';
+
+/*
+ * perfkit.partitions: every partition of every set, oldest first, the
+ * default partition last.  Bounds are in the key's own type, as text.
+ */
+CREATE VIEW perfkit.partitions AS
+SELECT p.parent,
+	   p.partition,
+	   p.is_default,
+	   p.range_start,
+	   p.range_end,
+	   CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_estimate,
+	   pg_catalog.pg_total_relation_size(p.partition) AS bytes
+FROM perfkit._partitions() p
+JOIN pg_catalog.pg_class c ON c.oid = p.partition
+ORDER BY p.parent::text, p.ord;
+
+COMMENT ON VIEW perfkit.partitions IS
+'partitions of the tables perfkit maintains, with their ranges and sizes';
+
+/*
+ * perfkit.partition_sets: one row per maintained table.
+ */
+CREATE VIEW perfkit.partition_sets AS
+SELECT s.parent AS "table",
+	   s.column_name AS "column",
+	   s.every AS "interval",
+	   s.premake,
+	   s.retention,
+	   s.retention_mode,
+	   s.archive_schema,
+	   s.require_rollups,
+	   coalesce(p.partitions, 0) AS partitions,
+	   p.oldest_bound,
+	   p.newest_bound,
+	   p.default_partition,
+	   perfkit._default_rows(s.parent) AS rows_in_default,
+	   s.last_run,
+	   s.last_status,
+	   s.last_error,
+	   s.last_kept AS retention_kept
+FROM perfkit.partition_config s
+JOIN pg_catalog.pg_class c ON c.oid = s.parent
+LEFT JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE NOT x.is_default) AS partitions,
+		   min(x.range_start) FILTER (WHERE x.ord = 1 AND NOT x.is_default) AS oldest_bound,
+		   (array_agg(x.range_end ORDER BY x.ord DESC) FILTER (WHERE NOT x.is_default))[1]
+			 AS newest_bound,
+		   min(x.partition::text) FILTER (WHERE x.is_default)::regclass AS default_partition
+	FROM perfkit._partitions() x
+	WHERE x.parent = s.parent
+) p ON true
+ORDER BY s.parent::text;
+
+COMMENT ON VIEW perfkit.partition_sets IS
+'tables perfkit maintains: settings, partitions, rows in the default partition, last run';
+
+INSERT INTO perfkit.job_registry (job, command, default_schedule, description) VALUES
+	('partitions', 'CALL perfkit.run_maintenance_job()', '*/10 * * * *',
+	 'premake partitions, drain default partitions and apply retention, every 10 minutes');
+
+REVOKE ALL ON PROCEDURE perfkit.run_maintenance_job() FROM PUBLIC;
+GRANT SELECT ON perfkit.partition_config TO PUBLIC;
+GRANT SELECT ON perfkit.partitions, perfkit.partition_sets TO PUBLIC;
+
+/*
+ * Conversions in progress: one row per table being converted by
+ * convert_to_partitioned(), committed after every batch (progress).
+ */
+CREATE TABLE perfkit.conversions (
+	"table" regclass PRIMARY KEY,
+	new_table regclass NOT NULL,
+	column_name name NOT NULL,
+	every interval NOT NULL,
+	relfilenode oid NOT NULL,
+	phase text NOT NULL,
+	watermark bigint NOT NULL,
+	blocks_total bigint NOT NULL,
+	rows_copied bigint NOT NULL,
+	started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+
+COMMENT ON TABLE perfkit.conversions IS
+'tables being converted by convert_to_partitioned(): next block to copy, rows copied';
+
+/*
+ * The tids of row versions written in a table being converted, until the
+ * conversion has synced them.  Anyone may insert (the capture trigger runs
+ * as the writer); a bogus row only causes a needless re-copy of that tid.
+ */
+CREATE TABLE perfkit.convert_log (
+	relid oid NOT NULL,
+	blk bigint NOT NULL,
+	src tid NOT NULL,
+	old boolean NOT NULL DEFAULT false	-- a version updated or deleted there
+);
+CREATE INDEX ON perfkit.convert_log (relid, blk);
+
+CREATE FUNCTION perfkit._convert_capture()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_convert_capture';
+
+CREATE PROCEDURE perfkit.convert_to_partitioned(tbl regclass, "column" name, every interval,
+	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL,
+	INOUT rows_moved bigint DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
+
+COMMENT ON PROCEDURE perfkit.convert_to_partitioned(regclass, name, interval, integer, integer, bigint) IS
+'turn a plain table into a table partitioned by range on a time column, copying rows in batches while writers go on; resumable';
+
+CREATE FUNCTION perfkit.convert_to_partitioned_abort(tbl regclass)
+RETURNS boolean
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_convert_abort';
+
+COMMENT ON FUNCTION perfkit.convert_to_partitioned_abort(regclass) IS
+'abandon a conversion in progress: drop the new table and the capture trigger; the table is unchanged';
+
+CREATE VIEW perfkit.conversion_progress AS
+SELECT c."table",
+	   c.new_table,
+	   c.column_name AS "column",
+	   c.every AS "interval",
+	   c.phase,
+	   c.rows_copied,
+	   c.watermark AS blocks_copied,
+	   c.blocks_total,
+	   round(100.0 * least(c.watermark, c.blocks_total) / greatest(c.blocks_total, 1), 1) AS pct,
+	   (SELECT count(*) FROM perfkit.convert_log l WHERE l.relid = c."table") AS writes_to_sync,
+	   c.started_at,
+	   c.updated_at
+FROM perfkit.conversions c
+ORDER BY c."table"::text;
+
+COMMENT ON VIEW perfkit.conversion_progress IS
+'progress of convert_to_partitioned() runs: rows and blocks copied, writes waiting to be synced';
+
+GRANT SELECT ON perfkit.conversions, perfkit.conversion_progress TO PUBLIC;
+GRANT INSERT ON perfkit.convert_log TO PUBLIC;

@@ -1,0 +1,1219 @@
+/*-------------------------------------------------------------------------
+ *
+ * convert.c
+ *	  convert_to_partitioned(): turning a populated plain table into a
+ *	  range-partitioned one under the same name, copying its rows in
+ *	  batches while writers go on, and swapping the two at the end.
+ *
+ * The plan ("copy, then swap", what people do by hand as rename, create,
+ * copy, verify, drop, without the downtime):
+ *   1. Setup (one transaction).  Check that the table can be converted
+ *      (below), create the new partitioned table N next to it with the
+ *      same columns, defaults, CHECK and NOT NULL constraints, identity,
+ *      indexes, foreign keys, comments and owner, plus one extra column
+ *      __perfkit_src (tid, the row's origin) with a BRIN index, register N as a partition
+ *      set and make its partitions (from the data's oldest slot to now +
+ *      4 slots, and a default partition), and put a row trigger on the old
+ *      table T that logs the tid of every row version any write touches
+ *      (perfkit.convert_log).  Creating the trigger waits for the writers
+ *      in flight, so every row version that existed before is visible to
+ *      every later batch.
+ *   2. Copy (one transaction per batch).  Rows are copied in physical
+ *      order, a range of heap blocks at a time (a TID range scan), with
+ *      the tid each came from in __perfkit_src; the next block to copy
+ *      (the watermark) is committed with the batch, so an interrupted
+ *      conversion resumes where it stopped.  Before each batch's copy, on
+ *      the same snapshot, the logged tids of blocks below the watermark
+ *      are synced: N's rows from that
+ *      tid are deleted and T's current version at that tid (if any) is
+ *      copied again.  A logged write made to a block that is not copied
+ *      yet is left in the log until the watermark passes it, since a
+ *      batch that copied the block may not have seen the write; a write
+ *      not committed yet is not visible to the sync and is synced later.
+ *      So every write is synced after both its commit and the copy of its
+ *      block: N converges to T.
+ *   3. Swap (one transaction, lock_timeout, retried).  Lock T in
+ *      EXCLUSIVE mode (writers wait, readers do not), sync the log of the
+ *      blocks already copied, copy the others as they are now (writers
+ *      are done: that copy is exact, and their log is dropped), compare the
+ *      count and a checksum of the rows of T and N; then lock T in ACCESS
+ *      EXCLUSIVE mode, drop the trigger and the extra column, hand over
+ *      sequences (serial ones change owner, identity ones continue from
+ *      T's value), grants and the table's comment, drop T, and rename N,
+ *      its partitions and its indexes to T's names.
+ * Rows are never taken out of T before the swap, so an interrupted
+ * conversion loses nothing: call it again to resume, or
+ * convert_to_partitioned_abort() to drop N and the trigger.
+ *
+ * Refused (clear errors): tables with inheritance, row-level security,
+ * user triggers, views or foreign keys that depend on them, and unique
+ * keys that do not contain the partition column (a partitioned table
+ * cannot enforce them).  A rewrite of T while the conversion runs
+ * (VACUUM FULL, CLUSTER) changes the tids and is detected; TRUNCATE is
+ * refused by the trigger.  Column privileges and reloptions are not
+ * carried over.
+ *
+ * src/partition/convert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "perfkit/partition.h"
+#include "perfkit/perfkit.h"
+#include "perfkit/util.h"
+
+#define SRC_COLUMN	"__perfkit_src"
+#define SWAP_TRIES	20
+
+/* The state of one conversion, from perfkit.conversions. */
+typedef struct ConvState
+{
+	Oid			relid;
+	Oid			newrel;
+	char	   *column;
+	Interval   *every;
+	int64		watermark;		/* next block to copy */
+	int64		rows_copied;
+	Oid			relfilenode;
+} ConvState;
+
+static char *
+qualified(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static void
+exec(const char *sql)
+{
+	pk_spi_exec(sql, 0, NULL, NULL, NULL, false);
+}
+
+static Datum
+oid_param(Oid relid)
+{
+	return ObjectIdGetDatum(relid);
+}
+
+/* First column of the only row of sql with one oid parameter, as text. */
+static char *
+query_text(const char *sql, Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+
+	values[0] = oid_param(relid);
+	if (pk_spi_exec(sql, 1, argtypes, values, NULL, false) == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* The columns of relid that an INSERT may list, quoted, comma separated. */
+static char *
+insert_columns(Oid relid)
+{
+	StringInfoData buf;
+	AttrNumber	attnum;
+
+	initStringInfo(&buf);
+	for (attnum = 1;; attnum++)
+	{
+		HeapTuple	tup;
+		Form_pg_attribute att;
+
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+		if (!HeapTupleIsValid(tup))
+			break;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (!att->attisdropped && att->attgenerated == '\0' &&
+			strcmp(NameStr(att->attname), SRC_COLUMN) != 0)
+		{
+			if (buf.len > 0)
+				appendStringInfoString(&buf, ", ");
+			appendStringInfoString(&buf, quote_identifier(NameStr(att->attname)));
+		}
+		ReleaseSysCache(tup);
+	}
+	return buf.data;
+}
+
+/*
+ * Can every column of relid be hashed (then the checksum hashes each row
+ * with hash_record(), else its text form, three times slower)?
+ */
+static bool
+all_hashable(Oid relid)
+{
+	AttrNumber	attnum;
+	bool		result = true;
+
+	for (attnum = 1; result; attnum++)
+	{
+		HeapTuple	tup;
+		Form_pg_attribute att;
+
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+		if (!HeapTupleIsValid(tup))
+			break;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (!att->attisdropped && att->attgenerated == '\0')
+		{
+			TypeCacheEntry *tce = lookup_type_cache(att->atttypid, TYPECACHE_HASH_PROC);
+
+			if (!OidIsValid(tce->hash_proc) || att->atttypid == RECORDOID ||
+				type_is_array(att->atttypid) || get_typtype(att->atttypid) == TYPTYPE_COMPOSITE)
+				result = false;
+		}
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+static ConvState *
+state_load(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	ConvState  *st;
+
+	values[0] = ObjectIdGetDatum(relid);
+	if (pk_spi_exec("SELECT new_table::oid, column_name::text, every, watermark, rows_copied, "
+					"relfilenode::oid FROM perfkit.conversions WHERE \"table\" = $1::regclass",
+					1, argtypes, values, NULL, false) == 0)
+		return NULL;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	st = palloc0(sizeof(ConvState));
+	st->relid = relid;
+	st->newrel = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	st->column = SPI_getvalue(tup, desc, 2);
+	st->every = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, sizeof(Interval)));
+	st->watermark = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	st->rows_copied = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+	st->relfilenode = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+	return st;
+}
+
+static void
+state_save(ConvState *st, const char *phase)
+{
+	Oid			argtypes[4] = {OIDOID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[4];
+	Oid			save_userid;
+	int			save_sec;
+
+	values[0] = ObjectIdGetDatum(st->relid);
+	values[1] = Int64GetDatum(st->watermark);
+	values[2] = Int64GetDatum(st->rows_copied);
+	values[3] = CStringGetTextDatum(phase);
+	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_spi_exec("UPDATE perfkit.conversions SET watermark = $2, rows_copied = $3, phase = $4, "
+				"blocks_total = pg_catalog.pg_relation_size($1::regclass) / "
+				"pg_catalog.current_setting('block_size')::bigint, updated_at = clock_timestamp() "
+				"WHERE \"table\" = $1::regclass",
+				4, argtypes, values, NULL, false);
+	pk_as_owner_end(save_userid, save_sec);
+}
+
+/* Refuse what a conversion cannot carry over. */
+static void
+check_convertible(Oid relid, const char *column)
+{
+	char	   *name = get_rel_name(relid);
+	char	   *what;
+
+	if (get_rel_relkind(relid) != RELKIND_RELATION || get_rel_relispartition(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a plain table", name),
+				 errdetail("Only ordinary tables that are not partitions can be converted.")));
+	pk_check_owner(relid);
+	if (has_subclass(relid) || has_superclass(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" takes part in inheritance", name)));
+	if (get_attnum(relid, column) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" does not exist", column, name)));
+	if (get_attnum(relid, SRC_COLUMN) != InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_COLUMN),
+				 errmsg("table \"%s\" has a column named \"%s\"", name, SRC_COLUMN)));
+
+	what = query_text("SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = $1", relid);
+	if (what != NULL && strcmp(what, "t") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" has row-level security enabled", name),
+				 errhint("Disable it, convert the table, then enable it and create its policies again.")));
+	what = query_text("SELECT t.tgname FROM pg_catalog.pg_trigger t "
+					  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal LIMIT 1", relid);
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" has trigger \"%s\"", name, what),
+				 errhint("Drop its triggers, convert the table, then create them again.")));
+	what = query_text("SELECT c.conname FROM pg_catalog.pg_constraint c "
+					  "WHERE c.confrelid = $1 AND c.contype = 'f' LIMIT 1", relid);
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("foreign key \"%s\" references table \"%s\"", what, name),
+				 errhint("Drop the foreign keys that reference the table, convert it, then create them again.")));
+	what = query_text("SELECT DISTINCT r.ev_class::regclass::text FROM pg_catalog.pg_depend d "
+					  "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+					  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
+					  "AND d.refclassid = 'pg_catalog.pg_class'::regclass "
+					  "AND d.refobjid = $1 AND r.ev_class <> $1 LIMIT 1", relid);
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("view \"%s\" depends on table \"%s\"", what, name),
+				 errhint("Drop the views that use the table, convert it, then create them again.")));
+	{
+		Oid			argtypes[2] = {OIDOID, TEXTOID};
+		Datum		values[2];
+
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = CStringGetTextDatum(column);
+		if (pk_spi_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+						"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+						"WHERE i.indrelid = $1 AND i.indisunique AND NOT EXISTS ("
+						" SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 "
+						" AND a.attname = $2 AND a.attnum = ANY (i.indkey))",
+						2, argtypes, values, NULL, false) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("unique index \"%s\" of table \"%s\" does not contain column \"%s\"",
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+							name, column),
+					 errdetail("A partitioned table can enforce only unique keys that contain the partition column.")));
+	}
+}
+
+/* Setup: the new table, its partitions and the capture trigger. */
+static ConvState *
+conversion_setup(Oid relid, const char *column, const Interval *every)
+{
+	char	   *name = get_rel_name(relid);
+	Oid			nsp = get_rel_namespace(relid);
+	char	   *nspname = get_namespace_name(nsp);
+	char		newname[NAMEDATALEN];
+	char	   *qold = qualified(relid);
+	char	   *qnew;
+	Oid			newrel;
+	Oid			owner;
+	PkTimeKey	key;
+	int64		start = PK_TIME_MIN;
+	int			len;
+	uint64		n,
+				i;
+	Oid			save_userid;
+	int			save_sec;
+
+	check_convertible(relid, column);
+	pk_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
+
+	/* Writers in flight finish first; new ones fire the trigger. */
+	exec(psprintf("LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE", qold));
+
+	len = pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1 - strlen("_partitioned"));
+	snprintf(newname, sizeof(newname), "%.*s_partitioned", len, name);
+	if (OidIsValid(get_relname_relid(newname, nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", newname),
+				 errhint("convert_to_partitioned() creates the new table under that name while it runs.")));
+	qnew = quote_qualified_identifier(nspname, newname);
+	exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+				  "INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS "
+				  "INCLUDING COMPRESSION INCLUDING STATISTICS INCLUDING INDEXES, %s pg_catalog.tid) "
+				  "PARTITION BY RANGE (%s)",
+				  qnew, qold, SRC_COLUMN, quote_identifier(column)));
+	newrel = get_relname_relid(newname, nsp);
+	exec(psprintf("CREATE INDEX ON %s USING brin (%s) WITH (pages_per_range = 8)",
+				  qnew, SRC_COLUMN));
+
+	/* Foreign keys to other tables. */
+	{
+		Oid			argtypes[2] = {OIDOID, TEXTOID};
+		Datum		values[2];
+		List	   *fks = NIL;
+		ListCell   *lc;
+
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = CStringGetTextDatum(qnew);
+		n = pk_spi_exec("SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2, conname, "
+						"pg_catalog.pg_get_constraintdef(oid)) FROM pg_catalog.pg_constraint "
+						"WHERE conrelid = $1 AND contype = 'f' ORDER BY oid",
+						2, argtypes, values, NULL, false);
+		for (i = 0; i < n; i++)
+			fks = lappend(fks, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		foreach(lc, fks)
+			exec(lfirst(lc));
+	}
+
+	/* The owner of the old table owns the new one. */
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+		if (owner != GetUserId())
+			exec(psprintf("ALTER TABLE %s OWNER TO %s", qnew,
+						  quote_identifier(GetUserNameFromId(owner, false))));
+	}
+
+	/* Partitions from the oldest row's slot, and a default partition. */
+	{
+		const char *col = quote_identifier(column);
+		Oid			argtypes[1] = {key.typid};
+		Datum		values[1];
+		bool		isnull;
+		Datum		d;
+
+		values[0] = pk_to_datum(&key, PK_TIME_MIN);
+		pk_spi_exec(psprintf("SELECT min(%s) FROM ONLY %s WHERE %s > $1", col, qold, col),
+					1, argtypes, values, NULL, false);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull && pk_from_datum(&key, d) != PK_TIME_MAX)
+			start = pk_from_datum(&key, d);
+	}
+	(void) pk_register_set(newrel, column, every, 4, NULL, start, true, false);
+
+	/* Capture every write from now on. */
+	exec(psprintf("CREATE TRIGGER __perfkit_convert AFTER INSERT OR UPDATE OR DELETE ON %s "
+				  "FOR EACH ROW EXECUTE FUNCTION perfkit._convert_capture()", qold));
+	exec(psprintf("CREATE TRIGGER __perfkit_convert_truncate BEFORE TRUNCATE ON %s "
+				  "FOR EACH STATEMENT EXECUTE FUNCTION perfkit._convert_capture()", qold));
+
+	{
+		Oid			argtypes[4] = {OIDOID, OIDOID, TEXTOID, INTERVALOID};
+		Datum		values[4];
+
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = ObjectIdGetDatum(newrel);
+		values[2] = CStringGetTextDatum(column);
+		values[3] = IntervalPGetDatum(every);
+		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_spi_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
+					"relfilenode, phase, watermark, rows_copied, blocks_total) "
+					"SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'copying', 0, 0, "
+					"pg_catalog.pg_relation_size($1::regclass) / "
+					"pg_catalog.current_setting('block_size')::bigint "
+					"FROM pg_catalog.pg_class c WHERE c.oid = $1",
+					4, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec);
+	}
+	return state_load(relid);
+}
+
+/*
+ * Run sql with the given snapshot (its command id advanced, so the
+ * statement sees this transaction's earlier writes); the rows processed.
+ */
+static uint64
+exec_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		  const char *nulls, Snapshot snap)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	int			rc;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot,
+							  false, true, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+	SPI_freeplan(plan);
+	return SPI_processed;
+}
+
+/* Copy blocks [from, to) (to < 0: to the end) of the old table into the new one. */
+static int64
+copy_blocks(ConvState *st, const char *cols, int64 from, int64 to, Snapshot snap)
+{
+	Oid			argtypes[2] = {TIDOID, TIDOID};
+	Datum		values[2];
+	ItemPointerData lo,
+				hi;
+	char		nulls[2] = {' ', ' '};
+
+	ItemPointerSet(&lo, (BlockNumber) from, 0);
+	values[0] = PointerGetDatum(&lo);
+	if (to < 0)
+		nulls[1] = 'n';
+	else
+	{
+		ItemPointerSet(&hi, (BlockNumber) to, 0);
+		values[1] = PointerGetDatum(&hi);
+	}
+	return (int64) exec_snap(psprintf("INSERT INTO %s (%s, %s) OVERRIDING SYSTEM VALUE "
+									  "SELECT %s, ctid FROM ONLY %s "
+									  "WHERE ctid >= $1 AND ($2 IS NULL OR ctid < $2)",
+									  qualified(st->newrel), cols, SRC_COLUMN, cols,
+									  qualified(st->relid)),
+							 2, argtypes, values, nulls, snap);
+}
+
+static int64
+sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
+{
+	Oid			argtypes[2] = {OIDOID, INT8OID};
+	Datum		values[2];
+	Oid			tidarr[1] = {TIDARRAYOID};
+	Oid			tidarr2[2] = {TIDARRAYOID, TIDARRAYOID};
+	Datum		tids[2];
+	char		tnulls[2] = {' ', ' '};
+	bool		isnull;
+	Oid			save_userid;
+	int			save_sec;
+	int			nestlevel;
+	Oid			keytype = get_atttype(st->relid, get_attnum(st->relid, st->column));
+	SPIPlanPtr	targeted = NULL;
+	SPIPlanPtr	everywhere = NULL;
+	const char *col = quote_identifier(st->column);
+	uint64		n,
+				i;
+	Datum	   *rowtids;
+	Datum	   *rowkeys;
+	bool	   *rowtargeted;
+
+	/*
+	 * Take the entries (a statement of its own: the rows must go first), as
+	 * the extension's owner: ordinary roles may only add to the log.  The
+	 * sync and the copy of the next blocks run on one snapshot (the
+	 * caller's): a writer that commits meanwhile has either all of its
+	 * writes seen (its log entries and its row versions together), or none;
+	 * otherwise its new version could be copied while the old one, still in
+	 * the new table, is not removed yet: a duplicate, for a moment, that a
+	 * unique key would refuse.
+	 */
+	values[0] = ObjectIdGetDatum(st->relid);
+	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
+	pk_as_owner_begin(&save_userid, &save_sec);
+	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
+			  "RETURNING src, old) "
+			  "SELECT array_agg(DISTINCT src), array_agg(DISTINCT src) FILTER (WHERE old) FROM e",
+			  2, argtypes, values, NULL, snap);
+	pk_as_owner_end(save_userid, save_sec);
+	tids[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return 0;
+	tids[0] = datumCopy(tids[0], false, -1);
+	tids[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		tnulls[1] = 'n';
+	else
+		tids[1] = datumCopy(tids[1], false, -1);
+
+	/*
+	 * Remove what the new table holds from those tids.  A tid where only new
+	 * row versions were written holds one version, the old table's current
+	 * one, whose key tells its partition: one index probe in one partition.
+	 * Any other tid (an old version was updated or deleted there, the
+	 * current version's key is NULL, or there is no current version) is
+	 * searched in every partition.  Rows are copied in tid order, so each
+	 * partition's BRIN index on the origin tid has tight ranges once
+	 * summarized (done here first).  Without statistics on partitions just
+	 * filled the planner would rather scan them, so sequential scans are off
+	 * for these statements.
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	values[0] = ObjectIdGetDatum(st->newrel);
+	exec_snap("SELECT count(pg_catalog.brin_summarize_new_values(i.indexrelid::regclass)) "
+				"FROM pg_catalog.pg_inherits h "
+				"JOIN pg_catalog.pg_index i ON i.indrelid = h.inhrelid "
+				"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+				"WHERE h.inhparent = $1 AND a.amname = 'brin'",
+				1, argtypes, values, NULL, snap);
+
+	n = exec_snap(psprintf("SELECT u.t, o.k, o.k IS NOT NULL "
+						   "AND NOT (u.t = ANY (coalesce($2, '{}'::pg_catalog.tid[]))) "
+						   "FROM unnest($1) u(t) "
+						   "LEFT JOIN LATERAL (SELECT %s AS k FROM ONLY %s WHERE ctid = u.t) o ON true",
+						   col, qualified(st->relid)),
+				  2, tidarr2, tids, tnulls, snap);
+	rowtids = palloc(sizeof(Datum) * Max(n, 1));
+	rowkeys = palloc(sizeof(Datum) * Max(n, 1));
+	rowtargeted = palloc(sizeof(bool) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		knull;
+
+		rowtids[i] = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), false,
+							   sizeof(ItemPointerData));
+		rowkeys[i] = SPI_getbinval(tup, desc, 2, &knull);
+		rowtargeted[i] = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !knull;
+	}
+	for (i = 0; i < n; i++)
+	{
+		int			rc;
+
+		if (rowtargeted[i])
+		{
+			Oid			twoargs[2] = {TIDOID, keytype};
+			Datum		args[2];
+
+			if (targeted == NULL)
+				targeted = SPI_prepare(psprintf("DELETE FROM %s WHERE %s = $2 AND %s = $1",
+												qualified(st->newrel), col, SRC_COLUMN),
+									   2, twoargs);
+			args[0] = rowtids[i];
+			args[1] = rowkeys[i];
+			rc = SPI_execute_snapshot(targeted, args, NULL, snap, InvalidSnapshot,
+									  false, true, 0);
+		}
+		else
+		{
+			Oid			onearg[1] = {TIDOID};
+
+			if (everywhere == NULL)
+				everywhere = SPI_prepare(psprintf("DELETE FROM %s WHERE %s = $1",
+												  qualified(st->newrel), SRC_COLUMN),
+										 1, onearg);
+			rc = SPI_execute_snapshot(everywhere, &rowtids[i], NULL, snap, InvalidSnapshot,
+									  false, true, 0);
+		}
+		if (rc != SPI_OK_DELETE)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+	if (targeted)
+		SPI_freeplan(targeted);
+	if (everywhere)
+		SPI_freeplan(everywhere);
+	AtEOXact_GUC(true, nestlevel);
+
+	n = exec_snap(psprintf("INSERT INTO %s (%s, %s) OVERRIDING SYSTEM VALUE "
+						   "SELECT %s, ctid FROM ONLY %s WHERE ctid = ANY ($1)",
+						   qualified(st->newrel), cols, SRC_COLUMN, cols,
+						   qualified(st->relid)),
+				  1, tidarr, tids, NULL, snap);
+	return (int64) n;
+}
+
+static void
+check_not_rewritten(ConvState *st)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(st->relid));
+	Oid			filenode = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+
+	ReleaseSysCache(tup);
+	if (filenode != st->relfilenode)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" was rewritten while it was being converted",
+						get_rel_name(st->relid)),
+				 errhint("Call perfkit.convert_to_partitioned_abort() and start over.")));
+}
+
+static BlockNumber
+nblocks(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	BlockNumber n = RelationGetNumberOfBlocks(rel);
+
+	relation_close(rel, AccessShareLock);
+	return n;
+}
+
+/* The swap; errors propagate (the caller runs it in a subtransaction). */
+static int64
+conversion_swap(ConvState *st, const char *cols)
+{
+	Oid			relid = st->relid;
+	Oid			newrel = st->newrel;
+	char	   *name = pstrdup(get_rel_name(relid));
+	char	   *qold = qualified(relid);
+	char	   *qnew = qualified(newrel);
+	char	   *all_cols;
+	int64		count_old,
+				count_new;
+	char	   *sum_old,
+			   *sum_new;
+	List	   *old_indexes = NIL;
+	List	   *new_indexes = NIL;
+	List	   *stmts = NIL;
+	ListCell   *lc,
+			   *lc2;
+	uint64		n,
+				i;
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2];
+	PkSet	   *set;
+	Oid			default_oid;
+	List	   *ranges;
+	bool		isnull;
+
+	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
+	check_not_rewritten(st);
+
+	/*
+	 * Writers are done: the blocks not copied yet are copied as they are
+	 * now, exactly, so only the writes logged for blocks copied before need
+	 * applying; the log of the others is dropped.
+	 */
+	{
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+		(void) sync_log(st, cols, st->watermark, snap);
+		st->rows_copied += copy_blocks(st, cols, st->watermark, -1, snap);
+		UnregisterSnapshot(snap);
+	}
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		values[0] = ObjectIdGetDatum(relid);
+		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
+					1, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec);
+	}
+
+	/* Verify: same count, same checksum (over every column). */
+	all_cols = insert_columns(relid);
+	{
+		char	   *sumexpr;
+		char	   *q;
+
+		if (all_hashable(relid))
+			sumexpr = psprintf("sum(pg_catalog.hash_record(ROW(%s))::bigint)", all_cols);
+		else
+			sumexpr = psprintf("sum(pg_catalog.hashtext(ROW(%s)::text)::bigint)", all_cols);
+		q = "SELECT count(*), coalesce(%s, 0)::text FROM %s%s";
+		pk_spi_exec(psprintf(q, sumexpr, "ONLY ", qold), 0, NULL, NULL, NULL, false);
+		count_old = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		sum_old = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		pk_spi_exec(psprintf(q, sumexpr, "", qnew), 0, NULL, NULL, NULL, false);
+		count_new = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		sum_new = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (count_old != count_new || strcmp(sum_old, sum_new) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the converted copy of table \"%s\" does not match it", name),
+					 errdetail("The table has %lld rows with checksum %s; the copy %lld rows with checksum %s.",
+							   (long long) count_old, sum_old, (long long) count_new, sum_new),
+					 errhint("The table is unchanged.  Call perfkit.convert_to_partitioned_abort() and start over.")));
+	}
+
+	exec(psprintf("LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE", qold));
+	exec(psprintf("DROP TRIGGER __perfkit_convert ON %s", qold));
+	exec(psprintf("DROP TRIGGER __perfkit_convert_truncate ON %s", qold));
+	exec(psprintf("ALTER TABLE %s DROP COLUMN %s", qnew, SRC_COLUMN));
+
+	/* Statements that carry sequences, grants and the comment over. */
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(newrel);
+	n = pk_spi_exec("SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, "
+					"$2::regclass, a.attname) "
+					"FROM pg_catalog.pg_depend d "
+					"JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+					"JOIN pg_catalog.pg_attribute a "
+					"ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+					"WHERE d.classid = 'pg_catalog.pg_class'::regclass "
+					"AND d.refclassid = 'pg_catalog.pg_class'::regclass "
+					"AND d.refobjid = $1 AND d.deptype = 'a' "
+					"UNION ALL "
+					"SELECT format('SELECT pg_catalog.setval(%L, last_value, is_called) FROM %s', "
+					"pg_catalog.pg_get_serial_sequence($2::regclass::text, a.attname), "
+					"pg_catalog.pg_get_serial_sequence($1::regclass::text, a.attname)) "
+					"FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attidentity <> '' "
+					"AND NOT a.attisdropped "
+					"UNION ALL "
+					"SELECT format('GRANT %s ON %s TO %s%s', x.privilege_type, $2::regclass, "
+					"CASE WHEN x.grantee = 0 THEN 'PUBLIC' "
+					"ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END, "
+					"CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
+					"FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x "
+					"WHERE c.oid = $1 AND x.grantee <> c.relowner "
+					"UNION ALL "
+					"SELECT format('COMMENT ON TABLE %s IS %L', $2::regclass, d) "
+					"FROM pg_catalog.obj_description($1, 'pg_class') d WHERE d IS NOT NULL",
+					2, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+		stmts = lappend(stmts, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	foreach(lc, stmts)
+		exec(lfirst(lc));
+
+	/* Index names, paired in creation order (LIKE copies them in Oid order). */
+	values[0] = ObjectIdGetDatum(relid);
+	n = pk_spi_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					"WHERE i.indrelid = $1 ORDER BY i.indexrelid",
+					1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+		old_indexes = lappend(old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	values[0] = ObjectIdGetDatum(newrel);
+	n = pk_spi_exec("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
+					"FROM pg_catalog.pg_index i "
+					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+					"WHERE i.indrelid = $1 ORDER BY i.indexrelid",
+					1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+		new_indexes = lappend(new_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+
+	/* The state goes with the old table. */
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		values[0] = ObjectIdGetDatum(relid);
+		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_spi_exec("DELETE FROM perfkit.conversions WHERE \"table\" = $1::regclass",
+					1, argtypes, values, NULL, false);
+		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
+					1, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec);
+	}
+
+	exec(psprintf("DROP TABLE %s", qold));
+	exec(psprintf("ALTER TABLE %s RENAME TO %s", qnew, quote_identifier(name)));
+	if (list_length(old_indexes) == list_length(new_indexes))
+		forboth(lc, old_indexes, lc2, new_indexes)
+			exec(psprintf("ALTER INDEX %s RENAME TO %s", (char *) lfirst(lc2),
+						  quote_identifier((char *) lfirst(lc))));
+
+	/* Partition names follow the table's. */
+	set = pk_set_load(newrel, false);
+	ranges = pk_layout_read(set, &default_oid);
+	foreach(lc, ranges)
+	{
+		PkRange    *r = lfirst(lc);
+
+		exec(psprintf("ALTER TABLE %s RENAME TO %s", qualified(r->relid),
+					  quote_identifier(pk_partition_name(set, r->lower))));
+	}
+	if (OidIsValid(default_oid))
+	{
+		char		dname[NAMEDATALEN];
+		int			len = pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1 - strlen("_default"));
+
+		snprintf(dname, sizeof(dname), "%.*s_default", len, name);
+		exec(psprintf("ALTER TABLE %s RENAME TO %s", qualified(default_oid),
+					  quote_identifier(dname)));
+	}
+	return count_new;
+}
+
+/*
+ * The swap in a subtransaction with lock_timeout: false when a lock was
+ * not granted in time (other errors propagate).
+ */
+static bool
+try_swap(ConvState *st, const char *cols, int64 *rows)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout",
+								 psprintf("%d", perfkit_partition_lock_timeout),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+		*rows = conversion_swap(st, cols);
+		AtEOXact_GUC(true, nestlevel);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_convert_to_partitioned);
+
+/*
+ * CALL perfkit.convert_to_partitioned(tbl regclass, column name,
+ *     every interval, batch_rows int, max_batches int,
+ *     INOUT rows_moved bigint)
+ *
+ * Starts or resumes the conversion of tbl.  Copies at most max_batches
+ * batches (NULL: all, then swaps).  Returns the rows of the new table
+ * once swapped, else the rows copied so far.
+ */
+Datum
+perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
+{
+	bool		nonatomic;
+	Oid			relid;
+	char	   *column;
+	Interval   *every;
+	int			batch_rows;
+	int			max_batches;
+	ConvState  *st;
+	char	   *cols;
+	int			batches = 0;
+	int64		result = 0;
+	int			tries;
+	MemoryContext runcxt;
+	MemoryContext old;
+	TupleDesc	tupdesc;
+	Datum		values[1];
+	bool		nulls[1] = {false};
+	double		next_notice = 0.1;
+
+	nonatomic = fcinfo->context != NULL &&
+		IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+	if (!nonatomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("convert_to_partitioned must be called with CALL outside a transaction block"),
+				 errdetail("It commits after each batch of rows.")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table, column and interval must not be null")));
+	relid = PG_GETARG_OID(0);
+	batch_rows = PG_ARGISNULL(3) ? 50000 : PG_GETARG_INT32(3);
+	max_batches = PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4);
+	if (batch_rows < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_rows must be positive")));
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+
+	/* survives the commits below */
+	runcxt = AllocSetContextCreate(TopMemoryContext, "perfkit conversion",
+								   ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(runcxt);
+	column = pstrdup(NameStr(*PG_GETARG_NAME(1)));
+	every = palloc(sizeof(Interval));
+	*every = *PG_GETARG_INTERVAL_P(2);
+	MemoryContextSwitchTo(old);
+
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	pk_check_owner(relid);
+	old = MemoryContextSwitchTo(runcxt);
+	st = state_load(relid);
+	if (st == NULL)
+	{
+		MemoryContextSwitchTo(old);
+		st = conversion_setup(relid, column, every);
+		old = MemoryContextSwitchTo(runcxt);
+		st = state_load(relid);
+		MemoryContextSwitchTo(old);
+		SPI_commit();
+		ereport(NOTICE,
+				(errmsg("converting table \"%s\": new table \"%s\" created, copying rows",
+						get_rel_name(relid), get_rel_name(st->newrel))));
+	}
+	else
+	{
+		MemoryContextSwitchTo(old);
+		if (strcmp(st->column, column) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("a conversion of table \"%s\" on column \"%s\" is in progress",
+							get_rel_name(relid), st->column),
+					 errhint("Resume it with the same arguments, or call perfkit.convert_to_partitioned_abort().")));
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(st->newrel)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the new table of the conversion of \"%s\" is gone",
+							get_rel_name(relid)),
+					 errhint("Call perfkit.convert_to_partitioned_abort() and start over.")));
+	}
+	old = MemoryContextSwitchTo(runcxt);
+	cols = insert_columns(relid);
+	MemoryContextSwitchTo(old);
+
+	/* Copy, a batch per transaction. */
+	for (;;)
+	{
+		BlockNumber total;
+		double		per_block;
+		int64		step;
+		int64		to;
+
+		if (max_batches >= 0 && batches >= max_batches)
+			break;
+		check_not_rewritten(st);
+		total = nblocks(relid);
+		if (st->watermark >= (int64) total)
+			break;
+		{
+			HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+			Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
+
+			per_block = (c->relpages > 0 && c->reltuples > 0) ? c->reltuples / c->relpages : 0;
+			ReleaseSysCache(tup);
+		}
+		if (per_block <= 0)
+			per_block = 100;
+		step = Max(1, (int64) (batch_rows / per_block));
+		to = Min((int64) total, st->watermark + step);
+		/*
+		 * A batch's commit need not wait for its WAL to reach disk: a batch
+		 * lost in a crash loses its watermark with it, and is copied again.
+		 */
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		{
+			Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+			/* the writes to blocks copied before, then the next blocks */
+			(void) sync_log(st, cols, st->watermark, snap);
+			st->rows_copied += copy_blocks(st, cols, st->watermark, to, snap);
+			UnregisterSnapshot(snap);
+		}
+		st->watermark = to;
+		state_save(st, "copying");
+		SPI_commit();
+		batches++;
+		if ((double) st->watermark / total >= next_notice)
+		{
+			ereport(NOTICE,
+					(errmsg("converting table \"%s\": %lld rows copied, %d%% of its blocks",
+							get_rel_name(relid), (long long) st->rows_copied,
+							(int) (100.0 * st->watermark / total))));
+			while (next_notice <= (double) st->watermark / total)
+				next_notice += 0.1;
+		}
+	}
+
+	if (max_batches >= 0 && batches >= max_batches &&
+		st->watermark < (int64) nblocks(relid))
+	{
+		result = st->rows_copied;
+		ereport(NOTICE,
+				(errmsg("converting table \"%s\": paused after %d batches, %lld rows copied",
+						get_rel_name(relid), batches, (long long) st->rows_copied),
+				 errhint("Call perfkit.convert_to_partitioned() again to resume.")));
+	}
+	else
+	{
+		char	   *name = pstrdup(get_rel_name(relid));
+
+		for (tries = 0; tries < SWAP_TRIES; tries++)
+		{
+			if (try_swap(st, cols, &result))
+				break;
+			/* let the lock holders finish; catch up meanwhile */
+			SPI_commit();
+			{
+				Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+				(void) sync_log(st, cols, st->watermark, snap);
+				UnregisterSnapshot(snap);
+			}
+			SPI_commit();
+			pg_usleep(100000L);
+		}
+		if (tries == SWAP_TRIES)
+		{
+			SPI_finish();
+			MemoryContextDelete(runcxt);
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not lock table \"%s\" for the final swap", name),
+					 errdetail("%d attempts waited perfkit.partition_lock_timeout each.", SWAP_TRIES),
+					 errhint("Every row is copied; call perfkit.convert_to_partitioned() again to finish.")));
+		}
+		SPI_commit();
+		ereport(NOTICE,
+				(errmsg("table \"%s\" is now partitioned: %lld rows, count and checksum verified",
+						name, (long long) result),
+				 errhint("Run ANALYZE on it: autovacuum analyzes its partitions, not the table.")));
+	}
+	SPI_finish();
+	MemoryContextDelete(runcxt);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = Int64GetDatum(result);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(perfkit_convert_abort);
+
+/*
+ * perfkit.convert_to_partitioned_abort(tbl regclass) RETURNS boolean:
+ * drops the new table and the trigger of a conversion in progress; the
+ * table itself was never changed.  False when there was none.
+ */
+Datum
+perfkit_convert_abort(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ConvState  *st;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	Oid			save_userid;
+	int			save_sec;
+
+	SPI_connect();
+	pk_check_owner(relid);
+	st = state_load(relid);
+	if (st == NULL)
+	{
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	exec(psprintf("DROP TRIGGER IF EXISTS __perfkit_convert ON %s", qualified(relid)));
+	exec(psprintf("DROP TRIGGER IF EXISTS __perfkit_convert_truncate ON %s", qualified(relid)));
+	values[0] = ObjectIdGetDatum(st->newrel);
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(st->newrel)))
+		exec(psprintf("DROP TABLE %s", qualified(st->newrel)));
+	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_spi_exec("DELETE FROM perfkit.partition_config WHERE parent = $1",
+				1, argtypes, values, NULL, false);
+	values[0] = ObjectIdGetDatum(relid);
+	pk_spi_exec("DELETE FROM perfkit.conversions WHERE \"table\" = $1::regclass",
+				1, argtypes, values, NULL, false);
+	pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
+				1, argtypes, values, NULL, false);
+	pk_as_owner_end(save_userid, save_sec);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+/* The saved plan of the capture trigger's insert. */
+static SPIPlanPtr capture_plan = NULL;
+
+PG_FUNCTION_INFO_V1(perfkit_convert_capture);
+
+/*
+ * The trigger on a table being converted: logs the tid of every row
+ * version a write touches (AFTER ... FOR EACH ROW), and refuses TRUNCATE.
+ */
+Datum
+perfkit_convert_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	ItemPointerData tids[2];
+	bool		olds[2];
+	int			ntids = 0;
+	int			i;
+	Relation	rel;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "perfkit._convert_capture() must be called as a trigger");
+	rel = td->tg_relation;
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("table \"%s\" is being converted to a partitioned table",
+						RelationGetRelationName(rel)),
+				 errhint("Wait for perfkit.convert_to_partitioned() to finish, or abort it.")));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		elog(ERROR, "perfkit._convert_capture() must run AFTER ... FOR EACH ROW");
+
+	/* old: a version that stops being current (updated or deleted) */
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		olds[ntids] = false;
+		tids[ntids++] = td->tg_trigtuple->t_self;
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		olds[ntids] = true;
+		tids[ntids++] = td->tg_trigtuple->t_self;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		olds[ntids] = true;
+		tids[ntids++] = td->tg_trigtuple->t_self;
+		olds[ntids] = false;
+		tids[ntids++] = td->tg_newtuple->t_self;
+	}
+
+	SPI_connect();
+	if (capture_plan == NULL)
+	{
+		Oid			argtypes[4] = {OIDOID, INT8OID, TIDOID, BOOLOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src, old) VALUES ($1, $2, $3, $4)",
+						   4, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		capture_plan = plan;
+	}
+	for (i = 0; i < ntids; i++)
+	{
+		Datum		values[4];
+		int			rc;
+
+		values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+		values[1] = Int64GetDatum((int64) ItemPointerGetBlockNumber(&tids[i]));
+		values[2] = PointerGetDatum(&tids[i]);
+		values[3] = BoolGetDatum(olds[i]);
+		rc = SPI_execute_plan(capture_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,449 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintenance.c
+ *	  run_maintenance(): premaking partitions, filling gaps, draining the
+ *	  default partition and applying retention, one table at a time.
+ *
+ * One table is one unit of work (pk_maintain):
+ *   1. Read the set's partitions from the catalog (ACCESS SHARE on the
+ *      parent only) and compute what is missing: every slot from the
+ *      set's start (or from now - retention) to the later of now + premake
+ *      slots and the newest partition's end that no partition covers
+ *      (gaps are filled), and whether the default partition holds rows
+ *      that belong in a partition.  Nothing to do: the unit ends here.
+ *   2. Otherwise lock, with lock_timeout (perfkit.partition_lock_timeout):
+ *      with a default partition, the parent in EXCLUSIVE mode (writers
+ *      wait, readers do not) and then the default partition in ACCESS
+ *      EXCLUSIVE mode; without one, the parent in SHARE UPDATE EXCLUSIVE
+ *      mode (neither readers nor writers wait).  Then read the partitions
+ *      again, drain the default partition (drain.c), and create what is
+ *      still missing (layout.c).
+ *      Why EXCLUSIVE on the parent when there is a default partition: an
+ *      INSERT through the parent routes its rows with the partition
+ *      descriptor it saw when it started.  One that routed a row to the
+ *      default partition just before a new partition for that row was
+ *      attached would then fail the default partition's new constraint.
+ *      INSERTs hold ROW EXCLUSIVE on the parent from planning to commit,
+ *      which EXCLUSIVE conflicts with: the lock waits for those in flight
+ *      (or times out), and those that come after plan again with the new
+ *      partitions.  Nothing is lost either way; this way nothing fails.
+ *   3. Retention (retention.c), which takes ACCESS EXCLUSIVE on the
+ *      parent with lock_timeout only when a partition is to be detached.
+ * A lock that is not granted within lock_timeout fails the unit with
+ * SQLSTATE 55P03; the table is reported "skipped" and retried at the next
+ * run (the job also retries it once at the end of its run), instead of
+ * queueing behind a long transaction while every later query queues
+ * behind the maintenance.
+ *
+ * Two entry points:
+ *   - perfkit.run_maintenance(tbl DEFAULT NULL), a function, for
+ *     interactive use.  Each table runs in a subtransaction, so one
+ *     table's failure is recorded and the others go on; but a function
+ *     cannot commit, so the locks of every table it processed are held
+ *     until the caller's transaction ends.
+ *   - CALL perfkit.run_maintenance_job(), a procedure, which the
+ *     registered job "partitions" runs (run_job calls it non-atomically):
+ *     it commits after each table, so it never holds a lock across
+ *     tables, and ends with an error naming the tables that failed, so
+ *     that perfkit.jobs shows the failure.
+ * Both process only the tables the calling role owns (a superuser owns
+ * them all), and record each table's outcome in perfkit.partition_config
+ * (last_run, last_status, last_error, last_kept).
+ *
+ * src/partition/maintenance.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "perfkit/partition.h"
+#include "perfkit/perfkit.h"
+#include "perfkit/util.h"
+
+/* Set lock_timeout for the current (sub)transaction; returns the nest level. */
+static int
+push_lock_timeout(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("lock_timeout",
+							 psprintf("%d", perfkit_partition_lock_timeout),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+/* The highest finite upper bound of ranges, or PK_TIME_MIN. */
+static int64
+newest_upper(List *ranges)
+{
+	int64		result = PK_TIME_MIN;
+	ListCell   *lc;
+
+	foreach(lc, ranges)
+	{
+		PkRange    *r = lfirst(lc);
+
+		if (r->upper != PK_TIME_MAX && r->upper > result)
+			result = r->upper;
+	}
+	return result;
+}
+
+/*
+ * The unit of work of one table; errors propagate.  SPI connected.
+ */
+void
+pk_maintain(Oid parent, PkRunResult *res)
+{
+	PkSet	   *set;
+	List	   *ranges;
+	List	   *missing;
+	Oid			default_oid;
+	int64		now,
+				from,
+				to;
+	bool		drain;
+	int			nestlevel;
+	ListCell   *lc;
+
+	memset(res, 0, sizeof(PkRunResult));
+	res->kept_reasons = makeStringInfo();
+	res->advanced_start = PK_TIME_MIN;
+
+	set = pk_set_load(parent, false);
+	pk_check_owner(parent);
+
+	now = pk_floor(&set->key, pk_now(&set->key));
+	from = (set->start == PK_TIME_MIN) ? now : set->start;
+	if (set->has_retention)
+		from = Max(from, pk_floor(&set->key, pk_retention_cutoff(set)));
+	to = pk_add(&set->key, now, set->premake + 1);
+
+	/*
+	 * Fast path: the partitions are those the last full run saw (same
+	 * digest), they cover [from, to) without a gap, none is past retention
+	 * and the default partition was never written.  Nothing to do, found
+	 * without building the parent's relcache entry.
+	 */
+	if (set->has_layout && set->covered_from <= from && set->covered_to >= to &&
+		(!set->has_retention || set->oldest_upper > pk_retention_cutoff(set)) &&
+		pk_layout_digest(parent) == set->layout_digest &&
+		(!OidIsValid(set->default_rel) || pk_default_never_written(set->default_rel)))
+	{
+		res->fast = true;
+		return;
+	}
+
+	nestlevel = push_lock_timeout();
+	ranges = pk_layout_read(set, &default_oid);
+	to = Max(to, newest_upper(ranges));
+	missing = pk_missing_ranges(set, ranges, from, to);
+	drain = OidIsValid(default_oid) && pk_default_has_movable(set, default_oid);
+
+	if (missing != NIL || drain)
+	{
+		if (OidIsValid(default_oid))
+		{
+			pk_lock_relation(parent, ExclusiveLock);
+			pk_lock_relation(default_oid, AccessExclusiveLock);
+		}
+		else
+			pk_lock_relation(parent, ShareUpdateExclusiveLock);
+
+		/* What holds now that we hold the locks. */
+		{
+			Oid			locked_default = default_oid;
+
+			ranges = pk_layout_read(set, &default_oid);
+			if (default_oid != locked_default)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("the default partition of table \"%s\" changed during maintenance",
+								get_rel_name(parent))));
+		}
+		if (OidIsValid(default_oid))
+			res->moved = pk_drain_default(set, &ranges, default_oid, &res->created);
+		to = Max(to, newest_upper(ranges));
+		missing = pk_missing_ranges(set, ranges, from, to);
+		foreach(lc, missing)
+		{
+			PkRange    *r = lfirst(lc);
+
+			r->relid = pk_create_partition(set, r->lower, r->upper, default_oid, NULL);
+			res->created++;
+		}
+		if (missing != NIL)
+			ranges = pk_layout_read(set, &default_oid);
+	}
+
+	pk_apply_retention(set, ranges, res);
+	if (res->retired > 0)
+		ranges = pk_layout_read(set, &default_oid);
+
+	/* What the next run's fast path compares with. */
+	res->has_layout = pk_covered_run(ranges, from, &res->covered_from, &res->covered_to);
+	if (res->has_layout)
+	{
+		ListCell   *rc;
+
+		res->layout_digest = pk_layout_digest(parent);
+		res->default_rel = default_oid;
+		res->oldest_upper = PK_TIME_MAX;
+		foreach(rc, ranges)
+		{
+			PkRange    *r = lfirst(rc);
+
+			if (r->upper != PK_TIME_MAX && r->upper < res->oldest_upper)
+				res->oldest_upper = r->upper;
+		}
+	}
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
+ * pk_maintain in a subtransaction: false on error, with the error's
+ * message in *error and whether it was a lock timeout in *lock_failed.
+ */
+bool
+pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	*error = NULL;
+	*lock_failed = false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		pk_maintain(parent, res);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		if (*lock_failed)
+			*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
+							  perfkit_partition_lock_timeout);
+		else if (edata->detail)
+			*error = psprintf("%s: %s", edata->message, edata->detail);
+		else
+			*error = pstrdup(edata->message);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* Run one table and record its outcome; the status. */
+static const char *
+run_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
+{
+	const char *status;
+
+	if (pk_maintain_one(parent, res, error, lock_failed))
+		status = "ok";
+	else
+	{
+		status = *lock_failed ? "skipped" : "failed";
+		memset(res, 0, sizeof(PkRunResult));
+		res->advanced_start = PK_TIME_MIN;
+	}
+	pk_set_record(parent, status, *error, res);
+	return status;
+}
+
+/* The registered tables the calling role may maintain. */
+static List *
+tables_to_run(Oid only)
+{
+	List	   *all;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	if (OidIsValid(only))
+	{
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(only)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation with OID %u does not exist", only)));
+		pk_check_owner(only);
+		(void) pk_set_load(only, false);
+		return list_make1_oid(only);
+	}
+	all = pk_set_list();
+	foreach(lc, all)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (pg_class_ownercheck(relid, GetUserId()))
+			result = lappend_oid(result, relid);
+	}
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_run_maintenance);
+
+/*
+ * perfkit.run_maintenance(tbl regclass DEFAULT NULL)
+ *   RETURNS TABLE(partitioned_table regclass, status text, created integer,
+ *                 moved bigint, retired integer, kept integer, detail text)
+ */
+Datum
+perfkit_run_maintenance(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *tables;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	tables = tables_to_run(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	foreach(lc, tables)
+	{
+		Oid			parent = lfirst_oid(lc);
+		PkRunResult res;
+		char	   *error;
+		bool		lock_failed;
+		const char *status;
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		status = run_one(parent, &res, &error, &lock_failed);
+		values[0] = ObjectIdGetDatum(parent);
+		values[1] = CStringGetTextDatum(status);
+		values[2] = Int32GetDatum(res.created);
+		values[3] = Int64GetDatum(res.moved);
+		values[4] = Int32GetDatum(res.retired);
+		values[5] = Int32GetDatum(res.kept);
+		if (error != NULL)
+			values[6] = CStringGetTextDatum(error);
+		else if (res.kept_reasons != NULL && res.kept_reasons->len > 0)
+			values[6] = CStringGetTextDatum(res.kept_reasons->data);
+		else
+			nulls[6] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(perfkit_run_maintenance_job);
+
+/*
+ * CALL perfkit.run_maintenance_job(): the "partitions" job.  Called
+ * non-atomically, commits after each table.
+ */
+Datum
+perfkit_run_maintenance_job(PG_FUNCTION_ARGS)
+{
+	bool		nonatomic;
+	MemoryContext runcxt;
+	MemoryContext old;
+	List	   *tables;
+	List	   *retry = NIL;
+	StringInfoData failures;
+	int			nfailed = 0;
+	int			nskipped = 0;
+	int			ntables;
+	int			pass;
+
+	nonatomic = fcinfo->context != NULL &&
+		IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+
+	/* survives the commits below */
+	runcxt = AllocSetContextCreate(TopMemoryContext, "perfkit maintenance run",
+								   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(runcxt);
+	initStringInfo(&failures);
+	MemoryContextSwitchTo(old);
+	SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
+	old = MemoryContextSwitchTo(runcxt);
+	tables = tables_to_run(InvalidOid);
+	MemoryContextSwitchTo(old);
+	ntables = list_length(tables);
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, tables)
+		{
+			Oid			parent = lfirst_oid(lc);
+			PkRunResult res;
+			char	   *error;
+			bool		lock_failed;
+
+			(void) run_one(parent, &res, &error, &lock_failed);
+			if (lock_failed && pass == 0)
+			{
+				old = MemoryContextSwitchTo(runcxt);
+				retry = lappend_oid(retry, parent);
+				MemoryContextSwitchTo(old);
+			}
+			else if (lock_failed)
+				nskipped++;
+			else if (error != NULL)
+			{
+				old = MemoryContextSwitchTo(runcxt);
+				appendStringInfo(&failures, "%s%s: %s", nfailed > 0 ? "; " : "",
+								 get_rel_name(parent), error);
+				MemoryContextSwitchTo(old);
+				nfailed++;
+			}
+			if (nonatomic)
+				SPI_commit();
+		}
+		tables = retry;
+		if (tables == NIL)
+			break;
+	}
+	SPI_finish();
+
+	if (nskipped > 0)
+		ereport(NOTICE,
+				(errmsg("partition maintenance skipped %d of %d tables whose locks were not available",
+						nskipped, ntables),
+				 errhint("They are retried at the next run; see perfkit.partition_sets.")));
+	if (nfailed > 0)
+	{
+		char	   *msg = pstrdup(failures.data);
+
+		MemoryContextDelete(runcxt);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition maintenance failed for %d of %d tables", nfailed, ntables),
+				 errdetail("%s", msg)));
+	}
+	MemoryContextDelete(runcxt);
+	PG_RETURN_VOID();
+}
