@@ -1,5 +1,5 @@
 --
--- The tour, part 2: partition maintenance.
+-- The tour, part 3: partition maintenance.
 --
 \set ON_ERROR_STOP on
 \pset footer off
@@ -60,10 +60,19 @@ SELECT partitioned_table, status, created, moved FROM perfkit.run_maintenance();
 \echo 'Retention: keep 2 days, detach older partitions into schema archive.'
 \echo 'A partition is retired only when every rollup over the table reports'
 \echo 'its range final (perfkit.rollup_blockers()); otherwise it is kept and'
-\echo 'perfkit.partition_sets says why (the rollups part of the tour shows it).'
+\echo 'perfkit.partition_sets says why. Here a daily rollup of the events'
+\echo '(late rows accepted for 1 day) has not been refreshed yet:'
+SELECT perfkit.create_rollup('vehicle_events_daily', 'vehicle_events', 'at', 'day',
+	ARRAY['kind'], ARRAY['count(*) AS events'], late_window => '1 day');
 CREATE SCHEMA archive;
 SELECT perfkit.set_retention('vehicle_events', '2 days', 'detach', true, 'archive');
-SELECT partitioned_table, status, retired, kept, detail FROM perfkit.run_maintenance();
+SELECT partitioned_table, status, retired, kept, detail FROM perfkit.run_maintenance('vehicle_events');
+\echo 'Once the rollup is refreshed, the old days are final in it: the raw'
+\echo 'partitions go to the archive, and the rollup keeps their totals.'
+SELECT perfkit.refresh_rollup('vehicle_events_daily') AS buckets;
+SELECT partitioned_table, status, retired, kept, detail FROM perfkit.run_maintenance('vehicle_events');
+SELECT bucket::date AS day, kind, events FROM vehicle_events_daily
+WHERE bucket < now() - interval '2 days' ORDER BY 1, 2;
 SELECT c.relname AS archived_table, c.reltuples::bigint AS rows_estimate
 FROM pg_class c WHERE c.relnamespace = 'archive'::regnamespace AND c.relkind = 'r' ORDER BY 1;
 
