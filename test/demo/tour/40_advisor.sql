@@ -1,5 +1,5 @@
 --
--- The tour, part 2: the index advisor.
+-- The tour, part 4: the index advisor.
 --
 \set ON_ERROR_STOP on
 \pset footer off
