@@ -41,6 +41,7 @@ SELECT perfkit.cache_clear() >= 0 AS cleared;
 SELECT perfkit.cache_set('health:k', '1');
 SELECT perfkit.cache_get('health:k') AS hit, perfkit.cache_get('health:missing') AS miss;
 SET perfkit.health_cache_hit_warn = 1;
+SET perfkit.health_cache_min_reads = 2147483647;
 SELECT pg_temp.chk('perfkit_cache_hit_ratio') AS too_few_reads_to_judge;
 SET perfkit.health_cache_min_reads = 0;
 SET perfkit.health_cache_hit_warn = 0;
@@ -171,7 +172,8 @@ UPDATE perfkit.rollup_defs
 SET watermark = perfkit._bucket_start(now(), granularity, timezone),
 	last_refresh_at = now() - interval '1 minute', last_error_at = now(), last_error = 'boom'
 WHERE rel = 'health_hourly'::regclass;
-SELECT pg_temp.chk('rollup_lag') AS refresh_failed, pg_temp.val('rollup_lag') AS value;
+SELECT pg_temp.chk('rollup_lag') AS refresh_failed,
+	   pg_temp.val('rollup_lag') LIKE '%last refresh failed: public.health_hourly' AS names_it;
 UPDATE perfkit.rollup_defs SET last_error_at = NULL, last_error = NULL
 WHERE rel = 'health_hourly'::regclass;
 SELECT pg_temp.chk('rollup_lag') AS recovered;
@@ -296,10 +298,14 @@ SET perfkit.health_wraparound_warn = 1;
 SET perfkit.health_wraparound_critical = 1;
 SELECT count(*) AS problems FROM pg_temp.prom_problems(perfkit.metrics()) p;
 SELECT p AS problem FROM pg_temp.prom_problems(perfkit.metrics()) p;
--- The facts are there: one status per check, the awkward job escaped.
+-- The facts are there: one status per check, the awkward rollup name escaped.
 SELECT l FROM regexp_split_to_table(perfkit.metrics(), E'\n') l
-WHERE l ~ '^perfkit_health_status|^perfkit_health_overall|^perfkit_rollup_refreshes_total\{rollup="\\"health|^perfkit_cache_(hits|misses)_total|^perfkit_rollup_refreshes_total|^perfkit_advisor_workload_max_entries'
+WHERE l ~ '^perfkit_health_status|^perfkit_health_overall|^perfkit_rollup_refreshes_total\{rollup="public\.(\\"health|health_)|^perfkit_advisor_workload_max_entries'
 ORDER BY l;
+-- Counters are the cache's.
+SELECT (SELECT hits FROM perfkit.cache_stats()) =
+	   (SELECT split_part(l, ' ', 2)::bigint FROM regexp_split_to_table(perfkit.metrics(), E'\n') l
+		WHERE l LIKE 'perfkit_cache_hits_total %') AS hits_match;
 SELECT count(*) AS families FROM regexp_split_to_table(perfkit.metrics(), E'\n') l WHERE l LIKE '# TYPE %';
 SELECT perfkit.drop_rollup(E'"health ""odd\\\nname"');
 RESET perfkit.health_connections_warn;
