@@ -324,7 +324,7 @@ BEGIN
 	ord := 14;
 	check_name := 'sequential_scans';
 	status := CASE WHEN r.tables >= c THEN 'critical' WHEN r.tables > 0 THEN 'warning' ELSE 'ok' END;
-	value := CASE WHEN r.tables = 0 THEN '0 tables' ELSE format('%s tables: %s', r.tables, r.names) END;
+	value := CASE WHEN r.tables = 0 THEN '0 tables' ELSE format('%s %s: %s', r.tables, CASE WHEN r.tables = 1 THEN 'table' ELSE 'tables' END, r.names) END;
 	threshold := format('warning: a table of >= %s rows with > %s of its rows read by sequential scans; critical: %s such tables',
 						n, w, c);
 	hint := CASE WHEN status <> 'ok' THEN
