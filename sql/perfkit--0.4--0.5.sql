@@ -226,6 +226,7 @@ BEGIN
 		status := 'warning';
 	END IF;
 	value := CASE WHEN r.n = 0 THEN 'no rollups'
+				  WHEN r.worst IS NULL THEN format('%s rollups, no lag known', r.n)
 				  ELSE format('%s: %s buckets behind', r.worst_name, round(r.worst::numeric, 1))
 					   || CASE WHEN r.failing > 0 THEN format('; last refresh failed: %s', r.failing_names) ELSE '' END
 			 END;
