@@ -20,6 +20,22 @@ RETURN CASE
 	ELSE 'ok' END;
 
 /*
+ * A partition bound as a timestamp, or NULL when it is not one (a bound of
+ * an integer column, MINVALUE, MAXVALUE).
+ */
+CREATE FUNCTION perfkit._as_timestamptz(bound text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN bound::timestamptz;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+	RETURN NULL;
+END
+$$;
+
+/*
  * The checks, in a fixed order, with the measured value as a number for
  * metrics().  Invoker's rights: the caller (a pg_monitor member) reads
  * pg_stat_activity, the jobs view and the statistics views as itself.
@@ -254,16 +270,18 @@ BEGIN
 		BEGIN
 			EXECUTE $q$
 				SELECT count(*) AS n,
-					   count(*) FILTER (WHERE p.nb IS NULL OR p.nb <= now()) AS uncovered,
-					   count(*) FILTER (WHERE p.nb < now() + p."interval" * greatest(p.premake - 1, 1)) AS short,
+					   count(*) FILTER (WHERE coalesce(p.partitions, 0) = 0 OR p.nb <= now()) AS uncovered,
+					   count(*) FILTER (WHERE coalesce(p.partitions, 0) = 0
+										OR p.nb < now() + p."interval" * greatest(p.premake - 1, 1)) AS short,
 					   string_agg(p."table"::text, ', ' ORDER BY p."table"::text)
-						 FILTER (WHERE p.nb < now() + p."interval" * greatest(p.premake - 1, 1)
-								 OR p.nb IS NULL) AS short_names,
+						 FILTER (WHERE coalesce(p.partitions, 0) = 0
+								 OR p.nb < now() + p."interval" * greatest(p.premake - 1, 1)) AS short_names,
 					   coalesce(sum(p.rows_in_default), 0) AS default_rows,
 					   string_agg(p."table"::text || ' (' || p.rows_in_default || ')', ', '
 								  ORDER BY p."table"::text) FILTER (WHERE p.rows_in_default > 0) AS default_names
-				FROM (SELECT s."table", s."interval", s.premake, s.rows_in_default,
-							 s.newest_bound::timestamptz AS nb
+				FROM (SELECT s."table", s."interval", s.premake, s.rows_in_default, s.partitions,
+							 -- bounds of time columns only; others are not judged
+							 perfkit._as_timestamptz(s.newest_bound) AS nb
 					  FROM perfkit.partition_sets s) p
 			$q$ INTO r;
 			status := CASE WHEN r.uncovered > 0 THEN 'critical' WHEN r.short > 0 THEN 'warning' ELSE 'ok' END;
