@@ -127,16 +127,15 @@ BEGIN
 	INTO r
 	FROM pg_stat_activity a;
 
-	c := current_setting('max_connections')::float8;
-	ratio := r.conns / c;
+	n := current_setting('max_connections')::bigint;
+	ratio := r.conns::float8 / n;
 	w := current_setting('perfkit.health_connections_warn')::float8;
+	c := current_setting('perfkit.health_connections_critical')::float8;
 	ord := 4;
 	check_name := 'connections';
-	status := perfkit._health_level(ratio, w,
-									current_setting('perfkit.health_connections_critical')::float8, true);
-	value := format('%s of %s (%s)', r.conns, c, round(ratio::numeric, 4));
-	threshold := format('warning > %s, critical > %s of max_connections', w,
-						current_setting('perfkit.health_connections_critical'));
+	status := perfkit._health_level(ratio, w, c, true);
+	value := format('%s of %s (%s)', r.conns, n, round(ratio::numeric, 4));
+	threshold := format('warning > %s, critical > %s of max_connections', w, c);
 	hint := CASE WHEN status <> 'ok' THEN
 		'Client connections approach max_connections: use a connection pooler or lower the applications'' pool sizes.' END;
 	metric := ratio;
