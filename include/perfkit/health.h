@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * health.h
+ *	  The thresholds of perfkit.health(), defined as GUCs in _PG_init.
+ *
+ * health() itself is SQL (sql/perfkit--0.4--0.5.sql): it reads these
+ * settings with current_setting(), so no C code reads the variables; they
+ * exist because a custom GUC needs storage.
+ *
+ * include/perfkit/health.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PERFKIT_HEALTH_H
+#define PERFKIT_HEALTH_H
+
+extern double perfkit_health_buffer_hit_warn;
+extern double perfkit_health_buffer_hit_critical;
+extern double perfkit_health_connections_warn;
+extern double perfkit_health_connections_critical;
+extern int	perfkit_health_idle_in_transaction_warn;
+extern int	perfkit_health_idle_in_transaction_critical;
+extern int	perfkit_health_long_query_warn;
+extern int	perfkit_health_long_query_critical;
+extern int	perfkit_health_xact_age_warn;
+extern int	perfkit_health_xact_age_critical;
+extern double perfkit_health_wraparound_warn;
+extern double perfkit_health_wraparound_critical;
+extern int	perfkit_health_job_failures_warn;
+extern int	perfkit_health_job_failures_critical;
+extern double perfkit_health_rollup_lag_warn;
+extern double perfkit_health_rollup_lag_critical;
+extern double perfkit_health_cache_hit_warn;
+extern double perfkit_health_cache_hit_critical;
+extern int	perfkit_health_cache_min_reads;
+extern double perfkit_health_cache_fill_warn;
+extern double perfkit_health_cache_fill_critical;
+extern int	perfkit_health_seq_scan_min_rows;
+extern double perfkit_health_seq_scan_share;
+extern int	perfkit_health_seq_scan_critical_tables;
+
+#endif							/* PERFKIT_HEALTH_H */
