@@ -351,12 +351,15 @@ DECLARE
 	horizon timestamptz;
 	noisy boolean := false;
 	gone timestamptz[];
+	source_rel regclass;		-- what batches read: the raw table or the finer state
 	is_range boolean := p_lo IS NOT NULL OR p_hi IS NOT NULL;
 BEGIN
 	buckets := 0;
 	rows_read := 0;
 	more := false;
 	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	source_rel := CASE WHEN d.parent_id IS NULL THEN d.raw_source
+					   ELSE (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id) END;
 	IF NOT pg_has_role(d.owner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
 	END IF;
@@ -377,8 +380,7 @@ BEGIN
 						   perfkit._rollup_bucket_sql(d), d.raw_source, d.time_column) INTO d.data_start;
 		ELSE
 			EXECUTE format('SELECT pg_catalog.date_trunc(%L, pg_catalog.min(bucket), %L) FROM %s WHERE pg_catalog.isfinite(bucket)',
-						   d.granularity, d.timezone,
-						   (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id))
+						   d.granularity, d.timezone, source_rel)
 			INTO d.data_start;
 		END IF;
 		d.data_start := least(coalesce(d.data_start, target), target);
@@ -389,11 +391,7 @@ BEGIN
 	END IF;
 
 	-- Batch size in buckets, from the source's row estimate.
-	WITH src AS (
-		SELECT CASE WHEN d.parent_id IS NULL THEN d.raw_source
-					ELSE (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id)
-			   END AS rel
-	)
+	WITH src AS (SELECT source_rel AS rel)
 	SELECT coalesce((SELECT sum(greatest(c.reltuples, 0))
 					 FROM src, pg_partition_tree(src.rel) t JOIN pg_class c ON c.oid = t.relid
 					 WHERE t.isleaf),
@@ -440,8 +438,7 @@ BEGIN
 																			   d.granularity, d.timezone)))
 							   ELSE
 								   format('SELECT 1 FROM %s r WHERE r.bucket >= s.bucket AND r.bucket < perfkit._bucket_add(s.bucket, %L, %L)',
-										  (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id),
-										  d.granularity, d.timezone)
+										  source_rel, d.granularity, d.timezone)
 							   END)
 					INTO gone USING lo, chunk_hi, d.final_before;
 				EXECUTE perfkit._rollup_write_sql(d, 'range') INTO b, r USING lo, chunk_hi;
