@@ -37,47 +37,58 @@ CREATE TEMP TABLE before AS
 SELECT count(*) AS n, sum(hashtext(t::text)) AS checksum FROM trips t;
 
 -- Refusals.
-CALL perfkit.convert_to_partitioned('trips', 'km', '1 day');
+SELECT perfkit.convert_to_partitioned('trips', 'km', '1 day');
 \echo :LAST_ERROR_SQLSTATE
-CALL perfkit.convert_to_partitioned('trips', 'nope', '1 day');
+SELECT perfkit.convert_to_partitioned('trips', 'nope', '1 day');
 \echo :LAST_ERROR_SQLSTATE
-CALL perfkit.convert_to_partitioned('trips', 'started_at', '1 day 1 hour');
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day 1 hour');
 \echo :LAST_ERROR_SQLSTATE
-CALL perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 0);
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 0);
 \echo :LAST_ERROR_SQLSTATE
 BEGIN;
-CALL perfkit.convert_to_partitioned('trips', 'started_at', '1 day');
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
+-- The worker shares the caller's locks: a statement that reads the table
+-- cannot convert it.
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day') FROM trips LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+-- The worker cannot see the session's temporary tables.
+CREATE TEMP TABLE conv_tmp (at timestamptz NOT NULL);
+SELECT perfkit.convert_to_partitioned('conv_tmp', 'at', '1 day');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE conv_tmp;
 CREATE TABLE no_key_ts (id int PRIMARY KEY, at timestamptz NOT NULL);
-CALL perfkit.convert_to_partitioned('no_key_ts', 'at', '1 day');
+SELECT perfkit.convert_to_partitioned('no_key_ts', 'at', '1 day');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE viewed (at timestamptz NOT NULL);
 CREATE VIEW viewed_v AS SELECT * FROM viewed;
-CALL perfkit.convert_to_partitioned('viewed', 'at', '1 day');
+SELECT perfkit.convert_to_partitioned('viewed', 'at', '1 day');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE triggered (at timestamptz NOT NULL);
 CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER t BEFORE INSERT ON triggered FOR EACH ROW EXECUTE FUNCTION noop();
-CALL perfkit.convert_to_partitioned('triggered', 'at', '1 day');
+SELECT perfkit.convert_to_partitioned('triggered', 'at', '1 day');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE referenced (id int PRIMARY KEY, at timestamptz NOT NULL);
 CREATE TABLE referencing (rid int REFERENCES referenced);
-CALL perfkit.convert_to_partitioned('referenced', 'at', '1 day');
+SELECT perfkit.convert_to_partitioned('referenced', 'at', '1 day');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
-CALL perfkit.convert_to_partitioned('fleets', 'id', '1 day');
+SELECT perfkit.convert_to_partitioned('fleets', 'id', '1 day');
 \echo :LAST_ERROR_SQLSTATE
 SET ROLE conv_reader;
-CALL perfkit.convert_to_partitioned('trips', 'started_at', '1 day');
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day');
 \echo :LAST_ERROR_SQLSTATE
 SET ROLE conv_owner;
 
 -- Two batches, then a pause: the table is unchanged and writes go on.
-CALL perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 500, 2);
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 500, 2);
 SELECT "table", new_table, "column", phase, rows_copied > 0 AS copying,
 	   blocks_copied < blocks_total AS unfinished
 FROM perfkit.conversion_progress;
+-- While loading, the copy has no index: they are built after the rows.
+SELECT count(*) AS copy_indexes FROM pg_index WHERE indrelid = 'trips_partitioned'::regclass;
 SELECT relkind FROM pg_class WHERE oid = 'trips'::regclass;
 TRUNCATE trips;
 \echo :LAST_ERROR_SQLSTATE
@@ -89,12 +100,12 @@ SELECT to_regclass('trips_partitioned') IS NULL AS copy_dropped;
 SELECT n = count(*) AND checksum = sum(hashtext(t::text)) AS unchanged FROM trips t, before GROUP BY n, checksum;
 
 -- Start again, write between batches, resume to the end.
-CALL perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 500, 3);
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 500, 3);
 INSERT INTO trips (fleet, started_at, km) VALUES (2, now(), 1.5);
 UPDATE trips SET km = km + 1 WHERE id % 50 = 0;
 DELETE FROM trips WHERE id % 77 = 0;
 CREATE TEMP TABLE expected AS SELECT * FROM trips;
-CALL perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 500);
+SELECT perfkit.convert_to_partitioned('trips', 'started_at', '1 day', 500);
 SELECT relkind FROM pg_class WHERE oid = 'trips'::regclass;
 SELECT (SELECT count(*) FROM trips) = (SELECT count(*) FROM expected) AS same_count,
 	   NOT EXISTS (SELECT * FROM trips EXCEPT ALL SELECT * FROM expected)
@@ -117,6 +128,18 @@ INSERT INTO trips (fleet, km) VALUES (1, 3) RETURNING id > 4000 AS identity_cont
 	serial_no > 4000 AS serial_continues, km_x2;
 SELECT pg_get_serial_sequence('trips', 'serial_no') AS serial_sequence;
 SELECT count(*) AS rows_in_default FROM trips_default;
+
+-- The worker's notices reach the caller.
+SET client_min_messages = notice;
+CREATE TABLE conv_small (at date NOT NULL, v int);
+CREATE INDEX conv_small_at ON conv_small (at);
+INSERT INTO conv_small VALUES ('2026-01-15', 1), ('2026-02-15', 2);
+SELECT perfkit.convert_to_partitioned('conv_small', 'at', '1 month');
+SET client_min_messages = warning;
+SELECT count(*) AS rows, count(*) FILTER (WHERE tableoid = 'conv_small_default'::regclass) AS in_default,
+	   (SELECT count(*) FROM pg_indexes WHERE tablename = 'conv_small') AS indexes
+FROM conv_small;
+DROP TABLE conv_small;
 
 RESET ROLE;
 SELECT count(*) AS log_rows FROM perfkit.convert_log;

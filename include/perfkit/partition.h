@@ -21,6 +21,7 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 #include "storage/lockdefs.h"
+#include "utils/snapshot.h"
 #include "utils/tuplestore.h"
 
 /* Unbounded ends of a range (MINVALUE, MAXVALUE). */
@@ -130,6 +131,17 @@ extern Oid	pk_create_partition(PkSet *set, int64 lo, int64 hi,
 								Oid default_oid, int64 *moved);
 extern char *pk_partition_name(PkSet *set, int64 lo);
 extern void pk_lock_relation(Oid relid, LOCKMODE mode);
+
+/* checksum.c */
+extern void pk_rel_checksum(Oid relid, List *colnames, Snapshot snap,
+							int64 *rows, uint64 *sum);
+
+/* convert.c */
+extern int64 pk_convert_run(Oid relid, const char *column, const Interval *every,
+							int batch_rows, int max_batches);
+
+/* convert_worker.c */
+extern PGDLLEXPORT void perfkit_convert_worker_main(Datum main_arg);
 
 /* drain.c */
 extern int64 pk_drain_default(PkSet *set, List **ranges, Oid default_oid,

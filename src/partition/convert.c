@@ -106,6 +106,7 @@ typedef struct ConvState
 	int64		watermark;		/* next block to copy */
 	int64		rows_copied;
 	Oid			relfilenode;
+	bool		loading;		/* phase 'loading': the copy has no indexes yet */
 } ConvState;
 
 static char *
@@ -140,14 +141,16 @@ query_text(const char *sql, Oid relid)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* The columns of relid that an INSERT may list, quoted, comma separated. */
-static char *
-insert_columns(Oid relid)
+/*
+ * The columns of relid that an INSERT may list (and the checksum covers):
+ * not dropped, not generated, not the copy's origin tid.
+ */
+static List *
+copy_columns(Oid relid)
 {
-	StringInfoData buf;
+	List	   *result = NIL;
 	AttrNumber	attnum;
 
-	initStringInfo(&buf);
 	for (attnum = 1;; attnum++)
 	{
 		HeapTuple	tup;
@@ -159,50 +162,35 @@ insert_columns(Oid relid)
 		att = (Form_pg_attribute) GETSTRUCT(tup);
 		if (!att->attisdropped && att->attgenerated == '\0' &&
 			strcmp(NameStr(att->attname), SRC_COLUMN) != 0)
-		{
-			if (buf.len > 0)
-				appendStringInfoString(&buf, ", ");
-			appendStringInfoString(&buf, quote_identifier(NameStr(att->attname)));
-		}
-		ReleaseSysCache(tup);
-	}
-	return buf.data;
-}
-
-/*
- * Can every column of relid be hashed (then the checksum hashes each row
- * with hash_record(), else its text form, three times slower)?
- */
-static bool
-all_hashable(Oid relid)
-{
-	AttrNumber	attnum;
-	bool		result = true;
-
-	for (attnum = 1; result; attnum++)
-	{
-		HeapTuple	tup;
-		Form_pg_attribute att;
-
-		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
-		if (!HeapTupleIsValid(tup))
-			break;
-		att = (Form_pg_attribute) GETSTRUCT(tup);
-		if (!att->attisdropped && att->attgenerated == '\0')
-		{
-			TypeCacheEntry *tce = lookup_type_cache(att->atttypid, TYPECACHE_HASH_PROC);
-
-			if (!OidIsValid(tce->hash_proc) || att->atttypid == RECORDOID ||
-				type_is_array(att->atttypid) || get_typtype(att->atttypid) == TYPTYPE_COMPOSITE)
-				result = false;
-		}
+			result = lappend(result, pstrdup(NameStr(att->attname)));
 		ReleaseSysCache(tup);
 	}
 	return result;
 }
 
+/* Those columns, quoted, comma separated. */
+static char *
+insert_columns(Oid relid)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, copy_columns(relid))
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, quote_identifier(lfirst(lc)));
+	}
+	return buf.data;
+}
+
+/*
+ * The state of relid's conversion, allocated in mcxt (SPI calls switch
+ * back to SPI's own context, which a commit frees), or NULL.
+ */
 static ConvState *
-state_load(Oid relid)
+state_load(Oid relid, MemoryContext mcxt)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1];
@@ -210,14 +198,17 @@ state_load(Oid relid)
 	TupleDesc	desc;
 	bool		isnull;
 	ConvState  *st;
+	MemoryContext old;
 
 	values[0] = ObjectIdGetDatum(relid);
 	if (pk_spi_exec("SELECT new_table::oid, column_name::text, every, watermark, rows_copied, "
-					"relfilenode::oid FROM perfkit.conversions WHERE \"table\" = $1::regclass",
+					"relfilenode::oid, phase = 'loading' "
+					"FROM perfkit.conversions WHERE \"table\" = $1::regclass",
 					1, argtypes, values, NULL, false) == 0)
 		return NULL;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	old = MemoryContextSwitchTo(mcxt);
 	st = palloc0(sizeof(ConvState));
 	st->relid = relid;
 	st->newrel = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
@@ -226,12 +217,15 @@ state_load(Oid relid)
 	st->watermark = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 	st->rows_copied = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 	st->relfilenode = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+	st->loading = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+	MemoryContextSwitchTo(old);
 	return st;
 }
 
 static void
-state_save(ConvState *st, const char *phase)
+state_save(ConvState *st)
 {
+	const char *phase = st->loading ? "loading" : "copying";
 	Oid			argtypes[4] = {OIDOID, INT8OID, INT8OID, TEXTOID};
 	Datum		values[4];
 	Oid			save_userid;
@@ -328,7 +322,7 @@ check_convertible(Oid relid, const char *column)
 }
 
 /* Setup: the new table, its partitions and the capture trigger. */
-static ConvState *
+static void
 conversion_setup(Oid relid, const char *column, const Interval *every)
 {
 	char	   *name = get_rel_name(relid);
@@ -361,14 +355,13 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 				 errmsg("relation \"%s\" already exists", newname),
 				 errhint("convert_to_partitioned() creates the new table under that name while it runs.")));
 	qnew = quote_qualified_identifier(nspname, newname);
+	/* No indexes yet: they are built once the rows are in (build_indexes). */
 	exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 				  "INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS "
-				  "INCLUDING COMPRESSION INCLUDING STATISTICS INCLUDING INDEXES, %s pg_catalog.tid) "
+				  "INCLUDING COMPRESSION INCLUDING STATISTICS, %s pg_catalog.tid) "
 				  "PARTITION BY RANGE (%s)",
 				  qnew, qold, SRC_COLUMN, quote_identifier(column)));
 	newrel = get_relname_relid(newname, nsp);
-	exec(psprintf("CREATE INDEX ON %s USING brin (%s) WITH (pages_per_range = 8)",
-				  qnew, SRC_COLUMN));
 
 	/* Foreign keys to other tables. */
 	{
@@ -434,14 +427,13 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 		pk_as_owner_begin(&save_userid, &save_sec);
 		pk_spi_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
 					"relfilenode, phase, watermark, rows_copied, blocks_total) "
-					"SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'copying', 0, 0, "
+					"SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'loading', 0, 0, "
 					"pg_catalog.pg_relation_size($1::regclass) / "
 					"pg_catalog.current_setting('block_size')::bigint "
 					"FROM pg_catalog.pg_class c WHERE c.oid = $1",
 					4, argtypes, values, NULL, false);
 		pk_as_owner_end(save_userid, save_sec);
 	}
-	return state_load(relid);
 }
 
 /*
@@ -660,6 +652,82 @@ nblocks(Oid relid)
 	return n;
 }
 
+/*
+ * Index the copy, once every row of the table has been copied once: the
+ * summary index on the origin tid first, then the writes logged so far
+ * are synced (the copy is then the table as of one snapshot, over the
+ * blocks copied, so a unique index can be built on it), then the table's
+ * own indexes, in their creation order (the swap pairs their names by that
+ * order), each built in one pass over the rows instead of an entry per
+ * row as they are copied.  Indexes that back a constraint (primary key,
+ * unique) are made as that constraint.
+ */
+static void
+build_indexes(ConvState *st, const char *cols)
+{
+	char	   *qold = qualified(st->relid);
+	char	   *qnew = qualified(st->newrel);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	List	   *stmts = NIL;
+	ListCell   *lc;
+	uint64		n,
+				i;
+
+	exec(psprintf("CREATE INDEX ON %s USING brin (%s) WITH (pages_per_range = 8)",
+				  qnew, SRC_COLUMN));
+	{
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+		(void) sync_log(st, cols, st->watermark, snap);
+		UnregisterSnapshot(snap);
+	}
+
+	values[0] = ObjectIdGetDatum(st->relid);
+	n = pk_spi_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
+					"pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid) "
+					"FROM pg_catalog.pg_index i "
+					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					"LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
+					"AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
+					"WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
+					1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *idxname = SPI_getvalue(tup, desc, 1);
+		bool		unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		constraint = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		char	   *def = SPI_getvalue(tup, desc, 4);
+		char	   *prefix;
+
+		if (constraint)
+		{
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ADD %s", qnew,
+											SPI_getvalue(tup, desc, 5)));
+			continue;
+		}
+
+		/*
+		 * pg_get_indexdef() writes "CREATE [UNIQUE ]INDEX name ON
+		 * schema.table USING ...": the same definition on the copy is
+		 * what follows the table's name.
+		 */
+		prefix = psprintf("CREATE %sINDEX %s ON %s USING ", unique ? "UNIQUE " : "",
+						  quote_identifier(idxname), qold);
+		if (strncmp(def, prefix, strlen(prefix)) != 0)
+			elog(ERROR, "unexpected definition of index \"%s\": %s", idxname, def);
+		stmts = lappend(stmts, psprintf("CREATE %sINDEX ON %s USING %s", unique ? "UNIQUE " : "",
+										qnew, def + strlen(prefix)));
+	}
+	foreach(lc, stmts)
+		exec(lfirst(lc));
+	st->loading = false;
+	state_save(st);
+}
+
 /* The swap; errors propagate (the caller runs it in a subtransaction). */
 static int64
 conversion_swap(ConvState *st, const char *cols)
@@ -669,11 +737,8 @@ conversion_swap(ConvState *st, const char *cols)
 	char	   *name = pstrdup(get_rel_name(relid));
 	char	   *qold = qualified(relid);
 	char	   *qnew = qualified(newrel);
-	char	   *all_cols;
 	int64		count_old,
 				count_new;
-	char	   *sum_old,
-			   *sum_new;
 	List	   *old_indexes = NIL;
 	List	   *new_indexes = NIL;
 	List	   *stmts = NIL;
@@ -686,7 +751,6 @@ conversion_swap(ConvState *st, const char *cols)
 	PkSet	   *set;
 	Oid			default_oid;
 	List	   *ranges;
-	bool		isnull;
 
 	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
 	check_not_rewritten(st);
@@ -715,28 +779,24 @@ conversion_swap(ConvState *st, const char *cols)
 	}
 
 	/* Verify: same count, same checksum (over every column). */
-	all_cols = insert_columns(relid);
 	{
-		char	   *sumexpr;
-		char	   *q;
+		List	   *sumcols = copy_columns(relid);
+		Snapshot	snap;
+		uint64		sum_old,
+					sum_new;
 
-		if (all_hashable(relid))
-			sumexpr = psprintf("sum(pg_catalog.hash_record(ROW(%s))::bigint)", all_cols);
-		else
-			sumexpr = psprintf("sum(pg_catalog.hashtext(ROW(%s)::text)::bigint)", all_cols);
-		q = "SELECT count(*), coalesce(%s, 0)::text FROM %s%s";
-		pk_spi_exec(psprintf(q, sumexpr, "ONLY ", qold), 0, NULL, NULL, NULL, false);
-		count_old = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		sum_old = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		pk_spi_exec(psprintf(q, sumexpr, "", qnew), 0, NULL, NULL, NULL, false);
-		count_new = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		sum_new = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		if (count_old != count_new || strcmp(sum_old, sum_new) != 0)
+		CommandCounterIncrement();
+		snap = RegisterSnapshot(GetLatestSnapshot());
+		pk_rel_checksum(relid, sumcols, snap, &count_old, &sum_old);
+		pk_rel_checksum(newrel, sumcols, snap, &count_new, &sum_new);
+		UnregisterSnapshot(snap);
+		if (count_old != count_new || sum_old != sum_new)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("the converted copy of table \"%s\" does not match it", name),
-					 errdetail("The table has %lld rows with checksum %s; the copy %lld rows with checksum %s.",
-							   (long long) count_old, sum_old, (long long) count_new, sum_new),
+					 errdetail("The table has %lld rows with checksum %016llx; the copy %lld rows with checksum %016llx.",
+							   (long long) count_old, (unsigned long long) sum_old,
+							   (long long) count_new, (unsigned long long) sum_new),
 					 errhint("The table is unchanged.  Call perfkit.convert_to_partitioned_abort() and start over.")));
 	}
 
@@ -783,7 +843,7 @@ conversion_swap(ConvState *st, const char *cols)
 	values[0] = ObjectIdGetDatum(relid);
 	n = pk_spi_exec("SELECT c.relname FROM pg_catalog.pg_index i "
 					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-					"WHERE i.indrelid = $1 ORDER BY i.indexrelid",
+					"WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
 					1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 		old_indexes = lappend(old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
@@ -886,26 +946,37 @@ try_swap(ConvState *st, const char *cols, int64 *rows)
 	return ok;
 }
 
-PG_FUNCTION_INFO_V1(perfkit_convert_to_partitioned);
+/*
+ * Commit the work so far and go on in a new transaction, with a new SPI
+ * connection (memory that must survive lives in the conversion's own
+ * context).  The worker runs the conversion with a snapshot pushed, as
+ * SPI wants one outside a portal; each transaction gets its own.
+ */
+static void
+conv_commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+}
 
 /*
- * CALL perfkit.convert_to_partitioned(tbl regclass, column name,
- *     every interval, batch_rows int, max_batches int,
- *     INOUT rows_moved bigint)
- *
- * Starts or resumes the conversion of tbl.  Copies at most max_batches
- * batches (NULL: all, then swaps).  Returns the rows of the new table
- * once swapped, else the rows copied so far.
+ * Start or resume the conversion of relid: copy at most max_batches
+ * batches (-1: all, then index the copy, catch up and swap).  Returns the
+ * rows of the new table once swapped, else the rows copied so far.  Runs
+ * in the conversion's background worker (convert_worker.c), in a
+ * transaction it commits (each batch is one), with an active snapshot:
+ * it returns in a transaction of its own, its snapshot pushed.
  */
-Datum
-perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
+int64
+pk_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
+			   int batch_rows, int max_batches)
 {
-	bool		nonatomic;
-	Oid			relid;
 	char	   *column;
 	Interval   *every;
-	int			batch_rows;
-	int			max_batches;
 	ConvState  *st;
 	char	   *cols;
 	int			batches = 0;
@@ -913,63 +984,35 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 	int			tries;
 	MemoryContext runcxt;
 	MemoryContext old;
-	TupleDesc	tupdesc;
-	Datum		values[1];
-	bool		nulls[1] = {false};
 	double		next_notice = 0.1;
-
-	nonatomic = fcinfo->context != NULL &&
-		IsA(fcinfo->context, CallContext) &&
-		!castNode(CallContext, fcinfo->context)->atomic;
-	if (!nonatomic)
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("convert_to_partitioned must be called with CALL outside a transaction block"),
-				 errdetail("It commits after each batch of rows.")));
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("table, column and interval must not be null")));
-	relid = PG_GETARG_OID(0);
-	batch_rows = PG_ARGISNULL(3) ? 50000 : PG_GETARG_INT32(3);
-	max_batches = PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4);
-	if (batch_rows < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_rows must be positive")));
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
 
 	/* survives the commits below */
 	runcxt = AllocSetContextCreate(TopMemoryContext, "perfkit conversion",
 								   ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(runcxt);
-	column = pstrdup(NameStr(*PG_GETARG_NAME(1)));
+	column = pstrdup(column_arg);
 	every = palloc(sizeof(Interval));
-	*every = *PG_GETARG_INTERVAL_P(2);
+	*every = *every_arg;
 	MemoryContextSwitchTo(old);
 
-	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	SPI_connect();
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	pk_check_owner(relid);
-	old = MemoryContextSwitchTo(runcxt);
-	st = state_load(relid);
+	st = state_load(relid, runcxt);
 	if (st == NULL)
 	{
-		MemoryContextSwitchTo(old);
-		st = conversion_setup(relid, column, every);
-		old = MemoryContextSwitchTo(runcxt);
-		st = state_load(relid);
-		MemoryContextSwitchTo(old);
-		SPI_commit();
+		conversion_setup(relid, column, every);
+		st = state_load(relid, runcxt);
+		conv_commit();
 		ereport(NOTICE,
 				(errmsg("converting table \"%s\": new table \"%s\" created, copying rows",
 						get_rel_name(relid), get_rel_name(st->newrel))));
 	}
 	else
 	{
-		MemoryContextSwitchTo(old);
 		if (strcmp(st->column, column) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -987,7 +1030,12 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 	cols = insert_columns(relid);
 	MemoryContextSwitchTo(old);
 
-	/* Copy, a batch per transaction. */
+	/*
+	 * Copy, a batch per transaction.  While loading, the copy has no
+	 * indexes and the log is left alone; once every block is copied, the
+	 * copy is indexed and the log synced; from then on each batch syncs the
+	 * log before it copies the blocks added meanwhile.
+	 */
 	for (;;)
 	{
 		BlockNumber total;
@@ -1000,7 +1048,16 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 		check_not_rewritten(st);
 		total = nblocks(relid);
 		if (st->watermark >= (int64) total)
-			break;
+		{
+			if (!st->loading)
+				break;
+			build_indexes(st, cols);
+			conv_commit();
+			ereport(NOTICE,
+					(errmsg("converting table \"%s\": %lld rows copied, indexes built",
+							get_rel_name(relid), (long long) st->rows_copied)));
+			continue;
+		}
 		{
 			HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 			Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
@@ -1012,6 +1069,7 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 			per_block = 100;
 		step = Max(1, (int64) (batch_rows / per_block));
 		to = Min((int64) total, st->watermark + step);
+
 		/*
 		 * A batch's commit need not wait for its WAL to reach disk: a batch
 		 * lost in a crash loses its watermark with it, and is copied again.
@@ -1022,13 +1080,14 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 			Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
 			/* the writes to blocks copied before, then the next blocks */
-			(void) sync_log(st, cols, st->watermark, snap);
+			if (!st->loading)
+				(void) sync_log(st, cols, st->watermark, snap);
 			st->rows_copied += copy_blocks(st, cols, st->watermark, to, snap);
 			UnregisterSnapshot(snap);
 		}
 		st->watermark = to;
-		state_save(st, "copying");
-		SPI_commit();
+		state_save(st);
+		conv_commit();
 		batches++;
 		if ((double) st->watermark / total >= next_notice)
 		{
@@ -1041,8 +1100,7 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 		}
 	}
 
-	if (max_batches >= 0 && batches >= max_batches &&
-		st->watermark < (int64) nblocks(relid))
+	if (st->loading || st->watermark < (int64) nblocks(relid))
 	{
 		result = st->rows_copied;
 		ereport(NOTICE,
@@ -1052,26 +1110,27 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		char	   *name = pstrdup(get_rel_name(relid));
+		char	   *name = MemoryContextStrdup(runcxt, get_rel_name(relid));
 
 		for (tries = 0; tries < SWAP_TRIES; tries++)
 		{
 			if (try_swap(st, cols, &result))
 				break;
 			/* let the lock holders finish; catch up meanwhile */
-			SPI_commit();
+			conv_commit();
 			{
 				Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
 				(void) sync_log(st, cols, st->watermark, snap);
 				UnregisterSnapshot(snap);
 			}
-			SPI_commit();
+			conv_commit();
 			pg_usleep(100000L);
 		}
 		if (tries == SWAP_TRIES)
 		{
 			SPI_finish();
+			name = pstrdup(name);
 			MemoryContextDelete(runcxt);
 			ereport(ERROR,
 					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
@@ -1079,7 +1138,7 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 					 errdetail("%d attempts waited perfkit.partition_lock_timeout each.", SWAP_TRIES),
 					 errhint("Every row is copied; call perfkit.convert_to_partitioned() again to finish.")));
 		}
-		SPI_commit();
+		conv_commit();
 		ereport(NOTICE,
 				(errmsg("table \"%s\" is now partitioned: %lld rows, count and checksum verified",
 						name, (long long) result),
@@ -1087,12 +1146,7 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	MemoryContextDelete(runcxt);
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = Int64GetDatum(result);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(perfkit_convert_abort);
@@ -1114,7 +1168,7 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	pk_check_owner(relid);
-	st = state_load(relid);
+	st = state_load(relid, CurrentMemoryContext);
 	if (st == NULL)
 	{
 		SPI_finish();

@@ -1,0 +1,365 @@
+/*-------------------------------------------------------------------------
+ *
+ * convert_worker.c
+ *	  perfkit.convert_to_partitioned(), a function that returns the rows
+ *	  of the converted table while the conversion itself, which commits
+ *	  after every batch, runs in a background worker.
+ *
+ * A function runs inside its caller's transaction and cannot commit, but a
+ * conversion must: every batch of rows is a transaction of its own, so
+ * that writers are never held up for long and an interrupted conversion
+ * resumes where it stopped.  So the function starts a dynamic background
+ * worker that runs the conversion (pk_convert_run() in convert.c) in the
+ * caller's database, and waits for it:
+ *
+ *   - The worker runs as the caller's current user, with the caller's
+ *     security context, and joins the caller's lock group, the way a
+ *     parallel worker does: pg_blocking_pids() of the caller lists what the
+ *     conversion waits for, and a deadlock that goes through the caller is
+ *     detected.  Members of a lock group do not conflict with each other,
+ *     so the caller must not hold a lock on the table (its own query could
+ *     be reading the table the worker drops): that is refused.
+ *   - The worker's notices and errors come back through a shared memory
+ *     queue (pq_redirect_to_shm_mq) and are raised in the caller, with the
+ *     worker's SQLSTATE, message, detail, hint and context; an error that
+ *     ends the worker is raised as an ERROR, not as the worker's FATAL.
+ *   - If the caller stops waiting (cancel, statement_timeout, end of the
+ *     session), a callback on the shared memory segment terminates the
+ *     worker: the batch in flight rolls back, the committed ones stay, and
+ *     the next call resumes.
+ *
+ * It is refused inside a transaction block (25001): the conversion commits
+ * on its own, and could not be rolled back with the caller's transaction.
+ * The worker takes one of max_worker_processes while it runs.
+ *
+ * The shared memory segment holds a ConvShared (the arguments and the
+ * caller's identity, written by the caller before the worker starts; the
+ * result, written by the worker before it exits) and the message queue.
+ * Nothing in it is locked: each field has one writer, and the result is
+ * read only after the worker has detached from the queue.
+ *
+ * src/partition/convert_worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "libpq/pqmq.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/wait_event.h"
+
+#include "perfkit/partition.h"
+#include "perfkit/perfkit.h"
+
+#define QUEUE_SIZE	16384
+
+/*
+ * The caller's settings that the worker takes over: how values and
+ * messages read (names are resolved by OID, but messages print them), and
+ * the waits and memory the conversion is allowed.
+ */
+static const char *const conv_gucs[] = {
+	"DateStyle", "IntervalStyle", "TimeZone", "extra_float_digits",
+	"lc_messages", "search_path", "lock_timeout", "maintenance_work_mem",
+	"work_mem", "perfkit.partition_lock_timeout"
+};
+
+typedef struct ConvShared
+{
+	/* written by the caller */
+	Oid			database;
+	Oid			auth_user;		/* who logged in */
+	Oid			outer_user;		/* SET ROLE, or InvalidOid */
+	bool		outer_is_superuser;
+	Oid			current_user;	/* inside SECURITY DEFINER functions too */
+	int			sec_context;
+	PGPROC	   *leader;
+	int			leader_pid;
+	Oid			relid;
+	NameData	column;
+	Interval	every;
+	int			batch_rows;
+	int			max_batches;
+	Size		gucs_len;		/* the values of conv_gucs, each ending in \0 */
+	/* written by the worker, when it has finished */
+	bool		done;
+	int64		rows;
+	/* then the GUC values, then the queue */
+} ConvShared;
+
+static char *
+conv_gucs_area(ConvShared *sh)
+{
+	return (char *) sh + MAXALIGN(sizeof(ConvShared));
+}
+
+static shm_mq *
+conv_queue(ConvShared *sh)
+{
+	return (shm_mq *) (conv_gucs_area(sh) + MAXALIGN(sh->gucs_len));
+}
+
+/* on_dsm_detach callback of the caller: the worker stops with it. */
+static void
+stop_worker(dsm_segment *seg, Datum arg)
+{
+	BackgroundWorkerHandle *handle = (BackgroundWorkerHandle *) DatumGetPointer(arg);
+
+	TerminateBackgroundWorker(handle);
+	pfree(handle);
+}
+
+/* Raise a notice or error that the worker sent. */
+static void
+relay_message(const char *data, Size nbytes)
+{
+	StringInfoData msg;
+	char		msgtype;
+
+	initStringInfo(&msg);
+	appendBinaryStringInfo(&msg, data, nbytes);
+	msgtype = pq_getmsgbyte(&msg);
+	if (msgtype == 'E' || msgtype == 'N')
+	{
+		ErrorData	edata;
+
+		pq_parse_errornotice(&msg, &edata);
+		/* the worker's end is the caller's error, not its end */
+		edata.elevel = Min(edata.elevel, ERROR);
+		ThrowErrorData(&edata);
+	}
+	pfree(msg.data);
+}
+
+PG_FUNCTION_INFO_V1(perfkit_convert_to_partitioned);
+
+/*
+ * perfkit.convert_to_partitioned(tbl regclass, column name, every interval,
+ *     batch_rows int DEFAULT 50000, max_batches int DEFAULT NULL)
+ *     RETURNS bigint
+ *
+ * Starts or resumes the conversion of tbl in a background worker and
+ * waits for it.  Returns the rows of the partitioned table once swapped,
+ * else (paused after max_batches batches) the rows copied so far.
+ */
+Datum
+perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *name;
+	int			batch_rows;
+	dsm_segment *seg;
+	ConvShared *sh;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+	bool		started;
+	LOCKTAG		tag;
+	LOCKMODE	mode;
+	StringInfoData gucs;
+	Size		i;
+	int64		rows;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table, column and interval must not be null")));
+	relid = PG_GETARG_OID(0);
+	batch_rows = PG_ARGISNULL(3) ? 50000 : PG_GETARG_INT32(3);
+	if (batch_rows < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_rows must be positive")));
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("convert_to_partitioned() cannot run inside a transaction block"),
+				 errdetail("It commits after each batch of rows, on its own.")));
+	name = get_rel_name(relid);
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	pk_check_owner(relid);
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("temporary table \"%s\" cannot be converted", name),
+				 errdetail("The conversion runs in a background worker, which cannot see the session's temporary tables.")));
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	for (mode = AccessShareLock; mode <= AccessExclusiveLock; mode++)
+		if (LockHeldByMe(&tag, mode))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot convert table \"%s\" because the calling statement uses it", name),
+					 errhint("Call perfkit.convert_to_partitioned() in a statement of its own.")));
+
+	/* The worker joins this backend's lock group, as parallel workers do. */
+	BecomeLockGroupLeader();
+
+	initStringInfo(&gucs);
+	for (i = 0; i < lengthof(conv_gucs); i++)
+	{
+		const char *v = GetConfigOption(conv_gucs[i], false, false);
+
+		appendBinaryStringInfo(&gucs, v, strlen(v) + 1);
+	}
+	seg = dsm_create(MAXALIGN(sizeof(ConvShared)) + MAXALIGN(gucs.len) + QUEUE_SIZE, 0);
+	sh = dsm_segment_address(seg);
+	memset(sh, 0, sizeof(ConvShared));
+	sh->gucs_len = gucs.len;
+	memcpy(conv_gucs_area(sh), gucs.data, gucs.len);
+	sh->database = MyDatabaseId;
+	sh->auth_user = GetAuthenticatedUserId();
+	sh->outer_user = GetCurrentRoleId();
+	sh->outer_is_superuser = superuser_arg(GetOuterUserId());
+	GetUserIdAndSecContext(&sh->current_user, &sh->sec_context);
+	sh->leader = MyProc;
+	sh->leader_pid = MyProcPid;
+	sh->relid = relid;
+	namestrcpy(&sh->column, NameStr(*PG_GETARG_NAME(1)));
+	sh->every = *PG_GETARG_INTERVAL_P(2);
+	sh->batch_rows = batch_rows;
+	sh->max_batches = PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4);
+	mq = shm_mq_create(conv_queue(sh), QUEUE_SIZE);
+	shm_mq_set_receiver(mq, MyProc);
+	mqh = shm_mq_attach(mq, seg, NULL);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "perfkit");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "perfkit_convert_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "perfkit conversion for PID %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "perfkit conversion");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	started = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(old);
+	if (!started)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a background worker to convert table \"%s\"", name),
+				 errhint("The conversion needs one free slot of max_worker_processes.")));
+	on_dsm_detach(seg, stop_worker, PointerGetDatum(handle));
+	shm_mq_set_handle(mqh, handle);
+
+	/* Relay what the worker says until it is gone. */
+	for (;;)
+	{
+		Size		nbytes;
+		void	   *data;
+		shm_mq_result res;
+
+		CHECK_FOR_INTERRUPTS();
+		res = shm_mq_receive(mqh, &nbytes, &data, true);
+		if (res == SHM_MQ_SUCCESS)
+		{
+			relay_message(data, nbytes);
+			continue;
+		}
+		if (res == SHM_MQ_DETACHED)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	(void) WaitForBackgroundWorkerShutdown(handle);
+	pg_read_barrier();
+	if (!sh->done)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the conversion of table \"%s\" stopped before it finished", name),
+				 errhint("Call perfkit.convert_to_partitioned() again to resume it.")));
+	rows = sh->rows;
+	dsm_detach(seg);
+	PG_RETURN_INT64(rows);
+}
+
+/*
+ * The worker: attach to the caller's segment and queue, join its lock
+ * group, connect as the caller, and run the conversion.
+ */
+void
+perfkit_convert_worker_main(Datum main_arg)
+{
+	dsm_segment *seg;
+	ConvShared *sh;
+	shm_mq_handle *mqh;
+	int64		rows;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		return;					/* the caller is gone */
+	sh = dsm_segment_address(seg);
+	shm_mq_set_sender(conv_queue(sh), MyProc);
+	mqh = shm_mq_attach(conv_queue(sh), seg, NULL);
+	pq_redirect_to_shm_mq(seg, mqh);
+
+	if (!BecomeLockGroupMember(sh->leader, sh->leader_pid))
+		return;					/* the caller is gone */
+	BackgroundWorkerInitializeConnectionByOid(sh->database, sh->auth_user, 0);
+	/* messages go out in the database's encoding, as the caller expects */
+	SetClientEncoding(GetDatabaseEncoding());
+	SetCurrentRoleId(sh->outer_user, sh->outer_is_superuser);
+	SetUserIdAndSecContext(sh->current_user, sh->sec_context);
+
+	StartTransactionCommand();
+	{
+		const char *v = conv_gucs_area(sh);
+		Size		i;
+
+		/* the caller had these values: set them as a superuser could */
+		for (i = 0; i < lengthof(conv_gucs); i++)
+		{
+			(void) set_config_option(conv_gucs[i], v, PGC_SUSET, PGC_S_SESSION,
+									 GUC_ACTION_SET, true, 0, false);
+			v += strlen(v) + 1;
+		}
+	}
+	{
+		char	   *relname = get_rel_name(sh->relid);
+
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("perfkit.convert_to_partitioned(%s)",
+										relname ? quote_literal_cstr(relname) : "?"));
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rows = pk_convert_run(sh->relid, NameStr(sh->column), &sh->every,
+						  sh->batch_rows, sh->max_batches);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	sh->rows = rows;
+	pg_write_barrier();
+	sh->done = true;
+}
