@@ -149,7 +149,7 @@ PGB
 	local t0 t1
 	t0=$(date +%s%N)
 	on_rows=$(bench_psql -At -c "SET client_min_messages = warning" \
-		-c "CALL perfkit.convert_to_partitioned('big_online', 'ts', '1 month', 50000)")
+		-c "SELECT perfkit.convert_to_partitioned('big_online', 'ts', '1 month', 50000)")
 	t1=$(date +%s%N)
 	sleep 1
 	kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null || true

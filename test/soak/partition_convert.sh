@@ -60,7 +60,7 @@ pk_as_user "$PK_BINDIR/pgbench" -h "$dir" -p "$port" -U postgres -n -c 3 -j 1 \
 bench=$!
 sleep 1
 pk_as_user "${psql[@]}" -c "SET client_min_messages = warning" \
-	-c "CALL perfkit.convert_to_partitioned('st', 'ts', '1 month', 5000)" >"$dir/convert.log" 2>&1
+	-c "SELECT perfkit.convert_to_partitioned('st', 'ts', '1 month', 5000)" >"$dir/convert.log" 2>&1
 conv=$?
 wait "$bench"
 grep -E "^(number of (transactions|failed)|tps)" "$dir/pgbench.log"

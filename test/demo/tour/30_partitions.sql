@@ -95,9 +95,9 @@ CREATE INDEX ON meter_readings (vehicle_id, at);
 CREATE TABLE meter_readings_flat AS SELECT * FROM meter_readings;
 CREATE INDEX ON meter_readings_flat (vehicle_id, at);
 VACUUM ANALYZE meter_readings, meter_readings_flat;
-\echo '  CALL perfkit.convert_to_partitioned(''meter_readings'', ''at'', ''1 month'', 200000);'
+\echo '  SELECT perfkit.convert_to_partitioned(''meter_readings'', ''at'', ''1 month'', 200000);'
 \timing on
-CALL perfkit.convert_to_partitioned('meter_readings', 'at', '1 month', 200000);
+SELECT perfkit.convert_to_partitioned('meter_readings', 'at', '1 month', 200000);
 \timing off
 ANALYZE meter_readings;
 SELECT "table", "interval", partitions, oldest_bound, newest_bound FROM perfkit.partition_sets
