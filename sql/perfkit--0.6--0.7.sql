@@ -20,3 +20,11 @@ AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
 
 COMMENT ON FUNCTION perfkit.convert_to_partitioned(regclass, name, interval, integer, integer) IS
 'turn a plain table into a table partitioned by range on a time column, copying rows in batches (committed by a background worker) while writers go on; resumable; returns the rows moved';
+
+/*
+ * The capture trigger of a conversion also logs the partition key of the
+ * row version it saw, so that the copy's rows from that tid are found in
+ * one partition, by the key's index.  (Triggers of conversions begun
+ * before 0.7 log no key; their rows are looked up by tid, as before.)
+ */
+ALTER TABLE perfkit.convert_log ADD COLUMN key bigint;

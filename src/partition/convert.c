@@ -79,6 +79,7 @@
 #include "storage/itemptr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -412,7 +413,8 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 
 	/* Capture every write from now on. */
 	exec(psprintf("CREATE TRIGGER __perfkit_convert AFTER INSERT OR UPDATE OR DELETE ON %s "
-				  "FOR EACH ROW EXECUTE FUNCTION perfkit._convert_capture()", qold));
+				  "FOR EACH ROW EXECUTE FUNCTION perfkit._convert_capture('%d')",
+				  qold, (int) get_attnum(relid, column)));
 	exec(psprintf("CREATE TRIGGER __perfkit_convert_truncate BEFORE TRUNCATE ON %s "
 				  "FOR EACH STATEMENT EXECUTE FUNCTION perfkit._convert_capture()", qold));
 
@@ -486,144 +488,169 @@ copy_blocks(ConvState *st, const char *cols, int64 from, int64 to, Snapshot snap
 							 2, argtypes, values, nulls, snap);
 }
 
+/*
+ * The key values logged by the capture trigger (bigint: a timestamp's or
+ * timestamptz's int64, a date's day number) as an array of the key's type.
+ */
+static Datum
+logged_keys(Datum arr, Oid keytype)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	deconstruct_array(DatumGetArrayTypeP(arr), INT8OID, 8, FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		int64		v = DatumGetInt64(elems[i]);
+
+		elems[i] = keytype == DATEOID ? DateADTGetDatum((DateADT) v) : Int64GetDatum(v);
+	}
+	get_typlenbyvalalign(keytype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(elems, n, keytype, typlen, typbyval, typalign));
+}
+
+/*
+ * Apply the logged writes to blocks below `below`: every row of the copy
+ * that came from a logged tid goes, and the old table's current version at
+ * that tid (if any) is copied again.
+ *
+ * The entries are taken as the extension's owner (ordinary roles may only
+ * add to the log), in a statement of their own.  The sync and the copy of
+ * the next blocks run on one snapshot (the caller's): a writer that
+ * commits meanwhile has either all of its writes seen (its log entries and
+ * its row versions together), or none; otherwise its new version could be
+ * copied while the old one, still in the copy, is not removed yet: a
+ * duplicate, for a moment, that a unique key would refuse.
+ *
+ * Finding the copy's rows from a tid: each was copied from a version that
+ * is either the current one at that tid or one a later write replaced,
+ * which the trigger logged with its key.  So one DELETE with "key = ANY
+ * (those keys) AND origin = ANY (those tids)" finds them all, pruned to
+ * the partitions of those keys and using an index on the key when the
+ * table has one (else the origin's summary index).  Tids whose key is not
+ * known (NULL, or logged by a trigger from before keys were logged) are
+ * searched in every partition.
+ */
 static int64
 sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 {
 	Oid			argtypes[2] = {OIDOID, INT8OID};
 	Datum		values[2];
 	Oid			tidarr[1] = {TIDARRAYOID};
-	Oid			tidarr2[2] = {TIDARRAYOID, TIDARRAYOID};
-	Datum		tids[2];
-	char		tnulls[2] = {' ', ' '};
+	Oid			keytype = get_atttype(st->relid, get_attnum(st->relid, st->column));
+	Oid			keyarrtype = get_array_type(keytype);
+	const char *col = quote_identifier(st->column);
 	bool		isnull;
 	Oid			save_userid;
 	int			save_sec;
 	int			nestlevel;
-	Oid			keytype = get_atttype(st->relid, get_attnum(st->relid, st->column));
-	SPIPlanPtr	targeted = NULL;
-	SPIPlanPtr	everywhere = NULL;
-	const char *col = quote_identifier(st->column);
-	uint64		n,
-				i;
-	Datum	   *rowtids;
-	Datum	   *rowkeys;
-	bool	   *rowtargeted;
+	Datum		tids;
+	Datum		old_keys = (Datum) 0;
+	Datum		cur_keys = (Datum) 0;
+	List	   *unknown = NIL;
+	uint64		n;
 
-	/*
-	 * Take the entries (a statement of its own: the rows must go first), as
-	 * the extension's owner: ordinary roles may only add to the log.  The
-	 * sync and the copy of the next blocks run on one snapshot (the
-	 * caller's): a writer that commits meanwhile has either all of its
-	 * writes seen (its log entries and its row versions together), or none;
-	 * otherwise its new version could be copied while the old one, still in
-	 * the new table, is not removed yet: a duplicate, for a moment, that a
-	 * unique key would refuse.
-	 */
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
 	pk_as_owner_begin(&save_userid, &save_sec);
 	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
-			  "RETURNING src, old) "
-			  "SELECT array_agg(DISTINCT src), array_agg(DISTINCT src) FILTER (WHERE old) FROM e",
+			  "RETURNING src, old, key) "
+			  "SELECT array_agg(DISTINCT src), "
+			  "array_agg(DISTINCT key) FILTER (WHERE old AND key IS NOT NULL), "
+			  "array_agg(DISTINCT src) FILTER (WHERE old AND key IS NULL) FROM e",
 			  2, argtypes, values, NULL, snap);
 	pk_as_owner_end(save_userid, save_sec);
-	tids[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return 0;
-	tids[0] = datumCopy(tids[0], false, -1);
-	tids[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (isnull)
-		tnulls[1] = 'n';
-	else
-		tids[1] = datumCopy(tids[1], false, -1);
+	tids = datumCopy(tids, false, -1);
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull)
+			old_keys = logged_keys(d, keytype);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull)
+			unknown = lappend(unknown, DatumGetPointer(datumCopy(d, false, -1)));
+	}
+
+	/* The current versions' keys, and the tids whose current key is NULL. */
+	n = exec_snap(psprintf("SELECT array_agg(DISTINCT o.k) FILTER (WHERE o.k IS NOT NULL), "
+						   "array_agg(u.t) FILTER (WHERE o.k IS NULL) "
+						   "FROM unnest($1) u(t) "
+						   "JOIN LATERAL (SELECT %s AS k FROM ONLY %s WHERE ctid = u.t) o ON true",
+						   col, qualified(st->relid)),
+				  1, tidarr, &tids, NULL, snap);
+	if (n > 0)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			cur_keys = datumCopy(d, false, -1);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+			unknown = lappend(unknown, DatumGetPointer(datumCopy(d, false, -1)));
+	}
 
 	/*
-	 * Remove what the new table holds from those tids.  A tid where only new
-	 * row versions were written holds one version, the old table's current
-	 * one, whose key tells its partition: one index probe in one partition.
-	 * Any other tid (an old version was updated or deleted there, the
-	 * current version's key is NULL, or there is no current version) is
-	 * searched in every partition.  Rows are copied in tid order, so each
-	 * partition's BRIN index on the origin tid has tight ranges once
-	 * summarized (done here first).  Without statistics on partitions just
-	 * filled the planner would rather scan them, so sequential scans are off
-	 * for these statements.
+	 * Without statistics on partitions just filled the planner would rather
+	 * scan them than use an index: sequential scans are off for these.
 	 */
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	values[0] = ObjectIdGetDatum(st->newrel);
 	exec_snap("SELECT count(pg_catalog.brin_summarize_new_values(i.indexrelid::regclass)) "
-				"FROM pg_catalog.pg_inherits h "
-				"JOIN pg_catalog.pg_index i ON i.indrelid = h.inhrelid "
-				"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-				"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
-				"WHERE h.inhparent = $1 AND a.amname = 'brin'",
-				1, argtypes, values, NULL, snap);
-
-	n = exec_snap(psprintf("SELECT u.t, o.k, o.k IS NOT NULL "
-						   "AND NOT (u.t = ANY (coalesce($2, '{}'::pg_catalog.tid[]))) "
-						   "FROM unnest($1) u(t) "
-						   "LEFT JOIN LATERAL (SELECT %s AS k FROM ONLY %s WHERE ctid = u.t) o ON true",
-						   col, qualified(st->relid)),
-				  2, tidarr2, tids, tnulls, snap);
-	rowtids = palloc(sizeof(Datum) * Max(n, 1));
-	rowkeys = palloc(sizeof(Datum) * Max(n, 1));
-	rowtargeted = palloc(sizeof(bool) * Max(n, 1));
-	for (i = 0; i < n; i++)
+			  "FROM pg_catalog.pg_inherits h "
+			  "JOIN pg_catalog.pg_index i ON i.indrelid = h.inhrelid "
+			  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+			  "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+			  "WHERE h.inhparent = $1 AND a.amname = 'brin'",
+			  1, argtypes, values, NULL, snap);
+	if (old_keys != (Datum) 0 || cur_keys != (Datum) 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		knull;
+		Oid			types[3] = {TIDARRAYOID, keyarrtype, keyarrtype};
+		Datum		args[3];
+		char		nulls[3] = {' ', ' ', ' '};
 
-		rowtids[i] = datumCopy(SPI_getbinval(tup, desc, 1, &isnull), false,
-							   sizeof(ItemPointerData));
-		rowkeys[i] = SPI_getbinval(tup, desc, 2, &knull);
-		rowtargeted[i] = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !knull;
+		args[0] = tids;
+		args[1] = old_keys;
+		args[2] = cur_keys;
+		if (old_keys == (Datum) 0)
+			nulls[1] = 'n';
+		if (cur_keys == (Datum) 0)
+			nulls[2] = 'n';
+		exec_snap(psprintf("DELETE FROM %s WHERE %s = ANY (pg_catalog.array_cat($2, $3)) "
+						   "AND %s = ANY ($1)",
+						   qualified(st->newrel), col, SRC_COLUMN),
+				  3, types, args, nulls, snap);
 	}
-	for (i = 0; i < n; i++)
+	if (unknown != NIL)
 	{
-		int			rc;
+		ListCell   *lc;
 
-		if (rowtargeted[i])
+		foreach(lc, unknown)
 		{
-			Oid			twoargs[2] = {TIDOID, keytype};
-			Datum		args[2];
+			Datum		arg = PointerGetDatum(lfirst(lc));
 
-			if (targeted == NULL)
-				targeted = SPI_prepare(psprintf("DELETE FROM %s WHERE %s = $2 AND %s = $1",
-												qualified(st->newrel), col, SRC_COLUMN),
-									   2, twoargs);
-			args[0] = rowtids[i];
-			args[1] = rowkeys[i];
-			rc = SPI_execute_snapshot(targeted, args, NULL, snap, InvalidSnapshot,
-									  false, true, 0);
+			exec_snap(psprintf("DELETE FROM %s WHERE %s = ANY ($1)",
+							   qualified(st->newrel), SRC_COLUMN),
+					  1, tidarr, &arg, NULL, snap);
 		}
-		else
-		{
-			Oid			onearg[1] = {TIDOID};
-
-			if (everywhere == NULL)
-				everywhere = SPI_prepare(psprintf("DELETE FROM %s WHERE %s = $1",
-												  qualified(st->newrel), SRC_COLUMN),
-										 1, onearg);
-			rc = SPI_execute_snapshot(everywhere, &rowtids[i], NULL, snap, InvalidSnapshot,
-									  false, true, 0);
-		}
-		if (rc != SPI_OK_DELETE)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	}
-	if (targeted)
-		SPI_freeplan(targeted);
-	if (everywhere)
-		SPI_freeplan(everywhere);
 	AtEOXact_GUC(true, nestlevel);
 
 	n = exec_snap(psprintf("INSERT INTO %s (%s, %s) OVERRIDING SYSTEM VALUE "
 						   "SELECT %s, ctid FROM ONLY %s WHERE ctid = ANY ($1)",
 						   qualified(st->newrel), cols, SRC_COLUMN, cols,
 						   qualified(st->relid)),
-				  1, tidarr, tids, NULL, snap);
+				  1, tidarr, &tids, NULL, snap);
 	return (int64) n;
 }
 
@@ -654,9 +681,10 @@ nblocks(Oid relid)
 
 /*
  * Index the copy, once every row of the table has been copied once: the
- * summary index on the origin tid first, then the writes logged so far
- * are synced (the copy is then the table as of one snapshot, over the
- * blocks copied, so a unique index can be built on it), then the table's
+ * summary index on the origin tid first (when needed), then the writes
+ * logged so far are synced (the copy is then the table as of one
+ * snapshot, over the blocks copied, so a unique index can be built on
+ * it), then the table's
  * own indexes, in their creation order (the swap pairs their names by that
  * order), each built in one pass over the rows instead of an entry per
  * row as they are copied.  Indexes that back a constraint (primary key,
@@ -674,8 +702,21 @@ build_indexes(ConvState *st, const char *cols)
 	uint64		n,
 				i;
 
-	exec(psprintf("CREATE INDEX ON %s USING brin (%s) WITH (pages_per_range = 8)",
-				  qnew, SRC_COLUMN));
+	/*
+	 * The sync finds the copy's rows from a tid by their key: with an index
+	 * that leads with the key (built below), that is an index probe; without
+	 * one, a summary index on the origin tid narrows the scan.
+	 */
+	values[0] = ObjectIdGetDatum(st->relid);
+	if (pk_spi_exec(psprintf("SELECT FROM pg_catalog.pg_index i "
+							 "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+							 "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+							 "WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL "
+							 "AND i.indkey[0] = %d AND a.amname IN ('btree', 'hash')",
+							 (int) get_attnum(st->relid, st->column)),
+					1, argtypes, values, NULL, false) == 0)
+		exec(psprintf("CREATE INDEX ON %s USING brin (%s) WITH (pages_per_range = 8)",
+					  qnew, SRC_COLUMN));
 	{
 		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
@@ -1192,24 +1233,34 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* The saved plan of the capture trigger's insert. */
+/*
+ * The saved plans of the capture trigger's insert: with the key, and
+ * without it for a trigger created before 0.7 (no argument), whose log
+ * may not have the key column yet.
+ */
 static SPIPlanPtr capture_plan = NULL;
+static SPIPlanPtr capture_plan_nokey = NULL;
 
 PG_FUNCTION_INFO_V1(perfkit_convert_capture);
 
 /*
  * The trigger on a table being converted: logs the tid of every row
- * version a write touches (AFTER ... FOR EACH ROW), and refuses TRUNCATE.
+ * version a write touches (AFTER ... FOR EACH ROW), with the version's
+ * partition key (the trigger's argument is the key's attribute number;
+ * the key is logged as a bigint: a timestamp's int64, a date's day), and
+ * refuses TRUNCATE.
  */
 Datum
 perfkit_convert_capture(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	tuples[2];
 	ItemPointerData tids[2];
 	bool		olds[2];
 	int			ntids = 0;
 	int			i;
 	Relation	rel;
+	AttrNumber	keyatt = InvalidAttrNumber;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "perfkit._convert_capture() must be called as a trigger");
@@ -1222,49 +1273,74 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 				 errhint("Wait for perfkit.convert_to_partitioned() to finish, or abort it.")));
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
 		elog(ERROR, "perfkit._convert_capture() must run AFTER ... FOR EACH ROW");
+	if (td->tg_trigger->tgnargs >= 1)
+		keyatt = (AttrNumber) pg_strtoint32(td->tg_trigger->tgargs[0]);
 
 	/* old: a version that stops being current (updated or deleted) */
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		olds[ntids] = false;
-		tids[ntids++] = td->tg_trigtuple->t_self;
+		tuples[ntids++] = td->tg_trigtuple;
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
 		olds[ntids] = true;
-		tids[ntids++] = td->tg_trigtuple->t_self;
+		tuples[ntids++] = td->tg_trigtuple;
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		olds[ntids] = true;
-		tids[ntids++] = td->tg_trigtuple->t_self;
+		tuples[ntids++] = td->tg_trigtuple;
 		olds[ntids] = false;
-		tids[ntids++] = td->tg_newtuple->t_self;
+		tuples[ntids++] = td->tg_newtuple;
 	}
 
 	SPI_connect();
-	if (capture_plan == NULL)
+	if (keyatt == InvalidAttrNumber ? capture_plan_nokey == NULL : capture_plan == NULL)
 	{
-		Oid			argtypes[4] = {OIDOID, INT8OID, TIDOID, BOOLOID};
+		Oid			argtypes[5] = {OIDOID, INT8OID, TIDOID, BOOLOID, INT8OID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src, old) VALUES ($1, $2, $3, $4)",
-						   4, argtypes);
+		if (keyatt == InvalidAttrNumber)
+			plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src, old) "
+							   "VALUES ($1, $2, $3, $4)", 4, argtypes);
+		else
+			plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src, old, key) "
+							   "VALUES ($1, $2, $3, $4, $5)", 5, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
-		capture_plan = plan;
+		if (keyatt == InvalidAttrNumber)
+			capture_plan_nokey = plan;
+		else
+			capture_plan = plan;
 	}
 	for (i = 0; i < ntids; i++)
 	{
-		Datum		values[4];
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
 		int			rc;
 
+		tids[i] = tuples[i]->t_self;
 		values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
 		values[1] = Int64GetDatum((int64) ItemPointerGetBlockNumber(&tids[i]));
 		values[2] = PointerGetDatum(&tids[i]);
 		values[3] = BoolGetDatum(olds[i]);
-		rc = SPI_execute_plan(capture_plan, values, NULL, false, 0);
+		if (keyatt > 0 && keyatt <= RelationGetDescr(rel)->natts)
+		{
+			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), keyatt - 1);
+			bool		isnull;
+			Datum		key = heap_getattr(tuples[i], keyatt, RelationGetDescr(rel), &isnull);
+
+			if (!isnull && !att->attisdropped)
+			{
+				values[4] = Int64GetDatum(att->atttypid == DATEOID ?
+										  (int64) DatumGetDateADT(key) : DatumGetInt64(key));
+				nulls[4] = ' ';
+			}
+		}
+		rc = SPI_execute_plan(keyatt == InvalidAttrNumber ? capture_plan_nokey : capture_plan,
+							  values, nulls, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	}

@@ -18,7 +18,9 @@
  *     conversion waits for, and a deadlock that goes through the caller is
  *     detected.  Members of a lock group do not conflict with each other,
  *     so the caller must not hold a lock on the table (its own query could
- *     be reading the table the worker drops): that is refused.
+ *     be reading the table the worker drops): that is refused.  Lock
+ *     groups do not nest, so the worker runs without parallel workers of
+ *     its own (indexes are built serially).
  *   - The worker's notices and errors come back through a shared memory
  *     queue (pq_redirect_to_shm_mq) and are raised in the caller, with the
  *     worker's SQLSTATE, message, detail, hint and context; an error that
@@ -50,6 +52,7 @@
 #include "libpq/pqformat.h"
 #include "libpq/pqmq.h"
 #include "mb/pg_wchar.h"
+#include "nodes/parsenodes.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -182,6 +185,12 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 	Size		i;
 	int64		rows;
 
+	/* the 0.5 and 0.6 scripts declared it as a procedure with a row result */
+	if (fcinfo->context != NULL && IsA(fcinfo->context, CallContext))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the SQL definitions of extension \"perfkit\" are older than its library"),
+				 errhint("Run ALTER EXTENSION perfkit UPDATE, then SELECT perfkit.convert_to_partitioned(...).")));
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -344,6 +353,16 @@ perfkit_convert_worker_main(Datum main_arg)
 									 GUC_ACTION_SET, true, 0, false);
 			v += strlen(v) + 1;
 		}
+
+		/*
+		 * No parallel workers: they would have to join this worker's lock
+		 * group, and it is a member of the caller's already (lock groups
+		 * do not nest).  Indexes are built, and queries run, serially.
+		 */
+		(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+		(void) set_config_option("max_parallel_maintenance_workers", "0", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
 	}
 	{
 		char	   *relname = get_rel_name(sh->relid);
