@@ -6,41 +6,47 @@
  *	  batches while writers go on, and swapping the two at the end.
  *
  * The plan ("copy, then swap", what people do by hand as rename, create,
- * copy, verify, drop, without the downtime):
+ * copy, verify, drop, without the downtime).  It runs in a background
+ * worker (convert_worker.c) that commits where it says "transaction":
  *   1. Setup (one transaction).  Check that the table can be converted
  *      (below), create the new partitioned table N next to it with the
  *      same columns, defaults, CHECK and NOT NULL constraints, identity,
- *      indexes, foreign keys, comments and owner, plus one extra column
- *      __perfkit_src (tid, the row's origin) with a BRIN index, register N as a partition
- *      set and make its partitions (from the data's oldest slot to now +
- *      4 slots, and a default partition), and put a row trigger on the old
- *      table T that logs the tid of every row version any write touches
- *      (perfkit.convert_log).  Creating the trigger waits for the writers
- *      in flight, so every row version that existed before is visible to
- *      every later batch.
- *   2. Copy (one transaction per batch).  Rows are copied in physical
- *      order, a range of heap blocks at a time (a TID range scan), with
- *      the tid each came from in __perfkit_src; the next block to copy
- *      (the watermark) is committed with the batch, so an interrupted
- *      conversion resumes where it stopped.  Before each batch's copy, on
- *      the same snapshot, the logged tids of blocks below the watermark
- *      are synced: N's rows from that
- *      tid are deleted and T's current version at that tid (if any) is
- *      copied again.  A logged write made to a block that is not copied
- *      yet is left in the log until the watermark passes it, since a
- *      batch that copied the block may not have seen the write; a write
+ *      foreign keys, comments and owner, but no index, plus one extra
+ *      column __perfkit_src (tid, the row's origin), register N as a
+ *      partition set and make its partitions (from the data's oldest slot
+ *      to now + 4 slots, and a default partition), and put a row trigger
+ *      on the old table T that logs the tid and the partition key of every
+ *      row version any write touches (perfkit.convert_log).  Creating the
+ *      trigger waits for the writers in flight, so every row version that
+ *      existed before is visible to every later batch.
+ *   2. Load (one transaction per batch; phase 'loading').  Rows are copied
+ *      in physical order, a range of heap blocks at a time (a TID range
+ *      scan), with the tid each came from in __perfkit_src; the next block
+ *      to copy (the watermark) is committed with the batch, so an
+ *      interrupted conversion resumes where it stopped.  N has no index
+ *      yet: each is built once, in one pass, in step 3, which is cheaper
+ *      than an entry per row.
+ *   3. Index (one transaction, once the watermark reaches the end).  Sync
+ *      the log (below), then build T's indexes on N in T's order.
+ *   4. Catch up (one transaction per batch; phase 'copying').  Before each
+ *      batch's copy of the blocks added meanwhile, on the same snapshot,
+ *      the logged tids of blocks below the watermark are synced: N's rows
+ *      from that tid are deleted and T's current version at that tid (if
+ *      any) is copied again.  A logged write made to a block that is not
+ *      copied yet is left in the log until the watermark passes it, since
+ *      a batch that copied the block may not have seen the write; a write
  *      not committed yet is not visible to the sync and is synced later.
  *      So every write is synced after both its commit and the copy of its
  *      block: N converges to T.
- *   3. Swap (one transaction, lock_timeout, retried).  Lock T in
+ *   5. Swap (one transaction, lock_timeout, retried).  Lock T in
  *      EXCLUSIVE mode (writers wait, readers do not), sync the log of the
  *      blocks already copied, copy the others as they are now (writers
  *      are done: that copy is exact, and their log is dropped), compare the
- *      count and a checksum of the rows of T and N; then lock T in ACCESS
- *      EXCLUSIVE mode, drop the trigger and the extra column, hand over
- *      sequences (serial ones change owner, identity ones continue from
- *      T's value), grants and the table's comment, drop T, and rename N,
- *      its partitions and its indexes to T's names.
+ *      count and a checksum of the rows of T and N (checksum.c); then lock
+ *      T in ACCESS EXCLUSIVE mode, drop the trigger and the extra column,
+ *      hand over sequences (serial ones change owner, identity ones
+ *      continue from T's value), grants and the table's comment, drop T,
+ *      and rename N, its partitions and its indexes to T's names.
  * Rows are never taken out of T before the swap, so an interrupted
  * conversion loses nothing: call it again to resume, or
  * convert_to_partitioned_abort() to drop N and the trigger.
