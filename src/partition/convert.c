@@ -559,7 +559,7 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 	Datum		tids;
 	Datum		old_keys = (Datum) 0;
 	Datum		cur_keys = (Datum) 0;
-	List	   *unknown = NIL;
+	Datum		unknown[2] = {(Datum) 0, (Datum) 0};
 	uint64		n;
 
 	values[0] = ObjectIdGetDatum(st->relid);
@@ -583,7 +583,7 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 			old_keys = logged_keys(d, keytype);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 		if (!isnull)
-			unknown = lappend(unknown, DatumGetPointer(datumCopy(d, false, -1)));
+			unknown[0] = datumCopy(d, false, -1);
 	}
 
 	/* The current versions' keys, and the tids whose current key is NULL. */
@@ -601,7 +601,7 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 			cur_keys = datumCopy(d, false, -1);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		if (!isnull)
-			unknown = lappend(unknown, DatumGetPointer(datumCopy(d, false, -1)));
+			unknown[1] = datumCopy(d, false, -1);
 	}
 
 	/*
@@ -637,18 +637,16 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 						   qualified(st->newrel), col, SRC_COLUMN),
 				  3, types, args, nulls, snap);
 	}
-	if (unknown != NIL)
+	if (unknown[0] != (Datum) 0 || unknown[1] != (Datum) 0)
 	{
-		ListCell   *lc;
+		Oid			types[2] = {TIDARRAYOID, TIDARRAYOID};
+		char		nulls[2];
 
-		foreach(lc, unknown)
-		{
-			Datum		arg = PointerGetDatum(lfirst(lc));
-
-			exec_snap(psprintf("DELETE FROM %s WHERE %s = ANY ($1)",
-							   qualified(st->newrel), SRC_COLUMN),
-					  1, tidarr, &arg, NULL, snap);
-		}
+		nulls[0] = unknown[0] == (Datum) 0 ? 'n' : ' ';
+		nulls[1] = unknown[1] == (Datum) 0 ? 'n' : ' ';
+		exec_snap(psprintf("DELETE FROM %s WHERE %s = ANY (pg_catalog.array_cat($1, $2))",
+						   qualified(st->newrel), SRC_COLUMN),
+				  2, types, unknown, nulls, snap);
 	}
 	AtEOXact_GUC(true, nestlevel);
 
