@@ -703,6 +703,7 @@ build_indexes(ConvState *st, const char *cols)
 	Datum		values[1];
 	List	   *stmts = NIL;
 	ListCell   *lc;
+	bool		has_key_index;
 	uint64		n,
 				i;
 
@@ -711,14 +712,20 @@ build_indexes(ConvState *st, const char *cols)
 	 * that leads with the key (built below), that is an index probe; without
 	 * one, a summary index on the origin tid narrows the scan.
 	 */
-	values[0] = ObjectIdGetDatum(st->relid);
-	if (pk_spi_exec(psprintf("SELECT FROM pg_catalog.pg_index i "
-							 "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-							 "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
-							 "WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL "
-							 "AND i.indkey[0] = %d AND a.amname IN ('btree', 'hash')",
-							 (int) get_attnum(st->relid, st->column)),
-					1, argtypes, values, NULL, false) == 0)
+	{
+		Oid			keyargs[2] = {OIDOID, INT2OID};
+		Datum		keyvals[2];
+
+		keyvals[0] = ObjectIdGetDatum(st->relid);
+		keyvals[1] = Int16GetDatum(get_attnum(st->relid, st->column));
+		has_key_index = pk_spi_exec("SELECT FROM pg_catalog.pg_index i "
+									"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+									"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+									"WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL "
+									"AND i.indkey[0] = $2 AND a.amname IN ('btree', 'hash')",
+									2, keyargs, keyvals, NULL, false) > 0;
+	}
+	if (!has_key_index)
 		exec(psprintf("CREATE INDEX ON %s USING brin (%s) WITH (pages_per_range = 8)",
 					  qnew, SRC_COLUMN));
 	{
