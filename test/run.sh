@@ -11,6 +11,12 @@
 # Prints the diffs of whatever failed, copies all output to test/results/,
 # ends with "perfkit: N passed, N failed" and exits non-zero on failure.
 #
+# While developing, a subset (never in CI; an empty selection runs nothing):
+#   PERFKIT_SUITES="regress isolation tap soak"  which suites (default all)
+#   PERFKIT_REGRESS="install rollup"             these regress tests only
+#   PERFKIT_ISOLATION="cache_commit_race"        these isolation specs only
+#   PERFKIT_TAP="t/003_cache.pl"                 these TAP scripts only
+#
 # PERFKIT_VALGRIND=1 runs the pg_regress and isolation servers under
 # valgrind memcheck (slow: minutes, not seconds) and fails on any error
 # whose stack passes through perfkit.  Run it after touching shared memory
@@ -32,6 +38,13 @@ cd "$work"
 
 passed=0
 failed=0
+suites=${PERFKIT_SUITES:-regress isolation tap soak}
+want() { [[ " $suites " == *" $1 "* ]]; }
+regress_sel=(--schedule="$work/test/schedule")
+[ -n "${PERFKIT_REGRESS:-}" ] && regress_sel=($PERFKIT_REGRESS)
+isolation_sel=(--schedule="$work/test/isolation/schedule")
+[ -n "${PERFKIT_ISOLATION:-}" ] && isolation_sel=($PERFKIT_ISOLATION)
+tap_sel=${PERFKIT_TAP:-t/*.pl}
 failed_suites=()
 
 # The servers' bindir: the real one, or a copy of it whose postgres runs
@@ -64,6 +77,7 @@ count_results() {
 	failed=$((failed + bad))
 }
 
+if want regress; then
 pk_say "pg_regress"
 pk_as_user "$PK_PGXS/src/test/regress/pg_regress" \
 	--bindir="$bindir" \
@@ -71,13 +85,15 @@ pk_as_user "$PK_PGXS/src/test/regress/pg_regress" \
 	--temp-config="$work/test/regress.conf" \
 	--inputdir="$work" \
 	--outputdir="$work/regress" \
-	--schedule="$work/test/schedule" \
 	--dbname=contrib_regression \
+	"${regress_sel[@]}" \
 	2>&1 | tee "$work/regress.log"
 rc=${PIPESTATUS[0]}
 count_results "$work/regress.log"
 [ "$rc" -eq 0 ] || failed_suites+=(regress)
+fi
 
+if want isolation; then
 pk_say "pg_isolation_regress"
 mkdir -p "$work/isolation" && chown "$(pk_run_user)" "$work/isolation"
 pk_as_user "$PK_PGXS/src/test/isolation/pg_isolation_regress" \
@@ -86,13 +102,14 @@ pk_as_user "$PK_PGXS/src/test/isolation/pg_isolation_regress" \
 	--temp-config="$work/test/isolation.conf" \
 	--inputdir="$work/test/isolation" \
 	--outputdir="$work/isolation" \
-	--schedule="$work/test/isolation/schedule" \
 	--load-extension=pg_cron \
 	--load-extension=perfkit \
+	"${isolation_sel[@]}" \
 	2>&1 | tee "$work/isolation.log"
 rc=${PIPESTATUS[0]}
 count_results "$work/isolation.log"
 [ "$rc" -eq 0 ] || failed_suites+=(isolation)
+fi
 
 if [ "${PERFKIT_VALGRIND:-0}" = 1 ]; then
 	pk_say "valgrind: errors whose stack passes through perfkit"
@@ -114,12 +131,13 @@ if [ "${PERFKIT_VALGRIND:-0}" = 1 ]; then
 	fi
 fi
 
+if want tap; then
 pk_say "TAP (prove)"
 mkdir -p "$work/tap" && chown "$(pk_run_user)" "$work/tap"
 (cd "$work/test" &&
 	pk_as_user env TESTDIR="$work/tap" PATH="$PK_BINDIR:$PATH" \
 		PG_REGRESS="$PK_PGXS/src/test/regress/pg_regress" \
-		prove -I "$PK_PGXS/src/test/perl" -I "$work/test/t" t/*.pl) \
+		prove -I "$PK_PGXS/src/test/perl" -I "$work/test/t" $tap_sel) \
 	2>&1 | tee "$work/tap.log"
 rc=${PIPESTATUS[0]}
 tap_ok=$(grep -cE '^t/.* ok$' "$work/tap.log")
@@ -130,9 +148,10 @@ if [ "$rc" -ne 0 ]; then
 	failed_suites+=(tap)
 	[ "$tap_bad" -gt 0 ] || failed=$((failed + 1))
 fi
+fi
 
-pk_say "soak"
-for soak in "$PK_TOP"/test/soak/*.sh; do
+want soak && pk_say "soak"
+want soak && for soak in "$PK_TOP"/test/soak/*.sh; do
 	if bash "$soak" 2>&1 | tee "$work/soak-$(basename "$soak" .sh).log"; then
 		passed=$((passed + 1))
 	else

@@ -108,4 +108,7 @@ extern List *advisor_candidates(List *queries);
 /* src/advisor/recommend.c */
 extern List *advisor_produced;
 
+/* advisor/gucs.c: registers the room's settings (called by _PG_init) */
+extern void advisor_define_gucs(void);
+
 #endif							/* PERFKIT_ADVISOR_H */

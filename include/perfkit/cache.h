@@ -129,4 +129,7 @@ extern void cache_track_relation(Oid relid, bool with_descendants);
 extern bool pk_like_valid(const char *pat, int patlen);
 extern bool pk_like_match(const char *str, int slen, const char *pat, int plen);
 
+/* cache/gucs.c: registers the room's settings (called by _PG_init) */
+extern void cache_define_gucs(void);
+
 #endif							/* PERFKIT_CACHE_H */

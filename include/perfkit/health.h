@@ -39,4 +39,7 @@ extern int	perfkit_health_seq_scan_min_rows;
 extern double perfkit_health_seq_scan_share;
 extern int	perfkit_health_seq_scan_critical_tables;
 
+/* health/gucs.c: registers the room's settings (called by _PG_init) */
+extern void health_define_gucs(void);
+
 #endif							/* PERFKIT_HEALTH_H */

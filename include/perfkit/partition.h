@@ -159,4 +159,7 @@ extern void pk_maintain(Oid parent, PkRunResult *res);
 extern bool pk_maintain_one(Oid parent, PkRunResult *res, char **error,
 							bool *lock_failed);
 
+/* partition/gucs.c: registers the room's settings (called by _PG_init) */
+extern void partition_define_gucs(void);
+
 #endif							/* PERFKIT_PARTITION_H */

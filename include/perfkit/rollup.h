@@ -33,4 +33,7 @@ extern Datum perfkit_rollup_lock(PG_FUNCTION_ARGS);
 extern Datum perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS);
 extern Datum perfkit_refresh_rollups(PG_FUNCTION_ARGS);
 
+/* rollup/gucs.c: registers the room's settings (called by _PG_init) */
+extern void rollup_define_gucs(void);
+
 #endif							/* PERFKIT_ROLLUP_H */

@@ -44,7 +44,6 @@
 
 #include "perfkit/rollup.h"
 
-int			perfkit_rollup_batch_rows = 10000000;
 
 PG_FUNCTION_INFO_V1(perfkit_rollup_lock);
 PG_FUNCTION_INFO_V1(perfkit_rollup_refresh_as_owner);

@@ -1,0 +1,4 @@
+--
+-- security_advisor: attacks on advisor by a plain role (issue 12).
+--
+SELECT 1 AS placeholder;

@@ -1,0 +1,4 @@
+--
+-- security_cache: attacks on cache by a plain role (issue 12).
+--
+SELECT 1 AS placeholder;
