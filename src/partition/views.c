@@ -57,7 +57,7 @@ perfkit_partitions(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	parents = pk_set_list();
+	parents = pk_set_list(false);
 	foreach(lc, parents)
 	{
 		Oid			parent = lfirst_oid(lc);
