@@ -346,7 +346,7 @@ run_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 
 /* The registered tables the calling role may maintain. */
 static List *
-tables_to_run(Oid only)
+tables_to_run(Oid only, bool oldest_first)
 {
 	List	   *all;
 	List	   *result = NIL;
@@ -362,7 +362,7 @@ tables_to_run(Oid only)
 		(void) pk_set_load(only, false);
 		return list_make1_oid(only);
 	}
-	all = pk_set_list(true);
+	all = pk_set_list(oldest_first);
 	foreach(lc, all)
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -389,7 +389,7 @@ perfkit_run_maintenance(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	tables = tables_to_run(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	tables = tables_to_run(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0), false);
 	foreach(lc, tables)
 	{
 		Oid			parent = lfirst_oid(lc);
@@ -451,7 +451,7 @@ perfkit_run_maintenance_job(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
 	old = MemoryContextSwitchTo(runcxt);
-	tables = tables_to_run(InvalidOid);
+	tables = tables_to_run(InvalidOid, true);
 	MemoryContextSwitchTo(old);
 	ntables = list_length(tables);
 	if (ntables > perfkit_partition_max_steps)
