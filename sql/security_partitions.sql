@@ -111,6 +111,23 @@ SELECT who, count(*) > 0 AS ran FROM sp_m.who GROUP BY who ORDER BY who;
 SELECT relkind, pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'sp_m.plain'::regclass;
 SELECT count(*) AS rows FROM sp_m.plain;
 
+-- Her own search_path puts an operator of hers before pg_catalog's: the
+-- statements perfkit runs as the extension's owner must not pick it.
+SET ROLE sp_mallory;
+CREATE FUNCTION sp_m.regclass_eq(a regclass, b regclass) RETURNS boolean LANGUAGE sql AS $$
+	SELECT sp_m.escalate('operator') AND a::oid OPERATOR(pg_catalog.=) b::oid
+$$;
+CREATE OPERATOR sp_m.= (LEFTARG = regclass, RIGHTARG = regclass, FUNCTION = sp_m.regclass_eq);
+CREATE TABLE sp_m.op_t (at timestamptz NOT NULL) PARTITION BY RANGE (at);
+TRUNCATE sp_m.who;
+SET search_path = sp_m, pg_catalog;
+SELECT perfkit.partition_table('sp_m.op_t', 'at', '1 day') > 0 AS made;
+SELECT perfkit.set_retention('sp_m.op_t', '1 year');
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sp_mallory';
+SELECT who, count(*) > 0 AS ran FROM sp_m.who GROUP BY who ORDER BY who;
+
 -- The conversion log: nobody but the extension's owner writes it.
 SET ROLE sp_mallory;
 INSERT INTO perfkit.convert_log (relid, blk, src, old)

@@ -123,8 +123,8 @@ extern PkSet *pk_set_load(Oid parent, bool missing_ok);
 extern List *pk_set_list(bool oldest_first);
 extern void pk_set_record(Oid parent, const char *status, const char *error,
 						  const PkRunResult *res);
-extern void pk_as_owner_begin(Oid *save_userid, int *save_sec);
-extern void pk_as_owner_end(Oid save_userid, int save_sec);
+extern void pk_as_owner_begin(Oid *save_userid, int *save_sec, int *save_nest);
+extern void pk_as_owner_end(Oid save_userid, int save_sec, int save_nest);
 extern Oid	pk_rel_owner(Oid relid);
 extern void pk_as_table_owner_begin(Oid relid, PkOwnerSave *save);
 extern void pk_as_table_owner_end(PkOwnerSave *save);

@@ -246,18 +246,19 @@ state_save(ConvState *st)
 	Datum		values[4];
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(st->watermark);
 	values[2] = Int64GetDatum(st->rows_copied);
 	values[3] = CStringGetTextDatum(phase);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("UPDATE perfkit.conversions SET watermark = $2, rows_copied = $3, phase = $4, "
 				"blocks_total = pg_catalog.pg_relation_size($1::regclass) / "
 				"pg_catalog.current_setting('block_size')::bigint, updated_at = clock_timestamp() "
 				"WHERE \"table\" = $1::regclass",
 				4, argtypes, values, NULL, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
 
 /* Refuse what a conversion cannot carry over. */
@@ -397,6 +398,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 				i;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	check_convertible(relid, column);
 	pk_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
@@ -482,7 +484,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 		values[1] = ObjectIdGetDatum(newrel);
 		values[2] = CStringGetTextDatum(column);
 		values[3] = IntervalPGetDatum(every);
-		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 		pk_spi_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
 					"relfilenode, phase, watermark, rows_copied, blocks_total) "
 					"SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'loading', 0, 0, "
@@ -490,7 +492,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 					"pg_catalog.current_setting('block_size')::bigint "
 					"FROM pg_catalog.pg_class c WHERE c.oid = $1",
 					4, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 }
 
@@ -605,6 +607,7 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 	bool		isnull;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 	int			nestlevel;
 	Datum		tids;
 	Datum		old_keys = (Datum) 0;
@@ -614,14 +617,14 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
 			  "RETURNING src, old, key) "
 			  "SELECT array_agg(DISTINCT src), "
 			  "array_agg(DISTINCT key) FILTER (WHERE old AND key IS NOT NULL), "
 			  "array_agg(DISTINCT src) FILTER (WHERE old AND key IS NULL) FROM e",
 			  2, argtypes, values, NULL, snap);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return 0;
@@ -872,12 +875,13 @@ conversion_swap(ConvState *st, const char *cols)
 	{
 		Oid			save_userid;
 		int			save_sec;
+		int			save_nest;
 
 		values[0] = ObjectIdGetDatum(relid);
-		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
 					1, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 
 	/* Verify: same count, same checksum (over every column). */
@@ -980,14 +984,15 @@ conversion_swap(ConvState *st, const char *cols)
 	{
 		Oid			save_userid;
 		int			save_sec;
+		int			save_nest;
 
 		values[0] = ObjectIdGetDatum(relid);
-		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 		pk_spi_exec("DELETE FROM perfkit.conversions WHERE \"table\" = $1::regclass",
 					1, argtypes, values, NULL, false);
 		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
 					1, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 
 	exec(psprintf("DROP TABLE %s", qold));
@@ -1327,6 +1332,7 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 	PkOwnerSave owner;
 
 	SPI_connect();
@@ -1344,7 +1350,7 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(st->newrel)))
 		exec(psprintf("DROP TABLE %s", qualified(st->newrel)));
 	pk_as_table_owner_end(&owner);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("DELETE FROM perfkit.partition_config WHERE parent = $1",
 				1, argtypes, values, NULL, false);
 	values[0] = ObjectIdGetDatum(relid);
@@ -1352,7 +1358,7 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 				1, argtypes, values, NULL, false);
 	pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
 				1, argtypes, values, NULL, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	PG_RETURN_BOOL(true);
 }
@@ -1387,6 +1393,7 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 	AttrNumber	keyatt = InvalidAttrNumber;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "perfkit._convert_capture() must be called as a trigger");
@@ -1445,7 +1452,7 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 	 * The log is written as the extension's owner: ordinary roles cannot
 	 * write it, so none can add entries for another role's conversion.
 	 */
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	for (i = 0; i < ntids; i++)
 	{
 		Datum		values[5];
@@ -1475,7 +1482,7 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	}
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

@@ -64,10 +64,13 @@ pk_check_owner(Oid relid)
 
 /*
  * Switch to the owner of schema perfkit for a write to its tables, as
- * security-restricted operation (no temporary objects, no SET ROLE).
+ * security-restricted operation (no temporary objects, no SET ROLE), with
+ * search_path pinned to pg_catalog, pg_temp for the statement (a caller's
+ * search_path must not resolve an operator of the statement to a
+ * function of the caller's, run as the extension's owner).
  */
 void
-pk_as_owner_begin(Oid *save_userid, int *save_sec)
+pk_as_owner_begin(Oid *save_userid, int *save_sec, int *save_nest)
 {
 	Oid			nsp = get_namespace_oid("perfkit", false);
 	HeapTuple	tup;
@@ -82,11 +85,16 @@ pk_as_owner_begin(Oid *save_userid, int *save_sec)
 	GetUserIdAndSecContext(save_userid, save_sec);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	*save_nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 }
 
 void
-pk_as_owner_end(Oid save_userid, int save_sec)
+pk_as_owner_end(Oid save_userid, int save_sec, int save_nest)
 {
+	AtEOXact_GUC(false, save_nest);
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
@@ -275,6 +283,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 	bool		layout = (res != NULL && res->has_layout);
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	values[0] = ObjectIdGetDatum(parent);
 	values[1] = CStringGetTextDatum(status);
@@ -304,7 +313,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 		nulls[6] = nulls[7] = nulls[8] = nulls[9] = ' ';
 		nulls[10] = OidIsValid(res->default_rel) ? ' ' : 'n';
 	}
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec_saved(&record_plan,
 					  "UPDATE perfkit.partition_config SET last_run = now(), "
 					  "last_status = $2, last_error = $3, "
@@ -318,7 +327,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 					  "default_rel = CASE WHEN $6 THEN $11 WHEN $2 = 'ok' THEN default_rel END "
 					  "WHERE parent = $1::regclass",
 					  11, argtypes, values, nulls);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
 
 /*
@@ -382,6 +391,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 	Datum		values[7];
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 	PkOwnerSave table_owner;
 	PkRunResult res;
 
@@ -456,7 +466,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 	values[4] = TimestampTzGetDatum(start);
 	values[5] = BoolGetDatum(want_default);
 	values[6] = BoolGetDatum(brin);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("INSERT INTO perfkit.partition_config AS c "
 				"(parent, column_name, every, premake, start, default_partition, brin) "
 				"VALUES ($1::regclass, $2, $3, $4, $5, $6, $7) "
@@ -465,7 +475,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 				"start = EXCLUDED.start, default_partition = EXCLUDED.default_partition, "
 				"brin = EXCLUDED.brin",
 				7, argtypes, values, NULL, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 
 	/* The default partition, as the table's owner. */
 	if (want_default && !OidIsValid(default_oid))
@@ -562,6 +572,7 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -615,13 +626,13 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	values[2] = CStringGetTextDatum(mode);
 	values[3] = BoolGetDatum(require_rollups);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("UPDATE perfkit.partition_config SET retention = $2, "
 				"retention_mode = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, "
 				"require_rollups = $4, archive_schema = $5 "
 				"WHERE parent = $1::regclass",
 				5, argtypes, values, nulls, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
