@@ -50,6 +50,21 @@
  * them all), and record each table's outcome in perfkit.partition_config
  * (last_run, last_status, last_error, last_kept).
  *
+ * As whom.  Whoever calls, a table's unit of work runs as the table's
+ * owner in a security-restricted operation with a GUC nest level of its
+ * own (pk_as_table_owner_begin in sets.c): the rows drained out of the
+ * default partition fire the owner's triggers and are checked by the
+ * owner's constraints, and a superuser's job must not lend them its
+ * rights.  The outcome is recorded as the extension's owner afterwards.
+ *
+ * Fairness.  Each unit of work has a time budget,
+ * perfkit.partition_step_timeout, armed as the statement timeout for that
+ * table only (the caller's own statement timeout, when earlier, stays in
+ * charge): over it, the table's subtransaction is rolled back and the
+ * table recorded "failed", and the run goes on.  The job maintains at most
+ * perfkit.partition_max_steps tables per run, those run longest ago first,
+ * and no unit creates more than perfkit.max_partitions_per_run partitions.
+ *
  * src/partition/maintenance.c
  *
  *-------------------------------------------------------------------------
@@ -241,6 +256,13 @@ restore_statement_timeout(TimestampTz deadline, bool outer_active, TimestampTz o
 {
 	if (deadline == 0)
 		return;
+
+	/*
+	 * Our timer fired after the step had finished: the cancel it asked for
+	 * is ours, and must not cancel what comes next.
+	 */
+	if (get_timeout_indicator(STATEMENT_TIMEOUT, true))
+		QueryCancelPending = false;
 	if (outer_active)
 		enable_timeout_at(STATEMENT_TIMEOUT, outer_fin);
 	else
