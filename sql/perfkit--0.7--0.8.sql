@@ -24,6 +24,13 @@
 -- partitions
 -----------------------------------------------------------------------------
 
+/*
+ * The capture trigger of a conversion writes perfkit.convert_log as the
+ * extension's owner (0.8): no role may write the log directly, so none can
+ * add entries that make another role's conversion delete or recopy rows.
+ */
+REVOKE INSERT ON perfkit.convert_log FROM PUBLIC;
+
 -- (end of partitions)
 
 -----------------------------------------------------------------------------

@@ -95,6 +95,14 @@ typedef struct PkRunResult
 	Oid			default_rel;
 } PkRunResult;
 
+/* The identity saved by pk_as_table_owner_begin. */
+typedef struct PkOwnerSave
+{
+	Oid			userid;
+	int			sec;
+	int			nestlevel;
+} PkOwnerSave;
+
 /* timekey.c */
 extern bool pk_key_kind(Oid typid, PkKeyKind *kind);
 extern void pk_key_init(PkTimeKey *key, Oid typid, const Interval *every);
@@ -112,11 +120,14 @@ extern char *pk_suffix(const PkTimeKey *key, int64 t);
 /* sets.c */
 extern void pk_check_owner(Oid relid);
 extern PkSet *pk_set_load(Oid parent, bool missing_ok);
-extern List *pk_set_list(void);
+extern List *pk_set_list(bool oldest_first);
 extern void pk_set_record(Oid parent, const char *status, const char *error,
 						  const PkRunResult *res);
-extern void pk_as_owner_begin(Oid *save_userid, int *save_sec);
-extern void pk_as_owner_end(Oid save_userid, int save_sec);
+extern void pk_as_owner_begin(Oid *save_userid, int *save_sec, int *save_nest);
+extern void pk_as_owner_end(Oid save_userid, int save_sec, int save_nest);
+extern Oid	pk_rel_owner(Oid relid);
+extern void pk_as_table_owner_begin(Oid relid, PkOwnerSave *save);
+extern void pk_as_table_owner_end(PkOwnerSave *save);
 extern int	pk_register_set(Oid parent, const char *column, const Interval *every,
 							int premake, const TimestampTz *user_start, int64 start_key,
 							bool want_default, bool brin);
@@ -156,10 +167,16 @@ extern List *pk_rollup_blockers(PkSet *set, int64 lo, int64 hi);
 
 /* maintenance.c */
 extern void pk_maintain(Oid parent, PkRunResult *res);
+extern void pk_check_partition_budget(PkSet *set, int needed);
 extern bool pk_maintain_one(Oid parent, PkRunResult *res, char **error,
 							bool *lock_failed);
 
 /* partition/gucs.c: registers the room's settings (called by _PG_init) */
+extern PGDLLIMPORT int perfkit_partition_step_timeout;
+extern PGDLLIMPORT int perfkit_partition_max_steps;
+extern PGDLLIMPORT int perfkit_max_partitions_per_run;
+extern PGDLLIMPORT int perfkit_max_conversion_workers;
+extern PGDLLIMPORT int perfkit_conversion_lock_timeout;
 extern void partition_define_gucs(void);
 
 #endif							/* PERFKIT_PARTITION_H */

@@ -51,8 +51,17 @@
  * conversion loses nothing: call it again to resume, or
  * convert_to_partitioned_abort() to drop N and the trigger.
  *
- * Refused (clear errors): tables with inheritance, row-level security,
- * user triggers, views or foreign keys that depend on them, and unique
+ * Who runs it: the caller must own the table, but every transaction of
+ * the conversion runs as the table's owner in a security-restricted
+ * operation (conv_owner_enter), so that a superuser's call never runs the
+ * owner's defaults, constraints or index expressions with superuser
+ * rights.  Row-level security policies, and whether it is enabled, are
+ * carried over at the swap; the capture trigger writes the log as the
+ * extension's owner (nobody else may write it).
+ *
+ * Refused (clear errors): tables with inheritance, row-level security
+ * forced on the owner (the copy would not see every row), a NOT VALID
+ * check constraint that a row violates (the copy checks it), user triggers, views or foreign keys that depend on them, and unique
  * keys that do not contain the partition column (a partitioned table
  * cannot enforce them).  A rewrite of T while the conversion runs
  * (VACUUM FULL, CLUSTER) changes the tids and is detected; TRUNCATE is
@@ -237,18 +246,19 @@ state_save(ConvState *st)
 	Datum		values[4];
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(st->watermark);
 	values[2] = Int64GetDatum(st->rows_copied);
 	values[3] = CStringGetTextDatum(phase);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("UPDATE perfkit.conversions SET watermark = $2, rows_copied = $3, phase = $4, "
 				"blocks_total = pg_catalog.pg_relation_size($1::regclass) / "
 				"pg_catalog.current_setting('block_size')::bigint, updated_at = clock_timestamp() "
 				"WHERE \"table\" = $1::regclass",
 				4, argtypes, values, NULL, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
 
 /* Refuse what a conversion cannot carry over. */
@@ -277,12 +287,13 @@ check_convertible(Oid relid, const char *column)
 				(errcode(ERRCODE_DUPLICATE_COLUMN),
 				 errmsg("table \"%s\" has a column named \"%s\"", name, SRC_COLUMN)));
 
-	what = query_text("SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = $1", relid);
+	what = query_text("SELECT c.relforcerowsecurity FROM pg_catalog.pg_class c WHERE c.oid = $1", relid);
 	if (what != NULL && strcmp(what, "t") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" has row-level security enabled", name),
-				 errhint("Disable it, convert the table, then enable it and create its policies again.")));
+				 errmsg("table \"%s\" forces row-level security on its owner", name),
+				 errdetail("The conversion reads the table as its owner, who would not see every row."),
+				 errhint("Run ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, convert the table, then FORCE it again.")));
 	what = query_text("SELECT t.tgname FROM pg_catalog.pg_trigger t "
 					  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal LIMIT 1", relid);
 	if (what != NULL)
@@ -307,6 +318,46 @@ check_convertible(Oid relid, const char *column)
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("view \"%s\" depends on table \"%s\"", what, name),
 				 errhint("Drop the views that use the table, convert it, then create them again.")));
+
+	/*
+	 * A NOT VALID check constraint is copied to the new table as a valid
+	 * one, which every row copied must pass: a row that violates it would
+	 * stop the copy for good.  Checked before anything starts (as the
+	 * table's owner: the expression may call the owner's functions).
+	 */
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1];
+		List	   *names = NIL;
+		List	   *exprs = NIL;
+		ListCell   *lc,
+				   *lc2;
+		uint64		n,
+					i;
+
+		values[0] = ObjectIdGetDatum(relid);
+		n = pk_spi_exec("SELECT conname::text, pg_catalog.pg_get_expr(conbin, conrelid) "
+						"FROM pg_catalog.pg_constraint "
+						"WHERE conrelid = $1 AND contype = 'c' AND NOT convalidated ORDER BY oid",
+						1, argtypes, values, NULL, false);
+		for (i = 0; i < n; i++)
+		{
+			names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			exprs = lappend(exprs, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		}
+		forboth(lc, names, lc2, exprs)
+		{
+			if (pk_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE NOT (%s) LIMIT 1",
+									 qualified(relid), (char *) lfirst(lc2)),
+							0, NULL, NULL, NULL, false) > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_CHECK_VIOLATION),
+						 errmsg("check constraint \"%s\" of table \"%s\" is violated by some row",
+								(char *) lfirst(lc), name),
+						 errdetail("The constraint is NOT VALID; the partitioned table would check it on every row copied."),
+						 errhint("Fix those rows and run ALTER TABLE ... VALIDATE CONSTRAINT, or drop the constraint, then convert the table.")));
+		}
+	}
 	{
 		Oid			argtypes[2] = {OIDOID, TEXTOID};
 		Datum		values[2];
@@ -347,6 +398,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 				i;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	check_convertible(relid, column);
 	pk_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
@@ -432,7 +484,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 		values[1] = ObjectIdGetDatum(newrel);
 		values[2] = CStringGetTextDatum(column);
 		values[3] = IntervalPGetDatum(every);
-		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 		pk_spi_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
 					"relfilenode, phase, watermark, rows_copied, blocks_total) "
 					"SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'loading', 0, 0, "
@@ -440,7 +492,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 					"pg_catalog.current_setting('block_size')::bigint "
 					"FROM pg_catalog.pg_class c WHERE c.oid = $1",
 					4, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 }
 
@@ -555,6 +607,7 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 	bool		isnull;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 	int			nestlevel;
 	Datum		tids;
 	Datum		old_keys = (Datum) 0;
@@ -564,14 +617,14 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
 			  "RETURNING src, old, key) "
 			  "SELECT array_agg(DISTINCT src), "
 			  "array_agg(DISTINCT key) FILTER (WHERE old AND key IS NOT NULL), "
 			  "array_agg(DISTINCT src) FILTER (WHERE old AND key IS NULL) FROM e",
 			  2, argtypes, values, NULL, snap);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	tids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return 0;
@@ -822,12 +875,13 @@ conversion_swap(ConvState *st, const char *cols)
 	{
 		Oid			save_userid;
 		int			save_sec;
+		int			save_nest;
 
 		values[0] = ObjectIdGetDatum(relid);
-		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
 					1, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 
 	/* Verify: same count, same checksum (over every column). */
@@ -884,7 +938,24 @@ conversion_swap(ConvState *st, const char *cols)
 					"WHERE c.oid = $1 AND x.grantee <> c.relowner "
 					"UNION ALL "
 					"SELECT format('COMMENT ON TABLE %s IS %L', $2::regclass, d) "
-					"FROM pg_catalog.obj_description($1, 'pg_class') d WHERE d IS NOT NULL",
+					"FROM pg_catalog.obj_description($1, 'pg_class') d WHERE d IS NOT NULL "
+					"UNION ALL "
+					"SELECT format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s', p.polname, "
+					"$2::regclass, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
+					"CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' "
+					"WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
+					"(SELECT pg_catalog.string_agg(CASE WHEN r.r = 0 THEN 'PUBLIC' "
+					"ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.r)) END, ', ' "
+					"ORDER BY r.n) FROM pg_catalog.unnest(p.polroles) WITH ORDINALITY r(r, n)), "
+					"' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')', "
+					"' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')') "
+					"FROM pg_catalog.pg_policy p WHERE p.polrelid = $1 "
+					"UNION ALL "
+					"SELECT format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', $2::regclass) "
+					"FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relrowsecurity "
+					"UNION ALL "
+					"SELECT format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', $2::regclass) "
+					"FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relforcerowsecurity",
 					2, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 		stmts = lappend(stmts, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
@@ -913,14 +984,15 @@ conversion_swap(ConvState *st, const char *cols)
 	{
 		Oid			save_userid;
 		int			save_sec;
+		int			save_nest;
 
 		values[0] = ObjectIdGetDatum(relid);
-		pk_as_owner_begin(&save_userid, &save_sec);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 		pk_spi_exec("DELETE FROM perfkit.conversions WHERE \"table\" = $1::regclass",
 					1, argtypes, values, NULL, false);
 		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
 					1, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 
 	exec(psprintf("DROP TABLE %s", qold));
@@ -999,6 +1071,39 @@ try_swap(ConvState *st, const char *cols, int64 *rows)
 }
 
 /*
+ * The conversion's SQL runs as the table's owner in a security-restricted
+ * operation, whoever called (a superuser included), one transaction at a
+ * time: conv_owner_enter() after a transaction starts, conv_owner_leave()
+ * before it commits (the commit then runs as the caller, as does firing
+ * deferred triggers; the settings the owner's code changed are rolled
+ * back).  The owner is kept by Oid: the table is gone after the swap.
+ */
+static Oid	conv_owner = InvalidOid;
+static PkOwnerSave conv_save;
+static bool conv_entered = false;
+static bool conv_async_commit = false;
+
+static void
+conv_owner_enter(void)
+{
+	Assert(!conv_entered);
+	GetUserIdAndSecContext(&conv_save.userid, &conv_save.sec);
+	SetUserIdAndSecContext(conv_owner, conv_save.sec | SECURITY_RESTRICTED_OPERATION);
+	conv_save.nestlevel = NewGUCNestLevel();
+	conv_entered = true;
+}
+
+static void
+conv_owner_leave(void)
+{
+	if (!conv_entered)
+		return;
+	AtEOXact_GUC(false, conv_save.nestlevel);
+	SetUserIdAndSecContext(conv_save.userid, conv_save.sec);
+	conv_entered = false;
+}
+
+/*
  * Commit the work so far and go on in a new transaction, with a new SPI
  * connection (memory that must survive lives in the conversion's own
  * context).  The worker runs the conversion with a snapshot pushed, as
@@ -1008,11 +1113,22 @@ static void
 conv_commit(void)
 {
 	SPI_finish();
+	conv_owner_leave();
+
+	/*
+	 * A batch's commit need not wait for its WAL to reach disk: a batch
+	 * lost in a crash loses its watermark with it, and is copied again.
+	 */
+	if (conv_async_commit)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	conv_async_commit = false;
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
+	conv_owner_enter();
 }
 
 /*
@@ -1053,6 +1169,8 @@ pk_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	pk_check_owner(relid);
+	conv_owner = pk_rel_owner(relid);
+	conv_owner_enter();
 	st = state_load(relid, runcxt);
 	if (st == NULL)
 	{
@@ -1122,12 +1240,7 @@ pk_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 		step = Max(1, (int64) (batch_rows / per_block));
 		to = Min((int64) total, st->watermark + step);
 
-		/*
-		 * A batch's commit need not wait for its WAL to reach disk: a batch
-		 * lost in a crash loses its watermark with it, and is copied again.
-		 */
-		(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		conv_async_commit = true;	/* see conv_commit */
 		{
 			Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 
@@ -1181,6 +1294,7 @@ pk_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 		}
 		if (tries == SWAP_TRIES)
 		{
+			conv_owner_leave();
 			SPI_finish();
 			name = pstrdup(name);
 			MemoryContextDelete(runcxt);
@@ -1196,6 +1310,7 @@ pk_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 						name, (long long) result),
 				 errhint("Run ANALYZE on it: autovacuum analyzes its partitions, not the table.")));
 	}
+	conv_owner_leave();
 	SPI_finish();
 	MemoryContextDelete(runcxt);
 	return result;
@@ -1217,6 +1332,8 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
+	PkOwnerSave owner;
 
 	SPI_connect();
 	pk_check_owner(relid);
@@ -1226,12 +1343,14 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_BOOL(false);
 	}
+	pk_as_table_owner_begin(relid, &owner);
 	exec(psprintf("DROP TRIGGER IF EXISTS __perfkit_convert ON %s", qualified(relid)));
 	exec(psprintf("DROP TRIGGER IF EXISTS __perfkit_convert_truncate ON %s", qualified(relid)));
 	values[0] = ObjectIdGetDatum(st->newrel);
 	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(st->newrel)))
 		exec(psprintf("DROP TABLE %s", qualified(st->newrel)));
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_table_owner_end(&owner);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("DELETE FROM perfkit.partition_config WHERE parent = $1",
 				1, argtypes, values, NULL, false);
 	values[0] = ObjectIdGetDatum(relid);
@@ -1239,7 +1358,7 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 				1, argtypes, values, NULL, false);
 	pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
 				1, argtypes, values, NULL, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	PG_RETURN_BOOL(true);
 }
@@ -1272,6 +1391,9 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 	int			i;
 	Relation	rel;
 	AttrNumber	keyatt = InvalidAttrNumber;
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nest;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "perfkit._convert_capture() must be called as a trigger");
@@ -1326,6 +1448,11 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 		else
 			capture_plan = plan;
 	}
+	/*
+	 * The log is written as the extension's owner: ordinary roles cannot
+	 * write it, so none can add entries for another role's conversion.
+	 */
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	for (i = 0; i < ntids; i++)
 	{
 		Datum		values[5];
@@ -1355,6 +1482,7 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	}
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

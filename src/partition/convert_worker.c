@@ -13,7 +13,8 @@
  * caller's database, and waits for it:
  *
  *   - The worker runs as the caller's current user, with the caller's
- *     security context, and joins the caller's lock group, the way a
+ *     security context (the conversion's SQL then runs as the table's
+ *     owner, restricted: see convert.c), and joins the caller's lock group, the way a
  *     parallel worker does: pg_blocking_pids() of the caller lists what the
  *     conversion waits for, and a deadlock that goes through the caller is
  *     detected.  Members of a lock group do not conflict with each other,
@@ -32,7 +33,13 @@
  *
  * It is refused inside a transaction block (25001): the conversion commits
  * on its own, and could not be rolled back with the caller's transaction.
- * The worker takes one of max_worker_processes while it runs.
+ * The worker takes one of max_worker_processes while it runs; at most
+ * perfkit.max_conversion_workers conversions run at once (a slot is an
+ * advisory lock the caller holds, see take_conversion_slot), a call
+ * beyond is refused at once with 53400, and every lock wait of the
+ * worker is bounded by perfkit.conversion_lock_timeout (55P03, the
+ * committed batches kept), so that conversions stuck behind a lock
+ * cannot take every worker.
  *
  * The shared memory segment holds a ConvShared (the arguments and the
  * caller's identity, written by the caller before the worker starts; the
@@ -84,8 +91,55 @@
 static const char *const conv_gucs[] = {
 	"DateStyle", "IntervalStyle", "TimeZone", "extra_float_digits",
 	"lc_messages", "search_path", "lock_timeout", "maintenance_work_mem",
-	"work_mem", "perfkit.partition_lock_timeout"
+	"work_mem", "perfkit.partition_lock_timeout", "perfkit.conversion_lock_timeout"
 };
+
+/*
+ * The slots of running conversions: session-level advisory locks on
+ * (database 0, CONV_SLOT_KEY, slot number), one per slot up to
+ * perfkit.max_conversion_workers, cluster-wide like max_worker_processes.
+ * A caller takes a free one without waiting, or is refused; the lock
+ * manager frees the slot of a backend that exits.  pg_advisory_lock()
+ * always names the current database, so SQL cannot take these.
+ */
+#define CONV_SLOT_KEY	0x706b6376	/* "pkcv" */
+
+static void
+conv_slot_tag(LOCKTAG *tag, int slot)
+{
+	SET_LOCKTAG_ADVISORY(*tag, InvalidOid, CONV_SLOT_KEY, (uint32) slot, 3);
+}
+
+/* Take a free conversion slot, or refuse with 53400. */
+pg_noinline static int
+take_conversion_slot(const char *name)
+{
+	LOCKTAG		tag;
+	int			slot;
+
+	for (slot = 0; slot < perfkit_max_conversion_workers; slot++)
+	{
+		conv_slot_tag(&tag, slot);
+		if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_OK)
+			return slot;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("cannot convert table \"%s\": %d conversions are running already",
+					name, perfkit_max_conversion_workers),
+			 errdetail("perfkit.max_conversion_workers is %d.", perfkit_max_conversion_workers),
+			 errhint("Wait for one of them to finish and call perfkit.convert_to_partitioned() again, or raise perfkit.max_conversion_workers.")));
+	return -1;					/* keep compiler quiet */
+}
+
+static void
+release_conversion_slot(int slot)
+{
+	LOCKTAG		tag;
+
+	conv_slot_tag(&tag, slot);
+	LockRelease(&tag, ExclusiveLock, true);
+}
 
 typedef struct ConvShared
 {
@@ -165,25 +219,19 @@ PG_FUNCTION_INFO_V1(perfkit_convert_to_partitioned);
  * waits for it.  Returns the rows of the partitioned table once swapped,
  * else (paused after max_batches batches) the rows copied so far.
  */
+static int64 run_in_worker(Oid relid, const char *name, int batch_rows,
+						   FunctionCallInfo fcinfo);
+
 Datum
 perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	char	   *name;
 	int			batch_rows;
-	dsm_segment *seg;
-	ConvShared *sh;
-	shm_mq	   *mq;
-	shm_mq_handle *mqh;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-	MemoryContext old;
-	bool		started;
 	LOCKTAG		tag;
 	LOCKMODE	mode;
-	StringInfoData gucs;
-	Size		i;
-	int64		rows;
+	volatile int64 rows = 0;
+	volatile int slot;
 
 	/* the 0.5 and 0.6 scripts declared it as a procedure with a row result */
 	if (fcinfo->context != NULL && IsA(fcinfo->context, CallContext))
@@ -224,6 +272,35 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_OBJECT_IN_USE),
 					 errmsg("cannot convert table \"%s\" because the calling statement uses it", name),
 					 errhint("Call perfkit.convert_to_partitioned() in a statement of its own.")));
+
+	slot = take_conversion_slot(name);
+	PG_TRY();
+	{
+		rows = run_in_worker(relid, name, batch_rows, fcinfo);
+	}
+	PG_FINALLY();
+	{
+		release_conversion_slot(slot);
+	}
+	PG_END_TRY();
+	PG_RETURN_INT64(rows);
+}
+
+/* Start the worker, relay what it says, and return its result. */
+static int64
+run_in_worker(Oid relid, const char *name, int batch_rows, FunctionCallInfo fcinfo)
+{
+	dsm_segment *seg;
+	ConvShared *sh;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+	bool		started;
+	StringInfoData gucs;
+	Size		i;
+	int64		rows;
 
 	/* The worker joins this backend's lock group, as parallel workers do. */
 	BecomeLockGroupLeader();
@@ -307,7 +384,7 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 				 errhint("Call perfkit.convert_to_partitioned() again to resume it.")));
 	rows = sh->rows;
 	dsm_detach(seg);
-	PG_RETURN_INT64(rows);
+	return rows;
 }
 
 /*
@@ -363,6 +440,26 @@ perfkit_convert_worker_main(Datum main_arg)
 								 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
 		(void) set_config_option("max_parallel_maintenance_workers", "0", PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+
+		/*
+		 * Every lock wait is bounded: the caller's lock_timeout, or
+		 * perfkit.conversion_lock_timeout when that is shorter (or the
+		 * caller has none), so that conversions waiting on a lock do not
+		 * hold workers for ever.
+		 */
+		if (LockTimeout == 0 || LockTimeout > perfkit_conversion_lock_timeout)
+			(void) set_config_option("lock_timeout",
+									 psprintf("%d", perfkit_conversion_lock_timeout),
+									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
+									 true, 0, false);
+
+		/*
+		 * The copy reads the table as its owner, whom row-level security
+		 * does not filter (forcing it is refused); should a policy apply
+		 * anyway, the query fails instead of missing rows.
+		 */
+		(void) set_config_option("row_security", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
 	}
 	{
 		char	   *relname = get_rel_name(sh->relid);
@@ -372,8 +469,26 @@ perfkit_convert_worker_main(Datum main_arg)
 										relname ? quote_literal_cstr(relname) : "?"));
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
-	rows = pk_convert_run(sh->relid, NameStr(sh->column), &sh->every,
-						  sh->batch_rows, sh->max_batches);
+	PG_TRY();
+	{
+		rows = pk_convert_run(sh->relid, NameStr(sh->column), &sh->every,
+							  sh->batch_rows, sh->max_batches);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* a lock not granted in time: say that the call can be retried */
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && edata->hint == NULL)
+			edata->hint = psprintf("A lock was not granted within %dms (perfkit.conversion_lock_timeout or lock_timeout); "
+								   "the batches copied so far are kept: call perfkit.convert_to_partitioned() again to resume.",
+								   LockTimeout);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

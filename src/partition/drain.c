@@ -165,6 +165,7 @@ pk_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
 		if (!pk_free_gap(*ranges, v, &gap_lo, &gap_hi))
 			elog(ERROR, "row of the default partition of \"%s\" falls in an existing partition",
 				 get_rel_name(set->parent));
+		pk_check_partition_budget(set, *created + 1);
 		lo = Max(pk_floor(&set->key, v), gap_lo);
 		hi = Min(pk_add(&set->key, pk_floor(&set->key, v), 1), gap_hi);
 		insert_range(ranges, pk_create_partition(set, lo, hi, default_oid, &moved),

@@ -50,6 +50,21 @@
  * them all), and record each table's outcome in perfkit.partition_config
  * (last_run, last_status, last_error, last_kept).
  *
+ * As whom.  Whoever calls, a table's unit of work runs as the table's
+ * owner in a security-restricted operation with a GUC nest level of its
+ * own (pk_as_table_owner_begin in sets.c): the rows drained out of the
+ * default partition fire the owner's triggers and are checked by the
+ * owner's constraints, and a superuser's job must not lend them its
+ * rights.  The outcome is recorded as the extension's owner afterwards.
+ *
+ * Fairness.  Each unit of work has a time budget,
+ * perfkit.partition_step_timeout, armed as the statement timeout for that
+ * table only (the caller's own statement timeout, when earlier, stays in
+ * charge): over it, the table's subtransaction is rolled back and the
+ * table recorded "failed", and the run goes on.  The job maintains at most
+ * perfkit.partition_max_steps tables per run, those run longest ago first,
+ * and no unit creates more than perfkit.max_partitions_per_run partitions.
+ *
  * src/partition/maintenance.c
  *
  *-------------------------------------------------------------------------
@@ -70,22 +85,37 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "perfkit/partition.h"
 #include "perfkit/perfkit.h"
 #include "perfkit/util.h"
 
-/* Set lock_timeout for the current (sub)transaction; returns the nest level. */
-static int
-push_lock_timeout(void)
+/* Set lock_timeout at the current GUC nest level. */
+static void
+set_lock_timeout(void)
 {
-	int			nestlevel = NewGUCNestLevel();
-
 	(void) set_config_option("lock_timeout",
 							 psprintf("%d", perfkit_partition_lock_timeout),
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
-	return nestlevel;
+}
+
+/*
+ * Refuse to create more than perfkit.max_partitions_per_run partitions in
+ * one unit of work (a start far back with a narrow interval would make
+ * thousands in one transaction).
+ */
+void
+pk_check_partition_budget(PkSet *set, int needed)
+{
+	if (needed > perfkit_max_partitions_per_run)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("table \"%s\" would need %d new partitions, more than perfkit.max_partitions_per_run (%d)",
+						get_rel_name(set->parent), needed, perfkit_max_partitions_per_run),
+				 errhint("Give the table a later start or a wider interval, or raise perfkit.max_partitions_per_run.")));
 }
 
 /* The highest finite upper bound of ranges, or PK_TIME_MIN. */
@@ -119,7 +149,7 @@ pk_maintain(Oid parent, PkRunResult *res)
 				from,
 				to;
 	bool		drain;
-	int			nestlevel;
+	PkOwnerSave owner;
 	ListCell   *lc;
 
 	memset(res, 0, sizeof(PkRunResult));
@@ -150,10 +180,13 @@ pk_maintain(Oid parent, PkRunResult *res)
 		return;
 	}
 
-	nestlevel = push_lock_timeout();
+	/* Everything that touches the table runs as its owner, restricted. */
+	pk_as_table_owner_begin(parent, &owner);
+	set_lock_timeout();
 	ranges = pk_layout_read(set, &default_oid);
 	to = Max(to, newest_upper(ranges));
 	missing = pk_missing_ranges(set, ranges, from, to);
+	pk_check_partition_budget(set, list_length(missing));
 	drain = OidIsValid(default_oid) && pk_default_has_movable(set, default_oid);
 
 	if (missing != NIL || drain)
@@ -181,6 +214,7 @@ pk_maintain(Oid parent, PkRunResult *res)
 			res->moved = pk_drain_default(set, &ranges, default_oid, &res->created);
 		to = Max(to, newest_upper(ranges));
 		missing = pk_missing_ranges(set, ranges, from, to);
+		pk_check_partition_budget(set, res->created + list_length(missing));
 		foreach(lc, missing)
 		{
 			PkRange    *r = lfirst(lc);
@@ -213,7 +247,26 @@ pk_maintain(Oid parent, PkRunResult *res)
 				res->oldest_upper = r->upper;
 		}
 	}
-	AtEOXact_GUC(true, nestlevel);
+	pk_as_table_owner_end(&owner);
+}
+
+/* Put the statement timeout back as pk_maintain_one found it. */
+static void
+restore_statement_timeout(TimestampTz deadline, bool outer_active, TimestampTz outer_fin)
+{
+	if (deadline == 0)
+		return;
+
+	/*
+	 * Our timer fired after the step had finished: the cancel it asked for
+	 * is ours, and must not cancel what comes next.
+	 */
+	if (get_timeout_indicator(STATEMENT_TIMEOUT, true))
+		QueryCancelPending = false;
+	if (outer_active)
+		enable_timeout_at(STATEMENT_TIMEOUT, outer_fin);
+	else
+		disable_timeout(STATEMENT_TIMEOUT, false);
 }
 
 /*
@@ -227,8 +280,29 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool ok = true;
 
+	volatile TimestampTz deadline = 0;
+	bool		outer_active = get_timeout_active(STATEMENT_TIMEOUT);
+	TimestampTz outer_fin = 0;
+
 	*error = NULL;
 	*lock_failed = false;
+
+	/*
+	 * The step's budget: the statement timeout, armed for this table only
+	 * (unless the caller's own statement timeout comes first), and put
+	 * back as it was afterwards.
+	 */
+	if (perfkit_partition_step_timeout > 0)
+	{
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   perfkit_partition_step_timeout);
+		if (outer_active)
+			outer_fin = get_timeout_finish_time(STATEMENT_TIMEOUT);
+		if (outer_active && outer_fin <= deadline)
+			deadline = 0;
+		else
+			enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+	}
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
@@ -237,10 +311,13 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		restore_statement_timeout(deadline, outer_active, outer_fin);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+
+		bool		over_budget;
 
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
@@ -248,8 +325,16 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		over_budget = (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && deadline != 0 &&
+					   GetCurrentTimestamp() >= deadline);
+		restore_statement_timeout(deadline, outer_active, outer_fin);
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !over_budget)
+			ReThrowError(edata);	/* a cancel, or the caller's own timeout */
 		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
-		if (*lock_failed)
+		if (over_budget)
+			*error = psprintf("maintenance took longer than perfkit.partition_step_timeout (%dms) and was rolled back",
+							  perfkit_partition_step_timeout);
+		else if (*lock_failed)
 			*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
 							  perfkit_partition_lock_timeout);
 		else if (edata->detail)
@@ -283,7 +368,7 @@ run_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 
 /* The registered tables the calling role may maintain. */
 static List *
-tables_to_run(Oid only)
+tables_to_run(Oid only, bool oldest_first)
 {
 	List	   *all;
 	List	   *result = NIL;
@@ -299,7 +384,7 @@ tables_to_run(Oid only)
 		(void) pk_set_load(only, false);
 		return list_make1_oid(only);
 	}
-	all = pk_set_list();
+	all = pk_set_list(oldest_first);
 	foreach(lc, all)
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -326,7 +411,7 @@ perfkit_run_maintenance(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	tables = tables_to_run(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	tables = tables_to_run(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0), false);
 	foreach(lc, tables)
 	{
 		Oid			parent = lfirst_oid(lc);
@@ -388,9 +473,20 @@ perfkit_run_maintenance_job(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0);
 	old = MemoryContextSwitchTo(runcxt);
-	tables = tables_to_run(InvalidOid);
+	tables = tables_to_run(InvalidOid, true);
 	MemoryContextSwitchTo(old);
 	ntables = list_length(tables);
+	if (ntables > perfkit_partition_max_steps)
+	{
+		ereport(NOTICE,
+				(errmsg("partition maintenance runs %d of %d tables in this run",
+						perfkit_partition_max_steps, ntables),
+				 errhint("The others, run longest ago, come first at the next run; see perfkit.partition_max_steps.")));
+		old = MemoryContextSwitchTo(runcxt);
+		tables = list_truncate(tables, perfkit_partition_max_steps);
+		MemoryContextSwitchTo(old);
+		ntables = perfkit_partition_max_steps;
+	}
 
 	for (pass = 0; pass < 2; pass++)
 	{

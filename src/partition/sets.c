@@ -12,7 +12,11 @@
  * registered with pg_extension_config_dump, so pg_dump keeps the rows.
  *
  * Privileges.  Managing a table needs ownership of it, checked here
- * against the calling role; the DDL on the table then runs as that role.
+ * against the calling role; the SQL on the table (DDL, the default
+ * partition's drain, retention) then runs as the table's owner in a
+ * security-restricted operation (pk_as_table_owner_begin/end), so that a
+ * superuser's call or job never runs the owner's triggers or functions
+ * with superuser rights.
  * Ordinary roles cannot write perfkit.partition_config directly: its
  * writes are done as the owner of schema perfkit (the extension owner),
  * switched to for that statement only and with the security-restricted
@@ -37,6 +41,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
@@ -59,10 +64,13 @@ pk_check_owner(Oid relid)
 
 /*
  * Switch to the owner of schema perfkit for a write to its tables, as
- * security-restricted operation (no temporary objects, no SET ROLE).
+ * security-restricted operation (no temporary objects, no SET ROLE), with
+ * search_path pinned to pg_catalog, pg_temp for the statement (a caller's
+ * search_path must not resolve an operator of the statement to a
+ * function of the caller's, run as the extension's owner).
  */
 void
-pk_as_owner_begin(Oid *save_userid, int *save_sec)
+pk_as_owner_begin(Oid *save_userid, int *save_sec, int *save_nest)
 {
 	Oid			nsp = get_namespace_oid("perfkit", false);
 	HeapTuple	tup;
@@ -77,12 +85,59 @@ pk_as_owner_begin(Oid *save_userid, int *save_sec)
 	GetUserIdAndSecContext(save_userid, save_sec);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	*save_nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 }
 
 void
-pk_as_owner_end(Oid save_userid, int save_sec)
+pk_as_owner_end(Oid save_userid, int save_sec, int save_nest)
 {
+	AtEOXact_GUC(false, save_nest);
 	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/* The owner of relation relid. */
+Oid
+pk_rel_owner(Oid relid)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Switch to the owner of relid, as a security-restricted operation, with
+ * a GUC nest level of its own: what the SQL that touches a user's table
+ * runs as, whoever called (a job run by a superuser included).  Triggers,
+ * constraints, defaults, generated columns and index expressions of the
+ * table then run with its owner's rights and cannot change the session
+ * (no SET ROLE, no temporary objects; settings are rolled back by
+ * pk_as_table_owner_end).  An error in between needs no cleanup: the
+ * (sub)transaction abort restores the user id and the settings.
+ */
+void
+pk_as_table_owner_begin(Oid relid, PkOwnerSave *save)
+{
+	Oid			owner = pk_rel_owner(relid);
+
+	GetUserIdAndSecContext(&save->userid, &save->sec);
+	SetUserIdAndSecContext(owner, save->sec | SECURITY_RESTRICTED_OPERATION);
+	save->nestlevel = NewGUCNestLevel();
+}
+
+void
+pk_as_table_owner_end(PkOwnerSave *save)
+{
+	AtEOXact_GUC(false, save->nestlevel);
+	SetUserIdAndSecContext(save->userid, save->sec);
 }
 
 static bool
@@ -180,17 +235,22 @@ pk_set_load(Oid parent, bool missing_ok)
 
 /*
  * Every registered parent (as Oids, in the caller's context), in Oid
- * order.  Rows whose table no longer exists are skipped.
+ * order, or with oldest_first those run longest ago (or never) first.
+ * Rows whose table no longer exists are skipped.
  */
 List *
-pk_set_list(void)
+pk_set_list(bool oldest_first)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *result = NIL;
 	uint64		n,
 				i;
 
-	n = pk_spi_exec("SELECT c.oid FROM perfkit.partition_config s "
+	n = pk_spi_exec(oldest_first ?
+					"SELECT c.oid FROM perfkit.partition_config s "
+					"JOIN pg_catalog.pg_class c ON c.oid = s.parent "
+					"ORDER BY s.last_run NULLS FIRST, c.oid" :
+					"SELECT c.oid FROM perfkit.partition_config s "
 					"JOIN pg_catalog.pg_class c ON c.oid = s.parent ORDER BY c.oid",
 					0, NULL, NULL, NULL, false);
 	for (i = 0; i < n; i++)
@@ -223,6 +283,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 	bool		layout = (res != NULL && res->has_layout);
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	values[0] = ObjectIdGetDatum(parent);
 	values[1] = CStringGetTextDatum(status);
@@ -252,7 +313,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 		nulls[6] = nulls[7] = nulls[8] = nulls[9] = ' ';
 		nulls[10] = OidIsValid(res->default_rel) ? ' ' : 'n';
 	}
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec_saved(&record_plan,
 					  "UPDATE perfkit.partition_config SET last_run = now(), "
 					  "last_status = $2, last_error = $3, "
@@ -266,7 +327,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 					  "default_rel = CASE WHEN $6 THEN $11 WHEN $2 = 'ok' THEN default_rel END "
 					  "WHERE parent = $1::regclass",
 					  11, argtypes, values, nulls);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
 
 /*
@@ -330,6 +391,8 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 	Datum		values[7];
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
+	PkOwnerSave table_owner;
 	PkRunResult res;
 
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parent)))
@@ -361,6 +424,9 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 	check_partitioning(rel, attnum, column);
 	default_oid = default_partition_of(rel);
 	table_close(rel, NoLock);
+
+	/* From here on, what touches the table runs as its owner, restricted. */
+	pk_as_table_owner_begin(parent, &table_owner);
 
 	/* Where the set starts: the argument, or the data's minimum, or now. */
 	if (user_start != NULL)
@@ -400,7 +466,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 	values[4] = TimestampTzGetDatum(start);
 	values[5] = BoolGetDatum(want_default);
 	values[6] = BoolGetDatum(brin);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("INSERT INTO perfkit.partition_config AS c "
 				"(parent, column_name, every, premake, start, default_partition, brin) "
 				"VALUES ($1::regclass, $2, $3, $4, $5, $6, $7) "
@@ -409,9 +475,9 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 				"start = EXCLUDED.start, default_partition = EXCLUDED.default_partition, "
 				"brin = EXCLUDED.brin",
 				7, argtypes, values, NULL, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 
-	/* The default partition, as the calling role. */
+	/* The default partition, as the table's owner. */
 	if (want_default && !OidIsValid(default_oid))
 	{
 		char	   *relname = get_rel_name(parent);
@@ -445,6 +511,8 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 														get_rel_name(parent)),
 							 quote_identifier(column)));
 	}
+
+	pk_as_table_owner_end(&table_owner);
 
 	/* Make the partitions now, in this transaction; errors reach the caller. */
 	pk_maintain(parent, &res);
@@ -504,6 +572,7 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nest;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -557,13 +626,13 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	values[2] = CStringGetTextDatum(mode);
 	values[3] = BoolGetDatum(require_rollups);
-	pk_as_owner_begin(&save_userid, &save_sec);
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	pk_spi_exec("UPDATE perfkit.partition_config SET retention = $2, "
 				"retention_mode = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, "
 				"require_rollups = $4, archive_schema = $5 "
 				"WHERE parent = $1::regclass",
 				5, argtypes, values, nulls, false);
-	pk_as_owner_end(save_userid, save_sec);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -276,49 +276,69 @@ key_tm(int64 t, struct pg_tm *tm)
 }
 
 /*
+ * The calendar year of tm, and whether it is before Christ: the
+ * astronomical year 0 is 1 BC, -43 is 44 BC (what timestamp_out shows).
+ */
+static int
+key_year(const struct pg_tm *tm, bool *bc)
+{
+	*bc = (tm->tm_year <= 0);
+	return *bc ? 1 - tm->tm_year : tm->tm_year;
+}
+
+/*
  * Key time t as a quoted SQL literal of the key's type, for a partition
- * bound: independent of DateStyle and TimeZone.
+ * bound: independent of DateStyle and TimeZone.  Years before 1 are
+ * written with " BC".
  */
 char *
 pk_literal(const PkTimeKey *key, int64 t)
 {
 	struct pg_tm tm;
+	bool		bc;
+	int			year;
 
 	if (t == PK_TIME_MIN)
 		return pstrdup("MINVALUE");
 	if (t == PK_TIME_MAX)
 		return pstrdup("MAXVALUE");
 	key_tm(t, &tm);
+	year = key_year(&tm, &bc);
 	switch (key->kind)
 	{
 		case PK_KEY_TIMESTAMPTZ:
-			return psprintf("'%04d-%02d-%02d %02d:%02d:%02d+00'",
-							tm.tm_year, tm.tm_mon, tm.tm_mday,
-							tm.tm_hour, tm.tm_min, tm.tm_sec);
+			return psprintf("'%04d-%02d-%02d %02d:%02d:%02d+00%s'",
+							year, tm.tm_mon, tm.tm_mday,
+							tm.tm_hour, tm.tm_min, tm.tm_sec, bc ? " BC" : "");
 		case PK_KEY_TIMESTAMP:
-			return psprintf("'%04d-%02d-%02d %02d:%02d:%02d'",
-							tm.tm_year, tm.tm_mon, tm.tm_mday,
-							tm.tm_hour, tm.tm_min, tm.tm_sec);
+			return psprintf("'%04d-%02d-%02d %02d:%02d:%02d%s'",
+							year, tm.tm_mon, tm.tm_mday,
+							tm.tm_hour, tm.tm_min, tm.tm_sec, bc ? " BC" : "");
 		case PK_KEY_DATE:
-			return psprintf("'%04d-%02d-%02d'", tm.tm_year, tm.tm_mon, tm.tm_mday);
+			return psprintf("'%04d-%02d-%02d%s'", year, tm.tm_mon, tm.tm_mday,
+							bc ? " BC" : "");
 	}
 	return NULL;				/* keep compiler quiet */
 }
 
 /*
  * The name suffix of the partition starting at t: p20260101 for monthly
- * and daily sets, p20260101_1300 for hourly ones.
+ * and daily sets, p20260101_1300 for hourly ones; a year before 1 ends
+ * the suffix with "bc" (p00440301bc is 44 BC).
  */
 char *
 pk_suffix(const PkTimeKey *key, int64 t)
 {
 	struct pg_tm tm;
+	bool		bc;
+	int			year;
 
 	if (t == PK_TIME_MIN)
 		return pstrdup("pmin");
 	key_tm(t, &tm);
+	year = key_year(&tm, &bc);
 	if (key->hours > 0 || tm.tm_hour != 0 || tm.tm_min != 0)
-		return psprintf("p%04d%02d%02d_%02d%02d", tm.tm_year, tm.tm_mon,
-						tm.tm_mday, tm.tm_hour, tm.tm_min);
-	return psprintf("p%04d%02d%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
+		return psprintf("p%04d%02d%02d_%02d%02d%s", year, tm.tm_mon,
+						tm.tm_mday, tm.tm_hour, tm.tm_min, bc ? "bc" : "");
+	return psprintf("p%04d%02d%02d%s", year, tm.tm_mon, tm.tm_mday, bc ? "bc" : "");
 }

@@ -9,8 +9,11 @@
  * Bounds are shown as text in the key's own type (the literal the
  * partition's FOR VALUES clause holds), since one view column cannot have
  * the three key types.  Rows in the default partition are counted exactly
- * (the default should be small), as the extension owner, for callers with
- * SELECT on the parent; others see NULL.
+ * (the default should be small) for callers with SELECT on the parent
+ * (others see NULL), as the reader would see them: when row-level
+ * security applies to the reader, through the parent as the reader, so
+ * that the policies filter; otherwise the default partition alone, as its
+ * owner, restricted.
  *
  * src/partition/views.c
  *
@@ -26,6 +29,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 
 #include "perfkit/partition.h"
 #include "perfkit/util.h"
@@ -57,7 +61,7 @@ perfkit_partitions(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	parents = pk_set_list();
+	parents = pk_set_list(false);
 	foreach(lc, parents)
 	{
 		Oid			parent = lfirst_oid(lc);
@@ -124,16 +128,36 @@ perfkit_default_rows(PG_FUNCTION_ARGS)
 		(void) pk_layout_read(set, &default_oid);
 		if (OidIsValid(default_oid))
 		{
-			Oid			save_userid;
-			int			save_sec;
 			bool		isnull;
 
-			pk_as_owner_begin(&save_userid, &save_sec);
-			pk_spi_exec(psprintf("SELECT count(*) FROM ONLY %s",
-								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(default_oid)),
-															get_rel_name(default_oid))),
-						0, NULL, NULL, NULL, false);
-			pk_as_owner_end(save_userid, save_sec);
+			if (check_enable_rls(parent, InvalidOid, true) == RLS_ENABLED)
+			{
+				/*
+				 * Row-level security applies to the reader: count through
+				 * the parent, as the reader, so that the policies filter
+				 * (every partition is scanned; tables with policies only).
+				 */
+				Oid			argtypes[1] = {OIDOID};
+				Datum		values[1];
+
+				values[0] = ObjectIdGetDatum(default_oid);
+				pk_spi_exec(psprintf("SELECT count(*) FROM %s WHERE tableoid = $1",
+									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
+																get_rel_name(parent))),
+							1, argtypes, values, NULL, false);
+			}
+			else
+			{
+				/* The reader sees every row: count the default partition. */
+				PkOwnerSave owner;
+
+				pk_as_table_owner_begin(default_oid, &owner);
+				pk_spi_exec(psprintf("SELECT count(*) FROM ONLY %s",
+									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(default_oid)),
+																get_rel_name(default_oid))),
+							0, NULL, NULL, NULL, false);
+				pk_as_table_owner_end(&owner);
+			}
 			count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
 		}
