@@ -23,6 +23,24 @@
  * cancel loses at most the step in flight, never half a bucket.  Called
  * inside a transaction block it runs the same steps without committing.
  *
+ * The job is shared by every role's rollups, and a step runs the owner's
+ * code (triggers on the state table, measures), so one owner must not
+ * stall the others: each step runs in a subtransaction of our own, under
+ * a timer of perfkit.rollup_step_timeout that cancels it, and cancels it
+ * again every 100 ms while it goes on (the owner's code runs in a
+ * security-restricted operation and cannot change the setting; a cancel
+ * it catches comes again).  A step over budget is rolled back, recorded
+ * as the rollup's last error, and the job goes on with the next rollup.
+ * A rollup gets at most perfkit.rollup_max_batches steps per run.
+ *
+ * Privileges: the refresh lock, and a refresh, are only for roles with the
+ * privileges of the rollup's owner, checked as the caller before the
+ * switch to the owner.  The owner has no right to write the catalogs; a
+ * refresh writes them through SECURITY DEFINER functions that accept only
+ * the rollup perfkit._rollup_in_refresh() says this backend is
+ * refreshing.  perfkit._rollup_next_id() draws rollup ids for
+ * create_rollup() and remembers who drew each, for _rollup_register().
+ *
  * Lock order: the refresh lock is taken before any row lock of the
  * rollup's tables; no LWLock is involved.
  *
