@@ -56,7 +56,7 @@ AS 'MODULE_PATHNAME', 'perfkit_rollup_issued_to';
 REVOKE ALL ON FUNCTION perfkit._rollup_in_refresh(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION perfkit._rollup_issued_to(integer) FROM PUBLIC;
 
--- The role d.owner must own (have the privileges of the owner of) rel.
+-- Whether role owner has the privileges of the owner of relation rel.
 CREATE FUNCTION perfkit._rollup_owns(owner regrole, rel regclass)
 RETURNS boolean
 LANGUAGE sql STABLE
