@@ -18,6 +18,872 @@
 -- rollups
 -----------------------------------------------------------------------------
 
+/*
+ * Issue 12.  Nobody but the extension's owner writes the rollup catalogs
+ * (perfkit.rollup_defs, rollup_measures, rollup_changes) or draws from
+ * rollup_id_seq: PUBLIC keeps SELECT only, so it cannot forge, delete or
+ * lock (beyond ACCESS SHARE) their rows.  The writes go through:
+ *	- the capture trigger, which logs changes as the table's owner after
+ *	  checking that it fires on the rollup's raw table (capture.c);
+ *	- perfkit._rollup_register() / _rollup_unregister(), SECURITY DEFINER,
+ *	  for create_rollup() and drop_rollup();
+ *	- four SECURITY DEFINER functions a refresh calls, which act only on
+ *	  the rollup this backend is refreshing (perfkit._rollup_in_refresh(),
+ *	  set by _rollup_refresh_as_owner() after checking, as the caller,
+ *	  that the caller has the privileges of the rollup's owner).
+ * The refresh and advance locks may be taken only by the owner's roles.
+ */
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
+	ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes FROM PUBLIC;
+GRANT SELECT ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes TO PUBLIC;
+REVOKE ALL ON SEQUENCE perfkit.rollup_id_seq FROM PUBLIC;
+
+CREATE FUNCTION perfkit._rollup_in_refresh(id integer)
+RETURNS boolean
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_in_refresh';
+
+CREATE FUNCTION perfkit._rollup_next_id()
+RETURNS integer
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_next_id';
+
+CREATE FUNCTION perfkit._rollup_issued_to(id integer)
+RETURNS regrole
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_issued_to';
+
+REVOKE ALL ON FUNCTION perfkit._rollup_in_refresh(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit._rollup_issued_to(integer) FROM PUBLIC;
+
+-- Whether role owner has the privileges of the owner of relation rel.
+CREATE FUNCTION perfkit._rollup_owns(owner regrole, rel regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+			   WHERE c.oid = rel AND pg_catalog.pg_has_role(owner, c.relowner, 'USAGE'));
+
+/*
+ * Register a rollup create_rollup() has made.  Its id must be one
+ * perfkit._rollup_next_id() gave its owner in this session, and the
+ * owner must own every relation the row names (and the finer rollup).
+ * Only the definition is taken from d; the refresh state starts empty.
+ */
+CREATE FUNCTION perfkit._rollup_register(d perfkit.rollup_defs, measures perfkit.rollup_measures[])
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p perfkit.rollup_defs;
+	r regclass;
+BEGIN
+	IF d.id IS NULL OR d.owner IS NULL OR perfkit._rollup_issued_to(d.id) IS DISTINCT FROM d.owner THEN
+		RAISE EXCEPTION 'rollup id % was not issued to role %', d.id, d.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Create rollups with perfkit.create_rollup().';
+	END IF;
+	FOREACH r IN ARRAY ARRAY[d.rel, d.state_table, d.live_view, d.raw_source, d.source] LOOP
+		IF r IS NULL OR NOT perfkit._rollup_owns(d.owner, r) THEN
+			RAISE EXCEPTION 'must be owner of relation %', r USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	END LOOP;
+	IF d.parent_id IS NOT NULL THEN
+		SELECT * INTO p FROM perfkit.rollup_defs x WHERE x.id = d.parent_id;
+		IF NOT FOUND OR p.rel <> d.source OR p.raw_source <> d.raw_source
+		   OR NOT pg_catalog.pg_has_role(d.owner, p.owner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of rollup %', d.source USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	ELSIF d.source <> d.raw_source THEN
+		RAISE EXCEPTION 'rollup % reads % but names % as its raw table', d.rel, d.source, d.raw_source
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.unnest(measures) m WHERE m.rollup_id IS DISTINCT FROM d.id) THEN
+		RAISE EXCEPTION 'measures of rollup % name another rollup', d.rel
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO perfkit.rollup_defs (id, rel, state_table, live_view, source, parent_id, raw_source,
+									 time_column, time_type, granularity, timezone, dimensions,
+									 depth, late_window, owner)
+	VALUES (d.id, d.rel, d.state_table, d.live_view, d.source, d.parent_id, d.raw_source,
+			d.time_column, d.time_type, d.granularity, d.timezone, d.dimensions,
+			coalesce(p.depth + 1, 0), d.late_window, d.owner);
+	INSERT INTO perfkit.rollup_measures SELECT * FROM pg_catalog.unnest(measures);
+END
+$$;
+
+/*
+ * Forget rollup id once its relations are gone (drop_rollup() drops them
+ * with its caller's rights, which proves ownership), with its change rows.
+ */
+CREATE FUNCTION perfkit._rollup_unregister(id integer)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO d FROM perfkit.rollup_defs r WHERE r.id = id;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid IN (d.rel, d.state_table, d.live_view))
+	   OR EXISTS (SELECT 1 FROM perfkit.rollup_defs c WHERE c.parent_id = id) THEN
+		RAISE EXCEPTION 'rollup % still has its relations or dependent rollups', d.rel
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop rollups with perfkit.drop_rollup().';
+	END IF;
+	DELETE FROM perfkit.rollup_changes c WHERE c.rollup_id = id;
+	DELETE FROM perfkit.rollup_defs r WHERE r.id = id;
+END
+$$;
+
+-- The refresh of rollup id in progress in this backend, or an error.
+CREATE FUNCTION perfkit._rollup_require_refresh(id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF id IS NULL OR NOT perfkit._rollup_in_refresh(id) THEN
+		RAISE EXCEPTION 'rollup % is not being refreshed by this session', id
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Refresh rollups with perfkit.refresh_rollup().';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION perfkit._rollup_require_refresh(integer) FROM PUBLIC;
+
+-- Drop change rows of rollup p_id that no refresh would use: in final
+-- buckets, past the watermark, or not a bucket start.
+CREATE FUNCTION perfkit._rollup_prune_changes(p_id integer, p_watermark timestamptz,
+											  p_final_before timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	DELETE FROM perfkit.rollup_changes c
+	WHERE c.rollup_id = p_id
+	  AND (p_watermark IS NULL OR c.bucket < p_final_before OR c.bucket >= p_watermark
+		   OR perfkit._bucket_start(c.bucket, d.granularity, d.timezone) IS DISTINCT FROM c.bucket);
+END
+$$;
+
+-- Claim (delete and return) a batch of at most nb changed buckets of
+-- rollup p_id.  A coarser rollup takes a bucket only once its finer
+-- rollup has no change pending in it.
+CREATE FUNCTION perfkit._rollup_claim_changes(p_id integer, nb bigint)
+RETURNS timestamptz[]
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	claimed timestamptz[];
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	WITH batch AS (
+		SELECT DISTINCT c.bucket FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = p_id
+		  AND (d.parent_id IS NULL OR NOT EXISTS (
+				SELECT 1 FROM perfkit.rollup_changes f
+				WHERE f.rollup_id = d.parent_id AND f.bucket >= c.bucket
+				  AND f.bucket < perfkit._bucket_add(c.bucket, d.granularity, d.timezone)))
+		ORDER BY c.bucket LIMIT nb
+	), gone AS (
+		DELETE FROM perfkit.rollup_changes c USING batch
+		WHERE c.rollup_id = p_id AND c.bucket = batch.bucket
+		RETURNING c.bucket
+	)
+	SELECT array_agg(DISTINCT gone.bucket) INTO claimed FROM gone;
+	RETURN claimed;
+END
+$$;
+
+-- Tell every rollup built (directly or not) on rollup p_id which of its
+-- buckets changed: those holding the given buckets of p_id.
+CREATE FUNCTION perfkit._rollup_log_descendants(p_id integer, buckets timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	WITH RECURSIVE descendants AS (
+		SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c WHERE c.parent_id = p_id
+		UNION ALL
+		SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c
+		JOIN descendants x ON c.parent_id = x.id
+	)
+	INSERT INTO perfkit.rollup_changes (rollup_id, bucket)
+	SELECT DISTINCT x.id, perfkit._bucket_start(t.bucket, x.granularity, x.timezone)
+	FROM descendants x, pg_catalog.unnest(buckets) AS t(bucket)
+	WHERE t.bucket IS NOT NULL;
+END
+$$;
+
+-- Record the outcome of a refresh of rollup p_id.
+CREATE FUNCTION perfkit._rollup_save(p_id integer, p_data_start timestamptz, p_watermark timestamptz,
+									 p_final_before timestamptz, p_duration interval,
+									 p_buckets bigint, p_rows_read bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	UPDATE perfkit.rollup_defs SET
+		data_start = p_data_start,
+		watermark = p_watermark,
+		final_before = p_final_before,
+		refreshes = refreshes + 1,
+		last_refresh_at = now(),
+		last_duration = p_duration,
+		last_buckets = p_buckets,
+		last_rows_read = p_rows_read
+	WHERE id = p_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION perfkit._rollup_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz,
+										p_steps integer, p_include_final boolean DEFAULT false)
+RETURNS TABLE (buckets bigint, rows_read bigint, more boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	started timestamptz := clock_timestamp();
+	target timestamptz;
+	nb bigint;
+	est float8;
+	span float8;
+	steps integer := 0;
+	b bigint;
+	r bigint;
+	claimed timestamptz[];
+	lo timestamptz;
+	hi timestamptz;
+	first_pending timestamptz;
+	horizon timestamptz;
+	noisy boolean := false;
+	gone timestamptz[];
+	source_rel regclass;		-- what batches read: the raw table or the finer state
+	is_range boolean := p_lo IS NOT NULL OR p_hi IS NOT NULL;
+BEGIN
+	buckets := 0;
+	rows_read := 0;
+	more := false;
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	source_rel := CASE WHEN d.parent_id IS NULL THEN d.raw_source
+					   ELSE (SELECT p.state_table FROM perfkit.rollup_defs p WHERE p.id = d.parent_id) END;
+	IF NOT pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'cannot refresh a rollup in a % transaction', upper(current_setting('transaction_isolation'))
+			USING ERRCODE = 'invalid_transaction_state',
+				  DETAIL = 'A refresh needs a fresh snapshot after each of its steps.',
+				  HINT = 'Refresh in a READ COMMITTED transaction.';
+	END IF;
+	PERFORM perfkit._rollup_lock(p_id, true);	-- a no-op when the caller holds it
+
+	target := perfkit._rollup_target(d);
+
+	IF d.watermark IS NULL AND target IS NOT NULL THEN
+		-- First refresh: start at the first bucket that has data.
+		IF d.parent_id IS NULL THEN
+			EXECUTE format('SELECT pg_catalog.min(%s) FROM %s WHERE pg_catalog.isfinite(%I)',
+						   perfkit._rollup_bucket_sql(d), d.raw_source, d.time_column) INTO d.data_start;
+		ELSE
+			EXECUTE format('SELECT pg_catalog.date_trunc(%L, pg_catalog.min(bucket), %L) FROM %s WHERE pg_catalog.isfinite(bucket)',
+						   d.granularity, d.timezone, source_rel)
+			INTO d.data_start;
+		END IF;
+		d.data_start := least(coalesce(d.data_start, target), target);
+		d.watermark := d.data_start;
+		-- Rows older than the oldest one so far may still arrive: nothing
+		-- is final until a refresh has seen the late window pass.
+		d.final_before := '-infinity';
+	END IF;
+
+	-- Batch size in buckets, from the source's row estimate.
+	WITH src AS (SELECT source_rel AS rel)
+	SELECT coalesce((SELECT sum(greatest(c.reltuples, 0))
+					 FROM src, pg_partition_tree(src.rel) t JOIN pg_class c ON c.oid = t.relid
+					 WHERE t.isleaf),
+					(SELECT greatest(c.reltuples, 0) FROM src JOIN pg_class c ON c.oid = src.rel))
+	INTO est;
+	span := greatest(1, extract(epoch FROM coalesce(target, now()) - coalesce(d.data_start, now()))
+					 / perfkit._bucket_seconds(d.granularity));
+	nb := greatest(1, floor(current_setting('perfkit.rollup_batch_rows')::float8
+							/ greatest(1, coalesce(est, 0) / span)))::bigint;
+
+	IF is_range THEN
+		lo := perfkit._bucket_start(coalesce(p_lo, d.data_start, '-infinity'), d.granularity, d.timezone);
+		hi := coalesce(p_hi, target);
+		IF hi IS NOT NULL AND perfkit._bucket_start(hi, d.granularity, d.timezone) <> hi THEN
+			hi := perfkit._bucket_add(perfkit._bucket_start(hi, d.granularity, d.timezone),
+									  d.granularity, d.timezone);
+		END IF;
+		IF lo IS NULL OR lo = '-infinity' THEN
+			lo := d.data_start;
+		END IF;
+		-- Final buckets keep what they have unless asked: their raw rows
+		-- may be partly retired.
+		IF NOT p_include_final THEN
+			lo := greatest(lo, d.final_before);
+		END IF;
+		-- Recompute what is materialized, in batches.
+		WHILE lo IS NOT NULL AND lo < least(hi, d.watermark) LOOP
+			span := ceil(extract(epoch FROM least(hi, d.watermark) - lo)
+						 / perfkit._bucket_seconds(d.granularity));
+			DECLARE
+				chunk_hi timestamptz := least(hi, d.watermark,
+											  perfkit._bucket_add(lo, d.granularity, d.timezone,
+																  least(nb, span::bigint + 1)));
+			BEGIN
+				EXECUTE format('WITH g AS (DELETE FROM %s s WHERE bucket >= $1 AND bucket < $2 '
+							   'AND (bucket >= $3 OR EXISTS (%s)) RETURNING bucket) '
+							   'SELECT pg_catalog.array_agg(DISTINCT bucket) FROM g',
+							   d.state_table,
+							   CASE WHEN d.parent_id IS NULL THEN
+								   format('SELECT 1 FROM %s r WHERE r.%I >= %s AND r.%I < %s',
+										  d.raw_source, d.time_column,
+										  perfkit._rollup_time_value(d, 's.bucket'), d.time_column,
+										  perfkit._rollup_time_value(d, format('perfkit._bucket_add(s.bucket, %L, %L)',
+																			   d.granularity, d.timezone)))
+							   ELSE
+								   format('SELECT 1 FROM %s r WHERE r.bucket >= s.bucket AND r.bucket < perfkit._bucket_add(s.bucket, %L, %L)',
+										  source_rel, d.granularity, d.timezone)
+							   END)
+					INTO gone USING lo, chunk_hi, d.final_before;
+				EXECUTE perfkit._rollup_write_sql(d, 'range') INTO b, r USING lo, chunk_hi;
+				-- Rollups built on this one read its state, not the raw rows:
+				-- tell every one of them which of its buckets changed.
+				IF EXISTS (SELECT 1 FROM perfkit.rollup_defs c WHERE c.parent_id = p_id) THEN
+					EXECUTE format('SELECT pg_catalog.array_agg(t.bucket) FROM ('
+								   'SELECT pg_catalog.unnest($3::timestamptz[]) AS bucket '
+								   'UNION SELECT bucket FROM %s WHERE bucket >= $1 AND bucket < $2) t',
+								   d.state_table)
+						INTO gone USING lo, chunk_hi, coalesce(gone, '{}');
+					PERFORM perfkit._rollup_log_descendants(p_id, gone);
+				END IF;
+				buckets := buckets + b;
+				rows_read := rows_read + r;
+				steps := steps + 1;
+				IF steps > 1 OR chunk_hi < least(hi, d.watermark) THEN
+					noisy := true;
+					RAISE NOTICE 'rollup %: recomputed buckets from % to %: % buckets, % rows',
+						d.rel, lo, chunk_hi, b, r;
+				END IF;
+				lo := chunk_hi;
+			END;
+		END LOOP;
+		IF hi IS NULL OR hi <= d.watermark THEN
+			target := d.watermark;	-- the range is done; advance no further
+		ELSE
+			target := least(target, hi);
+		END IF;
+	ELSE
+		-- Changes to final buckets are ignored, and changes past the
+		-- watermark are covered when it advances: drop both.
+		-- A change row that is not a bucket start is no change (anyone may
+		-- insert into the log): drop it too.
+		PERFORM perfkit._rollup_prune_changes(p_id, d.watermark, d.final_before);
+
+		LOOP
+			EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
+			-- Claim a batch of changed buckets.  A coarser rollup takes a
+			-- bucket only once its finer rollup has no change pending in it.
+			claimed := perfkit._rollup_claim_changes(p_id, nb);
+			EXIT WHEN claimed IS NULL;
+			-- This transaction may write those buckets again: make its
+			-- capture trigger log them again.
+			PERFORM perfkit._rollup_capture_forget();
+			EXECUTE format('DELETE FROM %s WHERE bucket = ANY ($1)', d.state_table) USING claimed;
+			EXECUTE perfkit._rollup_write_sql(d, 'buckets') INTO b, r USING claimed;
+			buckets := buckets + b;
+			rows_read := rows_read + r;
+			steps := steps + 1;
+			IF steps > 1 THEN
+				noisy := true;
+				RAISE NOTICE 'rollup %: recomputed % changed buckets: % rows', d.rel,
+					cardinality(claimed), r;
+			END IF;
+		END LOOP;
+	END IF;
+
+	-- Advance the watermark over complete buckets, in batches, holding the
+	-- advance lock: writers that skipped logging rows past the watermark
+	-- have committed (src/rollup/watermarks.c).  The job waits for them
+	-- at most 10 s (or lock_timeout) and tries again next time.
+	IF target IS NOT NULL AND d.watermark < target
+	   AND (p_steps IS NULL OR steps < p_steps) THEN
+		BEGIN
+			IF p_steps IS NOT NULL AND current_setting('lock_timeout') = '0' THEN
+				PERFORM set_config('lock_timeout', '10s', true);
+			END IF;
+			PERFORM perfkit._rollup_advance_lock(p_id);
+			-- Writers that held the lock have committed: look again.
+			IF d.parent_id IS NOT NULL THEN
+				target := least(target, perfkit._rollup_target(d));
+			END IF;
+		EXCEPTION WHEN lock_not_available THEN
+			RAISE NOTICE 'rollup %: writers in progress kept the watermark from advancing; it advances next time',
+				d.rel;
+			target := NULL;
+		END;
+	END IF;
+	WHILE target IS NOT NULL AND d.watermark < target LOOP
+		EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
+		span := ceil(extract(epoch FROM target - d.watermark) / perfkit._bucket_seconds(d.granularity));
+		lo := d.watermark;
+		hi := least(target, perfkit._bucket_add(lo, d.granularity, d.timezone, least(nb, span::bigint + 1)));
+		EXECUTE format('DELETE FROM %s WHERE bucket >= $1 AND bucket < $2', d.state_table)
+			USING lo, hi;
+		EXECUTE perfkit._rollup_write_sql(d, 'range') INTO b, r USING lo, hi;
+		buckets := buckets + b;
+		rows_read := rows_read + r;
+		d.watermark := hi;
+		steps := steps + 1;
+		IF steps > 1 OR hi < target THEN
+			noisy := true;
+			RAISE NOTICE 'rollup %: materialized % to %: % buckets, % rows', d.rel, lo, hi, b, r;
+		END IF;
+	END LOOP;
+
+	-- Finality: materialized, older than the late window, and no change
+	-- pending at or before it.
+	IF d.watermark IS NOT NULL THEN
+		SELECT min(c.bucket) INTO first_pending FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = p_id AND c.bucket >= d.final_before AND c.bucket < d.watermark;
+		horizon := perfkit._bucket_start(now() - d.late_window, d.granularity, d.timezone);
+		d.final_before := greatest(d.final_before,
+								   least(d.watermark, horizon, coalesce(first_pending, 'infinity')));
+		-- "more" only when this step did something: a coarser rollup whose
+		-- finer one still has changes pending must not spin.
+		more := steps > 0 AND (first_pending IS NOT NULL OR d.watermark < target);
+	END IF;
+
+	PERFORM perfkit._rollup_save(p_id, d.data_start, d.watermark, d.final_before,
+								 clock_timestamp() - started, buckets, rows_read);
+	-- Writers may now skip logging buckets at or past the new watermark
+	-- (this transaction still holds the advance lock if it moved).
+	PERFORM perfkit._rollup_publish(p_id);
+	IF noisy AND NOT more THEN
+		RAISE NOTICE 'rollup %: refreshed up to %', d.rel, d.watermark;
+	END IF;
+	RETURN NEXT;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION perfkit.create_rollup(name text, source regclass, time_column name,
+									  granularity text, dimensions text[] DEFAULT '{}',
+									  measures text[] DEFAULT ARRAY['count(*)'],
+									  timezone text DEFAULT 'UTC',
+									  late_window interval DEFAULT '7 days')
+RETURNS regclass
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_variable
+DECLARE
+	parts text[];
+	nsp text;
+	relname text;
+	g text := lower(granularity);
+	grains text[] := ARRAY['minute', 'hour', 'day', 'week', 'month', 'quarter', 'year'];
+	p perfkit.rollup_defs;
+	raw regclass;
+	tcol name := time_column;
+	ttype regtype;
+	src_kind "char";
+	dim text;
+	dims name[] := '{}';
+	dim_types text[] := '{}';
+	id integer;
+	m record;
+	pm perfkit.rollup_measures;
+	mrows perfkit.rollup_measures[] := '{}';
+	state_cols name[];
+	state_types regtype[];
+	state_raw text[];
+	state_merge text[];
+	final_sql text;
+	raw_sql text;
+	all_cols name[];
+	coldefs text := '';
+	finals text := '';
+	rawfinals text := '';
+	dimlist text := '';
+	q_state text;
+	q_rel text;
+	q_live text;
+	d perfkit.rollup_defs;
+	trig text;
+BEGIN
+	-- Names.
+	IF name IS NULL OR source IS NULL OR time_column IS NULL OR granularity IS NULL
+	   OR dimensions IS NULL OR measures IS NULL OR timezone IS NULL OR late_window IS NULL THEN
+		RAISE EXCEPTION 'arguments of create_rollup must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	parts := parse_ident(name);
+	IF cardinality(parts) = 1 THEN
+		nsp := current_schema();
+		relname := parts[1];
+		IF nsp IS NULL THEN
+			RAISE EXCEPTION 'no schema has been selected to create in'
+				USING ERRCODE = 'invalid_schema_name';
+		END IF;
+	ELSIF cardinality(parts) = 2 THEN
+		nsp := parts[1];
+		relname := parts[2];
+		IF to_regnamespace(quote_ident(nsp)) IS NULL THEN
+			RAISE EXCEPTION 'schema "%" does not exist', nsp USING ERRCODE = 'invalid_schema_name';
+		END IF;
+	ELSE
+		RAISE EXCEPTION 'improper rollup name "%"', name
+			USING ERRCODE = 'invalid_name',
+				  HINT = 'Give a name, optionally qualified by a schema.';
+	END IF;
+	IF octet_length(relname) > 57 THEN
+		RAISE EXCEPTION 'rollup name "%" is too long', relname
+			USING ERRCODE = 'name_too_long',
+				  DETAIL = 'It must leave room for the suffix "_state" within 63 bytes.';
+	END IF;
+	q_rel := format('%I.%I', nsp, relname);
+	q_state := format('%I.%I', nsp, relname || '_state');
+	q_live := format('%I.%I', nsp, relname || '_live');
+	IF to_regclass(q_rel) IS NOT NULL OR to_regclass(q_state) IS NOT NULL
+	   OR to_regclass(q_live) IS NOT NULL THEN
+		RAISE EXCEPTION 'relation "%" already exists',
+			CASE WHEN to_regclass(q_rel) IS NOT NULL THEN q_rel
+				 WHEN to_regclass(q_state) IS NOT NULL THEN q_state ELSE q_live END
+			USING ERRCODE = 'duplicate_table',
+				  HINT = 'A rollup named X needs the names X, X_state and X_live.';
+	END IF;
+
+	-- Granularity and zone.
+	IF NOT g = ANY (grains) THEN
+		RAISE EXCEPTION 'unsupported rollup granularity "%"', granularity
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use minute, hour, day, week, month, quarter or year.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE pg_timezone_names.name = timezone) THEN
+		RAISE EXCEPTION 'time zone "%" not recognized', timezone
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use a full time zone name such as ''UTC'' or ''Europe/Berlin'' (pg_timezone_names); abbreviations depend on each session''s timezone_abbreviations.';
+	END IF;
+	IF late_window < interval '0' THEN
+		RAISE EXCEPTION 'late_window must not be negative' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- Source: a finer rollup, or a table the caller owns.
+	SELECT * INTO p FROM perfkit.rollup_defs r WHERE r.rel = source;
+	IF FOUND THEN
+		IF NOT pg_has_role(p.owner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of rollup %', source USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		IF tcol <> 'bucket' THEN
+			RAISE EXCEPTION 'time column of a rollup built on rollup % must be "bucket"', source
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF timezone <> p.timezone THEN
+			RAISE EXCEPTION 'rollup % cuts its buckets in time zone "%", not "%"', source, p.timezone, timezone
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A rollup built on another must use the same time zone.';
+		END IF;
+		IF array_position(grains, g) <= array_position(grains, p.granularity)
+		   OR (g = 'week' AND p.granularity NOT IN ('minute', 'hour', 'day'))
+		   OR (p.granularity = 'week') THEN
+			RAISE EXCEPTION 'a % rollup cannot be built from the % rollup %', g, p.granularity, source
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Each bucket must be a whole number of the finer rollup''s buckets: weeks from days or finer; months, quarters and years from anything but weeks.';
+		END IF;
+		raw := p.raw_source;
+		tcol := p.time_column;
+		ttype := p.time_type;
+	ELSE
+		SELECT c.relkind INTO src_kind FROM pg_catalog.pg_class c WHERE c.oid = source;
+		IF src_kind NOT IN ('r', 'p') THEN
+			RAISE EXCEPTION '"%" is not a table or a rollup', source
+				USING ERRCODE = 'wrong_object_type',
+					  HINT = 'A rollup reads an ordinary or partitioned table, or a finer rollup.';
+		END IF;
+		IF NOT pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = source), 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table %', source USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		raw := source;
+		SELECT a.atttypid::regtype INTO ttype FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = source AND a.attname = tcol AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" of relation "%" does not exist', tcol, source
+				USING ERRCODE = 'undefined_column';
+		END IF;
+		IF ttype NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+			RAISE EXCEPTION 'time column "%" must be of type timestamp with time zone, timestamp or date', tcol
+				USING ERRCODE = 'datatype_mismatch',
+					  DETAIL = format('Column "%s" is of type %s.', tcol, ttype);
+		END IF;
+		IF ttype = 'timestamp'::regtype AND g IN ('minute', 'hour') AND timezone <> 'UTC' THEN
+			RAISE EXCEPTION 'a timestamp without time zone column can be cut into % buckets only in UTC', g
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'Across a daylight saving change, wall-clock hours do not map one to one onto hours of time.',
+					  HINT = 'Use timezone => ''UTC'', or a timestamptz column.';
+		END IF;
+		IF ttype = 'date'::regtype AND g IN ('minute', 'hour') THEN
+			RAISE EXCEPTION 'a date column cannot be cut into % buckets', g
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END IF;
+
+	-- Dimensions: columns of the source (of the finer rollup's dimensions).
+	FOREACH dim IN ARRAY dimensions LOOP
+		IF dim IS NULL OR dim = ANY (dims) THEN
+			RAISE EXCEPTION 'dimension "%" is null or repeated', dim USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF dim IN ('bucket', '_rows') OR dim = tcol THEN
+			RAISE EXCEPTION 'column "%" cannot be a dimension', dim
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'The time column and the names bucket and _rows are taken.';
+		END IF;
+		IF p.id IS NOT NULL AND NOT dim = ANY (p.dimensions) THEN
+			RAISE EXCEPTION 'rollup % has no dimension "%"', source, dim
+				USING ERRCODE = 'undefined_column',
+					  HINT = format('Its dimensions are: %s.', array_to_string(p.dimensions, ', '));
+		END IF;
+		dims := dims || dim::name;
+		dim_types := dim_types || (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+								   WHERE a.attrelid = raw AND a.attname = dim AND a.attnum > 0
+									 AND NOT a.attisdropped);
+		IF dim_types[cardinality(dims)] IS NULL THEN
+			RAISE EXCEPTION 'column "%" of relation "%" does not exist', dim, raw
+				USING ERRCODE = 'undefined_column';
+		END IF;
+	END LOOP;
+
+	-- Measures, then objects, then the catalog rows.
+	all_cols := ARRAY['bucket', '_rows']::name[] || dims;
+	id := perfkit._rollup_next_id();
+	FOR m IN SELECT * FROM perfkit._rollup_measures(raw, measures) LOOP
+		IF m.alias = ANY (all_cols) THEN
+			RAISE EXCEPTION 'measure "%" is named "%", which is taken', measures[m.ord], m.alias
+				USING ERRCODE = 'duplicate_column',
+					  HINT = 'Name the measure with AS.';
+		END IF;
+		raw_sql := m.agg || '(' || coalesce(m.arg_sql, '*') || ')'
+				   || coalesce(' FILTER (WHERE ' || m.filter_sql || ')', '');
+		IF m.agg = 'avg' THEN
+			state_cols := ARRAY[m.alias || '__sum', m.alias || '__count']::name[];
+			state_types := ARRAY[CASE WHEN m.arg_type IN ('int2'::regtype, 'int4'::regtype)
+								 THEN 'bigint'::regtype ELSE m.result_type END, 'bigint'::regtype];
+			state_raw := ARRAY[
+				'pg_catalog.sum(' || CASE WHEN m.arg_type IN ('int2'::regtype, 'int4'::regtype)
+									 THEN m.arg_sql ELSE format('(%s)::%s', m.arg_sql, state_types[1]) END || ')'
+					|| coalesce(' FILTER (WHERE ' || m.filter_sql || ')', ''),
+				'pg_catalog.count(' || m.arg_sql || ')' || coalesce(' FILTER (WHERE ' || m.filter_sql || ')', '')];
+			final_sql := format('(%I)::%s / NULLIF(%I, 0)', state_cols[1], m.result_type, state_cols[2]);
+		ELSE
+			state_cols := ARRAY[m.alias]::name[];
+			state_types := ARRAY[m.result_type];
+			state_raw := ARRAY['pg_catalog.' || raw_sql];
+			final_sql := format('%I', m.alias);
+		END IF;
+		IF state_cols && all_cols THEN
+			RAISE EXCEPTION 'measure "%" needs column names that are taken', measures[m.ord]
+				USING ERRCODE = 'duplicate_column', HINT = 'Name the measure with AS.';
+		END IF;
+		all_cols := all_cols || state_cols;
+
+		-- Built on a finer rollup: merge the same measure's state there.
+		IF p.id IS NOT NULL THEN
+			IF m.key = 'count(*)' THEN
+				state_merge := ARRAY['pg_catalog.sum(_rows)::bigint'];
+			ELSE
+				SELECT * INTO pm FROM perfkit.rollup_measures x
+				WHERE x.rollup_id = p.id AND x.key = m.key
+				ORDER BY x.ord LIMIT 1;
+				IF NOT FOUND THEN
+					RAISE EXCEPTION 'rollup % does not keep measure %', source, m.key
+						USING ERRCODE = 'invalid_parameter_value',
+							  DETAIL = format('It keeps: %s.',
+											  (SELECT string_agg(x.key, ', ' ORDER BY x.ord)
+											   FROM perfkit.rollup_measures x WHERE x.rollup_id = p.id)),
+							  HINT = 'Write measures exactly as over the raw rows, out of those the finer rollup keeps.';
+				END IF;
+				IF m.agg IN ('count', 'sum') THEN
+					state_merge := ARRAY[format('pg_catalog.sum(%I)::%s', pm.state_columns[1], state_types[1])];
+				ELSIF m.agg IN ('min', 'max') THEN
+					state_merge := ARRAY[format('pg_catalog.%s(%I)', m.agg, pm.state_columns[1])];
+				ELSE
+					state_merge := ARRAY[format('pg_catalog.sum(%I)::%s', pm.state_columns[1], state_types[1]),
+										 format('pg_catalog.sum(%I)::bigint', pm.state_columns[2])];
+				END IF;
+			END IF;
+		ELSE
+			state_merge := '{}';
+		END IF;
+
+		mrows := mrows || ROW(id, m.ord, m.alias, m.agg, m.key, raw_sql, m.result_type, state_cols,
+							  state_types, state_raw, state_merge, final_sql)::perfkit.rollup_measures;
+		FOR i IN 1 .. cardinality(state_cols) LOOP
+			coldefs := coldefs || format(', %I %s', state_cols[i], state_types[i]);
+		END LOOP;
+		finals := finals || format(', %s AS %I', final_sql, m.alias);
+		rawfinals := rawfinals || format(', %s AS %I', raw_sql, m.alias);
+	END LOOP;
+
+	-- Objects.
+	FOR i IN 1 .. cardinality(dims) LOOP
+		dimlist := dimlist || format(', %I', dims[i]);
+	END LOOP;
+	EXECUTE format('CREATE TABLE %s (bucket timestamptz NOT NULL%s, _rows bigint NOT NULL%s, '
+				   'UNIQUE NULLS NOT DISTINCT (bucket%s))',
+				   q_state,
+				   (SELECT coalesce(string_agg(format(', %I %s', dims[i], dim_types[i]), '' ORDER BY i), '')
+					FROM generate_subscripts(dims, 1) i),
+				   coldefs, dimlist);
+	EXECUTE format('COMMENT ON TABLE %s IS %L', q_state,
+				   format('perfkit rollup %s: mergeable state (query %s instead)', relname, relname));
+	EXECUTE format('CREATE VIEW %s AS SELECT bucket%s%s FROM %s', q_rel, dimlist, finals, q_state);
+	EXECUTE format('COMMENT ON VIEW %s IS %L', q_rel,
+				   format('perfkit rollup: %s %s buckets of %s', g, timezone, source));
+
+	d := ROW(id, q_rel::regclass, q_state::regclass, q_rel::regclass, source, p.id, raw, tcol, ttype,
+			 g, timezone, dims, coalesce(p.depth + 1, 0), late_window, current_user::regrole,
+			 NULL, NULL, NULL, now(), 0, NULL, NULL, NULL, NULL, NULL, NULL)::perfkit.rollup_defs;
+
+	-- The live view: materialized buckets that have no pending change,
+	-- plus, from raw rows, the changed buckets and the tail past the
+	-- watermark.
+	EXECUTE format($v$CREATE VIEW %1$s AS
+WITH perfkit_d AS (
+	SELECT r.watermark, r.final_before FROM perfkit.rollup_defs r WHERE r.id = %2$s
+), perfkit_dirty AS MATERIALIZED (
+	SELECT DISTINCT c.bucket AS perfkit_b FROM perfkit.rollup_changes c, perfkit_d
+	WHERE c.rollup_id = %2$s AND c.bucket >= perfkit_d.final_before AND c.bucket < perfkit_d.watermark
+)
+SELECT bucket%3$s%4$s FROM %5$s
+WHERE bucket NOT IN (SELECT perfkit_b FROM perfkit_dirty)
+UNION ALL
+SELECT %6$s AS bucket%3$s%7$s FROM %8$s
+WHERE %9$I >= %10$s
+GROUP BY 1%3$s
+UNION ALL
+SELECT perfkit_k.perfkit_b%3$s%7$s FROM perfkit_dirty AS perfkit_k JOIN %8$s ON %11$s
+GROUP BY 1%3$s$v$,
+		q_live, id, dimlist, finals, q_state,
+		perfkit._rollup_bucket_sql(d), rawfinals, raw, tcol,
+		perfkit._rollup_time_value(d, '(SELECT coalesce(perfkit_d.watermark, ''-infinity'') FROM perfkit_d)'),
+		format('%I >= %s AND %I < %s',
+			   tcol, perfkit._rollup_time_value(d, 'perfkit_k.perfkit_b'),
+			   tcol, perfkit._rollup_time_value(d, format('perfkit._bucket_add(perfkit_k.perfkit_b, %L, %L)', g, timezone))));
+	EXECUTE format('COMMENT ON VIEW %s IS %L', q_live,
+				   format('perfkit rollup %s, exact up to now: materialized buckets plus the rest from raw rows', relname));
+	d.live_view := q_live::regclass;
+	PERFORM perfkit._rollup_register(d, mrows);
+
+	-- Change capture on the raw table.
+	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT '
+					   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
+					   format('perfkit_rollup_%s_%s', id, trig), upper(trig), raw,
+					   CASE trig WHEN 'insert' THEN 'NEW TABLE AS perfkit_new'
+								 WHEN 'update' THEN 'OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
+								 ELSE 'OLD TABLE AS perfkit_old' END,
+					   id, tcol, g, timezone);
+	END LOOP;
+
+	RETURN q_rel::regclass;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION perfkit.drop_rollup(name text, keep_table boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d perfkit.rollup_defs := perfkit._rollup_lookup(name);
+	trig text;
+	tmp text;
+	nsp name;
+	relname name;
+BEGIN
+	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF EXISTS (SELECT 1 FROM perfkit.rollup_defs c WHERE c.parent_id = d.id) THEN
+		RAISE EXCEPTION 'cannot drop rollup % because other rollups depend on it', d.rel
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = (SELECT 'Rollups built on it: ' || string_agg(c.rel::text, ', ' ORDER BY c.id) || '.'
+							FROM perfkit.rollup_defs c WHERE c.parent_id = d.id),
+				  HINT = 'Drop those first.';
+	END IF;
+	-- Drop only what belongs with the rollup: a catalog row naming
+	-- another role's relation must not make a superuser drop it.
+	SELECT c.oid::regclass INTO tmp FROM pg_catalog.pg_class c
+	WHERE c.oid IN (d.rel, d.state_table, d.live_view)
+	  AND NOT pg_catalog.pg_has_role(d.owner, c.relowner, 'USAGE')
+	LIMIT 1;
+	IF tmp IS NOT NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = d.state_table
+									 AND c.relkind = 'r')
+	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = d.live_view AND c.relkind = 'v') THEN
+		RAISE EXCEPTION 'rollup % names relations that are not its own', d.rel
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('Relation %s does not belong to the rollup''s owner %s, or is not of the right kind.',
+								  coalesce(tmp, d.state_table::text), d.owner);
+	END IF;
+	tmp := NULL;
+	-- Wait for a refresh in progress; none can start after this.
+	PERFORM perfkit._rollup_lock(d.id, true);
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = d.raw_source) THEN
+		FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('perfkit_rollup_%s_%s', d.id, trig),
+						   d.raw_source);
+		END LOOP;
+	END IF;
+	EXECUTE format('DROP VIEW %s', d.live_view);
+	IF keep_table THEN
+		-- The relation users query becomes a plain table of final values.
+		SELECT n.nspname, c.relname INTO nsp, relname
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = d.rel;
+		tmp := format('%I.%I', nsp, 'perfkit_tmp_' || d.id);
+		EXECUTE format('CREATE TABLE %s AS SELECT * FROM %s', tmp, d.rel);
+		EXECUTE format('DROP VIEW %s', d.rel);
+		EXECUTE format('DROP TABLE %s', d.state_table);
+		EXECUTE format('ALTER TABLE %s RENAME TO %I', tmp, relname);
+	ELSE
+		EXECUTE format('DROP VIEW %s', d.rel);
+		EXECUTE format('DROP TABLE %s', d.state_table);
+	END IF;
+	PERFORM perfkit._rollup_unregister(d.id);
+	PERFORM perfkit._rollup_publish(d.id);
+END
+$$;
+
+-- Only the rollups job (perfkit.refresh_rollups()) runs job steps: a step
+-- records its errors in the catalog.
+REVOKE ALL ON FUNCTION perfkit._rollup_job_step(integer) FROM PUBLIC;
+
+
 -- (end of rollups)
 
 -----------------------------------------------------------------------------

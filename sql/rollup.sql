@@ -481,7 +481,9 @@ SELECT pg_temp.diff('SELECT * FROM big_hourly',
 	  WHERE ts < (SELECT watermark FROM perfkit.rollups WHERE name = 'big_hourly')
 	  GROUP BY 1$$) AS committed_batches_exact;
 DELETE FROM big WHERE v = 150000;
+SET perfkit.rollup_max_batches = 1000;	-- the whole backfill in one run
 CALL perfkit.refresh_rollups();
+RESET perfkit.rollup_max_batches;
 RESET perfkit.rollup_batch_rows;
 SELECT pg_temp.diff('SELECT * FROM big_hourly',
 	$$SELECT date_trunc('hour', ts, 'UTC'), count(*), sum(1000000 / (v - 150000)) FROM big

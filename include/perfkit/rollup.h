@@ -17,14 +17,17 @@
 #include "datatype/timestamp.h"
 #include "storage/lock.h"
 
-/* GUC (src/perfkit.c) */
+/* GUCs (src/rollup/gucs.c) */
 extern int	perfkit_rollup_batch_rows;
+extern int	perfkit_rollup_step_timeout;
+extern int	perfkit_rollup_max_batches;
 
 extern Size rollup_shmem_size(void);
 extern void rollup_shmem_init(void);
 extern Oid	rollup_defs_oid(void);
 extern void rollup_advance_locktag(LOCKTAG *tag, int32 id);
 extern bool rollup_published_watermark(int32 id, TimestampTz *watermark);
+extern Oid	rollup_check_owner(int32 id);
 
 extern Datum perfkit_rollup_measures(PG_FUNCTION_ARGS);
 extern Datum perfkit_rollup_capture(PG_FUNCTION_ARGS);

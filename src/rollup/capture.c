@@ -26,7 +26,15 @@
  * streaming inserts into the current bucket cost a lock and a probe, and
  * only late rows (and rows written while a refresh advances) are logged.
  *
- * Low overhead: one SPI statement per trigger call with a saved plan, and
+ * Nobody but the extension's owner may write perfkit.rollup_changes (a
+ * forged or deleted change row, or a lock on the table, would harm other
+ * roles' rollups), so the writer cannot log with its own rights: the
+ * rows are inserted as the table's owner in a security-restricted
+ * operation, after checking that the trigger belongs to a rollup whose
+ * raw source is the table it fires on (see log_changes()).
+ *
+ * Low overhead: two SPI statements (the check and the insert) with saved
+ * plans, only when something is logged, and
  * a backend-local set of the (rollup, bucket) pairs this transaction has
  * already logged, so a transaction of many statements into one bucket
  * logs it once.  An entry remembers the transaction id that wrote its log
@@ -43,6 +51,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -53,8 +62,10 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "perfkit/rollup.h"
@@ -80,6 +91,7 @@ static uint64 capture_calls = 0;
 static HTAB *logged = NULL;
 static LocalTransactionId logged_lxid = InvalidLocalTransactionId;
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr check_plan = NULL;
 
 /* The set of pairs logged by the current transaction, emptied on a new one. */
 static HTAB *
@@ -274,6 +286,95 @@ collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
 }
 
 /*
+ * Append change rows (rollup args[0], buckets args[1]) to
+ * perfkit.rollup_changes.  The writer has no right to write that table
+ * (nobody but the extension's owner has), so the rows are inserted as the
+ * table's owner, in a security-restricted operation with a pinned
+ * search_path, and only after checking that the trigger's rollup is one
+ * whose raw source is the relation the trigger fires on, with the
+ * trigger's own arguments: a trigger of someone else's making logs
+ * nothing for a rollup not on its table.
+ */
+static void
+log_changes(Relation rel, Trigger *trigger, Datum *args)
+{
+	Oid			changes_owner;	/* owns every perfkit catalog */
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	HeapTuple	tuple;
+	Datum		check_args[5];
+	int			rc;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rollup_defs_oid()));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", rollup_defs_oid());
+	changes_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	check_args[0] = args[0];
+	check_args[1] = ObjectIdGetDatum(RelationGetRelid(rel));
+	check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(trigger->tgargs[1]));
+	check_args[3] = CStringGetTextDatum(trigger->tgargs[2]);
+	check_args[4] = CStringGetTextDatum(trigger->tgargs[3]);
+
+	SPI_connect();
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(changes_owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	if (check_plan == NULL)
+	{
+		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT 1 FROM perfkit.rollup_defs "
+						   "WHERE id OPERATOR(pg_catalog.=) $1 "
+						   "AND raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
+						   "AND time_column OPERATOR(pg_catalog.=) $3 "
+						   "AND granularity OPERATOR(pg_catalog.=) $4 "
+						   "AND timezone OPERATOR(pg_catalog.=) $5",
+						   5, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		check_plan = plan;
+	}
+	rc = SPI_execute_plan(check_plan, check_args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("trigger \"%s\" on table \"%s\" is not a capture trigger of rollup %s",
+						trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[0]),
+				 errdetail("Only the triggers perfkit.create_rollup() made on a rollup's raw table log its changes.")));
+
+	if (insert_plan == NULL)
+	{
+		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
+						   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
+						   "GROUP BY b", 2, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		insert_plan = plan;
+	}
+	rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+}
+
+/*
  * perfkit._rollup_capture() trigger
  *	 arguments: rollup id, time column, granularity, time zone
  */
@@ -345,7 +446,6 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 		Datum		args[2];
 		Datum	   *elems = palloc(sizeof(Datum) * n);
 		TransactionId xid;
-		int			rc;
 
 		for (int i = 0; i < n; i++)
 			elems[i] = TimestampTzGetDatum(buckets[i]);
@@ -353,24 +453,7 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 		args[1] = PointerGetDatum(construct_array(elems, n, TIMESTAMPTZOID,
 												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
 												  TYPALIGN_DOUBLE));
-		SPI_connect();
-		if (insert_plan == NULL)
-		{
-			Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
-			SPIPlanPtr	plan;
-
-			plan = SPI_prepare("INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
-							   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
-							   "GROUP BY b", 2, argtypes);
-			if (plan == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-			SPI_keepplan(plan);
-			insert_plan = plan;
-		}
-		rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		SPI_finish();
+		log_changes(trigdata->tg_relation, trigger, args);
 
 		xid = GetCurrentTransactionId();
 		for (int i = 0; i < n; i++)

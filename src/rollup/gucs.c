@@ -20,6 +20,8 @@
 #include "perfkit/perfkit.h"
 
 int			perfkit_rollup_batch_rows = 10000000;
+int			perfkit_rollup_step_timeout = 300000;
+int			perfkit_rollup_max_batches = 100;
 
 void
 rollup_define_gucs(void)
@@ -34,6 +36,31 @@ rollup_define_gucs(void)
 							1000,
 							INT_MAX,
 							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.rollup_step_timeout",
+							"Time budget of one rollup's refresh step in the rollups job.",
+							"A step that runs longer is cancelled and rolled back, "
+							"recorded as the rollup's last error, and the job goes on "
+							"with the next rollup.  0 disables the budget.",
+							&perfkit_rollup_step_timeout,
+							300000,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.rollup_max_batches",
+							"Most refresh batches of one rollup in one run of the rollups job.",
+							"The rest waits for the next run, so that no rollup keeps "
+							"the job from the others.",
+							&perfkit_rollup_max_batches,
+							100,
+							1,
+							INT_MAX,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 }

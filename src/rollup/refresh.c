@@ -23,6 +23,24 @@
  * cancel loses at most the step in flight, never half a bucket.  Called
  * inside a transaction block it runs the same steps without committing.
  *
+ * The job is shared by every role's rollups, and a step runs the owner's
+ * code (triggers on the state table, measures), so one owner must not
+ * stall the others: each step runs in a subtransaction of our own, under
+ * a timer of perfkit.rollup_step_timeout that cancels it, and cancels it
+ * again every 100 ms while it goes on (the owner's code runs in a
+ * security-restricted operation and cannot change the setting; a cancel
+ * it catches comes again).  A step over budget is rolled back, recorded
+ * as the rollup's last error, and the job goes on with the next rollup.
+ * A rollup gets at most perfkit.rollup_max_batches steps per run.
+ *
+ * Privileges: the refresh lock, and a refresh, are only for roles with the
+ * privileges of the rollup's owner, checked as the caller before the
+ * switch to the owner.  The owner has no right to write the catalogs; a
+ * refresh writes them through SECURITY DEFINER functions that accept only
+ * the rollup perfkit._rollup_in_refresh() says this backend is
+ * refreshing.  perfkit._rollup_next_id() draws rollup ids for
+ * create_rollup() and remembers who drew each, for _rollup_register().
+ *
  * Lock order: the refresh lock is taken before any row lock of the
  * rollup's tables; no LWLock is involved.
  *
@@ -32,15 +50,25 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
+#include "storage/latch.h"
+#include "postmaster/interrupt.h"
 
 #include "perfkit/rollup.h"
 
@@ -48,6 +76,75 @@
 PG_FUNCTION_INFO_V1(perfkit_rollup_lock);
 PG_FUNCTION_INFO_V1(perfkit_rollup_refresh_as_owner);
 PG_FUNCTION_INFO_V1(perfkit_refresh_rollups);
+PG_FUNCTION_INFO_V1(perfkit_rollup_in_refresh);
+PG_FUNCTION_INFO_V1(perfkit_rollup_next_id);
+PG_FUNCTION_INFO_V1(perfkit_rollup_issued_to);
+
+/* The rollup whose refresh this backend is running, 0 when none. */
+static int32 refreshing_id = 0;
+
+/*
+ * Ids perfkit._rollup_next_id() drew from the sequence in this backend,
+ * with the role that drew each, until perfkit._rollup_issued_to() claims
+ * it.  A handful at most: create_rollup draws one and registers it.
+ */
+#define ISSUED_MAX	8
+
+typedef struct IssuedId
+{
+	int32		id;
+	Oid			role;
+} IssuedId;
+
+static IssuedId issued[ISSUED_MAX];
+static int	n_issued = 0;
+
+/*
+ * The owner of rollup id, read with the caller's rights (everyone may
+ * read perfkit.rollup_defs).
+ */
+static Oid
+rollup_owner(int32 id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	bool		isnull;
+	Oid			owner;
+
+	args[0] = Int32GetDatum(id);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT owner::pg_catalog.oid FROM perfkit.rollup_defs "
+							  "WHERE id OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up rollup %d", id);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("rollup %d does not exist", id)));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										   1, &isnull));
+	SPI_finish();
+	return owner;
+}
+
+/*
+ * Return the owner of rollup id, or raise an error unless the current
+ * user has the privileges of that owner (as ALTER and DROP require of a
+ * relation's owner).  Checked as the caller, before any switch of user.
+ */
+Oid
+rollup_check_owner(int32 id)
+{
+	Oid			owner = rollup_owner(id);
+
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of rollup %d", id),
+				 errdetail("Rollup %d belongs to role \"%s\".", id,
+						   GetUserNameFromId(owner, false))));
+	return owner;
+}
 
 /*
  * perfkit._rollup_lock(id int, wait bool) RETURNS bool
@@ -62,6 +159,8 @@ perfkit_rollup_lock(PG_FUNCTION_ARGS)
 	bool		wait = PG_GETARG_BOOL(1);
 	LOCKTAG		tag;
 
+	/* Nobody else may hold it: that would stall the owner's refreshes. */
+	(void) rollup_check_owner(id);
 	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, rollup_defs_oid(), (uint32) id, 0);
 	PG_RETURN_BOOL(LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL);
 }
@@ -77,6 +176,12 @@ perfkit_rollup_lock(PG_FUNCTION_ARGS)
  * and runs SQL the owner could change (measures, triggers on the state
  * table); run as whoever called it (a superuser, the rollups job), that
  * would hand the caller's rights to the owner.
+ *
+ * The caller must have the privileges of the owner, checked before the
+ * switch (checked after it, the check would always pass).  While the
+ * refresh runs, perfkit._rollup_in_refresh(id) is true in this backend:
+ * the SECURITY DEFINER functions that write the catalogs for a refresh
+ * (the owner has no right to write them) accept only that rollup.
  */
 Datum
 perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS)
@@ -90,7 +195,7 @@ perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
-	bool		isnull;
+	int32		save_refreshing;
 	Datum		values[3];
 	bool		valnulls[3];
 
@@ -101,20 +206,18 @@ perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS)
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
 
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT owner::oid FROM perfkit.rollup_defs WHERE id = $1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up rollup %d", id);
-	if (SPI_processed != 1)
+	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("rollup %d does not exist", id)));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-										   1, &isnull));
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("rollup id must not be null")));
+	owner = rollup_check_owner(id);
 
+	SPI_connect();
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = NewGUCNestLevel();
+	save_refreshing = refreshing_id;
+	refreshing_id = id;
 	PG_TRY();
 	{
 		if (SPI_execute_with_args("SELECT buckets, rows_read, more "
@@ -129,12 +232,125 @@ perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
+		refreshing_id = save_refreshing;
 		AtEOXact_GUC(false, save_nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* Timeout of one step of the rollups job (perfkit.rollup_step_timeout). */
+static TimeoutId step_timeout_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t step_timed_out = false;
+
+static void
+step_timeout_handler(void)
+{
+	step_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/* Record err as the last error of rollup id. */
+static void
+record_step_error(int32 id, const char *msg)
+{
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	Datum		args[2];
+
+	args[0] = Int32GetDatum(id);
+	args[1] = CStringGetTextDatum(msg);
+	if (SPI_execute_with_args("UPDATE perfkit.rollup_defs SET last_error = $2, "
+							  "last_error_at = pg_catalog.now() "
+							  "WHERE id OPERATOR(pg_catalog.=) $1",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the error of rollup %d", id);
+}
+
+/*
+ * One step of the rollups job for rollup id, in a subtransaction of its
+ * own, within perfkit.rollup_step_timeout.  The budget is a timer of our
+ * own that cancels the step, and keeps cancelling it every 100 ms while
+ * the step goes on (the owner's code, which runs inside the step, may
+ * catch one cancel).  A step over budget is rolled back, recorded as the
+ * rollup's last error, and the job goes on: returns whether more remains.
+ */
+static bool
+job_step(int32 id, MemoryContext callcxt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	volatile bool more = false;
+
+	if (step_timeout_id == MAX_TIMEOUTS)
+		step_timeout_id = RegisterTimeout(USER_TIMEOUT, step_timeout_handler);
+
+	args[0] = Int32GetDatum(id);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	step_timed_out = false;
+	if (perfkit_rollup_step_timeout > 0)
+		enable_timeout_every(step_timeout_id,
+							 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 perfkit_rollup_step_timeout),
+							 100);
+	PG_TRY();
+	{
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT perfkit._rollup_job_step($1)",
+								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not run a refresh step of rollup %d", id);
+		more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull)
+			more = false;
+		disable_timeout(step_timeout_id, false);
+		if (step_timed_out)
+		{
+			/* It caught the cancel and finished late: not kept either. */
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling statement due to perfkit.rollup_step_timeout")));
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		char	   *msg;
+
+		disable_timeout(step_timeout_id, false);
+		if (!step_timed_out)
+			PG_RE_THROW();		/* a real cancel, or a failure of the job */
+		MemoryContextSwitchTo(callcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		step_timed_out = false;
+		QueryCancelPending = false;
+
+		msg = psprintf("refresh step exceeded perfkit.rollup_step_timeout (%d ms) and was rolled back",
+					   perfkit_rollup_step_timeout);
+		ereport(WARNING,
+				(errmsg("rollup %d: %s", id, msg),
+				 errdetail("The step ended with: %s", edata->message)));
+		record_step_error(id, msg);
+		FreeErrorData(edata);
+		more = false;
+	}
+	PG_END_TRY();
+	return more;
 }
 
 /*
@@ -173,28 +389,92 @@ perfkit_refresh_rollups(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < n; i++)
 	{
-		for (;;)
+		for (int batch = 0;; batch++)
 		{
-			Oid			argtypes[1] = {INT4OID};
-			Datum		args[1];
-			bool		isnull;
 			bool		more;
 
 			CHECK_FOR_INTERRUPTS();
-			args[0] = Int32GetDatum(ids[i]);
-			if (SPI_execute_with_args("SELECT perfkit._rollup_job_step($1)",
-									  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-				SPI_processed != 1)
-				elog(ERROR, "could not run a refresh step of rollup %d", ids[i]);
-			more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
+			if (batch >= perfkit_rollup_max_batches)
+			{
+				ereport(NOTICE,
+						(errmsg("rollup %d: %d batches this run; the rest waits for the next run",
+								ids[i], batch),
+						 errhint("perfkit.rollup_max_batches bounds the batches of one rollup per run.")));
+				break;
+			}
+			more = job_step(ids[i], callcxt);
 			if (nonatomic)
 				SPI_commit();
-			if (isnull || !more)
+			if (!more)
 				break;
 		}
 	}
 
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * perfkit._rollup_in_refresh(id int) RETURNS bool
+ *
+ * Whether this backend is running a refresh of rollup id, started by
+ * perfkit._rollup_refresh_as_owner() for a caller entitled to it.
+ */
+Datum
+perfkit_rollup_in_refresh(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(refreshing_id != 0 && refreshing_id == PG_GETARG_INT32(0));
+}
+
+/*
+ * perfkit._rollup_next_id() RETURNS int
+ *
+ * Draw a rollup id from perfkit.rollup_id_seq (nobody else may) and
+ * remember that the current user drew it, for perfkit._rollup_register().
+ */
+Datum
+perfkit_rollup_next_id(PG_FUNCTION_ARGS)
+{
+	Oid			seq = RangeVarGetRelid(makeRangeVar("perfkit", "rollup_id_seq", -1),
+									   NoLock, false);
+	int64		id = nextval_internal(seq, false);
+
+	if (id > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_SEQUENCE_GENERATOR_LIMIT_EXCEEDED),
+				 errmsg("no rollup id left")));
+	if (n_issued == ISSUED_MAX)
+	{
+		memmove(&issued[0], &issued[1], sizeof(IssuedId) * (ISSUED_MAX - 1));
+		n_issued--;
+	}
+	issued[n_issued].id = (int32) id;
+	issued[n_issued].role = GetUserId();
+	n_issued++;
+	PG_RETURN_INT32((int32) id);
+}
+
+/*
+ * perfkit._rollup_issued_to(id int) RETURNS regrole
+ *
+ * The role to which perfkit._rollup_next_id() gave id in this backend, or
+ * NULL; either way id cannot be claimed again.
+ */
+Datum
+perfkit_rollup_issued_to(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+
+	for (int i = 0; i < n_issued; i++)
+	{
+		if (issued[i].id == id)
+		{
+			Oid			role = issued[i].role;
+
+			memmove(&issued[i], &issued[i + 1], sizeof(IssuedId) * (n_issued - i - 1));
+			n_issued--;
+			PG_RETURN_OID(role);
+		}
+	}
+	PG_RETURN_NULL();
 }

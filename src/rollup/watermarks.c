@@ -234,13 +234,15 @@ perfkit_rollup_publish(PG_FUNCTION_ARGS)
  *
  * Take rollup id's advance lock in ExclusiveLock mode until the end of the
  * transaction, waiting for writers that skipped logging (lock_timeout
- * applies).
+ * applies).  Only a role with the privileges of the rollup's owner may.
  */
 Datum
 perfkit_rollup_advance_lock(PG_FUNCTION_ARGS)
 {
 	LOCKTAG		tag;
 
+	/* Held by another role, it would keep the owner's refresh waiting. */
+	(void) rollup_check_owner(PG_GETARG_INT32(0));
 	rollup_advance_locktag(&tag, PG_GETARG_INT32(0));
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	PG_RETURN_VOID();
