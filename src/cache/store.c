@@ -30,7 +30,10 @@
  * Walks (pattern and table invalidation, clear, expire, cache_entries) go
  * partition by partition, and within a partition in batches, releasing
  * the lock and checking for interrupts between batches: they never hold
- * more than one lock, nor one lock for long.  A batch ends after
+ * more than one lock, nor one lock for long.  A batch examines entries
+ * under the shared lock (readers of the partition go on meanwhile), then
+ * takes the exclusive lock only to remove the entries it chose, if they
+ * are still the same entries (see walk()).  A batch ends after
  * SCAN_BATCH chunk positions or SCAN_WORK units of work, whichever comes
  * first; a unit is one chunk of an entry read (key copied, dependencies
  * scanned, row collected) or freed, and matching a key against a pattern
@@ -41,7 +44,10 @@
  * size or keys of the entries and whatever the pattern: a few
  * milliseconds, which bounds how long a cache_get of the same partition
  * waits on the lock (LWLock waits cannot be cancelled; a short one need
- * not be).  An entry is identified by the position of its first chunk, so
+ * not be: the waiter checks for interrupts as soon as it has the lock).
+ * Writers (put, delete) of a partition under a walk wait at most one
+ * batch at a time, but LWLocks are not fair: a walk re-taking the lock at
+ * once may pass a waiting writer more than once.  An entry is identified by the position of its first chunk, so
  * a walk can resume by position after releasing the lock.
  *
  * Other lock holds are bounded by the partition, not by user input: get,
@@ -616,19 +622,36 @@ cache_store_delete(const CacheKey *k)
 	return removed;
 }
 
+/* An entry a walk has chosen to remove, as it was when chosen. */
+typedef struct WalkCandidate
+{
+	uint32		pos;
+	uint32		hash;
+	Oid			roleid;
+	TimestampTz created;
+} WalkCandidate;
+
 /*
  * The walk behind every bulk operation: calls visit(p, head, arg, &work)
  * for each entry, partition by partition and in batches of at most
  * SCAN_BATCH positions and SCAN_WORK units per lock hold; visit adds the
  * units it spent to work and returns true to remove the entry.  Returns
  * the number removed.
+ *
+ * Entries are visited (keys matched, dependencies scanned, rows copied)
+ * under the shared lock, so that readers of the partition never wait for
+ * a walk's matching; the batch's chosen entries are then removed under the
+ * exclusive lock, each only if its position still holds the same entry
+ * (same hash, role and creation time; a replacement made meanwhile is a
+ * new entry, which the walk leaves alone, as if it had come after it).
  */
 typedef bool (*entry_visitor) (CachePartition *p, uint32 head, void *arg, int64 *work);
 
 static int64
-walk(entry_visitor visit, void *arg, LWLockMode mode, pg_atomic_uint64 *(*counter) (CachePartition *))
+walk(entry_visitor visit, void *arg, pg_atomic_uint64 *(*counter) (CachePartition *))
 {
 	int64		removed = 0;
+	WalkCandidate *cand = palloc(sizeof(WalkCandidate) * SCAN_BATCH);
 	int			i;
 
 	require_cache();
@@ -640,25 +663,49 @@ walk(entry_visitor visit, void *arg, LWLockMode mode, pg_atomic_uint64 *(*counte
 		while (pos < p->nchunks)
 		{
 			uint32		end = Min(pos + SCAN_BATCH, p->nchunks);
+			int			ncand = 0;
 			int64		n = 0;
 			int64		work = 0;
+			int			c;
 
-			LWLockAcquire(p->lock, mode);
+			LWLockAcquire(p->lock, LW_SHARED);
 			for (; pos < end && work < SCAN_WORK; pos++)
 				if (p->is_head[pos] && visit(p, pos, arg, &work))
 				{
-					Assert(mode == LW_EXCLUSIVE);
+					/* removing it will free its chain */
 					work += ENTRY(p, pos)->nchunks;
-					entry_remove(p, pos);
-					n++;
+					cand[ncand].pos = pos;
+					cand[ncand].hash = ENTRY(p, pos)->hash;
+					cand[ncand].roleid = ENTRY(p, pos)->roleid;
+					cand[ncand].created = ENTRY(p, pos)->created;
+					ncand++;
 				}
 			LWLockRelease(p->lock);
+
+			if (ncand > 0)
+			{
+				LWLockAcquire(p->lock, LW_EXCLUSIVE);
+				for (c = 0; c < ncand; c++)
+				{
+					uint32		head = cand[c].pos;
+
+					if (p->is_head[head] && ENTRY(p, head)->hash == cand[c].hash &&
+						ENTRY(p, head)->roleid == cand[c].roleid &&
+						ENTRY(p, head)->created == cand[c].created)
+					{
+						entry_remove(p, head);
+						n++;
+					}
+				}
+				LWLockRelease(p->lock);
+			}
 			if (n > 0 && counter != NULL)
 				pg_atomic_fetch_add_u64(counter(p), n);
 			removed += n;
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	pfree(cand);
 	return removed;
 }
 
@@ -712,7 +759,7 @@ cache_store_invalidate_pattern(Oid dbid, Oid roleid, PkLikePattern *pattern)
 	a.pattern = pattern;
 	a.width = pk_like_width(pattern);
 	a.keybuf = palloc(CACHE_MAX_KEY);
-	removed = walk(visit_pattern, &a, LW_EXCLUSIVE, invalidations_of);
+	removed = walk(visit_pattern, &a, invalidations_of);
 	pfree(a.keybuf);
 	return removed;
 }
@@ -753,7 +800,7 @@ cache_store_invalidate_rel(Oid dbid, Oid relid)
 
 	a.dbid = dbid;
 	a.relid = relid;
-	return walk(visit_rel, &a, LW_EXCLUSIVE, invalidations_of);
+	return walk(visit_rel, &a, invalidations_of);
 }
 
 static bool
@@ -765,7 +812,7 @@ visit_all(CachePartition *p, uint32 head, void *arg, int64 *work)
 int64
 cache_store_clear(void)
 {
-	return walk(visit_all, NULL, LW_EXCLUSIVE, invalidations_of);
+	return walk(visit_all, NULL, invalidations_of);
 }
 
 static bool
@@ -779,7 +826,7 @@ cache_store_expire(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	return walk(visit_expired, &now, LW_EXCLUSIVE, expirations_of);
+	return walk(visit_expired, &now, expirations_of);
 }
 
 typedef struct EntriesArg
@@ -836,7 +883,7 @@ cache_store_entries(bool all_roles)
 	a.all_roles = all_roles;
 	a.roleid = GetUserId();
 	a.result = NIL;
-	walk(visit_collect, &a, LW_SHARED, NULL);
+	walk(visit_collect, &a, NULL);
 	return a.result;
 }
 
