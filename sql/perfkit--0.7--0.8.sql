@@ -36,4 +36,8 @@
 -- cache
 -----------------------------------------------------------------------------
 
+-- cache_invalidate(): patterns are bounded (CACHE_MAX_PATTERN, 1024 bytes)
+COMMENT ON FUNCTION perfkit.cache_invalidate(text) IS
+'remove the caller''s keys that match a LIKE pattern of at most 1024 bytes; returns how many went';
+
 -- (end of cache)

@@ -54,7 +54,7 @@ $node->safe_psql('postgres', q{
 
 $node->safe_psql('postgres', q{
 	SET ROLE alice;
-	SELECT count(perfkit.cache_set('alice:' || i, to_jsonb(i))) FROM generate_series(0, 199) i;
+	SELECT count(perfkit.cache_set('alice:' || i, to_jsonb(i), '1 day')) FROM generate_series(0, 199) i;
 });
 # The longest key mallory may store (CACHE_MAX_KEY is 65536 bytes), in
 # every partition: 640 of them, 40 per partition on average.
