@@ -44,11 +44,13 @@
  * size or keys of the entries and whatever the pattern: a few
  * milliseconds, which bounds how long a cache_get of the same partition
  * waits on the lock (LWLock waits cannot be cancelled; a short one need
- * not be: the waiter checks for interrupts as soon as it has the lock).
- * Writers (put, delete) of a partition under a walk wait at most one
- * batch at a time, but LWLocks are not fair: a walk re-taking the lock at
- * once may pass a waiting writer more than once.  An entry is identified by the position of its first chunk, so
- * a walk can resume by position after releasing the lock.
+ * not be: a cancel takes effect milliseconds later, once the waiter has
+ * the lock and reaches its next interrupt check).  Writers (put, delete)
+ * of a partition under a walk wait at most one batch at a time, but
+ * LWLocks are not fair: a walk re-taking the lock at once may pass a
+ * waiting writer more than once.  An entry is identified by the position
+ * of its first chunk, so a walk can resume by position after releasing
+ * the lock.
  *
  * Other lock holds are bounded by the partition, not by user input: get,
  * put and delete find a key in one hash chain and copy one entry (a key
