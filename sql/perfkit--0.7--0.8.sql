@@ -909,4 +909,8 @@ REVOKE INSERT ON perfkit.convert_log FROM PUBLIC;
 -- cache
 -----------------------------------------------------------------------------
 
+-- cache_invalidate(): patterns are bounded (CACHE_MAX_PATTERN, 1024 bytes)
+COMMENT ON FUNCTION perfkit.cache_invalidate(text) IS
+'remove the caller''s keys that match a LIKE pattern of at most 1024 bytes; returns how many went';
+
 -- (end of cache)

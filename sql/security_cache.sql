@@ -1,4 +1,158 @@
 --
 -- security_cache: attacks on cache by a plain role (issue 12).
 --
-SELECT 1 AS placeholder;
+-- Item 7: cache_invalidate() matches keys in time linear in the key, with
+-- a bounded pattern, so a hostile pattern cannot hold a partition lock for
+-- long.  Its answers are those of PostgreSQL's own LIKE.
+--
+CREATE ROLE sec_cache_alice;
+CREATE ROLE sec_cache_mallory;
+CREATE ROLE sec_cache_truth;
+
+-- The pattern is bounded: CACHE_MAX_PATTERN (1024) bytes.
+SET ROLE sec_cache_mallory;
+SELECT perfkit.cache_invalidate(repeat('%', 1024)) AS longest_pattern_accepted;
+SELECT perfkit.cache_invalidate(repeat('%', 1025));
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_invalidate(repeat('é', 513));
+\echo :LAST_ERROR_SQLSTATE
+-- the old checks stay
+SELECT perfkit.cache_invalidate('abc\');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_invalidate(repeat('a', 1023) || '\');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_invalidate('a\\') AS escaped_escape_at_end;
+RESET ROLE;
+
+-- Ground truth: for generated keys and patterns over a small alphabet
+-- (including %, _, \ and a multibyte character, so that patterns match
+-- often), cache_invalidate() removes exactly the keys that LIKE matches.
+SET ROLE sec_cache_truth;
+CREATE TEMP TABLE truth_keys AS
+SELECT DISTINCT k FROM (
+	SELECT string_agg((ARRAY['a', 'b', 'é', '_', '%', '\'])[1 + (abs(hashint4(i * 37 + j)) % 6)], ''
+					  ORDER BY j) AS k
+	FROM generate_series(1, 400) i, generate_series(1, 1 + i % 11) j
+	GROUP BY i) s;
+CREATE TEMP TABLE truth_patterns AS
+SELECT DISTINCT p FROM (
+	SELECT string_agg((ARRAY['a', 'b', 'é', '_', '%', '%', '\_', '\%', '\\', '\a', '\é'])
+					  [1 + (abs(hashint4(i * 101 + j)) % 11)], '' ORDER BY j) AS p
+	FROM generate_series(1, 300) i, generate_series(1, 1 + i % 7) j
+	GROUP BY i) s;
+-- plus the cases of the cache test and a few of each shape
+INSERT INTO truth_patterns VALUES ('%'), ('_'), ('%%'), ('a%'), ('%a'), ('%a%'), ('a_b'),
+	('\%%'), ('%\_'), ('\\%'), ('%\\'), ('é_é'), ('_é%'), ('%_%_%'), ('a%b%a'), ('%é%é%');
+SELECT count(*) AS keys, count(*) FILTER (WHERE k LIKE '%é%') AS multibyte_keys
+FROM truth_keys;
+SELECT count(*) > 250 AS enough_patterns FROM truth_patterns;
+CREATE TEMP TABLE truth_result (p text, matched bigint, invalidated bigint, wrong bigint);
+DO $$
+DECLARE
+	pat text;
+	n bigint;
+BEGIN
+	FOR pat IN SELECT p FROM truth_patterns LOOP
+		PERFORM perfkit.cache_set(k, '1') FROM truth_keys;
+		n := perfkit.cache_invalidate(pat);
+		INSERT INTO truth_result
+		SELECT pat,
+			   (SELECT count(*) FROM truth_keys WHERE k LIKE pat),
+			   n,
+			   (SELECT count(*) FROM (
+					(SELECT k FROM truth_keys WHERE NOT k LIKE pat
+					 EXCEPT SELECT key FROM perfkit.cache_entries)
+					UNION ALL
+					(SELECT key FROM perfkit.cache_entries
+					 EXCEPT SELECT k FROM truth_keys WHERE NOT k LIKE pat)) d);
+		PERFORM perfkit.cache_invalidate('%');
+	END LOOP;
+END $$;
+-- every pattern agrees with LIKE, and many patterns do match something
+SELECT count(*) FILTER (WHERE matched <> invalidated OR wrong <> 0) AS disagreements,
+	   count(*) FILTER (WHERE matched > 0) > 100 AS many_match,
+	   count(*) FILTER (WHERE matched > 0 AND matched < (SELECT count(*) FROM truth_keys))
+		   > 100 AS many_match_some_only
+FROM truth_result;
+SELECT p, matched, invalidated, wrong FROM truth_result
+WHERE matched <> invalidated OR wrong <> 0 ORDER BY p LIMIT 10;
+
+-- Long keys and patterns with many % and _: the shapes that made the old
+-- matcher backtrack.  Same answers as LIKE.
+CREATE TEMP TABLE long_keys AS
+SELECT k FROM (VALUES
+	(repeat('a', 30000)),
+	(repeat('a', 30000) || 'b'),
+	(repeat('ab', 15000)),
+	(repeat('ab', 15000) || 'c'),
+	(repeat('é', 10000) || 'x'),
+	(repeat('a_', 10000) || '%')) v(k);
+CREATE TEMP TABLE long_patterns AS
+SELECT p FROM (VALUES
+	('%' || repeat('a', 1022) || 'b'),
+	('%' || repeat('a', 1023)),
+	(repeat('%a', 512)),
+	(repeat('%a', 511) || '%b'),
+	(repeat('%_', 512)),
+	('%' || repeat('_', 1022) || 'b'),
+	('%' || repeat('ab', 511) || 'c'),
+	(repeat('%ab', 341)),
+	('%' || repeat('é', 340) || 'x'),
+	('%' || repeat('_é', 300) || 'x'),
+	(repeat('a\_', 300) || '%\%'),
+	('%' || repeat('\_a', 300) || '%'),
+	(repeat('_', 1000) || '%'),
+	('%' || repeat('a%', 300) || 'c')) v(p);
+DO $$
+DECLARE
+	pat text;
+	n bigint;
+BEGIN
+	FOR pat IN SELECT p FROM long_patterns LOOP
+		PERFORM perfkit.cache_set(k, '1') FROM long_keys;
+		n := perfkit.cache_invalidate(pat);
+		INSERT INTO truth_result
+		SELECT 'long ' || length(pat),
+			   (SELECT count(*) FROM long_keys WHERE k LIKE pat),
+			   n,
+			   (SELECT count(*) FROM (
+					(SELECT k FROM long_keys WHERE NOT k LIKE pat
+					 EXCEPT SELECT key FROM perfkit.cache_entries)
+					UNION ALL
+					(SELECT key FROM perfkit.cache_entries
+					 EXCEPT SELECT k FROM long_keys WHERE NOT k LIKE pat)) d);
+		PERFORM perfkit.cache_invalidate('%');
+	END LOOP;
+END $$;
+SELECT count(*) AS long_patterns,
+	   count(*) FILTER (WHERE matched <> invalidated OR wrong <> 0) AS disagreements,
+	   sum(matched) AS keys_matched
+FROM truth_result WHERE p LIKE 'long %';
+DROP TABLE truth_keys, truth_patterns, truth_result, long_keys, long_patterns;
+RESET ROLE;
+
+-- The attack: mallory stores the longest keys she may (key and value
+-- within perfkit.cache_max_value_size) and invalidates them with the
+-- longest pattern she may pass, the worst case of the old matcher (one
+-- leading % then a literal run that nearly matches everywhere).  It is
+-- refused nothing, but it is quick, and alice's entries are untouched.
+SET ROLE sec_cache_alice;
+SELECT count(perfkit.cache_set('alice:' || i, to_jsonb(i))) AS alice_keys
+FROM generate_series(1, 200) i;
+SET ROLE sec_cache_mallory;
+SELECT count(perfkit.cache_set(repeat('a', 60000) || i, '1')) AS mallory_keys
+FROM generate_series(1, 8) i;
+SELECT clock_timestamp() AS attack_start \gset
+SELECT perfkit.cache_invalidate('%' || repeat('a', 1022) || 'b') AS mallory_invalidated;
+SELECT clock_timestamp() - :'attack_start'::timestamptz < interval '2 s' AS attack_is_quick;
+SELECT perfkit.cache_invalidate('%' || repeat('a', 1022) || '_') AS mallory_invalidated;
+SELECT perfkit.cache_invalidate('alice:%') AS mallory_cannot_touch_alice;
+SET ROLE sec_cache_alice;
+SELECT count(*) AS alice_keys_left, sum((perfkit.cache_get(key))::int) AS alice_sum
+FROM perfkit.cache_entries WHERE key LIKE 'alice:%';
+SELECT perfkit.cache_invalidate('alice:%') AS alice_invalidates_own;
+RESET ROLE;
+
+DROP ROLE sec_cache_alice;
+DROP ROLE sec_cache_mallory;
+DROP ROLE sec_cache_truth;

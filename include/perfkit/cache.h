@@ -22,6 +22,12 @@
 /* Longest key, in bytes (a cached() key holds the query text). */
 #define CACHE_MAX_KEY		(64 * 1024)
 
+/*
+ * Longest cache_invalidate() pattern, in bytes: it bounds the matcher's
+ * state vector to 16 words (src/cache/like.c).
+ */
+#define CACHE_MAX_PATTERN	1024
+
 /* Longest TTL: 100 years, in microseconds. */
 #define CACHE_MAX_TTL_USECS	((int64) 100 * 365 * USECS_PER_DAY)
 
@@ -96,8 +102,8 @@ extern bool cache_store_get(const CacheKey *k, char **value, uint32 *vallen);
 extern void cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
 							const CacheDep *deps, int ndeps, int64 ttl);
 extern bool cache_store_delete(const CacheKey *k);
-extern int64 cache_store_invalidate_pattern(Oid dbid, Oid roleid, const char *pattern,
-											int patlen);
+typedef struct PkLikePattern PkLikePattern;
+extern int64 cache_store_invalidate_pattern(Oid dbid, Oid roleid, PkLikePattern *pattern);
 extern int64 cache_store_invalidate_rel(Oid dbid, Oid relid);
 extern int64 cache_store_clear(void);
 extern int64 cache_store_expire(void);
@@ -126,8 +132,10 @@ extern bool cache_track_wrote_any(const CacheDep *deps, int ndeps);
 extern void cache_track_relation(Oid relid, bool with_descendants);
 
 /* like.c */
-extern bool pk_like_valid(const char *pat, int patlen);
-extern bool pk_like_match(const char *str, int slen, const char *pat, int plen);
+extern PkLikePattern *pk_like_compile(const char *pat, int patlen);
+extern int	pk_like_width(const PkLikePattern *p);
+extern void pk_like_free(PkLikePattern *p);
+extern bool pk_like_match(PkLikePattern *p, const char *str, int slen);
 
 /* cache/gucs.c: registers the room's settings (called by _PG_init) */
 extern void cache_define_gucs(void);

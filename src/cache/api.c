@@ -10,7 +10,8 @@
  * never reads, overwrites or invalidates another role's keys.  Input is
  * checked before any lock is taken: keys must be non-empty and at most
  * CACHE_MAX_KEY bytes, values at most cache_max_value(), TTLs positive,
- * LIKE patterns well formed.  With perfkit.cache_enabled off, get misses,
+ * LIKE patterns well formed and at most CACHE_MAX_PATTERN bytes (compiled
+ * by like.c before the walk).  With perfkit.cache_enabled off, get misses,
  * set stores nothing and cached() runs its query every time.
  *
  * src/cache/api.c
@@ -180,6 +181,8 @@ perfkit_cache_invalidate(PG_FUNCTION_ARGS)
 {
 	text	   *pattern;
 	int			patlen;
+	PkLikePattern *compiled;
+	int64		removed;
 
 	perfkit_require_preload();
 	if (PG_ARGISNULL(0))
@@ -193,12 +196,10 @@ perfkit_cache_invalidate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cache key pattern must not be empty"),
 				 errhint("Use '%%' to match every key.")));
-	if (!pk_like_valid(VARDATA_ANY(pattern), patlen))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_ESCAPE_SEQUENCE),
-				 errmsg("LIKE pattern must not end with escape character")));
-	PG_RETURN_INT64(cache_store_invalidate_pattern(MyDatabaseId, GetUserId(),
-												   VARDATA_ANY(pattern), patlen));
+	compiled = pk_like_compile(VARDATA_ANY(pattern), patlen);
+	removed = cache_store_invalidate_pattern(MyDatabaseId, GetUserId(), compiled);
+	pk_like_free(compiled);
+	PG_RETURN_INT64(removed);
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_invalidate_table);

@@ -28,15 +28,40 @@
  * by eviction) and actively by cache_store_expire(), the cache_expire job.
  *
  * Walks (pattern and table invalidation, clear, expire, cache_entries) go
- * partition by partition, and within a partition by at most SCAN_BATCH
- * chunk positions per lock hold, re-taking the lock between batches: they
- * never hold more than one lock, nor one lock for long.  An entry is
- * identified by the position of its first chunk, so a walk can resume by
- * position after releasing the lock.
+ * partition by partition, and within a partition in batches, releasing
+ * the lock and checking for interrupts between batches: they never hold
+ * more than one lock, nor one lock for long.  A batch examines entries
+ * under the shared lock (readers of the partition go on meanwhile), then
+ * takes the exclusive lock only to remove the entries it chose, if they
+ * are still the same entries (see walk()).  A batch ends after
+ * SCAN_BATCH chunk positions or SCAN_WORK units of work, whichever comes
+ * first; a unit is one chunk of an entry read (key copied, dependencies
+ * scanned, row collected) or freed, and matching a key against a pattern
+ * costs its chunks times (1 + the matcher's width, at most 16), since the
+ * matcher is linear in the key (src/cache/like.c).  So one hold does at
+ * most SCAN_BATCH position checks plus SCAN_WORK units plus one entry's
+ * (at most CACHE_MAX_KEY + cache_max_value() bytes), whatever the number,
+ * size or keys of the entries and whatever the pattern: a few
+ * milliseconds, which bounds how long a cache_get of the same partition
+ * waits on the lock (LWLock waits cannot be cancelled; a short one need
+ * not be: a cancel takes effect milliseconds later, once the waiter has
+ * the lock and reaches its next interrupt check).  Writers (put, delete)
+ * of a partition under a walk wait at most one batch at a time, but
+ * LWLocks are not fair: a walk re-taking the lock at once may pass a
+ * waiting writer more than once.  An entry is identified by the position
+ * of its first chunk, so a walk can resume by position after releasing
+ * the lock.
+ *
+ * Other lock holds are bounded by the partition, not by user input: get,
+ * put and delete find a key in one hash chain and copy one entry (a key
+ * of at most CACHE_MAX_KEY bytes, a value of at most cache_max_value(), a
+ * quarter of a partition); put's eviction removes at most 2 * nentries + 2
+ * entries from the recency list; stats reads a few counters.
  *
  * Lock order: a partition lock is a leaf (src/shmem.c).  Under it the
  * store may palloc (an ERROR releases LWLocks) but takes no other lock,
- * runs no SPI and matches patterns only with the non-failing pk_like_match.
+ * runs no SPI and matches patterns only with the non-failing pk_like_match,
+ * on a pattern compiled before the walk.
  * Counters are atomics, updated without the exclusive lock; the hit and
  * miss counters of the read path (per partition and per entry) can be
  * switched off with perfkit.cache_track_stats.
@@ -60,6 +85,7 @@
 #define CHUNK_SIZE		256
 #define CHUNK_NONE		PG_UINT32_MAX
 #define SCAN_BATCH		4096	/* chunk positions per lock hold in walks */
+#define SCAN_WORK		4096	/* units of entry work per lock hold in walks */
 
 typedef struct CacheEntry
 {
@@ -598,17 +624,36 @@ cache_store_delete(const CacheKey *k)
 	return removed;
 }
 
+/* An entry a walk has chosen to remove, as it was when chosen. */
+typedef struct WalkCandidate
+{
+	uint32		pos;
+	uint32		hash;
+	Oid			roleid;
+	TimestampTz created;
+} WalkCandidate;
+
 /*
- * The walk behind every bulk operation: calls visit(p, head, arg) for each
- * entry, partition by partition and SCAN_BATCH positions per lock hold;
- * visit returns true to remove the entry.  Returns the number removed.
+ * The walk behind every bulk operation: calls visit(p, head, arg, &work)
+ * for each entry, partition by partition and in batches of at most
+ * SCAN_BATCH positions and SCAN_WORK units per lock hold; visit adds the
+ * units it spent to work and returns true to remove the entry.  Returns
+ * the number removed.
+ *
+ * Entries are visited (keys matched, dependencies scanned, rows copied)
+ * under the shared lock, so that readers of the partition never wait for
+ * a walk's matching; the batch's chosen entries are then removed under the
+ * exclusive lock, each only if its position still holds the same entry
+ * (same hash, role and creation time; a replacement made meanwhile is a
+ * new entry, which the walk leaves alone, as if it had come after it).
  */
-typedef bool (*entry_visitor) (CachePartition *p, uint32 head, void *arg);
+typedef bool (*entry_visitor) (CachePartition *p, uint32 head, void *arg, int64 *work);
 
 static int64
-walk(entry_visitor visit, void *arg, LWLockMode mode, pg_atomic_uint64 *(*counter) (CachePartition *))
+walk(entry_visitor visit, void *arg, pg_atomic_uint64 *(*counter) (CachePartition *))
 {
 	int64		removed = 0;
+	WalkCandidate *cand = palloc(sizeof(WalkCandidate) * SCAN_BATCH);
 	int			i;
 
 	require_cache();
@@ -620,23 +665,49 @@ walk(entry_visitor visit, void *arg, LWLockMode mode, pg_atomic_uint64 *(*counte
 		while (pos < p->nchunks)
 		{
 			uint32		end = Min(pos + SCAN_BATCH, p->nchunks);
+			int			ncand = 0;
 			int64		n = 0;
+			int64		work = 0;
+			int			c;
 
-			LWLockAcquire(p->lock, mode);
-			for (; pos < end; pos++)
-				if (p->is_head[pos] && visit(p, pos, arg))
+			LWLockAcquire(p->lock, LW_SHARED);
+			for (; pos < end && work < SCAN_WORK; pos++)
+				if (p->is_head[pos] && visit(p, pos, arg, &work))
 				{
-					Assert(mode == LW_EXCLUSIVE);
-					entry_remove(p, pos);
-					n++;
+					/* removing it will free its chain */
+					work += ENTRY(p, pos)->nchunks;
+					cand[ncand].pos = pos;
+					cand[ncand].hash = ENTRY(p, pos)->hash;
+					cand[ncand].roleid = ENTRY(p, pos)->roleid;
+					cand[ncand].created = ENTRY(p, pos)->created;
+					ncand++;
 				}
 			LWLockRelease(p->lock);
+
+			if (ncand > 0)
+			{
+				LWLockAcquire(p->lock, LW_EXCLUSIVE);
+				for (c = 0; c < ncand; c++)
+				{
+					uint32		head = cand[c].pos;
+
+					if (p->is_head[head] && ENTRY(p, head)->hash == cand[c].hash &&
+						ENTRY(p, head)->roleid == cand[c].roleid &&
+						ENTRY(p, head)->created == cand[c].created)
+					{
+						entry_remove(p, head);
+						n++;
+					}
+				}
+				LWLockRelease(p->lock);
+			}
 			if (n > 0 && counter != NULL)
 				pg_atomic_fetch_add_u64(counter(p), n);
 			removed += n;
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	pfree(cand);
 	return removed;
 }
 
@@ -656,35 +727,43 @@ typedef struct PatternArg
 {
 	Oid			dbid;
 	Oid			roleid;
-	const char *pattern;
-	int			patlen;
+	PkLikePattern *pattern;
+	int			width;			/* pk_like_width(pattern) */
 	char	   *keybuf;			/* CACHE_MAX_KEY bytes */
 } PatternArg;
 
 static bool
-visit_pattern(CachePartition *p, uint32 head, void *arg)
+visit_pattern(CachePartition *p, uint32 head, void *arg, int64 *work)
 {
 	PatternArg *a = arg;
 	CacheEntry *e = ENTRY(p, head);
 
 	if (e->dbid != a->dbid || e->roleid != a->roleid || e->kind != CACHE_KIND_VALUE)
 		return false;
+	/* the key's chunks, copied then matched in linear time */
+	*work += (int64) chunks_for(e->keylen) * (1 + a->width);
 	payload_copy(p, head, 0, a->keybuf, e->keylen, false);
-	return pk_like_match(a->keybuf, e->keylen, a->pattern, a->patlen);
+	return pk_like_match(a->pattern, a->keybuf, e->keylen);
 }
 
-/* Remove the role's cache_set() entries whose key matches the pattern. */
+/*
+ * Remove the role's cache_set() entries whose key matches the compiled
+ * pattern.
+ */
 int64
-cache_store_invalidate_pattern(Oid dbid, Oid roleid, const char *pattern, int patlen)
+cache_store_invalidate_pattern(Oid dbid, Oid roleid, PkLikePattern *pattern)
 {
 	PatternArg	a;
+	int64		removed;
 
 	a.dbid = dbid;
 	a.roleid = roleid;
 	a.pattern = pattern;
-	a.patlen = patlen;
+	a.width = pk_like_width(pattern);
 	a.keybuf = palloc(CACHE_MAX_KEY);
-	return walk(visit_pattern, &a, LW_EXCLUSIVE, invalidations_of);
+	removed = walk(visit_pattern, &a, invalidations_of);
+	pfree(a.keybuf);
+	return removed;
 }
 
 typedef struct RelArg
@@ -694,7 +773,7 @@ typedef struct RelArg
 } RelArg;
 
 static bool
-visit_rel(CachePartition *p, uint32 head, void *arg)
+visit_rel(CachePartition *p, uint32 head, void *arg, int64 *work)
 {
 	RelArg	   *a = arg;
 	CacheEntry *e = ENTRY(p, head);
@@ -703,6 +782,8 @@ visit_rel(CachePartition *p, uint32 head, void *arg)
 
 	if (e->dbid != a->dbid || e->ndeps == 0)
 		return false;
+	/* each payload_copy walks the chain to the dependency: the entry */
+	*work += (int64) e->ndeps * e->nchunks;
 	for (d = 0; d < e->ndeps; d++)
 	{
 		payload_copy(p, head, e->keylen + d * sizeof(CacheDep), (char *) &dep,
@@ -721,11 +802,11 @@ cache_store_invalidate_rel(Oid dbid, Oid relid)
 
 	a.dbid = dbid;
 	a.relid = relid;
-	return walk(visit_rel, &a, LW_EXCLUSIVE, invalidations_of);
+	return walk(visit_rel, &a, invalidations_of);
 }
 
 static bool
-visit_all(CachePartition *p, uint32 head, void *arg)
+visit_all(CachePartition *p, uint32 head, void *arg, int64 *work)
 {
 	return true;
 }
@@ -733,11 +814,11 @@ visit_all(CachePartition *p, uint32 head, void *arg)
 int64
 cache_store_clear(void)
 {
-	return walk(visit_all, NULL, LW_EXCLUSIVE, invalidations_of);
+	return walk(visit_all, NULL, invalidations_of);
 }
 
 static bool
-visit_expired(CachePartition *p, uint32 head, void *arg)
+visit_expired(CachePartition *p, uint32 head, void *arg, int64 *work)
 {
 	return ENTRY(p, head)->expires <= *(TimestampTz *) arg;
 }
@@ -747,7 +828,7 @@ cache_store_expire(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	return walk(visit_expired, &now, LW_EXCLUSIVE, expirations_of);
+	return walk(visit_expired, &now, expirations_of);
 }
 
 typedef struct EntriesArg
@@ -758,7 +839,7 @@ typedef struct EntriesArg
 } EntriesArg;
 
 static bool
-visit_collect(CachePartition *p, uint32 head, void *arg)
+visit_collect(CachePartition *p, uint32 head, void *arg, int64 *work)
 {
 	EntriesArg *a = arg;
 	CacheEntry *e = ENTRY(p, head);
@@ -767,6 +848,8 @@ visit_collect(CachePartition *p, uint32 head, void *arg)
 
 	if (!a->all_roles && e->roleid != a->roleid)
 		return false;
+	/* the key copied, and each dependency found along the chain */
+	*work += (int64) chunks_for(e->keylen) + (int64) e->ndeps * e->nchunks;
 	info = palloc(sizeof(CacheEntryInfo));
 	info->dbid = e->dbid;
 	info->roleid = e->roleid;
@@ -802,7 +885,7 @@ cache_store_entries(bool all_roles)
 	a.all_roles = all_roles;
 	a.roleid = GetUserId();
 	a.result = NIL;
-	walk(visit_collect, &a, LW_SHARED, NULL);
+	walk(visit_collect, &a, NULL);
 	return a.result;
 }
 
