@@ -1,4 +1,115 @@
 --
--- security_advisor: attacks on advisor by a plain role (issue 12).
+-- security_advisor: attacks on the advisor by a plain role (issue 12).
 --
-SELECT 1 AS placeholder;
+-- recommend_indexes() re-plans statements other roles ran.  The planner
+-- calls functions the query tree does not show (a range type's
+-- subtype_diff while it estimates selectivity); they must run as the
+-- statement's author, never as the superuser who asks for advice.
+--
+SET max_parallel_workers_per_gather = 0;
+SET jit = off;
+SET perfkit.advisor_sample_rate = 0;
+SELECT perfkit.workload_reset() >= 0 AS reset;
+
+CREATE ROLE secadv_mallory LOGIN;
+CREATE ROLE secadv_gone LOGIN;
+CREATE SCHEMA secadv AUTHORIZATION secadv_mallory;
+
+-- a superuser's table mallory may read for now
+CREATE TABLE public.secadv_ledger (id int PRIMARY KEY, acct int NOT NULL, amount int NOT NULL)
+	WITH (autovacuum_enabled = false);
+INSERT INTO public.secadv_ledger SELECT g, g % 500, g % 97 FROM generate_series(1, 20000) g;
+ANALYZE public.secadv_ledger;
+GRANT SELECT ON public.secadv_ledger TO secadv_mallory, secadv_gone;
+
+SET ROLE secadv_mallory;
+-- whoever runs note() tries to make mallory superuser and records who it was
+CREATE TABLE secadv.seen (who name NOT NULL);
+CREATE FUNCTION secadv.note() RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	BEGIN
+		EXECUTE format('ALTER ROLE %I SUPERUSER', 'secadv_mallory');
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	INSERT INTO secadv.seen VALUES (current_user);
+END
+$$;
+-- a range type whose subtype_diff calls it (subtype_diff must be IMMUTABLE,
+-- nothing stops it from calling a volatile function)
+CREATE FUNCTION secadv.evil_diff(a float8, b float8) RETURNS float8
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM secadv.note();
+	RETURN a - b;
+END
+$$;
+CREATE TYPE secadv.evilrange AS RANGE (subtype = float8, subtype_diff = secadv.evil_diff);
+-- an immutable function the planner folds as a constant
+CREATE FUNCTION secadv.evil_const(v int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM secadv.note();
+	RETURN v;
+END
+$$;
+CREATE TABLE secadv.spans (id int NOT NULL, span secadv.evilrange NOT NULL)
+	WITH (autovacuum_enabled = false);
+INSERT INTO secadv.spans SELECT g, secadv.evilrange(g, g + 10) FROM generate_series(1, 5000) g;
+ANALYZE secadv.spans;
+RESET ROLE;
+
+-- Mallory's statements are captured, as mallory.
+SET perfkit.advisor_sample_rate = 1;
+SET ROLE secadv_mallory;
+SELECT count(*) FROM secadv.spans WHERE span && '[100,200)'::secadv.evilrange;
+SELECT count(*) FROM secadv.spans WHERE id = secadv.evil_const(7);
+SELECT count(*) FROM public.secadv_ledger WHERE acct = 11;
+RESET ROLE;
+-- a statement by a role that is dropped afterwards
+SET ROLE secadv_gone;
+SELECT sum(amount) FROM public.secadv_ledger WHERE acct = 12;
+RESET ROLE;
+SET perfkit.advisor_sample_rate = 0;
+
+SELECT example_role, calls, replannable, example
+FROM perfkit.workload
+WHERE database = current_database() AND example LIKE 'SELECT %FROM %secadv%'
+ORDER BY example COLLATE "C";
+
+-- mallory may no longer read the ledger; secadv_gone is gone
+REVOKE SELECT ON public.secadv_ledger FROM secadv_mallory, secadv_gone;
+DROP ROLE secadv_gone;
+
+-- The superuser asks for advice.  The range query is costed; the folded
+-- function's statement is refused (a function the caller does not trust),
+-- the ledger statements are skipped with a notice, not an error.
+TRUNCATE secadv.seen;
+SELECT count(*) >= 0 AS advised FROM perfkit.recommend_indexes(0.0);
+
+-- The attacker gained nothing: mallory is no superuser, and her
+-- functions, which did run while the advisor planned, ran as mallory.
+SELECT rolsuper FROM pg_roles WHERE rolname = 'secadv_mallory';
+SELECT who = 'secadv_mallory' AS as_mallory, count(*) > 0 AS ran
+FROM secadv.seen GROUP BY 1 ORDER BY 1;
+-- and the advisor left no setting and no identity behind
+SELECT current_user = session_user AS same_user;
+
+--
+-- apply_index() runs only the advisor's statements, as the caller: a
+-- statement proposed for a table mallory does not own fails for her.
+--
+GRANT SELECT ON public.secadv_ledger TO secadv_mallory;
+SET ROLE secadv_mallory;
+SELECT index_statement FROM perfkit.index_advisor('SELECT * FROM public.secadv_ledger WHERE acct = 3');
+SELECT perfkit.apply_index(index_statement)
+FROM perfkit.index_advisor('SELECT * FROM public.secadv_ledger WHERE acct = 3');
+SELECT perfkit.apply_index('CREATE INDEX CONCURRENTLY x ON secadv.spans (id)');
+RESET ROLE;
+SELECT count(*) AS ledger_indexes FROM pg_index WHERE indrelid = 'public.secadv_ledger'::regclass;
+
+-- clean up
+SELECT perfkit.workload_reset() >= 0 AS reset;
+DROP TABLE public.secadv_ledger;
+DROP SCHEMA secadv CASCADE;
+DROP ROLE secadv_mallory;

@@ -1055,7 +1055,11 @@ candidate_cmp(const ListCell *a, const ListCell *b)
 				  ((HypoIndex *) lfirst(b))->signature);
 }
 
-/* Every candidate of every query, without repeats, in signature order. */
+/*
+ * Every candidate of every query, without repeats, in signature order.
+ * A query's candidates are built as its author (the partial index's
+ * predicate is simplified and planned to estimate its fraction).
+ */
 List *
 advisor_candidates(List *queries)
 {
@@ -1067,10 +1071,14 @@ advisor_candidates(List *queries)
 		AdvisorQuery *aq = lfirst(lc);
 		WalkContext ctx = {0};
 		ListCell   *uc;
+		AdvisorIdentity id;
 
+		/* predicates are simplified and planned as the query's author */
+		advisor_become(aq->userid, &id);
 		collect_walker((Node *) aq->query, &ctx);
 		foreach(uc, ctx.uses)
 			candidates_for_use(lfirst(uc), &out);
+		advisor_unbecome(&id);
 	}
 	list_sort(out, candidate_cmp);
 	return out;

@@ -187,7 +187,7 @@ table_cost(AdvisorQuery **qs, int nq, Oid relid, List *set)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (touches(qs[i], relid))
-			total += qs[i]->weight * advisor_cost(qs[i]->query, set);
+			total += qs[i]->weight * advisor_cost(qs[i]->query, qs[i]->userid, set);
 	}
 	return total;
 }
@@ -279,7 +279,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 	for (i = 0; i < nq; i++)
 	{
 		qs[i] = list_nth(queries, i);
-		qs[i]->cost = advisor_cost(qs[i]->query, NIL);
+		qs[i]->cost = advisor_cost(qs[i]->query, qs[i]->userid, NIL);
 	}
 	for (j = 0; j < nc; j++)
 		cs[j] = list_nth(cands, j);
@@ -315,7 +315,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 					continue;
 				CHECK_FOR_INTERRUPTS();
 				if (cache[j * nq + i] < 0)
-					cache[j * nq + i] = advisor_cost(qs[i]->query, with);
+					cache[j * nq + i] = advisor_cost(qs[i]->query, qs[i]->userid, with);
 				c = cache[j * nq + i];
 				if (c < qs[i]->cost * (1 - 1e-9))
 				{
@@ -362,7 +362,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 	/* replace what later choices made second best, then report */
 	chosen = swap_pass(qs, nq, cs, nc, chosen, budget, count_writes);
 	for (i = 0; i < nq; i++)
-		qs[i]->cost = advisor_cost(qs[i]->query, NIL);
+		qs[i]->cost = advisor_cost(qs[i]->query, qs[i]->userid, NIL);
 	for (j = 0; j < list_length(chosen); j++)
 	{
 		HypoIndex  *h = list_nth(chosen, j);
@@ -376,7 +376,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 
 			if (!touches(qs[i], h->relid))
 				continue;
-			after = advisor_cost(qs[i]->query, upto);
+			after = advisor_cost(qs[i]->query, qs[i]->userid, upto);
 			if (after < qs[i]->cost * (1 - 1e-9))
 			{
 				c->before += qs[i]->weight * qs[i]->cost;
@@ -494,13 +494,28 @@ untrusted_walker(Node *node, void *context)
 	return expression_tree_walker(node, untrusted_walker, context);
 }
 
+/* Why captured statements were left out of recommend_indexes(). */
+typedef struct SkipCounts
+{
+	int			not_replannable;	/* parameters, truncated text */
+	int			author_gone;	/* the role that ran it was dropped */
+	int			author_cannot;	/* no longer analyzes or plans as its author */
+	int			not_allowed;	/* the caller may not read its tables, or it
+								 * calls functions the caller does not trust */
+} SkipCounts;
+
 /*
- * The captured workload of this database as AdvisorQuery entries: only
- * statements that can be re-planned, that still analyze (tables may have
- * gone) and whose tables the caller may read.  *skipped counts the rest.
+ * The captured workload of this database as AdvisorQuery entries.  Each
+ * statement is analyzed, checked and planned once as its author (the role
+ * that ran it), in a security-restricted operation: the planner reaches
+ * functions the query tree does not show (a range type's subtype_diff,
+ * for one), and they must not run with the caller's rights.  Kept are
+ * the statements that still analyze and plan as their author, on tables
+ * the author and the caller may both read, calling only functions the
+ * caller trusts; the others are counted in *skip.
  */
 static List *
-workload_queries(int *skipped)
+workload_queries(SkipCounts *skip)
 {
 	List	   *samples = advisor_workload_samples(MyDatabaseId);
 	List	   *out = NIL;
@@ -508,7 +523,7 @@ workload_queries(int *skipped)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 
-	*skipped = 0;
+	memset(skip, 0, sizeof(SkipCounts));
 	foreach(lc, samples)
 	{
 		WorkloadSample *s = lfirst(lc);
@@ -516,17 +531,28 @@ workload_queries(int *skipped)
 
 		if (!s->replannable || s->calls <= 0)
 		{
-			(*skipped)++;
+			skip->not_replannable++;
+			continue;
+		}
+		if (!OidIsValid(s->userid) ||
+			!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->userid)))
+		{
+			skip->author_gone++;
 			continue;
 		}
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
 		{
+			AdvisorIdentity id;
+
+			advisor_become(s->userid, &id);
 			q = advisor_analyze(s->example, false);
-			if (!ExecCheckRTPerms(q->rtable, false) ||
-				untrusted_walker((Node *) q, NULL))
+			if (!ExecCheckRTPerms(q->rtable, false))
 				q = NULL;
+			else
+				(void) advisor_cost(q, InvalidOid, NIL);
+			advisor_unbecome(&id);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
@@ -543,16 +569,24 @@ workload_queries(int *skipped)
 		PG_END_TRY();
 		if (q == NULL)
 		{
-			(*skipped)++;
+			skip->author_cannot++;
+			continue;
+		}
+		/* defence in depth: the caller's own rights and trust, too */
+		if (!ExecCheckRTPerms(q->rtable, false) ||
+			untrusted_walker((Node *) q, NULL))
+		{
+			skip->not_allowed++;
 			continue;
 		}
 		{
 			AdvisorQuery *aq = advisor_query_info(q, (double) s->calls,
 												  (double) s->rows / s->calls);
 
+			aq->userid = s->userid;
 			if (aq->relids == NIL)
 			{
-				(*skipped)++;
+				skip->not_allowed++;
 				continue;
 			}
 			out = lappend(out, aq);
@@ -578,7 +612,7 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 	List	   *cands;
 	List	   *choices;
 	ListCell   *lc;
-	int			skipped;
+	SkipCounts	skip;
 
 	perfkit_require_preload();
 	if (min_improvement < 0 || min_improvement >= 1 || isnan(min_improvement))
@@ -595,11 +629,19 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 				 errmsg("storage_budget must not be negative")));
 	InitMaterializedSRF(fcinfo, 0);
 
-	queries = workload_queries(&skipped);
-	if (skipped > 0)
+	queries = workload_queries(&skip);
+	if (skip.not_replannable + skip.not_allowed > 0)
 		ereport(DEBUG1,
-				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned",
-								 skipped)));
+				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned, %d are not allowed",
+								 skip.not_replannable, skip.not_allowed)));
+	if (skip.author_gone + skip.author_cannot > 0)
+		ereport(NOTICE,
+				(errmsg_plural("recommend_indexes skipped %d captured statement",
+							   "recommend_indexes skipped %d captured statements",
+							   skip.author_gone + skip.author_cannot,
+							   skip.author_gone + skip.author_cannot),
+				 errdetail("Run by roles that no longer exist: %d; no longer analyzed or planned by the roles that ran them: %d.",
+						   skip.author_gone, skip.author_cannot)));
 	cands = advisor_candidates(queries);
 	choices = select_indexes(queries, cands, min_improvement, max_indexes, budget, true);
 	foreach(lc, choices)

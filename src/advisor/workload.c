@@ -338,6 +338,7 @@ advisor_workload_samples(Oid dbid)
 		s->rows = e->rows;
 		s->cmd = e->cmd;
 		s->replannable = !e->has_params && !e->truncated;
+		s->userid = e->userid;
 		s->example = pnstrdup(e->text, e->textlen);
 		result = lappend(result, s);
 	}
