@@ -96,6 +96,47 @@ FROM secadv.seen GROUP BY 1 ORDER BY 1;
 SELECT current_user = session_user AS same_user;
 
 --
+-- health() and metrics() run as their caller with search_path pinned:
+-- functions mallory puts first on the caller's search_path are not called.
+--
+SET ROLE secadv_mallory;
+CREATE FUNCTION secadv.current_setting(text) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM secadv.note();
+	RETURN pg_catalog.current_setting($1);
+END
+$$;
+CREATE FUNCTION secadv.current_database() RETURNS name
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM secadv.note();
+	RETURN pg_catalog.current_database();
+END
+$$;
+RESET ROLE;
+TRUNCATE secadv.seen;
+SET search_path = secadv, pg_catalog, public;
+SELECT count(*) > 0 AS checked FROM perfkit.health();
+SELECT perfkit.metrics() LIKE '%perfkit_health_overall%' AS metrics;
+SELECT count(*) > 0 AS summarized FROM jsonb_each(perfkit.health_summary());
+RESET search_path;
+SELECT count(*) AS hijacked FROM secadv.seen;
+-- no function of the room runs as its definer except _statement_stats,
+-- and every one whose body is parsed at call time pins its search_path
+SELECT p.proname, p.prosecdef
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE p.pronamespace = 'perfkit'::regnamespace
+  AND p.proname IN ('health', '_health', 'health_summary', 'metrics', '_statement_stats',
+					'_statement_text', 'slow_queries', 'n_plus_one_suspects',
+					'unused_indexes', 'duplicate_indexes', 'invalid_indexes',
+					'unindexed_foreign_keys', '_health_level', '_prom_label', '_prom_value')
+  AND (p.prosecdef
+	   OR (l.lanname <> 'c' AND p.prosqlbody IS NULL
+		   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)))
+ORDER BY 1;
+
+--
 -- apply_index() runs only the advisor's statements, as the caller: a
 -- statement proposed for a table mallory does not own fails for her.
 --
