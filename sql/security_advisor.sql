@@ -24,9 +24,16 @@ GRANT SELECT ON public.secadv_ledger TO secadv_mallory, secadv_gone;
 
 SET ROLE secadv_mallory;
 -- whoever runs note() tries to make mallory superuser and records who it was
+-- (once secadv.armed has a row, it fails after that many calls)
 CREATE TABLE secadv.seen (who name NOT NULL);
+CREATE TABLE secadv.armed (lim bigint NOT NULL);
+CREATE SEQUENCE secadv.calls;
 CREATE FUNCTION secadv.note() RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+	IF nextval('secadv.calls') > coalesce((SELECT max(a.lim) FROM secadv.armed a),
+										  9223372036854775807) THEN
+		RAISE EXCEPTION 'mallory fails the advisor';
+	END IF;
 	BEGIN
 		EXECUTE format('ALTER ROLE %I SUPERUSER', 'secadv_mallory');
 	EXCEPTION WHEN OTHERS THEN
@@ -94,6 +101,28 @@ SELECT who = 'secadv_mallory' AS as_mallory, count(*) > 0 AS ran
 FROM secadv.seen GROUP BY 1 ORDER BY 1;
 -- and the advisor left no setting and no identity behind
 SELECT current_user = session_user AS same_user;
+
+--
+-- Her function may also fail on purpose once the first plan succeeded:
+-- the statement is dropped, the call does not fail.  Armed to fail after
+-- as many calls as one plan of her statement makes.
+--
+SELECT perfkit.workload_reset() >= 0 AS reset;
+SET perfkit.advisor_sample_rate = 1;
+SET ROLE secadv_mallory;
+SELECT count(*) FROM secadv.spans WHERE span && '[100,200)'::secadv.evilrange;
+RESET ROLE;
+SET perfkit.advisor_sample_rate = 0;
+SET ROLE secadv_mallory;
+SELECT setval('secadv.calls', 1, false) AS restarted;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM secadv.spans WHERE span && '[100,200)'::secadv.evilrange;
+INSERT INTO secadv.armed SELECT currval('secadv.calls');
+SELECT setval('secadv.calls', 1, false) AS restarted;
+RESET ROLE;
+SELECT count(*) >= 0 AS advised FROM perfkit.recommend_indexes(0.0);
+SELECT nextval('secadv.calls') > (SELECT a.lim FROM secadv.armed a) + 1 AS failed_later;
+DELETE FROM secadv.armed;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'secadv_mallory';
 
 --
 -- health() and metrics() run as their caller with search_path pinned:

@@ -69,6 +69,7 @@ typedef struct AdvisorQuery
 	double		cost;			/* cost under the current choice */
 	Oid			userid;			/* plan as this role (the statement's author),
 								 * or InvalidOid: as the caller */
+	bool		broken;			/* planning it as its author failed */
 } AdvisorQuery;
 
 /* A saved identity, while the advisor acts as a statement's author. */
@@ -110,6 +111,7 @@ extern void advisor_planner_enter(void);
 extern void advisor_planner_exit(void);
 extern void advisor_become(Oid userid, AdvisorIdentity *id);
 extern void advisor_unbecome(AdvisorIdentity *id);
+extern int	advisor_swallow_error(MemoryContext cxt);
 extern double advisor_cost(Query *query, Oid userid, List *hypos);
 extern void advisor_hypo_estimate(HypoIndex *hypo, double fraction);
 

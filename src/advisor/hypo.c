@@ -325,6 +325,30 @@ advisor_unbecome(AdvisorIdentity *id)
 }
 
 /*
+ * Swallow the error being handled, unless it is a cancel request, which
+ * must stop the whole call; the caller then rolls back its subtransaction.
+ * Returns the error's SQLSTATE.
+ */
+int
+advisor_swallow_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+	int			code;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		PG_RE_THROW();
+	code = edata->sqlerrcode;
+	ereport(DEBUG1,
+			(errmsg_internal("index advisor: captured statement left out: %s",
+							 edata->message)));
+	FreeErrorData(edata);
+	FlushErrorState();
+	return code;
+}
+
+/*
  * The total cost of planning query with the hypothetical indexes hypos
  * (NIL: as the database is).  The query is copied; memory used by the
  * planner is freed before returning.
