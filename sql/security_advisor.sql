@@ -125,6 +125,28 @@ DELETE FROM secadv.armed;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'secadv_mallory';
 
 --
+-- A member of pg_read_all_stats may ask too, but becoming an author must
+-- give it nothing (its search_path and functions take part in the
+-- analysis): only statements of roles whose rights it has are planned.
+--
+CREATE ROLE secadv_watcher LOGIN IN ROLE pg_read_all_stats;
+SELECT perfkit.workload_reset() >= 0 AS reset;
+SET perfkit.advisor_sample_rate = 1;
+SELECT count(*) FROM secadv.spans WHERE id < 3;
+SET ROLE secadv_mallory;
+SELECT count(*) FROM secadv.spans WHERE id = 3;
+RESET ROLE;
+SET perfkit.advisor_sample_rate = 0;
+SET ROLE secadv_watcher;
+SELECT count(*) >= 0 AS advised FROM perfkit.recommend_indexes(0.0);
+RESET ROLE;
+GRANT secadv_mallory TO secadv_watcher;
+SET ROLE secadv_watcher;
+SELECT count(*) >= 0 AS advised FROM perfkit.recommend_indexes(0.0);
+RESET ROLE;
+DROP ROLE secadv_watcher;
+
+--
 -- health() and metrics() run as their caller with search_path pinned:
 -- functions mallory puts first on the caller's search_path are not called.
 --

@@ -51,8 +51,12 @@
  * kept as defence in depth), then planned once as its author, all in a
  * subtransaction; later costings run in a subtransaction of their own too,
  * so an author's function that fails on purpose drops its statement, not
- * the call.  Statements whose author is gone or can no longer read or plan
- * them are counted in a NOTICE; a cancel request is never swallowed.
+ * the call.  Only statements of authors whose rights the caller has (all,
+ * for a superuser) are planned: the caller's search_path, temporary
+ * tables and functions take part in the analysis, and becoming a more
+ * privileged author must give the caller nothing.  Statements whose author
+ * is gone, can no longer read or plan them, or has rights the caller lacks
+ * are counted in a NOTICE; a cancel request is never swallowed.
  * index_advisor() plans the caller's own text as the caller.
  *
  * apply_index() builds only statements this session's index_advisor() or
@@ -555,6 +559,7 @@ typedef struct SkipCounts
 									 * analyzes */
 	int			author_gone;	/* the role that ran it was dropped */
 	int			author_cannot;	/* no longer analyzes or plans as its author */
+	int			above_caller;	/* the author has rights the caller lacks */
 	int			not_allowed;	/* the caller may not read its tables, or it
 								 * calls functions the caller does not trust */
 } SkipCounts;
@@ -594,6 +599,18 @@ workload_queries(SkipCounts *skip)
 			!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->userid)))
 		{
 			skip->author_gone++;
+			continue;
+		}
+
+		/*
+		 * Becoming the author must give the caller nothing: the caller's
+		 * search_path, temporary tables and functions take part in the
+		 * analysis, so only authors whose rights the caller already has
+		 * (every role, for a superuser) are planned.
+		 */
+		if (!has_privs_of_role(GetUserId(), s->userid))
+		{
+			skip->above_caller++;
 			continue;
 		}
 		/*
@@ -690,6 +707,7 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 	List	   *choices;
 	ListCell   *lc;
 	SkipCounts	skip;
+	int			nskipped;
 
 	perfkit_require_preload();
 	if (min_improvement < 0 || min_improvement >= 1 || isnan(min_improvement))
@@ -716,14 +734,14 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 	foreach(lc, queries)
 		if (((AdvisorQuery *) lfirst(lc))->broken)
 			skip.author_cannot++;
-	if (skip.author_gone + skip.author_cannot > 0)
+	nskipped = skip.author_gone + skip.author_cannot + skip.above_caller;
+	if (nskipped > 0)
 		ereport(NOTICE,
 				(errmsg_plural("recommend_indexes skipped %d captured statement",
 							   "recommend_indexes skipped %d captured statements",
-							   skip.author_gone + skip.author_cannot,
-							   skip.author_gone + skip.author_cannot),
-				 errdetail("Run by roles that no longer exist: %d; no longer analyzed or planned by the roles that ran them: %d.",
-						   skip.author_gone, skip.author_cannot)));
+							   nskipped, nskipped),
+				 errdetail("Run by roles that no longer exist: %d; no longer analyzed or planned by the roles that ran them: %d; run by roles whose rights the caller does not have: %d.",
+						   skip.author_gone, skip.author_cannot, skip.above_caller)));
 	foreach(lc, choices)
 	{
 		Choice	   *c = lfirst(lc);
