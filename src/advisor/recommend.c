@@ -613,6 +613,7 @@ workload_queries(SkipCounts *skip)
 			skip->above_caller++;
 			continue;
 		}
+
 		/*
 		 * A text that no longer analyzes (a dropped table, a statement of
 		 * a PL/pgSQL function captured without its context) is left out
