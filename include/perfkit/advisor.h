@@ -67,7 +67,19 @@ typedef struct AdvisorQuery
 	Oid			write_relid;	/* INSERT/UPDATE target, or InvalidOid */
 	Bitmapset  *updated_cols;	/* UPDATE's target columns */
 	double		cost;			/* cost under the current choice */
+	Oid			userid;			/* plan as this role (the statement's author),
+								 * or InvalidOid: as the caller */
+	bool		broken;			/* planning it as its author failed */
 } AdvisorQuery;
+
+/* A saved identity, while the advisor acts as a statement's author. */
+typedef struct AdvisorIdentity
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	bool		switched;
+} AdvisorIdentity;
 
 /* src/advisor/workload.c */
 extern Size advisor_workload_shmem_size(void);
@@ -85,6 +97,7 @@ typedef struct WorkloadSample
 	int64		rows;
 	CmdType		cmd;
 	bool		replannable;
+	Oid			userid;			/* who ran the example */
 	char	   *example;
 } WorkloadSample;
 
@@ -96,7 +109,10 @@ extern void advisor_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 extern bool advisor_costing_active(void);
 extern void advisor_planner_enter(void);
 extern void advisor_planner_exit(void);
-extern double advisor_cost(Query *query, List *hypos);
+extern void advisor_become(Oid userid, AdvisorIdentity *id);
+extern void advisor_unbecome(AdvisorIdentity *id);
+extern int	advisor_swallow_error(MemoryContext cxt);
+extern double advisor_cost(Query *query, Oid userid, List *hypos);
 extern void advisor_hypo_estimate(HypoIndex *hypo, double fraction);
 
 /* src/advisor/candidates.c */

@@ -54,6 +54,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -79,6 +80,7 @@
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/relcache.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
@@ -1055,7 +1057,12 @@ candidate_cmp(const ListCell *a, const ListCell *b)
 				  ((HypoIndex *) lfirst(b))->signature);
 }
 
-/* Every candidate of every query, without repeats, in signature order. */
+/*
+ * Every candidate of every query, without repeats, in signature order.
+ * A captured query's candidates are built as its author (the partial
+ * index's predicate is simplified and planned to estimate its fraction),
+ * in a subtransaction: if that fails, the query is marked broken.
+ */
 List *
 advisor_candidates(List *queries)
 {
@@ -1067,10 +1074,43 @@ advisor_candidates(List *queries)
 		AdvisorQuery *aq = lfirst(lc);
 		WalkContext ctx = {0};
 		ListCell   *uc;
+		AdvisorIdentity id;
+		MemoryContext cxt = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
 
-		collect_walker((Node *) aq->query, &ctx);
-		foreach(uc, ctx.uses)
-			candidates_for_use(lfirst(uc), &out);
+		if (!OidIsValid(aq->userid))
+		{
+			collect_walker((Node *) aq->query, &ctx);
+			foreach(uc, ctx.uses)
+				candidates_for_use(lfirst(uc), &out);
+			continue;
+		}
+		if (aq->broken)
+			continue;
+		/* predicates are simplified and planned as the query's author */
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			advisor_become(aq->userid, &id);
+			collect_walker((Node *) aq->query, &ctx);
+			foreach(uc, ctx.uses)
+				candidates_for_use(lfirst(uc), &out);
+			advisor_unbecome(&id);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			/* candidates added before the error stay: they are only ideas */
+			(void) advisor_swallow_error(cxt);
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			aq->broken = true;
+		}
+		PG_END_TRY();
 	}
 	list_sort(out, candidate_cmp);
 	return out;

@@ -29,6 +29,14 @@
  * fillfactor of 90%, and one internal level per factor of fanout; a BRIN
  * index has one summary per 128 heap pages plus its revmap and metapage.
  *
+ * Whose rights.  advisor_cost() plans as the role it is given: a captured
+ * statement is planned as its author, in a security-restricted operation
+ * (advisor_become()), because the planner calls functions that are not
+ * in the query tree (a range type's subtype_diff during selectivity
+ * estimation, SQL functions it inlines, default expressions); run as the
+ * caller of recommend_indexes(), a superuser, they would run as the
+ * superuser.  index_advisor() plans the caller's own text as the caller.
+ *
  * Costing runs with parallelism off (cursor options 0) and no parameters,
  * so generic-plan costs never enter.
  *
@@ -54,6 +62,8 @@
 #include "rewrite/rewriteManip.h"
 #include "storage/bufpage.h"
 #include "tcop/tcopprot.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/selfuncs.h"
@@ -282,20 +292,79 @@ advisor_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 }
 
 /*
+ * Become userid, in a security-restricted operation with a GUC nest level
+ * of its own, for work done on behalf of a captured statement's author;
+ * InvalidOid (or the current user) changes only nothing.  The author's
+ * functions that the planner reaches (a range type's subtype_diff, an
+ * inlined SQL function, a default expression) then run with the author's
+ * rights and cannot leave a setting behind.  On error, the abort of the
+ * (sub)transaction restores the user id, the security context and the
+ * settings; advisor_unbecome() is called on success only.
+ */
+void
+advisor_become(Oid userid, AdvisorIdentity *id)
+{
+	id->switched = false;
+	if (!OidIsValid(userid))
+		return;
+	GetUserIdAndSecContext(&id->save_userid, &id->save_sec_context);
+	SetUserIdAndSecContext(userid,
+						   id->save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	id->save_nestlevel = NewGUCNestLevel();
+	id->switched = true;
+}
+
+void
+advisor_unbecome(AdvisorIdentity *id)
+{
+	if (!id->switched)
+		return;
+	AtEOXact_GUC(false, id->save_nestlevel);
+	SetUserIdAndSecContext(id->save_userid, id->save_sec_context);
+	id->switched = false;
+}
+
+/*
+ * Swallow the error being handled, unless it is a cancel request, which
+ * must stop the whole call; the caller then rolls back its subtransaction.
+ * Returns the error's SQLSTATE.
+ */
+int
+advisor_swallow_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+	int			code;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		PG_RE_THROW();
+	code = edata->sqlerrcode;
+	ereport(DEBUG1,
+			(errmsg_internal("index advisor: captured statement left out: %s",
+							 edata->message)));
+	FreeErrorData(edata);
+	FlushErrorState();
+	return code;
+}
+
+/*
  * The total cost of planning query with the hypothetical indexes hypos
  * (NIL: as the database is).  The query is copied; memory used by the
  * planner is freed before returning.
  */
 double
-advisor_cost(Query *query, List *hypos)
+advisor_cost(Query *query, Oid userid, List *hypos)
 {
 	MemoryContext cxt;
 	MemoryContext old;
 	double		cost = 0;
+	AdvisorIdentity id;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "perfkit costing",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
+	advisor_become(userid, &id);
 	PG_TRY();
 	{
 		Query	   *copy = copyObject(query);
@@ -315,6 +384,7 @@ advisor_cost(Query *query, List *hypos)
 		MemoryContextSwitchTo(old);
 	}
 	PG_END_TRY();
+	advisor_unbecome(&id);
 	MemoryContextDelete(cxt);
 	return cost;
 }

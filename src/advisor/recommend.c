@@ -41,6 +41,24 @@
  * page dirtied and logged) and each BRIN a tenth of that, times the
  * statement's calls.
  *
+ * Whose rights.  A captured statement is re-planned as its author (the
+ * role that ran it, recorded by capture), in a security-restricted
+ * operation (advisor_become() in hypo.c): the planner runs functions the
+ * query tree does not show, such as a range type's subtype_diff, and they
+ * must not run as the caller of recommend_indexes().  Each statement is
+ * analyzed as its author, checked against the author's and the caller's
+ * privileges and the caller's trust in its functions (untrusted_function(),
+ * kept as defence in depth), then planned once as its author, all in a
+ * subtransaction; later costings run in a subtransaction of their own too,
+ * so an author's function that fails on purpose drops its statement, not
+ * the call.  Only statements of authors whose rights the caller has (all,
+ * for a superuser) are planned: the caller's search_path, temporary
+ * tables and functions take part in the analysis, and becoming a more
+ * privileged author must give the caller nothing.  Statements whose author
+ * is gone, can no longer read or plan them, or has rights the caller lacks
+ * are counted in a NOTICE; a cancel request is never swallowed.
+ * index_advisor() plans the caller's own text as the caller.
+ *
  * apply_index() builds only statements this session's index_advisor() or
  * recommend_indexes() produced, as the caller, and without CONCURRENTLY:
  * CREATE INDEX CONCURRENTLY cannot run inside a function.
@@ -152,6 +170,46 @@ write_overhead(HypoIndex *h, AdvisorQuery **qs, int nq)
 	return total;
 }
 
+/*
+ * The cost of q under the indexes set.  A captured statement is planned as
+ * its author, in a subtransaction: its author's functions run while it is
+ * planned and may fail on purpose after the first plan succeeded; such a
+ * statement is marked broken and keeps its cost (it gains nothing), rather
+ * than failing the whole call.
+ */
+static double
+query_cost(AdvisorQuery *q, List *set)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	double		cost = 0;
+
+	if (!OidIsValid(q->userid))
+		return advisor_cost(q->query, InvalidOid, set);
+	if (q->broken)
+		return q->cost;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		cost = advisor_cost(q->query, q->userid, set);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		(void) advisor_swallow_error(cxt);
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		q->broken = true;
+		cost = q->cost;
+	}
+	PG_END_TRY();
+	return cost;
+}
+
 static bool
 touches(AdvisorQuery *q, Oid relid)
 {
@@ -187,7 +245,7 @@ table_cost(AdvisorQuery **qs, int nq, Oid relid, List *set)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (touches(qs[i], relid))
-			total += qs[i]->weight * advisor_cost(qs[i]->query, set);
+			total += qs[i]->weight * query_cost(qs[i], set);
 	}
 	return total;
 }
@@ -279,7 +337,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 	for (i = 0; i < nq; i++)
 	{
 		qs[i] = list_nth(queries, i);
-		qs[i]->cost = advisor_cost(qs[i]->query, NIL);
+		qs[i]->cost = query_cost(qs[i], NIL);
 	}
 	for (j = 0; j < nc; j++)
 		cs[j] = list_nth(cands, j);
@@ -315,7 +373,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 					continue;
 				CHECK_FOR_INTERRUPTS();
 				if (cache[j * nq + i] < 0)
-					cache[j * nq + i] = advisor_cost(qs[i]->query, with);
+					cache[j * nq + i] = query_cost(qs[i], with);
 				c = cache[j * nq + i];
 				if (c < qs[i]->cost * (1 - 1e-9))
 				{
@@ -362,7 +420,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 	/* replace what later choices made second best, then report */
 	chosen = swap_pass(qs, nq, cs, nc, chosen, budget, count_writes);
 	for (i = 0; i < nq; i++)
-		qs[i]->cost = advisor_cost(qs[i]->query, NIL);
+		qs[i]->cost = query_cost(qs[i], NIL);
 	for (j = 0; j < list_length(chosen); j++)
 	{
 		HypoIndex  *h = list_nth(chosen, j);
@@ -376,7 +434,7 @@ select_indexes(List *queries, List *cands, double min_improvement,
 
 			if (!touches(qs[i], h->relid))
 				continue;
-			after = advisor_cost(qs[i]->query, upto);
+			after = query_cost(qs[i], upto);
 			if (after < qs[i]->cost * (1 - 1e-9))
 			{
 				c->before += qs[i]->weight * qs[i]->cost;
@@ -494,13 +552,30 @@ untrusted_walker(Node *node, void *context)
 	return expression_tree_walker(node, untrusted_walker, context);
 }
 
+/* Why captured statements were left out of recommend_indexes(). */
+typedef struct SkipCounts
+{
+	int			not_replannable;	/* parameters, truncated text, no longer
+									 * analyzes */
+	int			author_gone;	/* the role that ran it was dropped */
+	int			author_cannot;	/* no longer analyzes or plans as its author */
+	int			above_caller;	/* the author has rights the caller lacks */
+	int			not_allowed;	/* the caller may not read its tables, or it
+								 * calls functions the caller does not trust */
+} SkipCounts;
+
 /*
- * The captured workload of this database as AdvisorQuery entries: only
- * statements that can be re-planned, that still analyze (tables may have
- * gone) and whose tables the caller may read.  *skipped counts the rest.
+ * The captured workload of this database as AdvisorQuery entries.  Each
+ * statement is analyzed, checked and planned once as its author (the role
+ * that ran it), in a security-restricted operation: the planner reaches
+ * functions the query tree does not show (a range type's subtype_diff,
+ * for one), and they must not run with the caller's rights.  Kept are
+ * the statements that still analyze and plan as their author, on tables
+ * the author and the caller may both read, calling only functions the
+ * caller trusts; the others are counted in *skip.
  */
 static List *
-workload_queries(int *skipped)
+workload_queries(SkipCounts *skip)
 {
 	List	   *samples = advisor_workload_samples(MyDatabaseId);
 	List	   *out = NIL;
@@ -508,51 +583,105 @@ workload_queries(int *skipped)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 
-	*skipped = 0;
+	memset(skip, 0, sizeof(SkipCounts));
 	foreach(lc, samples)
 	{
 		WorkloadSample *s = lfirst(lc);
-		Query	   *q = NULL;
+		Query	   *volatile q = NULL;
+		volatile bool planning;
 
 		if (!s->replannable || s->calls <= 0)
 		{
-			(*skipped)++;
+			skip->not_replannable++;
 			continue;
 		}
+		if (!OidIsValid(s->userid) ||
+			!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->userid)))
+		{
+			skip->author_gone++;
+			continue;
+		}
+
+		/*
+		 * Becoming the author must give the caller nothing: the caller's
+		 * search_path, temporary tables and functions take part in the
+		 * analysis, so only authors whose rights the caller already has
+		 * (every role, for a superuser) are planned.
+		 */
+		if (!has_privs_of_role(GetUserId(), s->userid))
+		{
+			skip->above_caller++;
+			continue;
+		}
+
+		/*
+		 * A text that no longer analyzes (a dropped table, a statement of
+		 * a PL/pgSQL function captured without its context) is left out
+		 * quietly; one the author may no longer read or plan is reported.
+		 */
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
+		planning = false;
 		PG_TRY();
 		{
+			AdvisorIdentity id;
+
+			advisor_become(s->userid, &id);
 			q = advisor_analyze(s->example, false);
-			if (!ExecCheckRTPerms(q->rtable, false) ||
-				untrusted_walker((Node *) q, NULL))
+			planning = true;
+			if (!ExecCheckRTPerms(q->rtable, false))
+			{
 				q = NULL;
+				skip->author_cannot++;
+			}
+			advisor_unbecome(&id);
+
+			/*
+			 * Defence in depth, before anything of it runs: the caller's
+			 * own rights on its tables, and only functions the caller
+			 * trusts in its tree.
+			 */
+			if (q != NULL &&
+				(!ExecCheckRTPerms(q->rtable, false) ||
+				 untrusted_walker((Node *) q, NULL)))
+			{
+				q = NULL;
+				skip->not_allowed++;
+			}
+			if (q != NULL)
+			{
+				advisor_become(s->userid, &id);
+				(void) advisor_cost(q, InvalidOid, NIL);
+				advisor_unbecome(&id);
+			}
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
 		}
 		PG_CATCH();
 		{
-			MemoryContextSwitchTo(cxt);
-			FlushErrorState();
+			int			code = advisor_swallow_error(cxt);
+
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
 			q = NULL;
+			if (planning || code == ERRCODE_INSUFFICIENT_PRIVILEGE)
+				skip->author_cannot++;
+			else
+				skip->not_replannable++;
 		}
 		PG_END_TRY();
 		if (q == NULL)
-		{
-			(*skipped)++;
 			continue;
-		}
 		{
 			AdvisorQuery *aq = advisor_query_info(q, (double) s->calls,
 												  (double) s->rows / s->calls);
 
+			aq->userid = s->userid;
 			if (aq->relids == NIL)
 			{
-				(*skipped)++;
+				skip->not_allowed++;
 				continue;
 			}
 			out = lappend(out, aq);
@@ -578,7 +707,8 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 	List	   *cands;
 	List	   *choices;
 	ListCell   *lc;
-	int			skipped;
+	SkipCounts	skip;
+	int			nskipped;
 
 	perfkit_require_preload();
 	if (min_improvement < 0 || min_improvement >= 1 || isnan(min_improvement))
@@ -595,13 +725,24 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 				 errmsg("storage_budget must not be negative")));
 	InitMaterializedSRF(fcinfo, 0);
 
-	queries = workload_queries(&skipped);
-	if (skipped > 0)
+	queries = workload_queries(&skip);
+	if (skip.not_replannable + skip.not_allowed > 0)
 		ereport(DEBUG1,
-				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned",
-								 skipped)));
+				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned, %d are not allowed",
+								 skip.not_replannable, skip.not_allowed)));
 	cands = advisor_candidates(queries);
 	choices = select_indexes(queries, cands, min_improvement, max_indexes, budget, true);
+	foreach(lc, queries)
+		if (((AdvisorQuery *) lfirst(lc))->broken)
+			skip.author_cannot++;
+	nskipped = skip.author_gone + skip.author_cannot + skip.above_caller;
+	if (nskipped > 0)
+		ereport(NOTICE,
+				(errmsg_plural("recommend_indexes skipped %d captured statement",
+							   "recommend_indexes skipped %d captured statements",
+							   nskipped, nskipped),
+				 errdetail("Run by roles that no longer exist: %d; no longer analyzed or planned by the roles that ran them: %d; run by roles whose rights the caller does not have: %d.",
+						   skip.author_gone, skip.author_cannot, skip.above_caller)));
 	foreach(lc, choices)
 	{
 		Choice	   *c = lfirst(lc);

@@ -28,7 +28,10 @@
  * execution of the same query id replaces it, and the entry says whether
  * it can be re-planned.  When the store is full, a new query id evicts
  * the entry with the fewest calls (the oldest among equals): a linear
- * walk, done only when a new query id arrives at a full store.
+ * walk, done only when a new query id arrives at a full store.  The
+ * entry records who ran the example (the current user at ExecutorEnd,
+ * the owner inside a SECURITY DEFINER function): recommend_indexes()
+ * re-plans the text as that role, never with its own caller's rights.
  *
  * Lock order: one LWLock, PERFKIT_LOCK_WORKLOAD, a leaf (src/shmem.c).
  * Sampled executions take it exclusively for one lookup and a few
@@ -338,6 +341,7 @@ advisor_workload_samples(Oid dbid)
 		s->rows = e->rows;
 		s->cmd = e->cmd;
 		s->replannable = !e->has_params && !e->truncated;
+		s->userid = e->userid;
 		s->example = pnstrdup(e->text, e->textlen);
 		result = lappend(result, s);
 	}
