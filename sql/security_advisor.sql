@@ -188,6 +188,30 @@ WHERE p.pronamespace = 'perfkit'::regnamespace
 ORDER BY 1;
 
 --
+-- A superuser's statement is planned as the superuser only when every
+-- object it reaches belongs to a superuser.  The superuser read mallory's
+-- view once; she then replaced the view to reach her range type, whose
+-- subtype_diff would run as the superuser when the statement is planned.
+-- The statement is skipped (counted in the notice) and nothing of hers
+-- runs as anyone but her.
+--
+SELECT perfkit.workload_reset() >= 0 AS reset;
+SET ROLE secadv_mallory;
+CREATE VIEW secadv.v AS SELECT id FROM secadv.spans;
+RESET ROLE;
+SET perfkit.advisor_sample_rate = 1;
+SELECT count(*) FROM secadv.v WHERE id > 5;
+SET perfkit.advisor_sample_rate = 0;
+SET ROLE secadv_mallory;
+CREATE OR REPLACE VIEW secadv.v AS
+	SELECT id FROM secadv.spans WHERE span && '[100,200)'::secadv.evilrange;
+RESET ROLE;
+TRUNCATE secadv.seen;
+SELECT count(*) >= 0 AS advised FROM perfkit.recommend_indexes(0.0);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'secadv_mallory';
+SELECT count(*) AS ran_as_others FROM secadv.seen WHERE who <> 'secadv_mallory';
+
+--
 -- apply_index() runs only the advisor's statements, as the caller: a
 -- statement proposed for a table mallory does not own fails for her.
 --

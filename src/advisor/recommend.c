@@ -56,8 +56,13 @@
  * tables and functions take part in the analysis, and becoming a more
  * privileged author must give the caller nothing.  Statements whose author
  * is gone, can no longer read or plan them, or has rights the caller lacks
- * are counted in a NOTICE; a cancel request is never swallowed.
- * index_advisor() plans the caller's own text as the caller.
+ * are counted in a NOTICE; a cancel request is never swallowed.  Planning
+ * as the author must give no object's owner the author's rights either
+ * (a superuser's statement over a view its owner replaced since), so a
+ * statement is planned only when every relation, data type and function
+ * it reaches belongs to a role with the author's rights
+ * (reaches_untrusted_objects()).  index_advisor() plans the caller's own
+ * text as the caller.
  *
  * apply_index() builds only statements this session's index_advisor() or
  * recommend_indexes() produced, as the caller, and without CONCURRENTLY:
@@ -74,7 +79,11 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_range.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -84,6 +93,7 @@
 #include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -552,6 +562,155 @@ untrusted_walker(Node *node, void *context)
 	return expression_tree_walker(node, untrusted_walker, context);
 }
 
+/*
+ * Planning a statement runs code that its tree does not show: a range
+ * type's subtype_diff during selectivity estimation, a domain's CHECK
+ * folded as a constant, a function inlined from a view.  Planned as its
+ * author, that code runs with the author's rights, and it is the code of
+ * whoever owns the objects reached *now*, not when the statement ran (a
+ * view may have been replaced since).  So a statement is planned only
+ * when every object it reaches -- relations (views, their tables and the
+ * tables' inheritance children), data types (with a range type's support
+ * functions, a domain's or array's base type) and functions -- belongs to
+ * a role that already has the author's rights: for a superuser's
+ * statement, objects owned by superusers only.  Then becoming the author
+ * gives no object's owner anything.
+ */
+#define TRUST_TYPE_DEPTH	8
+
+static bool
+owner_has_author_rights(Oid owner, Oid author)
+{
+	return owner == author || has_privs_of_role(owner, author);
+}
+
+static bool
+function_trusted(Oid funcid, Oid author)
+{
+	HeapTuple	tp;
+	Oid			owner;
+
+	if (!OidIsValid(funcid) || funcid < FirstNormalObjectId)
+		return true;
+	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
+	ReleaseSysCache(tp);
+	return owner_has_author_rights(owner, author);
+}
+
+static bool
+type_trusted(Oid typid, Oid author, int depth)
+{
+	HeapTuple	tp;
+	Form_pg_type typ;
+	bool		ok;
+	Oid			next = InvalidOid;
+
+	if (!OidIsValid(typid) || typid < FirstNormalObjectId)
+		return true;
+	if (depth > TRUST_TYPE_DEPTH)
+		return false;
+	tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	typ = (Form_pg_type) GETSTRUCT(tp);
+	ok = owner_has_author_rights(typ->typowner, author);
+	if (ok && typ->typtype == TYPTYPE_DOMAIN)
+		next = typ->typbasetype;
+	else if (ok && OidIsValid(typ->typelem))
+		next = typ->typelem;
+	else if (ok && typ->typtype == TYPTYPE_MULTIRANGE)
+		next = get_multirange_range(typid);
+	else if (ok && typ->typtype == TYPTYPE_RANGE)
+	{
+		HeapTuple	rt = SearchSysCache1(RANGETYPE, ObjectIdGetDatum(typid));
+
+		if (!HeapTupleIsValid(rt))
+			ok = false;
+		else
+		{
+			Form_pg_range rng = (Form_pg_range) GETSTRUCT(rt);
+
+			ok = function_trusted(rng->rngsubdiff, author) &&
+				function_trusted(rng->rngcanonical, author);
+			next = rng->rngsubtype;
+			ReleaseSysCache(rt);
+		}
+	}
+	ReleaseSysCache(tp);
+	return ok && (!OidIsValid(next) || type_trusted(next, author, depth + 1));
+}
+
+static bool
+relation_trusted(Oid relid, Oid author)
+{
+	List	   *rels;
+	ListCell   *lc;
+	bool		ok = true;
+
+	/* the children the planner expands, with the relation itself first */
+	rels = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, rels)
+	{
+		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tp))
+			ok = false;
+		else
+		{
+			ok = owner_has_author_rights(((Form_pg_class) GETSTRUCT(tp))->relowner, author);
+			ReleaseSysCache(tp);
+		}
+		if (!ok)
+			break;
+	}
+	list_free(rels);
+	return ok;
+}
+
+static bool
+untrusted_for_author_fn(Oid funcid, void *context)
+{
+	return !function_trusted(funcid, *(Oid *) context);
+}
+
+static bool
+untrusted_for_author(Node *node, void *context)
+{
+	Oid			author = *(Oid *) context;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		return rte->rtekind == RTE_RELATION && !relation_trusted(rte->relid, author);
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, untrusted_for_author, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	if (check_functions_in_node(node, untrusted_for_author_fn, context))
+		return true;
+	if ((IsA(node, Var) || IsA(node, Const) || IsA(node, Param) ||
+		 IsA(node, FuncExpr) || IsA(node, OpExpr) || IsA(node, Aggref) ||
+		 IsA(node, WindowFunc) || IsA(node, RelabelType) ||
+		 IsA(node, CoerceViaIO) || IsA(node, ArrayCoerceExpr) ||
+		 IsA(node, CoerceToDomain) || IsA(node, SubscriptingRef)) &&
+		!type_trusted(exprType(node), author, 0))
+		return true;
+	return expression_tree_walker(node, untrusted_for_author, context);
+}
+
+/* Whether planning q as author could run code of a role below author. */
+static bool
+reaches_untrusted_objects(Query *q, Oid author)
+{
+	return untrusted_for_author((Node *) q, &author);
+}
+
 /* Why captured statements were left out of recommend_indexes(). */
 typedef struct SkipCounts
 {
@@ -560,8 +719,10 @@ typedef struct SkipCounts
 	int			author_gone;	/* the role that ran it was dropped */
 	int			author_cannot;	/* no longer analyzes or plans as its author */
 	int			above_caller;	/* the author has rights the caller lacks */
-	int			not_allowed;	/* the caller may not read its tables, or it
-								 * calls functions the caller does not trust */
+	int			not_allowed;	/* the caller may not read its tables, it
+								 * calls functions the caller does not trust,
+								 * or it reaches objects of roles without the
+								 * author's rights */
 } SkipCounts;
 
 /*
@@ -643,7 +804,8 @@ workload_queries(SkipCounts *skip)
 			 */
 			if (q != NULL &&
 				(!ExecCheckRTPerms(q->rtable, false) ||
-				 untrusted_walker((Node *) q, NULL)))
+				 untrusted_walker((Node *) q, NULL) ||
+				 reaches_untrusted_objects(q, s->userid)))
 			{
 				q = NULL;
 				skip->not_allowed++;
@@ -780,6 +942,7 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 	const char *prefix = "CREATE INDEX CONCURRENTLY ";
 	char	   *plain;
 	Oid			indexoid;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -800,10 +963,21 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 				 errdetail("The statement was not returned by index_advisor() or recommend_indexes() in this session."),
 				 errhint("Pass an index_statement value those functions returned, unchanged.")));
 	plain = psprintf("CREATE INDEX %s", stmt + strlen(prefix));
+
+	/*
+	 * Run with search_path pinned: the statement's names were printed for
+	 * the search_path it was produced under, and a schema others may
+	 * write to must not supply an operator or function for its predicate
+	 * or expressions now.  A name that no longer resolves fails.
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	pk_spi_exec(plain, 0, NULL, NULL, NULL, false);
 	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
 	indexoid = get_relname_relid(found->name, found->nspid);
 	if (!OidIsValid(indexoid))
 		elog(ERROR, "index \"%s\" was not created", found->name);
