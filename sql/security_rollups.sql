@@ -179,6 +179,35 @@ SELECT pg_temp.diff('SELECT * FROM sec_monthly',
 	AS monthly_equals_group_by;
 SELECT pg_temp.diff('SELECT * FROM sec_daily', 'SELECT * FROM sec_kept') AS final_daily_unchanged;
 
+-- drop_rollup(keep_table => true) by a superuser (an admin dropping
+-- mallory's rollup) copies the view she owns and may redefine: her
+-- function must run as her, restricted, and the kept table is hers.
+SET ROLE sec_mallory;
+CREATE TABLE sec_mal_readings (ts timestamptz NOT NULL, v int);
+INSERT INTO sec_mal_readings VALUES ('2024-04-01 10:00', 1), ('2024-04-02 10:00', 2);
+SELECT perfkit.create_rollup('sec_mal_daily', 'sec_mal_readings', 'ts', 'day', '{}',
+	ARRAY['sum(v)'], late_window => '0') IS NOT NULL AS created;
+SELECT perfkit.refresh_rollup('sec_mal_daily') > 0 AS refreshed;
+CREATE FUNCTION sec_escalate() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		ALTER ROLE sec_mallory SUPERUSER;
+	END IF;
+	RETURN current_user;
+EXCEPTION WHEN OTHERS THEN
+	RETURN current_user;
+END $$;
+CREATE OR REPLACE VIEW sec_mal_daily AS
+	SELECT bucket, sum_v, sec_escalate() AS ran_as FROM sec_mal_daily_state;
+RESET ROLE;
+SELECT perfkit.drop_rollup('sec_mal_daily', keep_table => true);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_mallory';
+SELECT c.relkind, c.relowner::regrole AS kept_owner FROM pg_class c WHERE c.oid = 'sec_mal_daily'::regclass;
+SELECT bucket, sum_v, ran_as FROM sec_mal_daily ORDER BY bucket;
+SELECT to_regclass('sec_mal_daily_state') IS NULL AS state_dropped;
+DROP TABLE sec_mal_daily, sec_mal_readings;
+DROP FUNCTION sec_escalate();
+
 -- Cleanup.
 SET ROLE sec_alice;
 SELECT perfkit.drop_rollup('sec_monthly');
