@@ -208,6 +208,45 @@ SELECT to_regclass('sec_mal_daily_state') IS NULL AS state_dropped;
 DROP TABLE sec_mal_daily, sec_mal_readings;
 DROP FUNCTION sec_escalate();
 
+-- CVE-2018-1058: mallory, who may create in public (in the superuser's
+-- search_path), makes "=" operators for oid = regclass and regclass =
+-- regclass, which match perfkit's comparisons better than pg_catalog's
+-- oideq.  The job, a refresh, perfkit.rollups and drop_rollup() run by a
+-- superuser must not call them.
+SET ROLE sec_mallory;
+CREATE TABLE sec_mal_readings (ts timestamptz NOT NULL, v int);
+INSERT INTO sec_mal_readings VALUES ('2024-04-01 10:00', 1);
+SELECT perfkit.create_rollup('sec_mal_daily', 'sec_mal_readings', 'ts', 'day', '{}',
+	ARRAY['sum(v)'], late_window => '0') IS NOT NULL AS created;
+CREATE TABLE sec_mal_calls (who name, superuser boolean);
+GRANT INSERT ON sec_mal_calls TO PUBLIC;
+CREATE FUNCTION sec_eq(a oid, b oid) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.sec_mal_calls
+	SELECT current_user, rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user;
+	BEGIN
+		ALTER ROLE sec_mallory SUPERUSER;
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE FUNCTION sec_eq_or(a oid, b regclass) RETURNS boolean LANGUAGE sql AS 'SELECT public.sec_eq(a, b)';
+CREATE FUNCTION sec_eq_rr(a regclass, b regclass) RETURNS boolean LANGUAGE sql AS 'SELECT public.sec_eq(a, b)';
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.sec_eq_or);
+CREATE OPERATOR public.= (LEFTARG = regclass, RIGHTARG = regclass, FUNCTION = public.sec_eq_rr);
+RESET ROLE;
+CALL perfkit.refresh_rollups();
+SELECT perfkit.refresh_rollup('sec_mal_daily') >= 0 AS refreshed;
+SELECT count(*) > 0 AS listed FROM perfkit.rollups;
+SELECT perfkit.drop_rollup('sec_mal_daily');
+DROP OPERATOR public.= (oid, regclass);
+DROP OPERATOR public.= (regclass, regclass);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_mallory';
+SELECT count(*) AS superuser_calls FROM sec_mal_calls WHERE superuser;
+DROP TABLE sec_mal_calls, sec_mal_readings;
+DROP FUNCTION sec_eq_or(oid, regclass), sec_eq_rr(regclass, regclass), sec_eq(oid, oid);
+
 -- Cleanup.
 SET ROLE sec_alice;
 SELECT perfkit.drop_rollup('sec_monthly');
