@@ -977,6 +977,49 @@ $$;
 REVOKE ALL ON FUNCTION perfkit._rollup_job_step(integer) FROM PUBLIC;
 
 /*
+ * Rows forged in the catalogs before 0.8 (PUBLIC could write them): a
+ * rollup naming a relation (rel, state_table, live_view, raw_source,
+ * source) that its owner's roles do not own is removed with its measures
+ * and change rows, and so is every rollup built on it; so are change rows
+ * of no rollup.  A NOTICE names each.  Relations that no longer exist are
+ * left to drop_rollup().  Run once at the end of this section; the
+ * extension's owner may run it again.
+ */
+CREATE FUNCTION perfkit._rollup_purge_forged()
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	n integer := 0;
+BEGIN
+	FOR d IN
+		WITH RECURSIVE forged AS (
+			SELECT r.id FROM perfkit.rollup_defs r
+			WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+						  WHERE c.oid IN (r.rel, r.state_table, r.live_view, r.raw_source, r.source)
+							AND NOT pg_catalog.pg_has_role(r.owner, c.relowner, 'USAGE'))
+			UNION
+			SELECT r.id FROM perfkit.rollup_defs r JOIN forged f ON r.parent_id = f.id
+		)
+		SELECT r.* FROM perfkit.rollup_defs r WHERE r.id IN (SELECT id FROM forged)
+		ORDER BY r.depth DESC, r.id
+	LOOP
+		RAISE NOTICE 'removing rollup % (id %, owner %): it names relations its owner does not own',
+			d.rel, d.id, d.owner
+			USING HINT = 'Rows of the rollup catalogs written before 0.8 may have been forged.';
+		DELETE FROM perfkit.rollup_changes c WHERE c.rollup_id = d.id;
+		DELETE FROM perfkit.rollup_defs r WHERE r.id = d.id;	-- and its measures
+		n := n + 1;
+	END LOOP;
+	DELETE FROM perfkit.rollup_changes c
+	WHERE NOT EXISTS (SELECT 1 FROM perfkit.rollup_defs r WHERE r.id = c.rollup_id);
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION perfkit._rollup_purge_forged() FROM PUBLIC;
+
+/*
  * A superuser (or the superuser's job) runs these functions: none may
  * resolve an operator, function or cast through the caller's search_path,
  * where a role with CREATE on a schema of it could put a better-matching
@@ -1012,6 +1055,9 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+-- Remove what was forged before 0.8 (see _rollup_purge_forged() above).
+SELECT perfkit._rollup_purge_forged();
 
 
 -- (end of rollups)

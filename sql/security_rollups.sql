@@ -247,6 +247,28 @@ SELECT count(*) AS superuser_calls FROM sec_mal_calls WHERE superuser;
 DROP TABLE sec_mal_calls, sec_mal_readings;
 DROP FUNCTION sec_eq_or(oid, regclass), sec_eq_rr(regclass, regclass), sec_eq(oid, oid);
 
+-- Rows forged before 0.8 (made here by a superuser): one points raw_source
+-- at alice's table (it would block her retention), with a measure and a
+-- change row; a change row of no rollup.  The upgrade's cleanup removes
+-- them, and nothing of alice's.
+INSERT INTO perfkit.rollup_defs (id, rel, state_table, live_view, source, raw_source, time_column,
+	time_type, granularity, timezone, dimensions, depth, late_window, owner)
+VALUES (-2, 'sec_mine_v', 'sec_mine', 'sec_mine_v', 'sec_readings', 'sec_readings',
+	'ts', 'timestamptz', 'day', 'UTC', '{}', 0, '0', 'sec_mallory');
+INSERT INTO perfkit.rollup_measures
+SELECT -2, ord, alias, agg, key, raw_sql, result_type, state_columns, state_types, state_raw_sql,
+	   state_merge_sql, final_sql
+FROM perfkit.rollup_measures WHERE rollup_id = :alice_id;
+INSERT INTO perfkit.rollup_changes VALUES (-2, '2024-04-01'), (-3, '2024-04-01');
+SELECT count(*) AS alice_rollups_before FROM perfkit.rollup_defs WHERE owner = 'sec_alice'::regrole;
+SET client_min_messages = notice;
+SELECT perfkit._rollup_purge_forged() AS removed;
+SET client_min_messages = warning;
+SELECT (SELECT count(*) FROM perfkit.rollup_defs WHERE id < 0) AS forged_defs,
+	   (SELECT count(*) FROM perfkit.rollup_measures WHERE rollup_id < 0) AS forged_measures,
+	   (SELECT count(*) FROM perfkit.rollup_changes WHERE rollup_id < 0) AS forged_changes,
+	   (SELECT count(*) FROM perfkit.rollup_defs WHERE owner = 'sec_alice'::regrole) AS alice_rollups_after;
+
 -- Cleanup.
 SET ROLE sec_alice;
 SELECT perfkit.drop_rollup('sec_monthly');
