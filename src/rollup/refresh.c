@@ -40,6 +40,15 @@
  * the rollup perfkit._rollup_in_refresh() says this backend is
  * refreshing.  perfkit._rollup_next_id() draws rollup ids for
  * create_rollup() and remembers who drew each, for _rollup_register().
+ * drop_rollup(keep_table => true) copies the rollup's view, which its
+ * owner may redefine, through perfkit._rollup_keep_copy(): our own
+ * CREATE TABLE AS, run as the owner in a security-restricted operation
+ * after the same check as the caller.
+ *
+ * search_path: every statement here runs with search_path pinned to
+ * pg_catalog, pg_temp (or names only qualified objects and operators), so
+ * an operator a role put in a schema of the caller's or the owner's path
+ * cannot stand in for pg_catalog's (CVE-2018-1058).
  *
  * Lock order: the refresh lock is taken before any row lock of the
  * rollup's tables; no LWLock is involved.
