@@ -493,11 +493,16 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION perfkit.create_rollup(name text, source regclass, time_column name,
-									  granularity text, dimensions text[] DEFAULT '{}',
-									  measures text[] DEFAULT ARRAY['count(*)'],
-									  timezone text DEFAULT 'UTC',
-									  late_window interval DEFAULT '7 days')
+/*
+ * create_rollup(), drop_rollup() and refresh_rollup() resolve the names
+ * they are given with the caller's search_path, then do their work in
+ * functions that run with search_path = pg_catalog, pg_temp (see the end
+ * of this section).  Measures are parsed there too: a measure calling a
+ * function of the caller's must name its schema.
+ */
+CREATE FUNCTION perfkit._rollup_create(name text, source regclass, time_column name,
+									   granularity text, dimensions text[], measures text[],
+									   timezone text, late_window interval, default_schema name)
 RETURNS regclass
 LANGUAGE plpgsql
 AS $$
@@ -545,7 +550,7 @@ BEGIN
 	END IF;
 	parts := parse_ident(name);
 	IF cardinality(parts) = 1 THEN
-		nsp := current_schema();
+		nsp := default_schema;
 		relname := parts[1];
 		IF nsp IS NULL THEN
 			RAISE EXCEPTION 'no schema has been selected to create in'
@@ -814,18 +819,42 @@ GROUP BY 1%3$s$v$,
 END
 $$;
 
-CREATE OR REPLACE FUNCTION perfkit.drop_rollup(name text, keep_table boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION perfkit.create_rollup(name text, source regclass, time_column name,
+									  granularity text, dimensions text[] DEFAULT '{}',
+									  measures text[] DEFAULT ARRAY['count(*)'],
+									  timezone text DEFAULT 'UTC',
+									  late_window interval DEFAULT '7 days')
+RETURNS regclass
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_create(name, source, time_column, granularity, dimensions, measures,
+								  timezone, late_window, pg_catalog.current_schema());
+END;
+
+/*
+ * drop_rollup(keep_table => true) copies the rollup's final values as its
+ * owner in a security-restricted operation (refresh.c): the owner may have
+ * redefined the view, and a superuser dropping it must not run her code.
+ */
+CREATE FUNCTION perfkit._rollup_keep_copy(id integer)
+RETURNS regclass
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_keep_copy';
+
+CREATE FUNCTION perfkit._rollup_drop(d perfkit.rollup_defs, keep_table boolean)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 #variable_conflict use_variable
 DECLARE
-	d perfkit.rollup_defs := perfkit._rollup_lookup(name);
 	trig text;
 	tmp text;
+	kept regclass;
 	nsp name;
 	relname name;
 BEGIN
+	-- Only the id comes from the caller: the row is read again.
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = d.id;
 	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
 	END IF;
@@ -865,11 +894,11 @@ BEGIN
 		SELECT n.nspname, c.relname INTO nsp, relname
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.oid = d.rel;
-		tmp := format('%I.%I', nsp, 'perfkit_tmp_' || d.id);
-		EXECUTE format('CREATE TABLE %s AS SELECT * FROM %s', tmp, d.rel);
+		-- Copied as the owner, restricted: she may have redefined the view.
+		kept := perfkit._rollup_keep_copy(d.id);
 		EXECUTE format('DROP VIEW %s', d.rel);
 		EXECUTE format('DROP TABLE %s', d.state_table);
-		EXECUTE format('ALTER TABLE %s RENAME TO %I', tmp, relname);
+		EXECUTE format('ALTER TABLE %s RENAME TO %I', kept, relname);
 	ELSE
 		EXECUTE format('DROP VIEW %s', d.rel);
 		EXECUTE format('DROP TABLE %s', d.state_table);
@@ -879,9 +908,156 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION perfkit.drop_rollup(name text, keep_table boolean DEFAULT false)
+RETURNS void
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_drop(perfkit._rollup_lookup(name), keep_table);
+END;
+
+CREATE FUNCTION perfkit._rollup_refresh_one(d perfkit.rollup_defs, range_start timestamptz,
+											range_end timestamptz, include_final boolean)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_variable
+DECLARE
+	n bigint;
+BEGIN
+	-- Only the id comes from the caller: the row is read again.
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = d.id;
+	IF range_start IS NOT NULL AND range_end IS NOT NULL AND range_start >= range_end THEN
+		RAISE EXCEPTION 'range_start must be before range_end'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM perfkit._rollup_lock(d.id, true);
+	SELECT r.buckets INTO n FROM perfkit._rollup_refresh_as_owner(d.id, range_start, range_end, NULL,
+																 include_final) r;
+	RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION perfkit.refresh_rollup(name text, range_start timestamptz DEFAULT NULL,
+									   range_end timestamptz DEFAULT NULL,
+									   include_final boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_refresh_one(perfkit._rollup_lookup(name), range_start, range_end,
+									   include_final);
+END;
+
+-- The rollup of the given name, resolved with the caller's search_path
+-- (it pins none: it names nothing but to_regclass() unqualified).
+CREATE OR REPLACE FUNCTION perfkit._rollup_lookup(name text)
+RETURNS perfkit.rollup_defs
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	target regclass := pg_catalog.to_regclass(name);
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO d FROM perfkit.rollup_defs r
+	WHERE r.rel::pg_catalog.oid OPERATOR(pg_catalog.=) target::pg_catalog.oid;
+	IF target IS NULL OR NOT FOUND THEN
+		RAISE EXCEPTION 'rollup "%" does not exist', name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'perfkit.rollups lists the rollups of this database.';
+	END IF;
+	RETURN d;
+END
+$$;
+
 -- Only the rollups job (perfkit.refresh_rollups()) runs job steps: a step
 -- records its errors in the catalog.
 REVOKE ALL ON FUNCTION perfkit._rollup_job_step(integer) FROM PUBLIC;
+
+/*
+ * Rows forged in the catalogs before 0.8 (PUBLIC could write them): a
+ * rollup naming a relation (rel, state_table, live_view, raw_source,
+ * source) that its owner's roles do not own is removed with its measures
+ * and change rows, and so is every rollup built on it; so are change rows
+ * of no rollup.  A NOTICE names each.  Relations that no longer exist are
+ * left to drop_rollup().  Run once at the end of this section; the
+ * extension's owner may run it again.
+ */
+CREATE FUNCTION perfkit._rollup_purge_forged()
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	n integer := 0;
+BEGIN
+	FOR d IN
+		WITH RECURSIVE forged AS (
+			SELECT r.id FROM perfkit.rollup_defs r
+			WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+						  WHERE c.oid IN (r.rel, r.state_table, r.live_view, r.raw_source, r.source)
+							AND NOT pg_catalog.pg_has_role(r.owner, c.relowner, 'USAGE'))
+			UNION
+			SELECT r.id FROM perfkit.rollup_defs r JOIN forged f ON r.parent_id = f.id
+		)
+		SELECT r.* FROM perfkit.rollup_defs r WHERE r.id IN (SELECT id FROM forged)
+		ORDER BY r.depth DESC, r.id
+	LOOP
+		RAISE NOTICE 'removing rollup % (id %, owner %): it names relations its owner does not own',
+			d.rel, d.id, d.owner
+			USING HINT = 'Rows of the rollup catalogs written before 0.8 may have been forged.';
+		DELETE FROM perfkit.rollup_changes c WHERE c.rollup_id = d.id;
+		DELETE FROM perfkit.rollup_defs r WHERE r.id = d.id;	-- and its measures
+		n := n + 1;
+	END LOOP;
+	DELETE FROM perfkit.rollup_changes c
+	WHERE NOT EXISTS (SELECT 1 FROM perfkit.rollup_defs r WHERE r.id = c.rollup_id);
+	RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION perfkit._rollup_purge_forged() FROM PUBLIC;
+
+/*
+ * A superuser (or the superuser's job) runs these functions: none may
+ * resolve an operator, function or cast through the caller's search_path,
+ * where a role with CREATE on a schema of it could put a better-matching
+ * "=" of her own (CVE-2018-1058).  Every plpgsql function of rollups, and
+ * every SQL function whose body is parsed at call time, runs with
+ * search_path = pg_catalog, pg_temp, but _rollup_lookup(), which resolves
+ * the caller's names and qualifies all else; SQL-standard bodies (RETURN,
+ * BEGIN ATOMIC: create_rollup, drop_rollup, refresh_rollup) were bound
+ * when created and stay inlinable.  The procedure
+ * perfkit.refresh_rollups() commits and cannot have a SET clause: it is C,
+ * and its statements name everything qualified.  Generated SQL names the
+ * user's relations as regclass, which prints qualified under this path.
+ * Keep this at the end of the section: CREATE OR REPLACE FUNCTION without
+ * a SET clause drops it.
+ */
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN
+		SELECT p.oid FROM pg_catalog.pg_proc p
+		JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_proc'::regclass
+			AND dep.objid = p.oid AND dep.deptype = 'e'
+		JOIN pg_catalog.pg_extension e ON e.oid = dep.refobjid AND e.extname = 'perfkit'
+		JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+		WHERE p.prokind = 'f'
+		  AND (p.proname ~ '^_(rollup|bucket)_' OR p.proname = 'rollup_blockers')
+		  AND p.proname <> '_rollup_lookup'		-- resolves the caller's names
+		  AND (l.lanname = 'plpgsql' OR (l.lanname = 'sql' AND p.prosqlbody IS NULL))
+		ORDER BY p.oid
+	LOOP
+		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
+	END LOOP;
+END
+$$;
+
+-- Remove what was forged before 0.8 (see _rollup_purge_forged() above).
+SELECT perfkit._rollup_purge_forged();
 
 
 -- (end of rollups)

@@ -179,6 +179,96 @@ SELECT pg_temp.diff('SELECT * FROM sec_monthly',
 	AS monthly_equals_group_by;
 SELECT pg_temp.diff('SELECT * FROM sec_daily', 'SELECT * FROM sec_kept') AS final_daily_unchanged;
 
+-- drop_rollup(keep_table => true) by a superuser (an admin dropping
+-- mallory's rollup) copies the view she owns and may redefine: her
+-- function must run as her, restricted, and the kept table is hers.
+SET ROLE sec_mallory;
+CREATE TABLE sec_mal_readings (ts timestamptz NOT NULL, v int);
+INSERT INTO sec_mal_readings VALUES ('2024-04-01 10:00', 1), ('2024-04-02 10:00', 2);
+SELECT perfkit.create_rollup('sec_mal_daily', 'sec_mal_readings', 'ts', 'day', '{}',
+	ARRAY['sum(v)'], late_window => '0') IS NOT NULL AS created;
+SELECT perfkit.refresh_rollup('sec_mal_daily') > 0 AS refreshed;
+CREATE FUNCTION sec_escalate() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+		ALTER ROLE sec_mallory SUPERUSER;
+	END IF;
+	RETURN current_user;
+EXCEPTION WHEN OTHERS THEN
+	RETURN current_user;
+END $$;
+CREATE OR REPLACE VIEW sec_mal_daily AS
+	SELECT bucket, sum_v, sec_escalate() AS ran_as FROM sec_mal_daily_state;
+RESET ROLE;
+SELECT perfkit.drop_rollup('sec_mal_daily', keep_table => true);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_mallory';
+SELECT c.relkind, c.relowner::regrole AS kept_owner FROM pg_class c WHERE c.oid = 'sec_mal_daily'::regclass;
+SELECT bucket, sum_v, ran_as FROM sec_mal_daily ORDER BY bucket;
+SELECT to_regclass('sec_mal_daily_state') IS NULL AS state_dropped;
+DROP TABLE sec_mal_daily, sec_mal_readings;
+DROP FUNCTION sec_escalate();
+
+-- CVE-2018-1058: mallory, who may create in public (in the superuser's
+-- search_path), makes "=" operators for oid = regclass and regclass =
+-- regclass, which match perfkit's comparisons better than pg_catalog's
+-- oideq.  The job, a refresh, perfkit.rollups and drop_rollup() run by a
+-- superuser must not call them.
+SET ROLE sec_mallory;
+CREATE TABLE sec_mal_readings (ts timestamptz NOT NULL, v int);
+INSERT INTO sec_mal_readings VALUES ('2024-04-01 10:00', 1);
+SELECT perfkit.create_rollup('sec_mal_daily', 'sec_mal_readings', 'ts', 'day', '{}',
+	ARRAY['sum(v)'], late_window => '0') IS NOT NULL AS created;
+CREATE TABLE sec_mal_calls (who name, superuser boolean);
+GRANT INSERT ON sec_mal_calls TO PUBLIC;
+CREATE FUNCTION sec_eq(a oid, b oid) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.sec_mal_calls
+	SELECT current_user, rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user;
+	BEGIN
+		ALTER ROLE sec_mallory SUPERUSER;
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE FUNCTION sec_eq_or(a oid, b regclass) RETURNS boolean LANGUAGE sql AS 'SELECT public.sec_eq(a, b)';
+CREATE FUNCTION sec_eq_rr(a regclass, b regclass) RETURNS boolean LANGUAGE sql AS 'SELECT public.sec_eq(a, b)';
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.sec_eq_or);
+CREATE OPERATOR public.= (LEFTARG = regclass, RIGHTARG = regclass, FUNCTION = public.sec_eq_rr);
+RESET ROLE;
+CALL perfkit.refresh_rollups();
+SELECT perfkit.refresh_rollup('sec_mal_daily') >= 0 AS refreshed;
+SELECT count(*) > 0 AS listed FROM perfkit.rollups;
+SELECT perfkit.drop_rollup('sec_mal_daily');
+DROP OPERATOR public.= (oid, regclass);
+DROP OPERATOR public.= (regclass, regclass);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sec_mallory';
+SELECT count(*) AS superuser_calls FROM sec_mal_calls WHERE superuser;
+DROP TABLE sec_mal_calls, sec_mal_readings;
+DROP FUNCTION sec_eq_or(oid, regclass), sec_eq_rr(regclass, regclass), sec_eq(oid, oid);
+
+-- Rows forged before 0.8 (made here by a superuser): one points raw_source
+-- at alice's table (it would block her retention), with a measure and a
+-- change row; a change row of no rollup.  The upgrade's cleanup removes
+-- them, and nothing of alice's.
+INSERT INTO perfkit.rollup_defs (id, rel, state_table, live_view, source, raw_source, time_column,
+	time_type, granularity, timezone, dimensions, depth, late_window, owner)
+VALUES (-2, 'sec_mine_v', 'sec_mine', 'sec_mine_v', 'sec_readings', 'sec_readings',
+	'ts', 'timestamptz', 'day', 'UTC', '{}', 0, '0', 'sec_mallory');
+INSERT INTO perfkit.rollup_measures
+SELECT -2, ord, alias, agg, key, raw_sql, result_type, state_columns, state_types, state_raw_sql,
+	   state_merge_sql, final_sql
+FROM perfkit.rollup_measures WHERE rollup_id = :alice_id;
+INSERT INTO perfkit.rollup_changes VALUES (-2, '2024-04-01'), (-3, '2024-04-01');
+SELECT count(*) AS alice_rollups_before FROM perfkit.rollup_defs WHERE owner = 'sec_alice'::regrole;
+SET client_min_messages = notice;
+SELECT perfkit._rollup_purge_forged() AS removed;
+SET client_min_messages = warning;
+SELECT (SELECT count(*) FROM perfkit.rollup_defs WHERE id < 0) AS forged_defs,
+	   (SELECT count(*) FROM perfkit.rollup_measures WHERE rollup_id < 0) AS forged_measures,
+	   (SELECT count(*) FROM perfkit.rollup_changes WHERE rollup_id < 0) AS forged_changes,
+	   (SELECT count(*) FROM perfkit.rollup_defs WHERE owner = 'sec_alice'::regrole) AS alice_rollups_after;
+
 -- Cleanup.
 SET ROLE sec_alice;
 SELECT perfkit.drop_rollup('sec_monthly');

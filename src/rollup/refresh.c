@@ -40,6 +40,15 @@
  * the rollup perfkit._rollup_in_refresh() says this backend is
  * refreshing.  perfkit._rollup_next_id() draws rollup ids for
  * create_rollup() and remembers who drew each, for _rollup_register().
+ * drop_rollup(keep_table => true) copies the rollup's view, which its
+ * owner may redefine, through perfkit._rollup_keep_copy(): our own
+ * CREATE TABLE AS, run as the owner in a security-restricted operation
+ * after the same check as the caller.
+ *
+ * search_path: every statement here runs with search_path pinned to
+ * pg_catalog, pg_temp (or names only qualified objects and operators), so
+ * an operator a role put in a schema of the caller's or the owner's path
+ * cannot stand in for pg_catalog's (CVE-2018-1058).
  *
  * Lock order: the refresh lock is taken before any row lock of the
  * rollup's tables; no LWLock is involved.
@@ -61,6 +70,7 @@
 #include "storage/lock.h"
 #include "funcapi.h"
 #include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -79,9 +89,23 @@ PG_FUNCTION_INFO_V1(perfkit_refresh_rollups);
 PG_FUNCTION_INFO_V1(perfkit_rollup_in_refresh);
 PG_FUNCTION_INFO_V1(perfkit_rollup_next_id);
 PG_FUNCTION_INFO_V1(perfkit_rollup_issued_to);
+PG_FUNCTION_INFO_V1(perfkit_rollup_keep_copy);
 
 /* The rollup whose refresh this backend is running, 0 when none. */
 static int32 refreshing_id = 0;
+
+/*
+ * Pin search_path to pg_catalog, pg_temp for the statements that follow,
+ * until the caller's AtEOXact_GUC(false, nestlevel) of a GUC nest level
+ * opened before: no operator or function of a schema the caller (or the
+ * owner) searches can stand in for pg_catalog's.
+ */
+static void
+pin_search_path(void)
+{
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
 
 /*
  * Ids perfkit._rollup_next_id() drew from the sequence in this backend,
@@ -100,20 +124,24 @@ static IssuedId issued[ISSUED_MAX];
 static int	n_issued = 0;
 
 /*
- * The owner of rollup id, read with the caller's rights (everyone may
- * read perfkit.rollup_defs).
+ * The relation (view) of rollup id, and its owner in *owner, read with the
+ * caller's rights (everyone may read perfkit.rollup_defs).
  */
 static Oid
-rollup_owner(int32 id)
+rollup_owner_rel(int32 id, Oid *owner)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 	bool		isnull;
-	Oid			owner;
+	Oid			rel;
+	int			save_nestlevel;
 
 	args[0] = Int32GetDatum(id);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT owner::pg_catalog.oid FROM perfkit.rollup_defs "
+	save_nestlevel = NewGUCNestLevel();
+	pin_search_path();
+	if (SPI_execute_with_args("SELECT owner::pg_catalog.oid, rel::pg_catalog.oid "
+							  "FROM perfkit.rollup_defs "
 							  "WHERE id OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up rollup %d", id);
@@ -121,9 +149,22 @@ rollup_owner(int32 id)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("rollup %d does not exist", id)));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-										   1, &isnull));
+	*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											1, &isnull));
+	rel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										 2, &isnull));
+	AtEOXact_GUC(false, save_nestlevel);
 	SPI_finish();
+	return rel;
+}
+
+/* The owner of rollup id. */
+static Oid
+rollup_owner(int32 id)
+{
+	Oid			owner;
+
+	(void) rollup_owner_rel(id, &owner);
 	return owner;
 }
 
@@ -216,6 +257,7 @@ perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = NewGUCNestLevel();
+	pin_search_path();
 	save_refreshing = refreshing_id;
 	refreshing_id = id;
 	PG_TRY();
@@ -239,6 +281,66 @@ perfkit_rollup_refresh_as_owner(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * perfkit._rollup_keep_copy(id int) RETURNS regclass
+ *
+ * For drop_rollup(keep_table => true): copy the final values of rollup id,
+ * read from its view, into a new table perfkit_tmp_<id> in the view's
+ * schema, and return it.  The owner can redefine the view to run any code
+ * of hers, so the copy runs as the rollup's owner in a security-restricted
+ * operation (a superuser dropping the rollup lends her nothing), and the
+ * new table is hers.  The caller must have the privileges of the owner,
+ * checked before the switch.  The statement is ours: only the names of
+ * the rollup's own relations go into it.
+ */
+Datum
+perfkit_rollup_keep_copy(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+	Oid			owner;
+	Oid			rel;
+	char	   *nsp;
+	char	   *relname;
+	char	   *sql;
+	Oid			tmp;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	rel = rollup_owner_rel(id, &owner);
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of rollup %d", id),
+				 errdetail("Rollup %d belongs to role \"%s\".", id,
+						   GetUserNameFromId(owner, false))));
+	relname = get_rel_name(rel);
+	if (relname == NULL || get_rel_relkind(rel) != RELKIND_VIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation %u of rollup %d is not a view", rel, id)));
+	nsp = get_namespace_name(get_rel_namespace(rel));
+	sql = psprintf("CREATE TABLE %s AS SELECT * FROM %s",
+				   quote_qualified_identifier(nsp, psprintf("perfkit_tmp_%d", id)),
+				   quote_qualified_identifier(nsp, relname));
+
+	SPI_connect();
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	pin_search_path();
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not copy rollup %d", id);
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+
+	tmp = get_relname_relid(psprintf("perfkit_tmp_%d", id), get_rel_namespace(rel));
+	if (!OidIsValid(tmp))
+		elog(ERROR, "could not find the copy of rollup %d", id);
+	PG_RETURN_OID(tmp);
 }
 
 /* Timeout of one step of the rollups job (perfkit.rollup_step_timeout). */

@@ -182,7 +182,8 @@ perfkit_rollup_publish(PG_FUNCTION_ARGS)
 	perfkit_require_preload();
 	args[0] = Int32GetDatum(id);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT watermark FROM perfkit.rollup_defs WHERE id = $1",
+	if (SPI_execute_with_args("SELECT watermark FROM perfkit.rollup_defs "
+							  "WHERE id OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the watermark of rollup %d", id);
 	if (SPI_processed == 1)

@@ -4,7 +4,8 @@
 # refresh, so that its changes never run out.  With a short step budget
 # and a bounded number of batches, the job's run ends within a bound,
 # alice's rollup (refreshed after mallory's) is refreshed and equals GROUP
-# BY over her rows, and mallory's sleeping rollup is recorded as failed.
+# BY over her rows, and mallory's sleeping rollup is recorded as failed, as
+# is a third whose trigger catches the budget's cancel and carries on.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -44,6 +45,17 @@ $node->safe_psql('postgres', q{
 	CREATE FUNCTION m_again() RETURNS trigger LANGUAGE plpgsql AS $$
 	BEGIN INSERT INTO public.m2_raw VALUES ('2024-05-02 10:00', 1); RETURN NULL; END $$;
 	CREATE TRIGGER m_again AFTER INSERT ON m_endless_state FOR EACH STATEMENT EXECUTE FUNCTION m_again();
+
+	-- one that catches the budget's cancel and carries on
+	CREATE TABLE m3_raw (ts timestamptz NOT NULL, v int);
+	INSERT INTO m3_raw SELECT timestamptz '2024-05-01' + i * interval '1 hour', i FROM generate_series(0, 100) i;
+	SELECT perfkit.create_rollup('m_catcher', 'm3_raw', 'ts', 'day', late_window => '100 years');
+	CREATE FUNCTION m_catch() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		BEGIN PERFORM pg_sleep(20); EXCEPTION WHEN query_canceled THEN NULL; END;
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER m_catch AFTER INSERT ON m_catcher_state FOR EACH STATEMENT EXECUTE FUNCTION m_catch();
 	RESET ROLE;
 
 	SET ROLE alice;
@@ -87,6 +99,11 @@ like($node->safe_psql('postgres', "SELECT last_error FROM perfkit.rollups WHERE 
 	qr/exceeded perfkit\.rollup_step_timeout/, "mallory's sleeping rollup is recorded as failed");
 is($node->safe_psql('postgres', "SELECT watermark IS NULL FROM perfkit.rollups WHERE name = 'm_sleepy'"),
 	't', "the step over budget was rolled back");
+like($node->safe_psql('postgres', "SELECT last_error FROM perfkit.rollups WHERE name = 'm_catcher'"),
+	qr/exceeded perfkit\.rollup_step_timeout/,
+	"mallory's rollup that catches the cancel is recorded as failed");
+is($node->safe_psql('postgres', "SELECT watermark IS NULL FROM perfkit.rollups WHERE name = 'm_catcher'"),
+	't', "the step that caught the cancel was rolled back");
 
 # A late row of alice's is folded in by the next run, mallory's rollups
 # still there and still bounded.
