@@ -35,8 +35,11 @@
  * on its own, and could not be rolled back with the caller's transaction.
  * The worker takes one of max_worker_processes while it runs; at most
  * perfkit.max_conversion_workers conversions run at once (a slot is an
- * advisory lock the caller holds, see take_conversion_slot), a call
- * beyond is refused at once with 53400, and every lock wait of the
+ * advisory lock the caller holds, see take_conversion_slot), a role at
+ * most all but one of them, a call beyond is refused at once with 53400,
+ * one call per table runs at a time (a session lock on the table, taken
+ * without waiting: 55P03), the slots are freed only once the worker has
+ * ended, and every lock wait of the
  * worker is bounded by perfkit.conversion_lock_timeout (55P03, the
  * committed batches kept), so that conversions stuck behind a lock
  * cannot take every worker.

@@ -58,10 +58,18 @@
  * rights.  The outcome is recorded as the extension's owner afterwards.
  *
  * Fairness.  Each unit of work has a time budget,
- * perfkit.partition_step_timeout, armed as the statement timeout for that
- * table only (the caller's own statement timeout, when earlier, stays in
- * charge): over it, the table's subtransaction is rolled back and the
- * table recorded "failed", and the run goes on.  The job maintains at most
+ * perfkit.partition_step_timeout: a timer of our own that cancels the
+ * step at its deadline and again every 100 ms after (the owner's code may
+ * catch a cancel; it comes again), and a step that returns past its
+ * deadline is rolled back all the same; the table is recorded "failed",
+ * and the run goes on.  Code that catches every cancel in a loop is the
+ * limit that remains: it holds the run until it returns.  A
+ * query_canceled raised by the owner's code fails its table only; a real
+ * cancel (a SIGINT seen during the step) or the caller's statement
+ * timeout ends the run.  The outcome is recorded with lock_timeout: the
+ * owner can hold her row of perfkit.partition_config locked, and the
+ * table is then counted as skipped.  last_error keeps the message only
+ * (everyone reads it; a detail may hold row values).  The job maintains at most
  * perfkit.partition_max_steps tables per run, those run longest ago first,
  * and no unit creates more than perfkit.max_partitions_per_run partitions.
  *

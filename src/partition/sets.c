@@ -21,6 +21,8 @@
  * writes are done as the owner of schema perfkit (the extension owner),
  * switched to for that statement only and with the security-restricted
  * flag set (pk_as_owner_begin/end), after the ownership check passed.
+ * Every statement of the room runs with search_path pinned to
+ * pg_catalog, pg_temp (pk_part_exec, pk_pin_search_path), whoever runs it.
  *
  * src/partition/sets.c
  *
