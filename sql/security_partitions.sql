@@ -158,10 +158,17 @@ CREATE TABLE sp_a.far (at date NOT NULL) PARTITION BY RANGE (at);
 SELECT perfkit.partition_table('sp_a.far', 'at', '1 day', start => current_date - 2000);
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS registered FROM perfkit.partition_config WHERE parent = 'sp_a.far'::regclass;
+-- (a superuser's setting: she cannot raise it herself)
+SET perfkit.max_partitions_per_run = 100000;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
 SET perfkit.max_partitions_per_run = 100;
+SET ROLE sp_alice;
 SELECT perfkit.partition_table('sp_a.far', 'at', '1 day', premake => 200);
 \echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
 RESET perfkit.max_partitions_per_run;
+SET ROLE sp_alice;
 CREATE TABLE sp_a.plain_far (at date NOT NULL, v int);
 INSERT INTO sp_a.plain_far VALUES (current_date - 2000, 1), (current_date, 2);
 RESET ROLE;
@@ -253,6 +260,127 @@ SELECT count(*) AS mallory_in_default FROM sp_m.ev_default;
 SELECT count(*) AS alice_in_default FROM sp_a.ev_default;
 SELECT "table", last_status, last_error FROM perfkit.partition_sets
 WHERE "table"::text LIKE 'sp\__.ev' ORDER BY "table"::text;
+
+-- An operator in a schema of the superuser's search_path (public, where
+-- PUBLIC may create, as before PostgreSQL 15): =(oid, regclass) and
+-- =(regclass, regclass) have no exact match in pg_catalog, so the
+-- statements perfkit runs as the caller would resolve to hers.  The
+-- superuser then lists the partitions, maintains every set and aborts a
+-- conversion: none of that may run her operator.
+GRANT CREATE ON SCHEMA public TO PUBLIC;
+SET ROLE sp_mallory;
+CREATE FUNCTION public.sp_eq(a oid, b regclass) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sp_m.escalate('operator');
+	RETURN a OPERATOR(pg_catalog.=) b::oid;
+END $$;
+CREATE FUNCTION public.sp_eq2(a regclass, b regclass) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sp_m.escalate('operator');
+	RETURN a::oid OPERATOR(pg_catalog.=) b::oid;
+END $$;
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.sp_eq);
+CREATE OPERATOR public.= (LEFTARG = regclass, RIGHTARG = regclass, FUNCTION = public.sp_eq2);
+GRANT INSERT ON sp_m.who TO PUBLIC;
+CREATE TABLE sp_m.conv (at timestamptz NOT NULL, v int);
+INSERT INTO sp_m.conv SELECT now() - i * interval '1 hour', i FROM generate_series(1, 10) i;
+SELECT perfkit.convert_to_partitioned('sp_m.conv', 'at', '1 day', batch_rows => 5, max_batches => 1);
+TRUNCATE sp_m.who;
+RESET ROLE;
+SELECT count(*) > 0 AS listed FROM perfkit.partitions WHERE parent::text LIKE 'sp\__.ev';
+SELECT count(*) > 0 AS maintained FROM perfkit.run_maintenance() WHERE partitioned_table::text LIKE 'sp\__.ev';
+SELECT perfkit.convert_to_partitioned_abort('sp_m.conv');
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sp_mallory';
+SELECT count(*) AS operator_calls FROM sp_m.who WHERE what = 'operator';
+SET ROLE sp_mallory;
+DROP OPERATOR public.= (oid, regclass);
+DROP OPERATOR public.= (regclass, regclass);
+DROP FUNCTION public.sp_eq(oid, regclass), public.sp_eq2(regclass, regclass);
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- The settings that bound every role's conversions are a superuser's.
+SET ROLE sp_mallory;
+SET perfkit.conversion_lock_timeout = '1h';
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- A query_canceled raised by her trigger fails her table only (it is not
+-- a cancel of the run); its detail, which could hold row values, is not
+-- kept in perfkit.partition_config, which everyone reads.
+SET ROLE sp_mallory;
+DROP TRIGGER ev_slow ON sp_m.ev;
+CREATE FUNCTION sp_m.cancel() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'not now' USING ERRCODE = 'query_canceled', DETAIL = 'secret 42';
+END $$;
+CREATE TRIGGER ev_cancel BEFORE DELETE ON sp_m.ev FOR EACH ROW EXECUTE FUNCTION sp_m.cancel();
+INSERT INTO sp_m.ev (at, v) VALUES (now() + interval '60 days', 4);
+RESET ROLE;
+SET ROLE sp_alice;
+INSERT INTO sp_a.ev VALUES (now() + interval '32 days', 'sp_alice', 3);
+RESET ROLE;
+SELECT partitioned_table, status, moved, detail
+FROM perfkit.run_maintenance() WHERE partitioned_table::text LIKE 'sp\__.ev' ORDER BY partitioned_table::text;
+SET ROLE sp_bob;
+SELECT "table", last_status, last_error FROM perfkit.partition_sets
+WHERE "table"::text LIKE 'sp\__.ev' ORDER BY "table"::text;
+SELECT count(*) AS leaks FROM perfkit.partition_config WHERE last_error LIKE '%secret%';
+RESET ROLE;
+
+-- The step budget cannot be caught away: her trigger catches every
+-- cancel and sleeps again, three times (2 s each).  The cancel comes
+-- again every 100 ms past the budget (with one cancel only, the step
+-- would take 4.3 s), and the step that returned late is rolled back all
+-- the same.
+SET ROLE sp_mallory;
+DROP TRIGGER ev_cancel ON sp_m.ev;
+CREATE FUNCTION sp_m.stubborn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..3 LOOP
+		BEGIN
+			PERFORM pg_sleep(2);
+		EXCEPTION WHEN query_canceled THEN
+			NULL;
+		END;
+	END LOOP;
+	RETURN OLD;
+END $$;
+CREATE TRIGGER ev_stubborn BEFORE DELETE ON sp_m.ev FOR EACH ROW EXECUTE FUNCTION sp_m.stubborn();
+TRUNCATE sp_m.who;
+SELECT count(*) AS mallory_in_default FROM sp_m.ev_default;
+RESET ROLE;
+SET perfkit.partition_step_timeout = 300;
+SELECT clock_timestamp() AS t0 \gset
+SELECT partitioned_table, status, moved, detail
+FROM perfkit.run_maintenance('sp_m.ev');
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '3 s' AS fast;
+RESET perfkit.partition_step_timeout;
+SELECT count(*) AS mallory_in_default FROM sp_m.ev_default;
+SET ROLE sp_mallory;
+DROP TRIGGER ev_stubborn ON sp_m.ev;
+RESET ROLE;
+
+-- A default partition owned by another role is not drained as the
+-- parent's owner (its triggers would run with her rights).
+SET ROLE sp_mallory;
+INSERT INTO sp_m.ev (at, v) VALUES (now() + interval '70 days', 5);
+RESET ROLE;
+ALTER TABLE sp_m.ev_default OWNER TO sp_alice;
+GRANT ALL ON sp_m.ev_default TO sp_mallory;
+SELECT partitioned_table, status, moved, detail FROM perfkit.run_maintenance('sp_m.ev');
+SELECT count(*) AS mallory_in_default FROM sp_m.ev_default;
+ALTER TABLE sp_m.ev_default OWNER TO sp_mallory;
+
+-- The capture trigger on a table that is not being converted refuses:
+-- no one fills the conversion log through a trigger of her own.
+SET ROLE sp_mallory;
+CREATE TABLE sp_m.spam (v int);
+CREATE TRIGGER spam AFTER INSERT ON sp_m.spam FOR EACH ROW EXECUTE FUNCTION perfkit._convert_capture();
+INSERT INTO sp_m.spam SELECT generate_series(1, 3);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT count(*) AS logged FROM perfkit.convert_log WHERE relid = 'sp_m.spam'::regclass;
 
 DROP SCHEMA sp_m, sp_a CASCADE;
 DROP ROLE sp_mallory, sp_alice, sp_bob;

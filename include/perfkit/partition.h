@@ -24,6 +24,8 @@
 #include "utils/snapshot.h"
 #include "utils/tuplestore.h"
 
+struct _SPI_plan;
+
 /* Unbounded ends of a range (MINVALUE, MAXVALUE). */
 #define PK_TIME_MIN		PG_INT64_MIN
 #define PK_TIME_MAX		PG_INT64_MAX
@@ -127,6 +129,12 @@ extern void pk_as_owner_begin(Oid *save_userid, int *save_sec, int *save_nest);
 extern void pk_as_owner_end(Oid save_userid, int save_sec, int save_nest);
 extern Oid	pk_rel_owner(Oid relid);
 extern void pk_as_table_owner_begin(Oid relid, PkOwnerSave *save);
+extern int	pk_pin_search_path(void);
+extern uint64 pk_part_exec(const char *sql, int nargs, Oid *argtypes,
+						   Datum *values, const char *nulls, bool read_only);
+extern uint64 pk_part_exec_saved(struct _SPI_plan **plan, const char *sql,
+								 int nargs, Oid *argtypes, Datum *values,
+								 const char *nulls);
 extern void pk_as_table_owner_end(PkOwnerSave *save);
 extern int	pk_register_set(Oid parent, const char *column, const Interval *every,
 							int premake, const TimestampTz *user_start, int64 start_key,
@@ -148,6 +156,7 @@ extern void pk_rel_checksum(Oid relid, List *colnames, Snapshot snap,
 							int64 *rows, uint64 *sum);
 
 /* convert.c */
+extern void pk_conversion_lock(Oid relid, bool session);
 extern int64 pk_convert_run(Oid relid, const char *column, const Interval *every,
 							int batch_rows, int max_batches);
 

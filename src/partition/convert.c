@@ -135,7 +135,7 @@ qualified(Oid relid)
 static void
 exec(const char *sql)
 {
-	pk_spi_exec(sql, 0, NULL, NULL, NULL, false);
+	pk_part_exec(sql, 0, NULL, NULL, NULL, false);
 }
 
 static Datum
@@ -152,7 +152,7 @@ query_text(const char *sql, Oid relid)
 	Datum		values[1];
 
 	values[0] = oid_param(relid);
-	if (pk_spi_exec(sql, 1, argtypes, values, NULL, false) == 0)
+	if (pk_part_exec(sql, 1, argtypes, values, NULL, false) == 0)
 		return NULL;
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
@@ -217,9 +217,9 @@ state_load(Oid relid, MemoryContext mcxt)
 	MemoryContext old;
 
 	values[0] = ObjectIdGetDatum(relid);
-	if (pk_spi_exec("SELECT new_table::oid, column_name::text, every, watermark, rows_copied, "
+	if (pk_part_exec("SELECT new_table::oid, column_name::text, every, watermark, rows_copied, "
 					"relfilenode::oid, phase = 'loading' "
-					"FROM perfkit.conversions WHERE \"table\" = $1::regclass",
+					"FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, false) == 0)
 		return NULL;
 	tup = SPI_tuptable->vals[0];
@@ -253,10 +253,10 @@ state_save(ConvState *st)
 	values[2] = Int64GetDatum(st->rows_copied);
 	values[3] = CStringGetTextDatum(phase);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_spi_exec("UPDATE perfkit.conversions SET watermark = $2, rows_copied = $3, phase = $4, "
+	pk_part_exec("UPDATE perfkit.conversions SET watermark = $2, rows_copied = $3, phase = $4, "
 				"blocks_total = pg_catalog.pg_relation_size($1::regclass) / "
 				"pg_catalog.current_setting('block_size')::bigint, updated_at = clock_timestamp() "
-				"WHERE \"table\" = $1::regclass",
+				"WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 				4, argtypes, values, NULL, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
@@ -336,7 +336,7 @@ check_convertible(Oid relid, const char *column)
 					i;
 
 		values[0] = ObjectIdGetDatum(relid);
-		n = pk_spi_exec("SELECT conname::text, pg_catalog.pg_get_expr(conbin, conrelid) "
+		n = pk_part_exec("SELECT conname::text, pg_catalog.pg_get_expr(conbin, conrelid) "
 						"FROM pg_catalog.pg_constraint "
 						"WHERE conrelid = $1 AND contype = 'c' AND NOT convalidated ORDER BY oid",
 						1, argtypes, values, NULL, false);
@@ -347,7 +347,7 @@ check_convertible(Oid relid, const char *column)
 		}
 		forboth(lc, names, lc2, exprs)
 		{
-			if (pk_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE NOT (%s) LIMIT 1",
+			if (pk_part_exec(psprintf("SELECT 1 FROM ONLY %s WHERE NOT (%s) LIMIT 1",
 									 qualified(relid), (char *) lfirst(lc2)),
 							0, NULL, NULL, NULL, false) > 0)
 				ereport(ERROR,
@@ -364,7 +364,7 @@ check_convertible(Oid relid, const char *column)
 
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = CStringGetTextDatum(column);
-		if (pk_spi_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+		if (pk_part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
 						"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 						"WHERE i.indrelid = $1 AND i.indisunique AND NOT EXISTS ("
 						" SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 "
@@ -431,7 +431,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = CStringGetTextDatum(qnew);
-		n = pk_spi_exec("SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2, conname, "
+		n = pk_part_exec("SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2, conname, "
 						"pg_catalog.pg_get_constraintdef(oid)) FROM pg_catalog.pg_constraint "
 						"WHERE conrelid = $1 AND contype = 'f' ORDER BY oid",
 						2, argtypes, values, NULL, false);
@@ -461,7 +461,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 		Datum		d;
 
 		values[0] = pk_to_datum(&key, PK_TIME_MIN);
-		pk_spi_exec(psprintf("SELECT min(%s) FROM ONLY %s WHERE %s > $1", col, qold, col),
+		pk_part_exec(psprintf("SELECT min(%s) FROM ONLY %s WHERE %s > $1", col, qold, col),
 					1, argtypes, values, NULL, false);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull && pk_from_datum(&key, d) != PK_TIME_MAX)
@@ -485,7 +485,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 		values[2] = CStringGetTextDatum(column);
 		values[3] = IntervalPGetDatum(every);
 		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		pk_spi_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
+		pk_part_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
 					"relfilenode, phase, watermark, rows_copied, blocks_total) "
 					"SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'loading', 0, 0, "
 					"pg_catalog.pg_relation_size($1::regclass) / "
@@ -504,6 +504,7 @@ static uint64
 exec_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		  const char *nulls, Snapshot snap)
 {
+	int			level = pk_pin_search_path();
 	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
 	int			rc;
 
@@ -516,6 +517,7 @@ exec_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));
 	SPI_freeplan(plan);
+	AtEOXact_GUC(false, level);
 	return SPI_processed;
 }
 
@@ -618,7 +620,7 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap)
 	values[0] = ObjectIdGetDatum(st->relid);
 	values[1] = Int64GetDatum(below < 0 ? PG_INT64_MAX : below);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid = $1 AND blk < $2 "
+	exec_snap("WITH e AS (DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1 AND blk < $2 "
 			  "RETURNING src, old, key) "
 			  "SELECT array_agg(DISTINCT src), "
 			  "array_agg(DISTINCT key) FILTER (WHERE old AND key IS NOT NULL), "
@@ -771,7 +773,7 @@ build_indexes(ConvState *st, const char *cols)
 
 		keyvals[0] = ObjectIdGetDatum(st->relid);
 		keyvals[1] = Int16GetDatum(get_attnum(st->relid, st->column));
-		has_key_index = pk_spi_exec("SELECT FROM pg_catalog.pg_index i "
+		has_key_index = pk_part_exec("SELECT FROM pg_catalog.pg_index i "
 									"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 									"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
 									"WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL "
@@ -789,7 +791,7 @@ build_indexes(ConvState *st, const char *cols)
 	}
 
 	values[0] = ObjectIdGetDatum(st->relid);
-	n = pk_spi_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
+	n = pk_part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
 					"pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid) "
 					"FROM pg_catalog.pg_index i "
 					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
@@ -879,7 +881,7 @@ conversion_swap(ConvState *st, const char *cols)
 
 		values[0] = ObjectIdGetDatum(relid);
 		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
+		pk_part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, false);
 		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
@@ -914,7 +916,7 @@ conversion_swap(ConvState *st, const char *cols)
 	/* Statements that carry sequences, grants and the comment over. */
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = ObjectIdGetDatum(newrel);
-	n = pk_spi_exec("SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, "
+	n = pk_part_exec("SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, "
 					"$2::regclass, a.attname) "
 					"FROM pg_catalog.pg_depend d "
 					"JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
@@ -964,14 +966,14 @@ conversion_swap(ConvState *st, const char *cols)
 
 	/* Index names, paired in creation order (LIKE copies them in Oid order). */
 	values[0] = ObjectIdGetDatum(relid);
-	n = pk_spi_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+	n = pk_part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
 					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 					"WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
 					1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 		old_indexes = lappend(old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	values[0] = ObjectIdGetDatum(newrel);
-	n = pk_spi_exec("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
+	n = pk_part_exec("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
 					"FROM pg_catalog.pg_index i "
 					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 					"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -988,9 +990,9 @@ conversion_swap(ConvState *st, const char *cols)
 
 		values[0] = ObjectIdGetDatum(relid);
 		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		pk_spi_exec("DELETE FROM perfkit.conversions WHERE \"table\" = $1::regclass",
+		pk_part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, false);
-		pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
+		pk_part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
 					1, argtypes, values, NULL, false);
 		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
@@ -1337,6 +1339,8 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	pk_check_owner(relid);
+	/* not while a call converts it (55P03 at once) */
+	pk_conversion_lock(relid, false);
 	st = state_load(relid, CurrentMemoryContext);
 	if (st == NULL)
 	{
@@ -1351,12 +1355,12 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 		exec(psprintf("DROP TABLE %s", qualified(st->newrel)));
 	pk_as_table_owner_end(&owner);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_spi_exec("DELETE FROM perfkit.partition_config WHERE parent = $1",
+	pk_part_exec("DELETE FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 				1, argtypes, values, NULL, false);
 	values[0] = ObjectIdGetDatum(relid);
-	pk_spi_exec("DELETE FROM perfkit.conversions WHERE \"table\" = $1::regclass",
+	pk_part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 				1, argtypes, values, NULL, false);
-	pk_spi_exec("DELETE FROM perfkit.convert_log WHERE relid = $1",
+	pk_part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
 				1, argtypes, values, NULL, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
@@ -1428,7 +1432,16 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 		tuples[ntids++] = td->tg_newtuple;
 	}
 
+	/*
+	 * The log is written as the extension's owner: ordinary roles cannot
+	 * write it, so none can add entries for another role's conversion.
+	 * The plan is prepared there too, under the pinned search_path, not as
+	 * the writer under the writer's.  A row is logged only for a table
+	 * being converted: attached to any other table, the trigger refuses
+	 * (no role can fill the log through a trigger of her own).
+	 */
 	SPI_connect();
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	if (keyatt == InvalidAttrNumber ? capture_plan_nokey == NULL : capture_plan == NULL)
 	{
 		Oid			argtypes[5] = {OIDOID, INT8OID, TIDOID, BOOLOID, INT8OID};
@@ -1436,10 +1449,14 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 
 		if (keyatt == InvalidAttrNumber)
 			plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src, old) "
-							   "VALUES ($1, $2, $3, $4)", 4, argtypes);
+							   "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT FROM perfkit.conversions c "
+							   "WHERE c.\"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1)",
+							   4, argtypes);
 		else
 			plan = SPI_prepare("INSERT INTO perfkit.convert_log (relid, blk, src, old, key) "
-							   "VALUES ($1, $2, $3, $4, $5)", 5, argtypes);
+							   "SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT FROM perfkit.conversions c "
+							   "WHERE c.\"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1)",
+							   5, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
@@ -1448,11 +1465,6 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 		else
 			capture_plan = plan;
 	}
-	/*
-	 * The log is written as the extension's owner: ordinary roles cannot
-	 * write it, so none can add entries for another role's conversion.
-	 */
-	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	for (i = 0; i < ntids; i++)
 	{
 		Datum		values[5];
@@ -1481,6 +1493,12 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 							  values, nulls, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s\" is not being converted to a partitioned table",
+							RelationGetRelationName(rel)),
+					 errhint("perfkit._convert_capture() is the trigger of perfkit.convert_to_partitioned(); drop this trigger.")));
 	}
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();

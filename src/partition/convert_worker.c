@@ -35,8 +35,11 @@
  * on its own, and could not be rolled back with the caller's transaction.
  * The worker takes one of max_worker_processes while it runs; at most
  * perfkit.max_conversion_workers conversions run at once (a slot is an
- * advisory lock the caller holds, see take_conversion_slot), a call
- * beyond is refused at once with 53400, and every lock wait of the
+ * advisory lock the caller holds, see take_conversion_slot), a role at
+ * most all but one of them, a call beyond is refused at once with 53400,
+ * one call per table runs at a time (a session lock on the table, taken
+ * without waiting: 55P03), the slots are freed only once the worker has
+ * ended, and every lock wait of the
  * worker is bounded by perfkit.conversion_lock_timeout (55P03, the
  * committed batches kept), so that conversions stuck behind a lock
  * cannot take every worker.
@@ -108,6 +111,101 @@ static void
 conv_slot_tag(LOCKTAG *tag, int slot)
 {
 	SET_LOCKTAG_ADVISORY(*tag, InvalidOid, CONV_SLOT_KEY, (uint32) slot, 3);
+}
+
+/*
+ * A role's share of the slots: (database 0, role, k, 4) for k below
+ * role_slots(), so that one role cannot hold every slot (with more than
+ * one slot, a role gets at most all but one).
+ */
+#define CONV_ROLE_FIELD4	4
+
+static void
+conv_role_tag(LOCKTAG *tag, Oid role, int k)
+{
+	SET_LOCKTAG_ADVISORY(*tag, InvalidOid, (uint32) role, (uint32) k, CONV_ROLE_FIELD4);
+}
+
+static int
+role_slots(void)
+{
+	return perfkit_max_conversion_workers > 1 ? perfkit_max_conversion_workers - 1 :
+		perfkit_max_conversion_workers;
+}
+
+/*
+ * One conversion of a table at a time: a session lock on (database,
+ * table, 0, 5), taken without waiting by the caller of
+ * convert_to_partitioned() and by convert_to_partitioned_abort().  SQL
+ * cannot take it (pg_advisory_lock uses field4 1 and 2).
+ */
+#define CONV_TABLE_FIELD4	5
+
+static void
+conv_table_tag(LOCKTAG *tag, Oid relid)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) relid, 0, CONV_TABLE_FIELD4);
+}
+
+/*
+ * Take the table's conversion lock, without waiting (55P03 when another
+ * session converts or aborts it); session-level when session, else until
+ * the end of the transaction.
+ */
+void
+pk_conversion_lock(Oid relid, bool session)
+{
+	LOCKTAG		tag;
+
+	conv_table_tag(&tag, relid);
+	if (LockAcquire(&tag, ExclusiveLock, session, true) != LOCKACQUIRE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("the conversion of table \"%s\" is running in another session",
+						get_rel_name(relid)),
+				 errhint("Wait for that call of perfkit.convert_to_partitioned() to end, then call it again to resume.")));
+}
+
+static void
+conversion_unlock(Oid relid)
+{
+	LOCKTAG		tag;
+
+	conv_table_tag(&tag, relid);
+	LockRelease(&tag, ExclusiveLock, true);
+}
+
+/* Take one of the calling role's slots, or refuse with 53400. */
+static int
+take_role_slot(const char *name)
+{
+	LOCKTAG		tag;
+	Oid			role = GetUserId();
+	int			k;
+
+	for (k = 0; k < role_slots(); k++)
+	{
+		conv_role_tag(&tag, role, k);
+		if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_OK)
+			return k;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("cannot convert table \"%s\": role \"%s\" runs %d conversions already",
+					name, GetUserNameFromId(role, false), role_slots()),
+			 errdetail("A role may run at most %d of the perfkit.max_conversion_workers (%d) conversions at once.",
+					   role_slots(), perfkit_max_conversion_workers),
+			 errhint("Wait for one of them to finish and call perfkit.convert_to_partitioned() again.")));
+	return -1;					/* keep compiler quiet */
+}
+
+static void
+release_role_slot(Oid role, int k)
+{
+	LOCKTAG		tag;
+
+	conv_role_tag(&tag, role, k);
+	LockRelease(&tag, ExclusiveLock, true);
 }
 
 /* Take a free conversion slot, or refuse with 53400. */
@@ -222,6 +320,65 @@ PG_FUNCTION_INFO_V1(perfkit_convert_to_partitioned);
 static int64 run_in_worker(Oid relid, const char *name, int batch_rows,
 						   FunctionCallInfo fcinfo);
 
+/* The worker of the call in progress, once started. */
+static BackgroundWorkerHandle *current_handle = NULL;
+
+/*
+ * The table's lock first (a second call for the same table fails at
+ * once), then a share of the calling role, then a slot: all session
+ * locks, given back by release_all_locks only once the worker is gone.
+ * Returns the slot, and the role's share in *role_slot.
+ */
+pg_noinline static int
+take_all_locks(Oid relid, const char *name, Oid role, int *role_slot)
+{
+	volatile int k = -1;
+	int			slot = -1;
+
+	pk_conversion_lock(relid, true);
+	PG_TRY();
+	{
+		k = take_role_slot(name);
+		slot = take_conversion_slot(name);
+	}
+	PG_CATCH();
+	{
+		if (k >= 0)
+			release_role_slot(role, k);
+		conversion_unlock(relid);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	*role_slot = k;
+	return slot;
+}
+
+/*
+ * After the call: on an error (a cancel included) the worker may still
+ * run, so stop it and wait until it has gone; then free the slot, the
+ * role's share and the table.
+ */
+pg_noinline static void
+release_all_locks(Oid relid, Oid role, int slot, int role_slot)
+{
+	if (current_handle != NULL)
+	{
+		pid_t		pid;
+
+		HOLD_INTERRUPTS();
+		if (GetBackgroundWorkerPid(current_handle, &pid) != BGWH_STOPPED)
+		{
+			TerminateBackgroundWorker(current_handle);
+			(void) WaitForBackgroundWorkerShutdown(current_handle);
+		}
+		RESUME_INTERRUPTS();
+		current_handle = NULL;
+	}
+	release_conversion_slot(slot);
+	release_role_slot(role, role_slot);
+	conversion_unlock(relid);
+}
+
 Datum
 perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 {
@@ -231,7 +388,9 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 	LOCKTAG		tag;
 	LOCKMODE	mode;
 	volatile int64 rows = 0;
-	volatile int slot;
+	int			slot;
+	int			role_slot;
+	Oid			role;
 
 	/* the 0.5 and 0.6 scripts declared it as a procedure with a row result */
 	if (fcinfo->context != NULL && IsA(fcinfo->context, CallContext))
@@ -273,14 +432,16 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 					 errmsg("cannot convert table \"%s\" because the calling statement uses it", name),
 					 errhint("Call perfkit.convert_to_partitioned() in a statement of its own.")));
 
-	slot = take_conversion_slot(name);
+	role = GetUserId();
+	slot = take_all_locks(relid, name, role, &role_slot);
+	current_handle = NULL;
 	PG_TRY();
 	{
 		rows = run_in_worker(relid, name, batch_rows, fcinfo);
 	}
 	PG_FINALLY();
 	{
-		release_conversion_slot(slot);
+		release_all_locks(relid, role, slot, role_slot);
 	}
 	PG_END_TRY();
 	PG_RETURN_INT64(rows);
@@ -352,6 +513,7 @@ run_in_worker(Oid relid, const char *name, int batch_rows, FunctionCallInfo fcin
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker to convert table \"%s\"", name),
 				 errhint("The conversion needs one free slot of max_worker_processes.")));
+	current_handle = handle;
 	on_dsm_detach(seg, stop_worker, PointerGetDatum(handle));
 	shm_mq_set_handle(mqh, handle);
 
@@ -376,6 +538,7 @@ run_in_worker(Oid relid, const char *name, int batch_rows, FunctionCallInfo fcin
 		ResetLatch(MyLatch);
 	}
 	(void) WaitForBackgroundWorkerShutdown(handle);
+	current_handle = NULL;		/* gone; dsm_detach frees the handle */
 	pg_read_barrier();
 	if (!sh->done)
 		ereport(ERROR,

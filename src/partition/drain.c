@@ -22,6 +22,9 @@
  * set's slot holding that value, cut to the free gap between existing
  * partitions.  Rows whose key is NULL or infinite have no range and stay.
  *
+ * The statements run as the parent's owner; a default partition owned by
+ * another role is refused (its triggers would run as the parent's owner).
+ *
  * src/partition/drain.c
  *
  *-------------------------------------------------------------------------
@@ -69,7 +72,7 @@ pk_default_has_movable(PkSet *set, Oid default_oid)
 	}
 	values[0] = pk_to_datum(&set->key, PK_TIME_MIN);
 	values[1] = pk_to_datum(&set->key, PK_TIME_MAX);
-	return pk_spi_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s > $1 AND %s < $2 LIMIT 1",
+	return pk_part_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s > $1 AND %s < $2 LIMIT 1",
 								qualified(default_oid), col, col),
 					   2, argtypes, values, NULL, false) > 0;
 }
@@ -140,6 +143,18 @@ pk_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
 	int64		moved = 0;
 	int64		cursor = PK_TIME_MIN;
 
+	/*
+	 * The drain runs as the parent's owner (maintenance.c) and fires the
+	 * default partition's triggers: refuse when someone else owns it, whose
+	 * code would run with the parent owner's rights.
+	 */
+	if (pk_rel_owner(default_oid) != pk_rel_owner(set->parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("default partition \"%s\" of table \"%s\" has another owner than the table",
+						get_rel_name(default_oid), get_rel_name(set->parent)),
+				 errhint("Give both the same owner with ALTER TABLE ... OWNER TO.")));
+
 	sql = psprintf("SELECT min(%s) FROM ONLY %s WHERE %s > $1 AND %s < $2",
 				   col, qualified(default_oid), col, col);
 	for (;;)
@@ -157,7 +172,7 @@ pk_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
 		/* strictly after the previous range's start, before +infinity */
 		values[0] = pk_to_datum(&set->key, cursor);
 		values[1] = pk_to_datum(&set->key, PK_TIME_MAX);
-		pk_spi_exec(sql, 2, argtypes, values, NULL, false);
+		pk_part_exec(sql, 2, argtypes, values, NULL, false);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			break;

@@ -72,7 +72,7 @@ partition_define_gucs(void)
 							1000,
 							1,
 							100000,
-							PGC_USERSET,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("perfkit.max_conversion_workers",
@@ -94,7 +94,7 @@ partition_define_gucs(void)
 							10000,
 							1,
 							INT_MAX,
-							PGC_USERSET,
+							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }

@@ -370,7 +370,7 @@ pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 						   pk_literal(&set->key, lo), pk_literal(&set->key, hi)),
 				 errhint("Rename or drop that relation.")));
 
-	pk_spi_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+	pk_part_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
 						 "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)",
 						 qname, qparent),
 				0, NULL, NULL, NULL, false);
@@ -383,7 +383,7 @@ pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 		ReleaseSysCache(tup);
 		if (owner != GetUserId())
-			pk_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qname,
+			pk_part_exec(psprintf("ALTER TABLE %s OWNER TO %s", qname,
 								 quote_identifier(GetUserNameFromId(owner, false))),
 						0, NULL, NULL, NULL, false);
 	}
@@ -397,14 +397,14 @@ pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 
 		values[0] = pk_to_datum(&set->key, lo);
 		values[1] = pk_to_datum(&set->key, hi);
-		pk_spi_exec(psprintf("WITH moved AS (DELETE FROM ONLY %s WHERE %s >= $1 AND %s < $2 "
+		pk_part_exec(psprintf("WITH moved AS (DELETE FROM ONLY %s WHERE %s >= $1 AND %s < $2 "
 							 "RETURNING %s) INSERT INTO %s (%s) SELECT %s FROM moved",
 							 qualified(default_oid), col, col, cols, qname, cols, cols),
 					2, argtypes, values, NULL, false);
 		*moved += (int64) SPI_processed;
 	}
 
-	pk_spi_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
+	pk_part_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
 						 qparent, qname, pk_literal(&set->key, lo),
 						 pk_literal(&set->key, hi)),
 				0, NULL, NULL, NULL, false);

@@ -58,10 +58,18 @@
  * rights.  The outcome is recorded as the extension's owner afterwards.
  *
  * Fairness.  Each unit of work has a time budget,
- * perfkit.partition_step_timeout, armed as the statement timeout for that
- * table only (the caller's own statement timeout, when earlier, stays in
- * charge): over it, the table's subtransaction is rolled back and the
- * table recorded "failed", and the run goes on.  The job maintains at most
+ * perfkit.partition_step_timeout: a timer of our own that cancels the
+ * step at its deadline and again every 100 ms after (the owner's code may
+ * catch a cancel; it comes again), and a step that returns past its
+ * deadline is rolled back all the same; the table is recorded "failed",
+ * and the run goes on.  Code that catches every cancel in a loop is the
+ * limit that remains: it holds the run until it returns.  A
+ * query_canceled raised by the owner's code fails its table only; a real
+ * cancel (a SIGINT seen during the step) or the caller's statement
+ * timeout ends the run.  The outcome is recorded with lock_timeout: the
+ * owner can hold her row of perfkit.partition_config locked, and the
+ * table is then counted as skipped.  last_error keeps the message only
+ * (everyone reads it; a detail may hold row values).  The job maintains at most
  * perfkit.partition_max_steps tables per run, those run longest ago first,
  * and no unit creates more than perfkit.max_partitions_per_run partitions.
  *
@@ -78,6 +86,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -250,23 +259,67 @@ pk_maintain(Oid parent, PkRunResult *res)
 	pk_as_table_owner_end(&owner);
 }
 
-/* Put the statement timeout back as pk_maintain_one found it. */
-static void
-restore_statement_timeout(TimestampTz deadline, bool outer_active, TimestampTz outer_fin)
-{
-	if (deadline == 0)
-		return;
+/*
+ * The step budget: a timer of our own (not the statement timeout, which
+ * stays the caller's), armed at the step's deadline and firing again every
+ * 100 ms after it, each time asking for a cancel.  The owner's code runs
+ * inside the step and may catch a cancel (PL/pgSQL's EXCEPTION WHEN
+ * query_canceled): it comes again, so the step cannot go on for long, and
+ * a step that still returns after its deadline is rolled back anyway.
+ */
+static TimeoutId step_timeout_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t step_timed_out = false;
 
-	/*
-	 * Our timer fired after the step had finished: the cancel it asked for
-	 * is ours, and must not cancel what comes next.
-	 */
-	if (get_timeout_indicator(STATEMENT_TIMEOUT, true))
-		QueryCancelPending = false;
-	if (outer_active)
-		enable_timeout_at(STATEMENT_TIMEOUT, outer_fin);
-	else
-		disable_timeout(STATEMENT_TIMEOUT, false);
+static void
+step_timeout_handler(void)
+{
+	step_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/*
+ * Whether a real cancel (SIGINT: pg_cancel_backend, a client's cancel
+ * request) arrived during the step.  A query_canceled error raised by the
+ * owner's code (RAISE ... USING ERRCODE = 'query_canceled') is only the
+ * table's failure, and must not stop the job; a real cancel must.  The
+ * SIGINT handler is wrapped for the step to tell them apart.
+ */
+static volatile sig_atomic_t cancel_received = false;
+static pqsigfunc prev_sigint_handler = NULL;
+
+static void
+step_sigint_handler(SIGNAL_ARGS)
+{
+	cancel_received = true;
+	if (prev_sigint_handler != NULL && prev_sigint_handler != SIG_IGN &&
+		prev_sigint_handler != SIG_DFL)
+		prev_sigint_handler(postgres_signal_arg);
+}
+
+static void
+step_timer_start(void)
+{
+	if (step_timeout_id == MAX_TIMEOUTS)
+		step_timeout_id = RegisterTimeout(USER_TIMEOUT, step_timeout_handler);
+	step_timed_out = false;
+	cancel_received = false;
+	prev_sigint_handler = pqsignal(SIGINT, step_sigint_handler);
+	if (perfkit_partition_step_timeout > 0)
+		enable_timeout_every(step_timeout_id,
+							 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 perfkit_partition_step_timeout),
+							 100);
+}
+
+static void
+step_timer_stop(void)
+{
+	disable_timeout(step_timeout_id, false);
+	if (prev_sigint_handler != NULL)
+		(void) pqsignal(SIGINT, prev_sigint_handler);
+	prev_sigint_handler = NULL;
 }
 
 /*
@@ -280,65 +333,68 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool ok = true;
 
-	volatile TimestampTz deadline = 0;
-	bool		outer_active = get_timeout_active(STATEMENT_TIMEOUT);
-	TimestampTz outer_fin = 0;
-
 	*error = NULL;
 	*lock_failed = false;
 
-	/*
-	 * The step's budget: the statement timeout, armed for this table only
-	 * (unless the caller's own statement timeout comes first), and put
-	 * back as it was afterwards.
-	 */
-	if (perfkit_partition_step_timeout > 0)
-	{
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   perfkit_partition_step_timeout);
-		if (outer_active)
-			outer_fin = get_timeout_finish_time(STATEMENT_TIMEOUT);
-		if (outer_active && outer_fin <= deadline)
-			deadline = 0;
-		else
-			enable_timeout_at(STATEMENT_TIMEOUT, deadline);
-	}
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
+	step_timer_start();
 	PG_TRY();
 	{
 		pk_maintain(parent, res);
+		disable_timeout(step_timeout_id, false);
+		if (step_timed_out)
+		{
+			/* It caught our cancel and returned late: not kept either. */
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling statement due to perfkit.partition_step_timeout")));
+		}
+		step_timer_stop();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		restore_statement_timeout(deadline, outer_active, outer_fin);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
-
 		bool		over_budget;
+		bool		real_cancel;
 
+		step_timer_stop();
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
+
+		/*
+		 * A real cancel, or the caller's own statement timeout, ends the
+		 * run.  Our budget, or a query_canceled raised by the owner's code,
+		 * fails this table only.
+		 */
+		real_cancel = cancel_received ||
+			get_timeout_indicator(STATEMENT_TIMEOUT, false);
+		over_budget = step_timed_out && !real_cancel;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && real_cancel)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		over_budget = (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && deadline != 0 &&
-					   GetCurrentTimestamp() >= deadline);
-		restore_statement_timeout(deadline, outer_active, outer_fin);
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !over_budget)
-			ReThrowError(edata);	/* a cancel, or the caller's own timeout */
-		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		if (step_timed_out)
+		{
+			/* a cancel of ours may still be pending: it is not for what follows */
+			QueryCancelPending = false;
+			step_timed_out = false;
+		}
+		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && !over_budget);
 		if (over_budget)
 			*error = psprintf("maintenance took longer than perfkit.partition_step_timeout (%dms) and was rolled back",
 							  perfkit_partition_step_timeout);
 		else if (*lock_failed)
 			*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
 							  perfkit_partition_lock_timeout);
-		else if (edata->detail)
-			*error = psprintf("%s: %s", edata->message, edata->detail);
 		else
 			*error = pstrdup(edata->message);
 		FreeErrorData(edata);
@@ -348,7 +404,60 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 	return ok;
 }
 
-/* Run one table and record its outcome; the status. */
+/*
+ * pk_set_record in a subtransaction, waiting at most
+ * perfkit.partition_lock_timeout for the row lock: the owner can hold her
+ * row of perfkit.partition_config locked (set_retention() in a transaction
+ * left open), and the job must not wait for her.  false when the lock was
+ * not granted (the outcome is then not recorded).
+ */
+static bool
+record_nowait(Oid parent, const char *status, const char *error,
+			  const PkRunResult *res)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			level = NewGUCNestLevel();
+
+		set_lock_timeout();
+		pk_set_record(parent, status, error, res);
+		AtEOXact_GUC(true, level);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Run one table and record its outcome; the status.  A table whose
+ * outcome could not be recorded (its row locked) counts as skipped.
+ */
 static const char *
 run_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 {
@@ -362,7 +471,12 @@ run_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 		memset(res, 0, sizeof(PkRunResult));
 		res->advanced_start = PK_TIME_MIN;
 	}
-	pk_set_record(parent, status, *error, res);
+	if (!record_nowait(parent, status, *error, res))
+	{
+		*lock_failed = true;
+		*error = psprintf("its row of perfkit.partition_config was locked; the outcome was not recorded");
+		status = "skipped";
+	}
 	return status;
 }
 

@@ -58,7 +58,7 @@ pk_rollup_blockers(PkSet *set, int64 lo, int64 hi)
 	values[0] = ObjectIdGetDatum(set->parent);
 	values[1] = TimestampTzGetDatum(lo == PK_TIME_MIN ? DT_NOBEGIN : lo);
 	values[2] = TimestampTzGetDatum(hi);
-	n = pk_spi_exec("SELECT rollup, reason FROM perfkit.rollup_blockers($1::regclass, $2, $3) "
+	n = pk_part_exec("SELECT rollup, reason FROM perfkit.rollup_blockers($1::regclass, $2, $3) "
 					"ORDER BY 1",
 					3, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
@@ -122,12 +122,12 @@ pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res)
 		}
 		qchild = quote_qualified_identifier(get_namespace_name(get_rel_namespace(r->relid)),
 											get_rel_name(r->relid));
-		pk_spi_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s", qparent, qchild),
+		pk_part_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s", qparent, qchild),
 					0, NULL, NULL, NULL, false);
 		if (set->drop)
-			pk_spi_exec(psprintf("DROP TABLE %s", qchild), 0, NULL, NULL, NULL, false);
+			pk_part_exec(psprintf("DROP TABLE %s", qchild), 0, NULL, NULL, NULL, false);
 		else if (set->archive_schema != NULL)
-			pk_spi_exec(psprintf("ALTER TABLE %s SET SCHEMA %s", qchild,
+			pk_part_exec(psprintf("ALTER TABLE %s SET SCHEMA %s", qchild,
 								 quote_identifier(set->archive_schema)),
 						0, NULL, NULL, NULL, false);
 		res->retired++;

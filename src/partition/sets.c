@@ -21,6 +21,8 @@
  * writes are done as the owner of schema perfkit (the extension owner),
  * switched to for that statement only and with the security-restricted
  * flag set (pk_as_owner_begin/end), after the ownership check passed.
+ * Every statement of the room runs with search_path pinned to
+ * pg_catalog, pg_temp (pk_part_exec, pk_pin_search_path), whoever runs it.
  *
  * src/partition/sets.c
  *
@@ -60,6 +62,52 @@ pk_check_owner(Oid relid)
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
 					   get_rel_name(relid));
+}
+
+/*
+ * Open a GUC nest level with search_path pinned to pg_catalog, pg_temp;
+ * close it with AtEOXact_GUC(false, level).  Every statement of the room
+ * runs inside one: a statement's operators and functions must resolve to
+ * pg_catalog's whatever the caller's search_path (a role with CREATE on a
+ * schema of that path could otherwise put an operator there, e.g.
+ * =(oid, regclass), which no exact pg_catalog operator shadows, and have
+ * a superuser's job run it).
+ */
+int
+pk_pin_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return level;
+}
+
+/* pk_spi_exec with search_path pinned (pk_pin_search_path). */
+uint64
+pk_part_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			 const char *nulls, bool read_only)
+{
+	int			level = pk_pin_search_path();
+	uint64		n;
+
+	n = pk_spi_exec(sql, nargs, argtypes, values, nulls, read_only);
+	AtEOXact_GUC(false, level);
+	return n;
+}
+
+/* pk_spi_exec_saved with search_path pinned (prepared under it too). */
+uint64
+pk_part_exec_saved(SPIPlanPtr *plan, const char *sql, int nargs,
+				   Oid *argtypes, Datum *values, const char *nulls)
+{
+	int			level = pk_pin_search_path();
+	uint64		n;
+
+	n = pk_spi_exec_saved(plan, sql, nargs, argtypes, values, nulls);
+	AtEOXact_GUC(false, level);
+	return n;
 }
 
 /*
@@ -130,7 +178,7 @@ pk_as_table_owner_begin(Oid relid, PkOwnerSave *save)
 
 	GetUserIdAndSecContext(&save->userid, &save->sec);
 	SetUserIdAndSecContext(owner, save->sec | SECURITY_RESTRICTED_OPERATION);
-	save->nestlevel = NewGUCNestLevel();
+	save->nestlevel = pk_pin_search_path();
 }
 
 void
@@ -173,11 +221,11 @@ pk_set_load(Oid parent, bool missing_ok)
 	Oid			collid;
 
 	values[0] = ObjectIdGetDatum(parent);
-	if (pk_spi_exec_saved(&load_plan,
+	if (pk_part_exec_saved(&load_plan,
 						  "SELECT column_name::text, every, premake, start, default_partition, "
 						  "retention, retention_mode, archive_schema::text, require_rollups, "
 						  "layout_digest, covered_from, covered_to, oldest_upper, default_rel "
-						  "FROM perfkit.partition_config WHERE parent = $1::regclass",
+						  "FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 						  1, argtypes, values, NULL) == 0)
 	{
 		if (missing_ok)
@@ -246,12 +294,12 @@ pk_set_list(bool oldest_first)
 	uint64		n,
 				i;
 
-	n = pk_spi_exec(oldest_first ?
+	n = pk_part_exec(oldest_first ?
 					"SELECT c.oid FROM perfkit.partition_config s "
-					"JOIN pg_catalog.pg_class c ON c.oid = s.parent "
+					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.parent::pg_catalog.oid "
 					"ORDER BY s.last_run NULLS FIRST, c.oid" :
 					"SELECT c.oid FROM perfkit.partition_config s "
-					"JOIN pg_catalog.pg_class c ON c.oid = s.parent ORDER BY c.oid",
+					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.parent::pg_catalog.oid ORDER BY c.oid",
 					0, NULL, NULL, NULL, false);
 	for (i = 0; i < n; i++)
 	{
@@ -314,7 +362,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 		nulls[10] = OidIsValid(res->default_rel) ? ' ' : 'n';
 	}
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_spi_exec_saved(&record_plan,
+	pk_part_exec_saved(&record_plan,
 					  "UPDATE perfkit.partition_config SET last_run = now(), "
 					  "last_status = $2, last_error = $3, "
 					  "last_kept = CASE WHEN $2 = 'ok' THEN $4 ELSE last_kept END, "
@@ -325,7 +373,7 @@ pk_set_record(Oid parent, const char *status, const char *error,
 					  "covered_to = CASE WHEN $6 THEN $9 WHEN $2 = 'ok' THEN covered_to END, "
 					  "oldest_upper = CASE WHEN $6 THEN $10 WHEN $2 = 'ok' THEN oldest_upper END, "
 					  "default_rel = CASE WHEN $6 THEN $11 WHEN $2 = 'ok' THEN default_rel END "
-					  "WHERE parent = $1::regclass",
+					  "WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 					  11, argtypes, values, nulls);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
@@ -364,7 +412,7 @@ default_partition_of(Relation rel)
 static void
 run_ddl(const char *sql)
 {
-	pk_spi_exec(sql, 0, NULL, NULL, NULL, false);
+	pk_part_exec(sql, 0, NULL, NULL, NULL, false);
 }
 
 /*
@@ -446,7 +494,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 					   quote_identifier(column));
 		values[0] = pk_to_datum(&key, PK_TIME_MIN);
 		argtypes[0] = typid;
-		pk_spi_exec(sql, 1, argtypes, values, NULL, false);
+		pk_part_exec(sql, 1, argtypes, values, NULL, false);
 		argtypes[0] = OIDOID;
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull || pk_from_datum(&key, d) == PK_TIME_MAX)
@@ -467,7 +515,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 	values[5] = BoolGetDatum(want_default);
 	values[6] = BoolGetDatum(brin);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_spi_exec("INSERT INTO perfkit.partition_config AS c "
+	pk_part_exec("INSERT INTO perfkit.partition_config AS c "
 				"(parent, column_name, every, premake, start, default_partition, brin) "
 				"VALUES ($1::regclass, $2, $3, $4, $5, $6, $7) "
 				"ON CONFLICT (parent) DO UPDATE SET column_name = EXCLUDED.column_name, "
@@ -500,7 +548,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 
 		bvals[0] = ObjectIdGetDatum(parent);
 		bvals[1] = Int16GetDatum(attnum);
-		if (pk_spi_exec("SELECT 1 FROM pg_catalog.pg_index i "
+		if (pk_part_exec("SELECT 1 FROM pg_catalog.pg_index i "
 						"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 						"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
 						"WHERE i.indrelid = $1 AND a.amname = 'brin' "
@@ -627,10 +675,10 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	values[2] = CStringGetTextDatum(mode);
 	values[3] = BoolGetDatum(require_rollups);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_spi_exec("UPDATE perfkit.partition_config SET retention = $2, "
+	pk_part_exec("UPDATE perfkit.partition_config SET retention = $2, "
 				"retention_mode = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, "
 				"require_rollups = $4, archive_schema = $5 "
-				"WHERE parent = $1::regclass",
+				"WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 				5, argtypes, values, nulls, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();

@@ -141,7 +141,7 @@ perfkit_default_rows(PG_FUNCTION_ARGS)
 				Datum		values[1];
 
 				values[0] = ObjectIdGetDatum(default_oid);
-				pk_spi_exec(psprintf("SELECT count(*) FROM %s WHERE tableoid = $1",
+				pk_part_exec(psprintf("SELECT count(*) FROM %s WHERE tableoid = $1",
 									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
 																get_rel_name(parent))),
 							1, argtypes, values, NULL, false);
@@ -152,7 +152,7 @@ perfkit_default_rows(PG_FUNCTION_ARGS)
 				PkOwnerSave owner;
 
 				pk_as_table_owner_begin(default_oid, &owner);
-				pk_spi_exec(psprintf("SELECT count(*) FROM ONLY %s",
+				pk_part_exec(psprintf("SELECT count(*) FROM ONLY %s",
 									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(default_oid)),
 																get_rel_name(default_oid))),
 							0, NULL, NULL, NULL, false);
