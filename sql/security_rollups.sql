@@ -247,6 +247,43 @@ SELECT count(*) AS superuser_calls FROM sec_mal_calls WHERE superuser;
 DROP TABLE sec_mal_calls, sec_mal_readings;
 DROP FUNCTION sec_eq_or(oid, regclass), sec_eq_rr(regclass, regclass), sec_eq(oid, oid);
 
+-- An error the step's handler cannot catch, raised on purpose by the
+-- owner's code (query_canceled, as a real cancel would be): it fails
+-- mallory's rollup only, and the job goes on to alice's rollup made after
+-- hers.  Before 0.8 it stopped the whole job at every run.
+SET ROLE sec_mallory;
+CREATE TABLE sec_mal_readings (ts timestamptz NOT NULL, v int);
+SELECT perfkit.create_rollup('sec_mal_daily', 'sec_mal_readings', 'ts', 'day', '{}',
+	ARRAY['sum(v)'], late_window => '0') IS NOT NULL AS created;
+CREATE FUNCTION sec_stop() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'mallory stops the job' USING ERRCODE = 'query_canceled';
+END $$;
+CREATE TRIGGER sec_stop BEFORE INSERT OR UPDATE ON sec_mal_daily_state
+	FOR EACH ROW EXECUTE FUNCTION sec_stop();
+INSERT INTO sec_mal_readings VALUES ('2024-04-03 10:00', 1);
+RESET ROLE;
+SET ROLE sec_alice;
+SELECT perfkit.create_rollup('sec_after', 'sec_readings', 'ts', 'day', ARRAY['site'],
+	ARRAY['count(*)', 'sum(v)'], late_window => '100 years') IS NOT NULL AS created;
+INSERT INTO sec_readings VALUES ('2024-04-12 10:00', 's0', 4);
+RESET ROLE;
+SET client_min_messages = error;
+CALL perfkit.refresh_rollups();
+SET client_min_messages = warning;
+SELECT pg_temp.diff('SELECT * FROM sec_after',
+	$$SELECT date_trunc('day', ts, 'UTC'), site, count(*), sum(v) FROM sec_readings GROUP BY 1, 2$$)
+	AS after_equals_group_by;
+SELECT last_error FROM perfkit.rollup_defs WHERE rel = 'sec_mal_daily'::regclass;
+SET ROLE sec_mallory;
+SELECT perfkit.drop_rollup('sec_mal_daily');
+DROP TABLE sec_mal_readings;
+DROP FUNCTION sec_stop();
+RESET ROLE;
+SET ROLE sec_alice;
+SELECT perfkit.drop_rollup('sec_after');
+RESET ROLE;
+
 -- Rows forged before 0.8 (made here by a superuser): one points raw_source
 -- at alice's table (it would block her retention), with a measure and a
 -- change row; a change row of no rollup.  The upgrade's cleanup removes

@@ -259,68 +259,7 @@ pk_maintain(Oid parent, PkRunResult *res)
 	pk_as_table_owner_end(&owner);
 }
 
-/*
- * The step budget: a timer of our own (not the statement timeout, which
- * stays the caller's), armed at the step's deadline and firing again every
- * 100 ms after it, each time asking for a cancel.  The owner's code runs
- * inside the step and may catch a cancel (PL/pgSQL's EXCEPTION WHEN
- * query_canceled): it comes again, so the step cannot go on for long, and
- * a step that still returns after its deadline is rolled back anyway.
- */
-static TimeoutId step_timeout_id = MAX_TIMEOUTS;
-static volatile sig_atomic_t step_timed_out = false;
-
-static void
-step_timeout_handler(void)
-{
-	step_timed_out = true;
-	QueryCancelPending = true;
-	InterruptPending = true;
-	SetLatch(MyLatch);
-}
-
-/*
- * Whether a real cancel (SIGINT: pg_cancel_backend, a client's cancel
- * request) arrived during the step.  A query_canceled error raised by the
- * owner's code (RAISE ... USING ERRCODE = 'query_canceled') is only the
- * table's failure, and must not stop the job; a real cancel must.  The
- * SIGINT handler is wrapped for the step to tell them apart.
- */
-static volatile sig_atomic_t cancel_received = false;
-static pqsigfunc prev_sigint_handler = NULL;
-
-static void
-step_sigint_handler(SIGNAL_ARGS)
-{
-	cancel_received = true;
-	if (prev_sigint_handler != NULL && prev_sigint_handler != SIG_IGN &&
-		prev_sigint_handler != SIG_DFL)
-		prev_sigint_handler(postgres_signal_arg);
-}
-
-static void
-step_timer_start(void)
-{
-	if (step_timeout_id == MAX_TIMEOUTS)
-		step_timeout_id = RegisterTimeout(USER_TIMEOUT, step_timeout_handler);
-	step_timed_out = false;
-	cancel_received = false;
-	prev_sigint_handler = pqsignal(SIGINT, step_sigint_handler);
-	if (perfkit_partition_step_timeout > 0)
-		enable_timeout_every(step_timeout_id,
-							 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														 perfkit_partition_step_timeout),
-							 100);
-}
-
-static void
-step_timer_stop(void)
-{
-	disable_timeout(step_timeout_id, false);
-	if (prev_sigint_handler != NULL)
-		(void) pqsignal(SIGINT, prev_sigint_handler);
-	prev_sigint_handler = NULL;
-}
+/* The step budget: pk_step_start() and friends, src/util/step.c. */
 
 /*
  * pk_maintain in a subtransaction: false on error, with the error's
@@ -338,19 +277,19 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
-	step_timer_start();
+	pk_step_start(perfkit_partition_step_timeout);
 	PG_TRY();
 	{
 		pk_maintain(parent, res);
-		disable_timeout(step_timeout_id, false);
-		if (step_timed_out)
+		pk_step_stop();
+		if (pk_step_timed_out())
 		{
 			/* It caught our cancel and returned late: not kept either. */
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("canceling statement due to perfkit.partition_step_timeout")));
 		}
-		step_timer_stop();
+		pk_step_stop();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
@@ -361,7 +300,7 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 		bool		over_budget;
 		bool		real_cancel;
 
-		step_timer_stop();
+		pk_step_stop();
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 
@@ -370,9 +309,8 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 		 * run.  Our budget, or a query_canceled raised by the owner's code,
 		 * fails this table only.
 		 */
-		real_cancel = cancel_received ||
-			get_timeout_indicator(STATEMENT_TIMEOUT, false);
-		over_budget = step_timed_out && !real_cancel;
+		real_cancel = pk_step_real_cancel();
+		over_budget = pk_step_timed_out() && !real_cancel;
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && real_cancel)
 		{
 			FreeErrorData(edata);
@@ -382,12 +320,9 @@ pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-		if (step_timed_out)
-		{
-			/* a cancel of ours may still be pending: it is not for what follows */
-			QueryCancelPending = false;
-			step_timed_out = false;
-		}
+		/* a cancel of ours may still be pending: it is not for what follows */
+		if (pk_step_timed_out())
+			pk_step_forget_cancel();
 		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && !over_budget);
 		if (over_budget)
 			*error = psprintf("maintenance took longer than perfkit.partition_step_timeout (%dms) and was rolled back",

@@ -81,6 +81,7 @@
 #include "postmaster/interrupt.h"
 
 #include "perfkit/rollup.h"
+#include "perfkit/util.h"
 
 
 PG_FUNCTION_INFO_V1(perfkit_rollup_lock);
@@ -343,19 +344,6 @@ perfkit_rollup_keep_copy(PG_FUNCTION_ARGS)
 	PG_RETURN_OID(tmp);
 }
 
-/* Timeout of one step of the rollups job (perfkit.rollup_step_timeout). */
-static TimeoutId step_timeout_id = MAX_TIMEOUTS;
-static volatile sig_atomic_t step_timed_out = false;
-
-static void
-step_timeout_handler(void)
-{
-	step_timed_out = true;
-	QueryCancelPending = true;
-	InterruptPending = true;
-	SetLatch(MyLatch);
-}
-
 /* Record err as the last error of rollup id. */
 static void
 record_step_error(int32 id, const char *msg)
@@ -374,11 +362,14 @@ record_step_error(int32 id, const char *msg)
 
 /*
  * One step of the rollups job for rollup id, in a subtransaction of its
- * own, within perfkit.rollup_step_timeout.  The budget is a timer of our
- * own that cancels the step, and keeps cancelling it every 100 ms while
- * the step goes on (the owner's code, which runs inside the step, may
- * catch one cancel).  A step over budget is rolled back, recorded as the
- * rollup's last error, and the job goes on: returns whether more remains.
+ * own, within perfkit.rollup_step_timeout (pk_step_start(), src/util/
+ * step.c: a timer that cancels the step and keeps cancelling it every
+ * 100 ms, since the owner's code inside it may catch one cancel).  A step
+ * over budget, or one ended by an error the owner's code raised that
+ * _rollup_job_step's handler cannot catch (query_canceled,
+ * assert_failure), is rolled back, recorded as the rollup's last error,
+ * and the job goes on; only a real cancel stops it.  Returns whether more
+ * remains.
  */
 static bool
 job_step(int32 id, MemoryContext callcxt)
@@ -389,18 +380,10 @@ job_step(int32 id, MemoryContext callcxt)
 	Datum		args[1];
 	volatile bool more = false;
 
-	if (step_timeout_id == MAX_TIMEOUTS)
-		step_timeout_id = RegisterTimeout(USER_TIMEOUT, step_timeout_handler);
-
 	args[0] = Int32GetDatum(id);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
-	step_timed_out = false;
-	if (perfkit_rollup_step_timeout > 0)
-		enable_timeout_every(step_timeout_id,
-							 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														 perfkit_rollup_step_timeout),
-							 100);
+	pk_step_start(perfkit_rollup_step_timeout);
 	PG_TRY();
 	{
 		bool		isnull;
@@ -413,8 +396,8 @@ job_step(int32 id, MemoryContext callcxt)
 										  SPI_tuptable->tupdesc, 1, &isnull));
 		if (isnull)
 			more = false;
-		disable_timeout(step_timeout_id, false);
-		if (step_timed_out)
+		pk_step_stop();
+		if (pk_step_timed_out())
 		{
 			/* It caught the cancel and finished late: not kept either. */
 			ereport(ERROR,
@@ -429,21 +412,34 @@ job_step(int32 id, MemoryContext callcxt)
 	{
 		ErrorData  *edata;
 		char	   *msg;
+		bool		over_budget;
 
-		disable_timeout(step_timeout_id, false);
-		if (!step_timed_out)
-			PG_RE_THROW();		/* a real cancel, or a failure of the job */
+		pk_step_stop();
+
+		/*
+		 * A real cancel, or the caller's own statement timeout, ends the
+		 * job.  Our budget, or an error _rollup_job_step's handler does not
+		 * catch (query_canceled or assert_failure raised by the owner's
+		 * code), fails this rollup only: one role must not stop the others'
+		 * refreshes at every run.
+		 */
+		if (pk_step_real_cancel())
+			PG_RE_THROW();
+		over_budget = pk_step_timed_out();
 		MemoryContextSwitchTo(callcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		step_timed_out = false;
-		QueryCancelPending = false;
-
-		msg = psprintf("refresh step exceeded perfkit.rollup_step_timeout (%d ms) and was rolled back",
-					   perfkit_rollup_step_timeout);
+		if (over_budget)
+		{
+			pk_step_forget_cancel();
+			msg = psprintf("refresh step exceeded perfkit.rollup_step_timeout (%d ms) and was rolled back",
+						   perfkit_rollup_step_timeout);
+		}
+		else
+			msg = psprintf("refresh step failed: %s", edata->message);
 		ereport(WARNING,
 				(errmsg("rollup %d: %s", id, msg),
 				 errdetail("The step ended with: %s", edata->message)));
