@@ -1,16 +1,33 @@
 # perfkit: PGXS build.
 #
-# Layout rule for sql/: files named perfkit--*.sql are install and upgrade
-# scripts (installed as DATA); every other sql/*.sql is a pg_regress input,
-# listed in test/schedule, whose expected output is expected/<name>.out.
-# "make check-layout" enforces that rule; "make test" runs it first.
+# Each room of src/ holds its C and its SQL.  The install script
+# perfkit--$(EXTVERSION).sql is built (never committed) by concatenating the
+# rooms' SQL in the order of SQL_ROOMS: the foundation first (schema,
+# scheduling, the job registry), then each capability, health last since its
+# checks read every room.  Within a file, objects come before what uses
+# them.  src/updates/ holds the upgrade scripts perfkit--A--B.sql: deltas,
+# catalog changes first, then the changed functions.  sql/ and expected/
+# are pg_regress inputs and outputs only.
 
 EXTENSION = perfkit
 MODULE_big = perfkit
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 
 SRCS = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS = $(SRCS:.c=.o)
-DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+
+SQL_ROOMS = \
+	src/perfkit.sql \
+	src/schedule.sql \
+	src/jobs.sql \
+	src/cache/cache.sql \
+	src/rollup/rollup.sql \
+	src/partition/partition.sql \
+	src/advisor/advisor.sql \
+	src/health/health.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(sort $(wildcard src/updates/$(EXTENSION)--*--*.sql))
 
 PG_CPPFLAGS = -I$(srcdir)/include
 # -Wall -Wextra on top of PostgreSQL's own flags.  Only unused-parameter is
@@ -36,7 +53,15 @@ endif
 # Objects depend on every header: the headers are few and small.
 $(OBJS): $(wildcard include/perfkit/*.h)
 
-.PHONY: test demo demo-stop bench check-layout
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_ROOMS) $(EXTENSION).control
+	@{ printf '%s\n' \
+		'/* $@: built by make from the rooms of src/ (see the Makefile); do not edit */' \
+		'' \
+		'-- complain if script is sourced in psql, rather than via CREATE EXTENSION' \
+		'\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
+	  for f in $(SQL_ROOMS); do printf '\n/* ---- %s ---- */\n\n' "$$f"; cat "$$f"; done; } >$@
+
+.PHONY: test demo demo-stop bench print-sql-rooms
 
 # The whole test suite: installs what is missing, builds with -Werror,
 # installs, then runs pg_regress, isolation and TAP suites.
@@ -50,10 +75,11 @@ demo:
 demo-stop:
 	@bash test/demo/demo.sh stop
 
+# The rooms' SQL in install order (for test/t/011_upgrade.pl).
+print-sql-rooms:
+	@echo $(SQL_ROOMS)
+
 # make bench BENCH=preload_overhead
 BENCH ?= preload_overhead
 bench:
 	@bash test/bench/run.sh $(BENCH)
-
-check-layout:
-	@bash test/lib/check_layout.sh

@@ -26,13 +26,27 @@ set -uo pipefail
 cd "$PK_TOP"
 
 pk_require_packages $PK_PACKAGES
-bash test/lib/check_layout.sh || pk_die "test layout is inconsistent (see above)"
 
 pk_say "building with -Wall -Wextra -Werror and installing"
 pk_build_install WERROR=1
 
 work=$(pk_workdir test)
 cp -r sql expected test "$work/"
+
+# The upgrade test (test/t/011_upgrade.pl) compares a fresh install with
+# the rooms' SQL sources loaded directly, and with every earlier release
+# that src/updates/ updates from: copy the sources, numbered in the
+# Makefile's order, and install those releases' scripts.
+mkdir -p "$work/rooms/updates"
+n=0
+for f in $(make -s print-sql-rooms); do
+	n=$((n + 1))
+	cp "$f" "$work/rooms/$(printf '%02d' "$n")-$(basename "$f")"
+done
+cp src/updates/*.sql "$work/rooms/updates/" 2>/dev/null || true
+extdir=$("$PK_PG_CONFIG" --sharedir)/extension
+[ -n "${PERFKIT_PG_ROOT:-}" ] && extdir=$PERFKIT_PG_ROOT$extdir
+bash test/upgrade/previous.sh "$extdir" || pk_die "cannot build the releases the upgrade test needs"
 chown -R "$(pk_run_user)" "$work"
 cd "$work"
 
@@ -135,7 +149,7 @@ if want tap; then
 pk_say "TAP (prove)"
 mkdir -p "$work/tap" && chown "$(pk_run_user)" "$work/tap"
 (cd "$work/test" &&
-	pk_as_user env TESTDIR="$work/tap" PATH="$PK_BINDIR:$PATH" \
+	pk_as_user env TESTDIR="$work/tap" PATH="$PK_BINDIR:$PATH" PERFKIT_ROOMS="$work/rooms" \
 		PG_REGRESS="$PK_PGXS/src/test/regress/pg_regress" \
 		prove -I "$PK_PGXS/src/test/perl" -I "$work/test/t" $tap_sel) \
 	2>&1 | tee "$work/tap.log"

@@ -12,7 +12,7 @@
 #define PERFKIT_PERFKIT_H
 
 /* Version of the shared library; the SQL side has its own in pg_extension. */
-#define PERFKIT_VERSION "0.8"
+#define PERFKIT_VERSION "1.0"
 
 /* Set by _PG_init when loaded from shared_preload_libraries. */
 extern bool perfkit_preloaded;

@@ -1,8 +1,3 @@
-/* perfkit--0.5--0.6.sql: health checks and metrics */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
-\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.6'" to load this file. \quit
-
 /*
  * A level from a measured value and two thresholds.  higher_is_worse:
  * warning above warn, critical above crit; otherwise below them.  A NULL
@@ -388,6 +383,7 @@ COMMENT ON FUNCTION perfkit.health_summary() IS
 -- Prometheus text exposition
 --
 
+
 -- A label value with backslash, double quote and line feed escaped.
 CREATE FUNCTION perfkit._prom_label(v text)
 RETURNS text
@@ -534,6 +530,7 @@ COMMENT ON FUNCTION perfkit.metrics() IS
 -- else the index advisor's sampled workload.
 --
 
+
 /*
  * The numbers without the query texts, for this database.  Security
  * definer so that pg_monitor members read perfkit's workload store, which
@@ -648,23 +645,42 @@ $$;
 COMMENT ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) IS
 'SELECT statements run at least min_calls times returning about one row each: the sign of an N+1 loop in an application';
 
+-----------------------------------------------------------------------------
+-- Privileges
+-----------------------------------------------------------------------------
+
 /*
  * Privileges: everything here is for pg_monitor (and superusers); the
  * query texts only for pg_read_all_stats, which _statement_text checks.
  */
 REVOKE ALL ON FUNCTION perfkit._health() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit.health() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit.health_summary() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit.metrics() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit._statement_stats() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit._statement_text(text, bigint, oid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit.slow_queries(integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) FROM PUBLIC;
+
 GRANT EXECUTE ON FUNCTION perfkit._health() TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION perfkit.health() TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION perfkit.health_summary() TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION perfkit.metrics() TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION perfkit._statement_stats() TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION perfkit._statement_text(text, bigint, oid) TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION perfkit.slow_queries(integer) TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) TO pg_monitor;

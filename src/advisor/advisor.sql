@@ -1,8 +1,3 @@
-/* perfkit--0.3--0.4.sql: the index advisor */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
-\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.4'" to load this file. \quit
-
 --
 -- Workload capture
 --
@@ -234,10 +229,20 @@ $$;
 COMMENT ON FUNCTION perfkit.unindexed_foreign_keys() IS
 'foreign keys no index leads with: deletes and key updates on the referenced table scan the referencing one';
 
+-----------------------------------------------------------------------------
+-- Privileges
+-----------------------------------------------------------------------------
+
 REVOKE ALL ON FUNCTION perfkit._workload() FROM PUBLIC;
+
 GRANT EXECUTE ON FUNCTION perfkit._workload() TO pg_read_all_stats;
+
 REVOKE ALL ON perfkit.workload FROM PUBLIC;
+
 GRANT SELECT ON perfkit.workload TO pg_read_all_stats;
+
 REVOKE ALL ON FUNCTION perfkit.workload_reset() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit.recommend_indexes(float8, int, bigint) FROM PUBLIC;
+
 GRANT EXECUTE ON FUNCTION perfkit.recommend_indexes(float8, int, bigint) TO pg_read_all_stats;

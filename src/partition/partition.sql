@@ -1,8 +1,3 @@
-/* perfkit--0.4--0.5.sql: partition maintenance */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
-\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.5'" to load this file. \quit
-
 /*
  * One row per partition set: a table range-partitioned on a time column
  * that perfkit maintains.  start is in key time: for timestamp and date
@@ -72,7 +67,6 @@ AS 'MODULE_PATHNAME', 'perfkit_run_maintenance_job';
 
 COMMENT ON PROCEDURE perfkit.run_maintenance_job() IS
 'the partitions job: run_maintenance() over every table the caller owns, committing after each';
-
 
 CREATE FUNCTION perfkit._partitions(
 	OUT parent regclass, OUT partition regclass, OUT is_default boolean,
@@ -146,10 +140,6 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
 	('partitions', 'CALL perfkit.run_maintenance_job()', '*/10 * * * *',
 	 'premake partitions, drain default partitions and apply retention, every 10 minutes');
 
-REVOKE ALL ON PROCEDURE perfkit.run_maintenance_job() FROM PUBLIC;
-GRANT SELECT ON perfkit.partition_config TO PUBLIC;
-GRANT SELECT ON perfkit.partitions, perfkit.partition_sets TO PUBLIC;
-
 /*
  * Conversions in progress: one row per table being converted by
  * convert_to_partitioned(), committed after every batch (progress).
@@ -180,23 +170,16 @@ CREATE TABLE perfkit.convert_log (
 	relid oid NOT NULL,
 	blk bigint NOT NULL,
 	src tid NOT NULL,
-	old boolean NOT NULL DEFAULT false	-- a version updated or deleted there
+	old boolean NOT NULL DEFAULT false,	-- a version updated or deleted there
+	key bigint								-- the partition key of that version
 );
+
 CREATE INDEX ON perfkit.convert_log (relid, blk);
 
 CREATE FUNCTION perfkit._convert_capture()
 RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'perfkit_convert_capture';
-
-CREATE PROCEDURE perfkit.convert_to_partitioned(tbl regclass, "column" name, every interval,
-	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL,
-	INOUT rows_moved bigint DEFAULT NULL)
-LANGUAGE C
-AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
-
-COMMENT ON PROCEDURE perfkit.convert_to_partitioned(regclass, name, interval, integer, integer, bigint) IS
-'turn a plain table into a table partitioned by range on a time column, copying rows in batches while writers go on; resumable';
 
 CREATE FUNCTION perfkit.convert_to_partitioned_abort(tbl regclass)
 RETURNS boolean
@@ -225,5 +208,32 @@ ORDER BY c."table"::text;
 COMMENT ON VIEW perfkit.conversion_progress IS
 'progress of convert_to_partitioned() runs: rows and blocks copied, writes waiting to be synced';
 
+CREATE FUNCTION perfkit.convert_to_partitioned(tbl regclass, "column" name, every interval,
+	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
+
+COMMENT ON FUNCTION perfkit.convert_to_partitioned(regclass, name, interval, integer, integer) IS
+'turn a plain table into a table partitioned by range on a time column, copying rows in batches (committed by a background worker) while writers go on; resumable; returns the rows moved';
+
+-----------------------------------------------------------------------------
+-- Privileges
+-----------------------------------------------------------------------------
+
+REVOKE ALL ON PROCEDURE perfkit.run_maintenance_job() FROM PUBLIC;
+
+GRANT SELECT ON perfkit.partition_config TO PUBLIC;
+
+GRANT SELECT ON perfkit.partitions, perfkit.partition_sets TO PUBLIC;
+
 GRANT SELECT ON perfkit.conversions, perfkit.conversion_progress TO PUBLIC;
+
 GRANT INSERT ON perfkit.convert_log TO PUBLIC;
+
+/*
+ * The capture trigger of a conversion writes perfkit.convert_log as the
+ * extension's owner (0.8): no role may write the log directly, so none can
+ * add entries that make another role's conversion delete or recopy rows.
+ */
+REVOKE INSERT ON perfkit.convert_log FROM PUBLIC;

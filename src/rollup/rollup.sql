@@ -1,8 +1,3 @@
-/* perfkit--0.2--0.3.sql: rollups */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
-\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.3'" to load this file. \quit
-
 /*
  * Catalog.  A rollup is a row of perfkit.rollup_defs plus its measures in
  * perfkit.rollup_measures.  Its objects belong to whoever created it: the
@@ -73,10 +68,13 @@ CREATE TABLE perfkit.rollup_changes (
 	rollup_id integer NOT NULL,
 	bucket timestamptz NOT NULL
 );
+
 CREATE INDEX rollup_changes_rollup_bucket ON perfkit.rollup_changes (rollup_id, bucket);
 
 ALTER TABLE perfkit.rollup_defs ENABLE ROW LEVEL SECURITY;
+
 CREATE POLICY rollup_defs_read ON perfkit.rollup_defs FOR SELECT USING (true);
+
 CREATE POLICY rollup_defs_owner ON perfkit.rollup_defs
 	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
 	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE')
@@ -84,25 +82,29 @@ CREATE POLICY rollup_defs_owner ON perfkit.rollup_defs
 							 WHERE c.oid = state_table));
 
 ALTER TABLE perfkit.rollup_measures ENABLE ROW LEVEL SECURITY;
+
 CREATE POLICY rollup_measures_read ON perfkit.rollup_measures FOR SELECT USING (true);
+
 CREATE POLICY rollup_measures_owner ON perfkit.rollup_measures
 	USING (EXISTS (SELECT 1 FROM perfkit.rollup_defs d
 				   WHERE d.id = rollup_id AND pg_catalog.pg_has_role(d.owner, 'USAGE')));
 
 ALTER TABLE perfkit.rollup_changes ENABLE ROW LEVEL SECURITY;
+
 CREATE POLICY rollup_changes_read ON perfkit.rollup_changes FOR SELECT USING (true);
+
 CREATE POLICY rollup_changes_log ON perfkit.rollup_changes FOR INSERT WITH CHECK (true);
+
 CREATE POLICY rollup_changes_claim ON perfkit.rollup_changes FOR DELETE
 	USING (EXISTS (SELECT 1 FROM perfkit.rollup_defs d
 				   WHERE d.id = rollup_id AND pg_catalog.pg_has_role(d.owner, 'USAGE')));
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON perfkit.rollup_defs, perfkit.rollup_measures TO PUBLIC;
-GRANT SELECT, INSERT, DELETE ON perfkit.rollup_changes TO PUBLIC;
-GRANT USAGE ON SEQUENCE perfkit.rollup_id_seq TO PUBLIC;
-
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_defs', '');
+
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_measures', '');
+
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_changes', '');
+
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_id_seq', '');
 
 /*
@@ -444,20 +446,14 @@ BEGIN
 				EXECUTE perfkit._rollup_write_sql(d, 'range') INTO b, r USING lo, chunk_hi;
 				-- Rollups built on this one read its state, not the raw rows:
 				-- tell every one of them which of its buckets changed.
-				EXECUTE format($q$
-					WITH RECURSIVE descendants AS (
-						SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c WHERE c.parent_id = $3
-						UNION ALL
-						SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c
-						JOIN descendants x ON c.parent_id = x.id
-					), touched AS (
-						SELECT pg_catalog.unnest($4::timestamptz[]) AS bucket
-						UNION SELECT bucket FROM %s WHERE bucket >= $1 AND bucket < $2
-					)
-					INSERT INTO perfkit.rollup_changes (rollup_id, bucket)
-					SELECT DISTINCT x.id, perfkit._bucket_start(t.bucket, x.granularity, x.timezone)
-					FROM descendants x, touched t$q$, d.state_table)
-					USING lo, chunk_hi, p_id, coalesce(gone, '{}');
+				IF EXISTS (SELECT 1 FROM perfkit.rollup_defs c WHERE c.parent_id = p_id) THEN
+					EXECUTE format('SELECT pg_catalog.array_agg(t.bucket) FROM ('
+								   'SELECT pg_catalog.unnest($3::timestamptz[]) AS bucket '
+								   'UNION SELECT bucket FROM %s WHERE bucket >= $1 AND bucket < $2) t',
+								   d.state_table)
+						INTO gone USING lo, chunk_hi, coalesce(gone, '{}');
+					PERFORM perfkit._rollup_log_descendants(p_id, gone);
+				END IF;
 				buckets := buckets + b;
 				rows_read := rows_read + r;
 				steps := steps + 1;
@@ -479,29 +475,13 @@ BEGIN
 		-- watermark are covered when it advances: drop both.
 		-- A change row that is not a bucket start is no change (anyone may
 		-- insert into the log): drop it too.
-		DELETE FROM perfkit.rollup_changes c
-		WHERE c.rollup_id = p_id
-		  AND (d.watermark IS NULL OR c.bucket < d.final_before OR c.bucket >= d.watermark
-			   OR perfkit._bucket_start(c.bucket, d.granularity, d.timezone) IS DISTINCT FROM c.bucket);
+		PERFORM perfkit._rollup_prune_changes(p_id, d.watermark, d.final_before);
 
 		LOOP
 			EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
 			-- Claim a batch of changed buckets.  A coarser rollup takes a
 			-- bucket only once its finer rollup has no change pending in it.
-			WITH batch AS (
-				SELECT DISTINCT c.bucket FROM perfkit.rollup_changes c
-				WHERE c.rollup_id = p_id
-				  AND (d.parent_id IS NULL OR NOT EXISTS (
-						SELECT 1 FROM perfkit.rollup_changes f
-						WHERE f.rollup_id = d.parent_id AND f.bucket >= c.bucket
-						  AND f.bucket < perfkit._bucket_add(c.bucket, d.granularity, d.timezone)))
-				ORDER BY c.bucket LIMIT nb
-			), gone AS (
-				DELETE FROM perfkit.rollup_changes c USING batch
-				WHERE c.rollup_id = p_id AND c.bucket = batch.bucket
-				RETURNING c.bucket
-			)
-			SELECT array_agg(DISTINCT gone.bucket) INTO claimed FROM gone;
+			claimed := perfkit._rollup_claim_changes(p_id, nb);
 			EXIT WHEN claimed IS NULL;
 			-- This transaction may write those buckets again: make its
 			-- capture trigger log them again.
@@ -571,20 +551,8 @@ BEGIN
 		more := steps > 0 AND (first_pending IS NOT NULL OR d.watermark < target);
 	END IF;
 
-	UPDATE perfkit.rollup_defs SET
-		data_start = d.data_start,
-		watermark = d.watermark,
-		final_before = d.final_before,
-		refreshes = refreshes + 1,
-		last_refresh_at = now(),
-		last_duration = clock_timestamp() - started,
-		last_buckets = buckets,
-		last_rows_read = rows_read
-	WHERE id = p_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'permission denied for rollup %', d.rel
-			USING ERRCODE = 'insufficient_privilege';
-	END IF;
+	PERFORM perfkit._rollup_save(p_id, d.data_start, d.watermark, d.final_before,
+								 clock_timestamp() - started, buckets, rows_read);
 	-- Writers may now skip logging buckets at or past the new watermark
 	-- (this transaction still holds the advance lock if it moved).
 	PERFORM perfkit._rollup_publish(p_id);
@@ -595,7 +563,9 @@ BEGIN
 END
 $$;
 
--- The rollup a name (or regclass text) designates, or an error.
+-- The rollup a name (or regclass text) designates, or an error.  The name
+-- is resolved with the caller's search_path (the function pins none: it
+-- names nothing but to_regclass() unqualified).
 CREATE FUNCTION perfkit._rollup_lookup(name text)
 RETURNS perfkit.rollup_defs
 LANGUAGE plpgsql STABLE
@@ -604,7 +574,8 @@ DECLARE
 	target regclass := pg_catalog.to_regclass(name);
 	d perfkit.rollup_defs;
 BEGIN
-	SELECT * INTO d FROM perfkit.rollup_defs r WHERE r.rel = target;
+	SELECT * INTO d FROM perfkit.rollup_defs r
+	WHERE r.rel::pg_catalog.oid OPERATOR(pg_catalog.=) target::pg_catalog.oid;
 	IF target IS NULL OR NOT FOUND THEN
 		RAISE EXCEPTION 'rollup "%" does not exist', name
 			USING ERRCODE = 'undefined_object',
@@ -619,35 +590,6 @@ CREATE FUNCTION perfkit._rollup_refresh_as_owner(id integer, lo timestamptz, hi 
 RETURNS TABLE (buckets bigint, rows_read bigint, more boolean)
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'perfkit_rollup_refresh_as_owner';
-
-CREATE FUNCTION perfkit.refresh_rollup(name text, range_start timestamptz DEFAULT NULL,
-									   range_end timestamptz DEFAULT NULL,
-									   include_final boolean DEFAULT false)
-RETURNS bigint
-LANGUAGE plpgsql
-AS $$
-#variable_conflict use_variable
-DECLARE
-	d perfkit.rollup_defs := perfkit._rollup_lookup(name);
-	n bigint;
-BEGIN
-	IF range_start IS NOT NULL AND range_end IS NOT NULL AND range_start >= range_end THEN
-		RAISE EXCEPTION 'range_start must be before range_end'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
-		RAISE EXCEPTION 'must be owner of rollup %', d.rel
-			USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	PERFORM perfkit._rollup_lock(d.id, true);
-	SELECT r.buckets INTO n FROM perfkit._rollup_refresh_as_owner(d.id, range_start, range_end, NULL,
-																 include_final) r;
-	RETURN n;
-END
-$$;
-
-COMMENT ON FUNCTION perfkit.refresh_rollup(text, timestamptz, timestamptz, boolean) IS
-'bring a rollup up to date (changed buckets, new complete buckets) or recompute a range (final buckets too with include_final); returns buckets written';
 
 -- One step of the rollups job for one rollup: true when more remains.
 CREATE FUNCTION perfkit._rollup_job_step(p_id integer)
@@ -684,26 +626,302 @@ AS 'MODULE_PATHNAME', 'perfkit_refresh_rollups';
 COMMENT ON PROCEDURE perfkit.refresh_rollups() IS
 'refresh every rollup of the database, finer before coarser, committing after each batch when called on its own';
 
-REVOKE ALL ON PROCEDURE perfkit.refresh_rollups() FROM PUBLIC;
-
 INSERT INTO perfkit.job_registry (job, command, default_schedule, description) VALUES
 	('rollups', 'CALL perfkit.refresh_rollups()', '*/5 * * * *',
 	 'refresh every rollup: recompute changed buckets, materialize new complete ones');
 
 /*
- * create_rollup: validate everything first, then create the state table,
- * the view, the live view and the capture triggers, and register them.  It
- * runs with the caller's rights and search path (the rollup's objects are
- * the caller's, made in the caller's creation schema), so it is not
- * SECURITY DEFINER; every name it builds SQL from is quoted.
+ * Which rollups keep raw rows of tbl in [range_start, range_end) from being
+ * retired: one row per rollup on tbl whose buckets overlapping that range
+ * are not all final.  Bounds of a timestamp or date partition key are given
+ * as their wall-clock value read as UTC.  Partition retention calls this.
  */
-CREATE FUNCTION perfkit.create_rollup(name text, source regclass, time_column name,
-									  granularity text, dimensions text[] DEFAULT '{}',
-									  measures text[] DEFAULT ARRAY['count(*)'],
-									  timezone text DEFAULT 'UTC',
-									  late_window interval DEFAULT '7 days')
+CREATE FUNCTION perfkit.rollup_blockers(tbl regclass, range_start timestamptz, range_end timestamptz)
+RETURNS TABLE (rollup text, reason text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT d.rel::text,
+		   CASE WHEN d.final_before IS NULL
+				THEN 'never refreshed'
+				ELSE format('only buckets before %s are final (watermark %s, late window %s)',
+							d.final_before, d.watermark, d.late_window) END
+	FROM perfkit.rollup_defs d
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN d.time_type = 'timestamptz'::regtype THEN range_end
+					ELSE (range_end AT TIME ZONE 'UTC') AT TIME ZONE d.timezone END AS e
+	) x
+	WHERE d.raw_source = tbl
+	  AND range_end > range_start
+	  AND (d.final_before IS NULL
+		   OR perfkit._bucket_add(perfkit._bucket_start(x.e - interval '1 microsecond',
+														d.granularity, d.timezone),
+								  d.granularity, d.timezone) > d.final_before)
+	ORDER BY d.id
+$$;
+
+COMMENT ON FUNCTION perfkit.rollup_blockers(regclass, timestamptz, timestamptz) IS
+'rollups on a table whose buckets in a range are not final yet (empty: raw rows there may be retired)';
+
+CREATE VIEW perfkit.rollups AS
+SELECT d.rel::text AS name,
+	   d.source,
+	   d.granularity,
+	   d.timezone,
+	   d.rel AS "table",
+	   d.state_table,
+	   d.watermark,
+	   d.final_before,
+	   (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = d.id AND c.bucket >= d.final_before AND c.bucket < d.watermark) AS pending_buckets,
+	   d.last_refresh_at,
+	   d.last_duration,
+	   d.last_buckets,
+	   d.last_rows_read AS rows_read,
+	   d.refreshes,
+	   d.last_error,
+	   d.last_error_at,
+	   CASE WHEN d.parent_id IS NULL
+			THEN perfkit._bucket_start(now(), d.granularity, d.timezone)
+			ELSE perfkit._bucket_start((SELECT p.watermark FROM perfkit.rollup_defs p WHERE p.id = d.parent_id),
+									   d.granularity, d.timezone)
+	   END - d.watermark AS lag
+FROM perfkit.rollup_defs d;
+
+COMMENT ON VIEW perfkit.rollups IS
+'perfkit rollups: watermark, pending changed buckets, last refresh and error, lag';
+
+CREATE FUNCTION perfkit._rollup_in_refresh(id integer)
+RETURNS boolean
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_in_refresh';
+
+CREATE FUNCTION perfkit._rollup_next_id()
+RETURNS integer
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_next_id';
+
+CREATE FUNCTION perfkit._rollup_issued_to(id integer)
+RETURNS regrole
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_issued_to';
+
+-- Whether role owner has the privileges of the owner of relation rel.
+CREATE FUNCTION perfkit._rollup_owns(owner regrole, rel regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+			   WHERE c.oid = rel AND pg_catalog.pg_has_role(owner, c.relowner, 'USAGE'));
+
+/*
+ * Register a rollup create_rollup() has made.  Its id must be one
+ * perfkit._rollup_next_id() gave its owner in this session, and the
+ * owner must own every relation the row names (and the finer rollup).
+ * Only the definition is taken from d; the refresh state starts empty.
+ */
+CREATE FUNCTION perfkit._rollup_register(d perfkit.rollup_defs, measures perfkit.rollup_measures[])
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p perfkit.rollup_defs;
+	r regclass;
+BEGIN
+	IF d.id IS NULL OR d.owner IS NULL OR perfkit._rollup_issued_to(d.id) IS DISTINCT FROM d.owner THEN
+		RAISE EXCEPTION 'rollup id % was not issued to role %', d.id, d.owner
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Create rollups with perfkit.create_rollup().';
+	END IF;
+	FOREACH r IN ARRAY ARRAY[d.rel, d.state_table, d.live_view, d.raw_source, d.source] LOOP
+		IF r IS NULL OR NOT perfkit._rollup_owns(d.owner, r) THEN
+			RAISE EXCEPTION 'must be owner of relation %', r USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	END LOOP;
+	IF d.parent_id IS NOT NULL THEN
+		SELECT * INTO p FROM perfkit.rollup_defs x WHERE x.id = d.parent_id;
+		IF NOT FOUND OR p.rel <> d.source OR p.raw_source <> d.raw_source
+		   OR NOT pg_catalog.pg_has_role(d.owner, p.owner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of rollup %', d.source USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	ELSIF d.source <> d.raw_source THEN
+		RAISE EXCEPTION 'rollup % reads % but names % as its raw table', d.rel, d.source, d.raw_source
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.unnest(measures) m WHERE m.rollup_id IS DISTINCT FROM d.id) THEN
+		RAISE EXCEPTION 'measures of rollup % name another rollup', d.rel
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO perfkit.rollup_defs (id, rel, state_table, live_view, source, parent_id, raw_source,
+									 time_column, time_type, granularity, timezone, dimensions,
+									 depth, late_window, owner)
+	VALUES (d.id, d.rel, d.state_table, d.live_view, d.source, d.parent_id, d.raw_source,
+			d.time_column, d.time_type, d.granularity, d.timezone, d.dimensions,
+			coalesce(p.depth + 1, 0), d.late_window, d.owner);
+	INSERT INTO perfkit.rollup_measures SELECT * FROM pg_catalog.unnest(measures);
+END
+$$;
+
+/*
+ * Forget rollup id once its relations are gone (drop_rollup() drops them
+ * with its caller's rights, which proves ownership), with its change rows.
+ */
+CREATE FUNCTION perfkit._rollup_unregister(id integer)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO d FROM perfkit.rollup_defs r WHERE r.id = id;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid IN (d.rel, d.state_table, d.live_view))
+	   OR EXISTS (SELECT 1 FROM perfkit.rollup_defs c WHERE c.parent_id = id) THEN
+		RAISE EXCEPTION 'rollup % still has its relations or dependent rollups', d.rel
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop rollups with perfkit.drop_rollup().';
+	END IF;
+	DELETE FROM perfkit.rollup_changes c WHERE c.rollup_id = id;
+	DELETE FROM perfkit.rollup_defs r WHERE r.id = id;
+END
+$$;
+
+-- The refresh of rollup id in progress in this backend, or an error.
+CREATE FUNCTION perfkit._rollup_require_refresh(id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF id IS NULL OR NOT perfkit._rollup_in_refresh(id) THEN
+		RAISE EXCEPTION 'rollup % is not being refreshed by this session', id
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Refresh rollups with perfkit.refresh_rollup().';
+	END IF;
+END
+$$;
+
+-- Drop change rows of rollup p_id that no refresh would use: in final
+-- buckets, past the watermark, or not a bucket start.
+CREATE FUNCTION perfkit._rollup_prune_changes(p_id integer, p_watermark timestamptz,
+											  p_final_before timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	DELETE FROM perfkit.rollup_changes c
+	WHERE c.rollup_id = p_id
+	  AND (p_watermark IS NULL OR c.bucket < p_final_before OR c.bucket >= p_watermark
+		   OR perfkit._bucket_start(c.bucket, d.granularity, d.timezone) IS DISTINCT FROM c.bucket);
+END
+$$;
+
+-- Claim (delete and return) a batch of at most nb changed buckets of
+-- rollup p_id.  A coarser rollup takes a bucket only once its finer
+-- rollup has no change pending in it.
+CREATE FUNCTION perfkit._rollup_claim_changes(p_id integer, nb bigint)
+RETURNS timestamptz[]
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	claimed timestamptz[];
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	WITH batch AS (
+		SELECT DISTINCT c.bucket FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = p_id
+		  AND (d.parent_id IS NULL OR NOT EXISTS (
+				SELECT 1 FROM perfkit.rollup_changes f
+				WHERE f.rollup_id = d.parent_id AND f.bucket >= c.bucket
+				  AND f.bucket < perfkit._bucket_add(c.bucket, d.granularity, d.timezone)))
+		ORDER BY c.bucket LIMIT nb
+	), gone AS (
+		DELETE FROM perfkit.rollup_changes c USING batch
+		WHERE c.rollup_id = p_id AND c.bucket = batch.bucket
+		RETURNING c.bucket
+	)
+	SELECT array_agg(DISTINCT gone.bucket) INTO claimed FROM gone;
+	RETURN claimed;
+END
+$$;
+
+-- Tell every rollup built (directly or not) on rollup p_id which of its
+-- buckets changed: those holding the given buckets of p_id.
+CREATE FUNCTION perfkit._rollup_log_descendants(p_id integer, buckets timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	WITH RECURSIVE descendants AS (
+		SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c WHERE c.parent_id = p_id
+		UNION ALL
+		SELECT c.id, c.granularity, c.timezone FROM perfkit.rollup_defs c
+		JOIN descendants x ON c.parent_id = x.id
+	)
+	INSERT INTO perfkit.rollup_changes (rollup_id, bucket)
+	SELECT DISTINCT x.id, perfkit._bucket_start(t.bucket, x.granularity, x.timezone)
+	FROM descendants x, pg_catalog.unnest(buckets) AS t(bucket)
+	WHERE t.bucket IS NOT NULL;
+END
+$$;
+
+-- Record the outcome of a refresh of rollup p_id.
+CREATE FUNCTION perfkit._rollup_save(p_id integer, p_data_start timestamptz, p_watermark timestamptz,
+									 p_final_before timestamptz, p_duration interval,
+									 p_buckets bigint, p_rows_read bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	UPDATE perfkit.rollup_defs SET
+		data_start = p_data_start,
+		watermark = p_watermark,
+		final_before = p_final_before,
+		refreshes = refreshes + 1,
+		last_refresh_at = now(),
+		last_duration = p_duration,
+		last_buckets = p_buckets,
+		last_rows_read = p_rows_read
+	WHERE id = p_id;
+END
+$$;
+
+/*
+ * create_rollup(), drop_rollup() and refresh_rollup() resolve the names
+ * they are given with the caller's search_path, then do their work in
+ * functions that run with search_path = pg_catalog, pg_temp (see the end
+ * of this section).  Measures are parsed there too: a measure calling a
+ * function of the caller's must name its schema.
+ */
+CREATE FUNCTION perfkit._rollup_create(name text, source regclass, time_column name,
+									   granularity text, dimensions text[], measures text[],
+									   timezone text, late_window interval, default_schema name)
 RETURNS regclass
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -749,7 +967,7 @@ BEGIN
 	END IF;
 	parts := parse_ident(name);
 	IF cardinality(parts) = 1 THEN
-		nsp := current_schema();
+		nsp := default_schema;
 		relname := parts[1];
 		IF nsp IS NULL THEN
 			RAISE EXCEPTION 'no schema has been selected to create in'
@@ -884,7 +1102,7 @@ BEGIN
 
 	-- Measures, then objects, then the catalog rows.
 	all_cols := ARRAY['bucket', '_rows']::name[] || dims;
-	id := nextval('perfkit.rollup_id_seq');
+	id := perfkit._rollup_next_id();
 	FOR m IN SELECT * FROM perfkit._rollup_measures(raw, measures) LOOP
 		IF m.alias = ANY (all_cols) THEN
 			RAISE EXCEPTION 'measure "%" is named "%", which is taken', measures[m.ord], m.alias
@@ -969,13 +1187,9 @@ BEGIN
 	EXECUTE format('COMMENT ON VIEW %s IS %L', q_rel,
 				   format('perfkit rollup: %s %s buckets of %s', g, timezone, source));
 
-	INSERT INTO perfkit.rollup_defs (id, rel, state_table, live_view, source, parent_id, raw_source,
-									 time_column, time_type, granularity, timezone, dimensions,
-									 depth, late_window, owner)
-	VALUES (id, q_rel::regclass, q_state::regclass, q_rel::regclass, source, p.id, raw, tcol, ttype,
-			g, timezone, dims, coalesce(p.depth + 1, 0), late_window, current_user::regrole)
-	RETURNING * INTO d;
-	INSERT INTO perfkit.rollup_measures SELECT * FROM unnest(mrows);
+	d := ROW(id, q_rel::regclass, q_state::regclass, q_rel::regclass, source, p.id, raw, tcol, ttype,
+			 g, timezone, dims, coalesce(p.depth + 1, 0), late_window, current_user::regrole,
+			 NULL, NULL, NULL, now(), 0, NULL, NULL, NULL, NULL, NULL, NULL)::perfkit.rollup_defs;
 
 	-- The live view: materialized buckets that have no pending change,
 	-- plus, from raw rows, the changed buckets and the tail past the
@@ -1004,7 +1218,8 @@ GROUP BY 1%3$s$v$,
 			   tcol, perfkit._rollup_time_value(d, format('perfkit._bucket_add(perfkit_k.perfkit_b, %L, %L)', g, timezone))));
 	EXECUTE format('COMMENT ON VIEW %s IS %L', q_live,
 				   format('perfkit rollup %s, exact up to now: materialized buckets plus the rest from raw rows', relname));
-	UPDATE perfkit.rollup_defs SET live_view = q_live::regclass WHERE perfkit.rollup_defs.id = id;
+	d.live_view := q_live::regclass;
+	PERFORM perfkit._rollup_register(d, mrows);
 
 	-- Change capture on the raw table.
 	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
@@ -1021,21 +1236,53 @@ GROUP BY 1%3$s$v$,
 END
 $$;
 
+/*
+ * create_rollup: validate everything first, then create the state table,
+ * the view, the live view and the capture triggers, and register them.  It
+ * runs with the caller's rights and search path (the rollup's objects are
+ * the caller's, made in the caller's creation schema), so it is not
+ * SECURITY DEFINER; every name it builds SQL from is quoted.
+ */
+CREATE FUNCTION perfkit.create_rollup(name text, source regclass, time_column name,
+									  granularity text, dimensions text[] DEFAULT '{}',
+									  measures text[] DEFAULT ARRAY['count(*)'],
+									  timezone text DEFAULT 'UTC',
+									  late_window interval DEFAULT '7 days')
+RETURNS regclass
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_create(name, source, time_column, granularity, dimensions, measures,
+								  timezone, late_window, pg_catalog.current_schema());
+END;
+
 COMMENT ON FUNCTION perfkit.create_rollup(text, regclass, name, text, text[], text[], text, interval) IS
 'create a rollup of a table (or a coarser rollup of a finer one) kept current by refresh';
 
-CREATE FUNCTION perfkit.drop_rollup(name text, keep_table boolean DEFAULT false)
+/*
+ * drop_rollup(keep_table => true) copies the rollup's final values as its
+ * owner in a security-restricted operation (refresh.c): the owner may have
+ * redefined the view, and a superuser dropping it must not run her code.
+ */
+CREATE FUNCTION perfkit._rollup_keep_copy(id integer)
+RETURNS regclass
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_keep_copy';
+
+CREATE FUNCTION perfkit._rollup_drop(d perfkit.rollup_defs, keep_table boolean)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-	d perfkit.rollup_defs := perfkit._rollup_lookup(name);
 	trig text;
 	tmp text;
+	kept regclass;
 	nsp name;
 	relname name;
 BEGIN
+	-- Only the id comes from the caller: the row is read again.
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = d.id;
 	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
 	END IF;
@@ -1046,6 +1293,21 @@ BEGIN
 							FROM perfkit.rollup_defs c WHERE c.parent_id = d.id),
 				  HINT = 'Drop those first.';
 	END IF;
+	-- Drop only what belongs with the rollup: a catalog row naming
+	-- another role's relation must not make a superuser drop it.
+	SELECT c.oid::regclass INTO tmp FROM pg_catalog.pg_class c
+	WHERE c.oid IN (d.rel, d.state_table, d.live_view)
+	  AND NOT pg_catalog.pg_has_role(d.owner, c.relowner, 'USAGE')
+	LIMIT 1;
+	IF tmp IS NOT NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = d.state_table
+									 AND c.relkind = 'r')
+	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = d.live_view AND c.relkind = 'v') THEN
+		RAISE EXCEPTION 'rollup % names relations that are not its own', d.rel
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = format('Relation %s does not belong to the rollup''s owner %s, or is not of the right kind.',
+								  coalesce(tmp, d.state_table::text), d.owner);
+	END IF;
+	tmp := NULL;
 	-- Wait for a refresh in progress; none can start after this.
 	PERFORM perfkit._rollup_lock(d.id, true);
 	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = d.raw_source) THEN
@@ -1060,83 +1322,171 @@ BEGIN
 		SELECT n.nspname, c.relname INTO nsp, relname
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.oid = d.rel;
-		tmp := format('%I.%I', nsp, 'perfkit_tmp_' || d.id);
-		EXECUTE format('CREATE TABLE %s AS SELECT * FROM %s', tmp, d.rel);
+		-- Copied as the owner, restricted: she may have redefined the view.
+		kept := perfkit._rollup_keep_copy(d.id);
 		EXECUTE format('DROP VIEW %s', d.rel);
 		EXECUTE format('DROP TABLE %s', d.state_table);
-		EXECUTE format('ALTER TABLE %s RENAME TO %I', tmp, relname);
+		EXECUTE format('ALTER TABLE %s RENAME TO %I', kept, relname);
 	ELSE
 		EXECUTE format('DROP VIEW %s', d.rel);
 		EXECUTE format('DROP TABLE %s', d.state_table);
 	END IF;
-	DELETE FROM perfkit.rollup_changes WHERE rollup_id = d.id;
-	DELETE FROM perfkit.rollup_defs WHERE id = d.id;
+	PERFORM perfkit._rollup_unregister(d.id);
 	PERFORM perfkit._rollup_publish(d.id);
 END
 $$;
 
+CREATE FUNCTION perfkit.drop_rollup(name text, keep_table boolean DEFAULT false)
+RETURNS void
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_drop(perfkit._rollup_lookup(name), keep_table);
+END;
+
 COMMENT ON FUNCTION perfkit.drop_rollup(text, boolean) IS
 'drop a rollup; keep_table keeps its final values as a plain table under the rollup''s name';
 
-/*
- * Which rollups keep raw rows of tbl in [range_start, range_end) from being
- * retired: one row per rollup on tbl whose buckets overlapping that range
- * are not all final.  Bounds of a timestamp or date partition key are given
- * as their wall-clock value read as UTC.  Partition retention calls this.
- */
-CREATE FUNCTION perfkit.rollup_blockers(tbl regclass, range_start timestamptz, range_end timestamptz)
-RETURNS TABLE (rollup text, reason text)
-LANGUAGE sql STABLE
+CREATE FUNCTION perfkit._rollup_refresh_one(d perfkit.rollup_defs, range_start timestamptz,
+											range_end timestamptz, include_final boolean)
+RETURNS bigint
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT d.rel::text,
-		   CASE WHEN d.final_before IS NULL
-				THEN 'never refreshed'
-				ELSE format('only buckets before %s are final (watermark %s, late window %s)',
-							d.final_before, d.watermark, d.late_window) END
-	FROM perfkit.rollup_defs d
-	CROSS JOIN LATERAL (
-		SELECT CASE WHEN d.time_type = 'timestamptz'::regtype THEN range_end
-					ELSE (range_end AT TIME ZONE 'UTC') AT TIME ZONE d.timezone END AS e
-	) x
-	WHERE d.raw_source = tbl
-	  AND range_end > range_start
-	  AND (d.final_before IS NULL
-		   OR perfkit._bucket_add(perfkit._bucket_start(x.e - interval '1 microsecond',
-														d.granularity, d.timezone),
-								  d.granularity, d.timezone) > d.final_before)
-	ORDER BY d.id
+#variable_conflict use_variable
+DECLARE
+	n bigint;
+BEGIN
+	-- Only the id comes from the caller: the row is read again.
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = d.id;
+	IF range_start IS NOT NULL AND range_end IS NOT NULL AND range_start >= range_end THEN
+		RAISE EXCEPTION 'range_start must be before range_end'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM perfkit._rollup_lock(d.id, true);
+	SELECT r.buckets INTO n FROM perfkit._rollup_refresh_as_owner(d.id, range_start, range_end, NULL,
+																 include_final) r;
+	RETURN n;
+END
 $$;
 
-COMMENT ON FUNCTION perfkit.rollup_blockers(regclass, timestamptz, timestamptz) IS
-'rollups on a table whose buckets in a range are not final yet (empty: raw rows there may be retired)';
+CREATE FUNCTION perfkit.refresh_rollup(name text, range_start timestamptz DEFAULT NULL,
+									   range_end timestamptz DEFAULT NULL,
+									   include_final boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_refresh_one(perfkit._rollup_lookup(name), range_start, range_end,
+									   include_final);
+END;
 
-CREATE VIEW perfkit.rollups AS
-SELECT d.rel::text AS name,
-	   d.source,
-	   d.granularity,
-	   d.timezone,
-	   d.rel AS "table",
-	   d.state_table,
-	   d.watermark,
-	   d.final_before,
-	   (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
-		WHERE c.rollup_id = d.id AND c.bucket >= d.final_before AND c.bucket < d.watermark) AS pending_buckets,
-	   d.last_refresh_at,
-	   d.last_duration,
-	   d.last_buckets,
-	   d.last_rows_read AS rows_read,
-	   d.refreshes,
-	   d.last_error,
-	   d.last_error_at,
-	   CASE WHEN d.parent_id IS NULL
-			THEN perfkit._bucket_start(now(), d.granularity, d.timezone)
-			ELSE perfkit._bucket_start((SELECT p.watermark FROM perfkit.rollup_defs p WHERE p.id = d.parent_id),
-									   d.granularity, d.timezone)
-	   END - d.watermark AS lag
-FROM perfkit.rollup_defs d;
+COMMENT ON FUNCTION perfkit.refresh_rollup(text, timestamptz, timestamptz, boolean) IS
+'bring a rollup up to date (changed buckets, new complete buckets) or recompute a range (final buckets too with include_final); returns buckets written';
 
-COMMENT ON VIEW perfkit.rollups IS
-'perfkit rollups: watermark, pending changed buckets, last refresh and error, lag';
+/*
+ * Rows forged in the catalogs before 0.8 (PUBLIC could write them): a
+ * rollup naming a relation (rel, state_table, live_view, raw_source,
+ * source) that its owner's roles do not own is removed with its measures
+ * and change rows, and so is every rollup built on it; so are change rows
+ * of no rollup.  A NOTICE names each.  Relations that no longer exist are
+ * left to drop_rollup().  Run once at the end of this section; the
+ * extension's owner may run it again.
+ */
+CREATE FUNCTION perfkit._rollup_purge_forged()
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	n integer := 0;
+BEGIN
+	FOR d IN
+		WITH RECURSIVE forged AS (
+			SELECT r.id FROM perfkit.rollup_defs r
+			WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+						  WHERE c.oid IN (r.rel, r.state_table, r.live_view, r.raw_source, r.source)
+							AND NOT pg_catalog.pg_has_role(r.owner, c.relowner, 'USAGE'))
+			UNION
+			SELECT r.id FROM perfkit.rollup_defs r JOIN forged f ON r.parent_id = f.id
+		)
+		SELECT r.* FROM perfkit.rollup_defs r WHERE r.id IN (SELECT id FROM forged)
+		ORDER BY r.depth DESC, r.id
+	LOOP
+		RAISE NOTICE 'removing rollup % (id %, owner %): it names relations its owner does not own',
+			d.rel, d.id, d.owner
+			USING HINT = 'Rows of the rollup catalogs written before 0.8 may have been forged.';
+		DELETE FROM perfkit.rollup_changes c WHERE c.rollup_id = d.id;
+		DELETE FROM perfkit.rollup_defs r WHERE r.id = d.id;	-- and its measures
+		n := n + 1;
+	END LOOP;
+	DELETE FROM perfkit.rollup_changes c
+	WHERE NOT EXISTS (SELECT 1 FROM perfkit.rollup_defs r WHERE r.id = c.rollup_id);
+	RETURN n;
+END
+$$;
+
+-----------------------------------------------------------------------------
+-- Privileges
+-----------------------------------------------------------------------------
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON perfkit.rollup_defs, perfkit.rollup_measures TO PUBLIC;
+
+GRANT SELECT, INSERT, DELETE ON perfkit.rollup_changes TO PUBLIC;
+
+GRANT USAGE ON SEQUENCE perfkit.rollup_id_seq TO PUBLIC;
+
+REVOKE ALL ON PROCEDURE perfkit.refresh_rollups() FROM PUBLIC;
 
 GRANT SELECT ON perfkit.rollups TO PUBLIC;
+
+/*
+ * Each room's changes stand in a section of their own, in this order:
+ * foundation, rollups, partitions, advisor and health, cache.
+ */
+
+
+
+
+
+
+
+
+
+
+/*
+ * Issue 12.  Nobody but the extension's owner writes the rollup catalogs
+ * (perfkit.rollup_defs, rollup_measures, rollup_changes) or draws from
+ * rollup_id_seq: PUBLIC keeps SELECT only, so it cannot forge, delete or
+ * lock (beyond ACCESS SHARE) their rows.  The writes go through:
+ *	- the capture trigger, which logs changes as the table's owner after
+ *	  checking that it fires on the rollup's raw table (capture.c);
+ *	- perfkit._rollup_register() / _rollup_unregister(), SECURITY DEFINER,
+ *	  for create_rollup() and drop_rollup();
+ *	- four SECURITY DEFINER functions a refresh calls, which act only on
+ *	  the rollup this backend is refreshing (perfkit._rollup_in_refresh(),
+ *	  set by _rollup_refresh_as_owner() after checking, as the caller,
+ *	  that the caller has the privileges of the rollup's owner).
+ * The refresh and advance locks may be taken only by the owner's roles.
+ */
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
+	ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes FROM PUBLIC;
+
+GRANT SELECT ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes TO PUBLIC;
+
+REVOKE ALL ON SEQUENCE perfkit.rollup_id_seq FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION perfkit._rollup_in_refresh(integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION perfkit._rollup_issued_to(integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION perfkit._rollup_require_refresh(integer) FROM PUBLIC;
+
+-- Only the rollups job (perfkit.refresh_rollups()) runs job steps: a step
+-- records its errors in the catalog.
+REVOKE ALL ON FUNCTION perfkit._rollup_job_step(integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION perfkit._rollup_purge_forged() FROM PUBLIC;

@@ -1,34 +1,3 @@
-/* perfkit--0.1.sql: the foundation (loading, status, jobs on pg_cron) */
-
--- complain if script is sourced in psql, rather than via CREATE EXTENSION
-\echo Use "CREATE EXTENSION perfkit" to load this file. \quit
-
-/*
- * Everything lives in schema perfkit, created here so that it belongs to
- * the extension: DROP EXTENSION removes it, and CREATE EXTENSION fails
- * rather than adopt a schema of the same name that already exists.
- */
-CREATE SCHEMA perfkit;
-
-/*
- * Refuse to install unless the library was preloaded: everything perfkit
- * does needs its shared memory.  Fails with SQLSTATE 55000 and a hint.
- */
-CREATE FUNCTION perfkit._require_preload()
-RETURNS void
-LANGUAGE C STRICT
-AS 'MODULE_PATHNAME', 'perfkit_require_preload_sql';
-
-SELECT perfkit._require_preload();
-
-CREATE FUNCTION perfkit.status(OUT name text, OUT value text)
-RETURNS SETOF record
-LANGUAGE C STRICT VOLATILE
-AS 'MODULE_PATHNAME', 'perfkit_status';
-
-COMMENT ON FUNCTION perfkit.status() IS
-'how perfkit is loaded and wired in this database';
-
 /*
  * Jobs.  One row per periodic job; each capability adds its own row in its
  * install or upgrade script.  The rows are the extension's, not the user's:
@@ -56,30 +25,6 @@ AS 'MODULE_PATHNAME', 'perfkit_run_job';
 COMMENT ON PROCEDURE perfkit.run_job(text) IS
 'run one perfkit job now; skipped with a notice when it is already running';
 
-CREATE FUNCTION perfkit.schedule(job text DEFAULT 'all', schedule text DEFAULT NULL)
-RETURNS TABLE (job text, jobid bigint, schedule text)
-LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'perfkit_schedule';
-
-COMMENT ON FUNCTION perfkit.schedule(text, text) IS
-'create or update the pg_cron jobs of perfkit''s periodic work';
-
-CREATE FUNCTION perfkit.unschedule(job text)
-RETURNS integer
-LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'perfkit_unschedule';
-
-COMMENT ON FUNCTION perfkit.unschedule(text) IS
-'remove the pg_cron jobs of a perfkit job (or ''all''); returns how many went';
-
-CREATE FUNCTION perfkit.purge_job_history()
-RETURNS bigint
-LANGUAGE C STRICT VOLATILE
-AS 'MODULE_PATHNAME', 'perfkit_purge_job_history';
-
-COMMENT ON FUNCTION perfkit.purge_job_history() IS
-'the history job: delete pg_cron run details of perfkit jobs older than perfkit.job_history_retention';
-
 CREATE FUNCTION perfkit._job_stats(
 	OUT job text, OUT running_pid integer, OUT runs bigint, OUT failures bigint,
 	OUT last_start timestamptz, OUT last_end timestamptz, OUT last_status text,
@@ -87,19 +32,6 @@ CREATE FUNCTION perfkit._job_stats(
 RETURNS SETOF record
 LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'perfkit_job_stats';
-
-CREATE FUNCTION perfkit._cron_jobs(
-	OUT job text, OUT jobid bigint, OUT schedule text, OUT active boolean,
-	OUT username text, OUT last_start timestamptz, OUT last_end timestamptz,
-	OUT last_status text, OUT last_failure timestamptz, OUT last_error text,
-	OUT failures_1d bigint)
-RETURNS SETOF record
-LANGUAGE C STRICT VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'perfkit_cron_jobs';
-
-COMMENT ON FUNCTION perfkit._cron_jobs() IS
-'pg_cron''s rows for perfkit''s jobs, for the jobs view; security definer so that pg_monitor sees them without rights on schema cron';
 
 /*
  * perfkit.jobs: each registered job, what pg_cron holds for it, and its
@@ -147,20 +79,16 @@ CROSS JOIN LATERAL (
 COMMENT ON VIEW perfkit.jobs IS
 'perfkit''s periodic jobs: schedule in pg_cron, last run, last failure';
 
-/*
- * Privileges.  Scheduling and running jobs is for the extension's owner
- * and the roles it grants; the jobs view and its helpers are for
- * pg_monitor, since run errors can quote data.
- */
-REVOKE ALL ON FUNCTION perfkit._require_preload() FROM PUBLIC;
+-----------------------------------------------------------------------------
+-- Privileges
+-----------------------------------------------------------------------------
+
 REVOKE ALL ON PROCEDURE perfkit.run_job(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION perfkit.schedule(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION perfkit.unschedule(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION perfkit.purge_job_history() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit._job_stats() FROM PUBLIC;
-REVOKE ALL ON FUNCTION perfkit._cron_jobs() FROM PUBLIC;
+
 GRANT EXECUTE ON FUNCTION perfkit._job_stats() TO pg_monitor;
-GRANT EXECUTE ON FUNCTION perfkit._cron_jobs() TO pg_monitor;
+
 GRANT SELECT ON perfkit.jobs TO pg_monitor;
+
 GRANT SELECT ON perfkit.job_registry TO PUBLIC;
-GRANT USAGE ON SCHEMA perfkit TO PUBLIC;

@@ -1,8 +1,3 @@
-/* perfkit--0.1--0.2.sql: the shared-memory TTL result cache */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
-\echo Use "ALTER EXTENSION perfkit UPDATE TO '0.2'" to load this file. \quit
-
 CREATE FUNCTION perfkit.cache_set(key text, value jsonb, ttl interval DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
@@ -32,8 +27,9 @@ RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_invalidate';
 
+-- cache_invalidate(): patterns are bounded (CACHE_MAX_PATTERN, 1024 bytes)
 COMMENT ON FUNCTION perfkit.cache_invalidate(text) IS
-'remove the caller''s keys that match a LIKE pattern; returns how many went';
+'remove the caller''s keys that match a LIKE pattern of at most 1024 bytes; returns how many went';
 
 CREATE FUNCTION perfkit.cache_invalidate_table(tbl regclass)
 RETURNS bigint
@@ -121,6 +117,12 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
 	('cache_expire', 'SELECT perfkit.cache_expire()', '* * * * *',
 	 'remove expired entries from the result cache, every minute');
 
+-----------------------------------------------------------------------------
+-- Privileges
+-----------------------------------------------------------------------------
+
 REVOKE ALL ON FUNCTION perfkit.cache_clear() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION perfkit.cache_expire() FROM PUBLIC;
+
 GRANT SELECT ON perfkit.cache_entries TO PUBLIC;
