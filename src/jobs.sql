@@ -1,6 +1,9 @@
 /*
- * Jobs.  One row per periodic job; each capability adds its own row in its
- * install or upgrade script.  The rows are the extension's, not the user's:
+ * src/jobs.sql: perfkit's periodic jobs (C: src/jobs.c runs them,
+ * src/schedule.c puts them in pg_cron).
+ *
+ * One row per periodic job; each room adds its own row in its SQL file
+ * (cache_expire, rollups, partitions; history here).  The rows are the extension's, not the user's:
  * pg_dump does not dump them, and CREATE EXTENSION brings them back.
  */
 CREATE TABLE perfkit.job_registry (

@@ -1,4 +1,9 @@
 /*
+ * src/perfkit.sql: the foundation, first of the install script (the
+ * Makefile concatenates the rooms' SQL, in the order of its SQL_ROOMS).
+ * Then come src/schedule.sql (pg_cron), src/jobs.sql (the job registry),
+ * and one file per room: cache, rollup, partition, advisor, health.
+ *
  * Everything lives in schema perfkit, created here so that it belongs to
  * the extension: DROP EXTENSION removes it, and CREATE EXTENSION fails
  * rather than adopt a schema of the same name that already exists.
@@ -28,11 +33,6 @@ COMMENT ON FUNCTION perfkit.status() IS
 -- Privileges
 -----------------------------------------------------------------------------
 
-/*
- * Privileges.  Scheduling and running jobs is for the extension's owner
- * and the roles it grants; the jobs view and its helpers are for
- * pg_monitor, since run errors can quote data.
- */
 REVOKE ALL ON FUNCTION perfkit._require_preload() FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA perfkit TO PUBLIC;

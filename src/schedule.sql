@@ -1,3 +1,8 @@
+/*
+ * src/schedule.sql: perfkit's jobs in pg_cron (C: src/schedule.c).  The
+ * jobs themselves are rows of perfkit.job_registry (src/jobs.sql).
+ */
+
 CREATE FUNCTION perfkit.schedule(job text DEFAULT 'all', schedule text DEFAULT NULL)
 RETURNS TABLE (job text, jobid bigint, schedule text)
 LANGUAGE C VOLATILE
@@ -39,6 +44,11 @@ COMMENT ON FUNCTION perfkit._cron_jobs() IS
 -- Privileges
 -----------------------------------------------------------------------------
 
+/*
+ * Scheduling and running jobs is for the extension's owner and the roles
+ * it grants; the jobs view and its helpers are for pg_monitor, since run
+ * errors can quote data.
+ */
 REVOKE ALL ON FUNCTION perfkit.schedule(text, text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION perfkit.unschedule(text) FROM PUBLIC;

@@ -1,3 +1,12 @@
+/*
+ * src/advisor/advisor.sql: the SQL of the index advisor room (C:
+ * workload.c, candidates.c, hypo.c, recommend.c).
+ *
+ * In order: the workload the planner hook samples; the advisor (one query,
+ * the whole workload, applying a recommendation); the lint of existing
+ * indexes (SQL over the catalogs and statistics); privileges.
+ */
+
 --
 -- Workload capture
 --

@@ -1,3 +1,9 @@
+/*
+ * src/cache/cache.sql: the SQL of the result cache room (C: store.c,
+ * api.c, cached.c, tracking.c, versions.c, like.c).  Every function is C;
+ * the shared-memory store has no catalog table.
+ */
+
 CREATE FUNCTION perfkit.cache_set(key text, value jsonb, ttl interval DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE

@@ -1,4 +1,12 @@
 /*
+ * src/partition/partition.sql: the SQL of the partitions room (C: sets.c,
+ * maintenance.c, drain.c, retention.c, layout.c, timekey.c, views.c,
+ * convert.c, convert_worker.c, checksum.c).
+ *
+ * In order: partition sets and their maintenance (the catalog, the
+ * functions, the views, the job); online conversion (its catalog, its log,
+ * the functions, the progress view); privileges.
+ *
  * One row per partition set: a table range-partitioned on a time column
  * that perfkit maintains.  start is in key time: for timestamp and date
  * keys, the wall-clock value encoded as UTC.  The rows are the user's:
@@ -229,11 +237,8 @@ GRANT SELECT ON perfkit.partitions, perfkit.partition_sets TO PUBLIC;
 
 GRANT SELECT ON perfkit.conversions, perfkit.conversion_progress TO PUBLIC;
 
-GRANT INSERT ON perfkit.convert_log TO PUBLIC;
-
 /*
- * The capture trigger of a conversion writes perfkit.convert_log as the
- * extension's owner (0.8): no role may write the log directly, so none can
- * add entries that make another role's conversion delete or recopy rows.
+ * perfkit.convert_log has no grant: the capture trigger of a conversion
+ * writes it as the extension's owner, so that no role can add entries that
+ * make another role's conversion delete or recopy rows.
  */
-REVOKE INSERT ON perfkit.convert_log FROM PUBLIC;

@@ -1,12 +1,20 @@
 /*
+ * src/rollup/rollup.sql: the SQL of the rollups room (C: capture.c,
+ * measures.c, refresh.c, watermarks.c).
+ *
+ * In order: the catalogs; time buckets; the C entry points; the SQL a
+ * refresh generates and runs; one refresh step and the job; the views; the
+ * SECURITY DEFINER writers of the catalogs; create, drop and refresh, with
+ * their public wrappers; privileges.
+ *
  * Catalog.  A rollup is a row of perfkit.rollup_defs plus its measures in
  * perfkit.rollup_measures.  Its objects belong to whoever created it: the
  * state table <name>_state (bucket, dimensions, _rows, mergeable state), the
  * view <name> (final values), the view <name>_live, and three capture
  * triggers on the raw source table.  The catalog tables are readable by
- * all (like pg_class); row-level security lets a role change only the rows
- * of rollups whose state table it owns, so refresh_rollup() runs with the
- * caller's own rights and needs no SECURITY DEFINER.
+ * all (like pg_class) and written only by the extension's owner (see
+ * Privileges at the end); row-level security keeps, besides, each role to
+ * the rows of the rollups whose state table it owns.
  */
 CREATE SEQUENCE perfkit.rollup_id_seq AS integer;
 
@@ -1387,7 +1395,8 @@ COMMENT ON FUNCTION perfkit.refresh_rollup(text, timestamptz, timestamptz, boole
 'bring a rollup up to date (changed buckets, new complete buckets) or recompute a range (final buckets too with include_final); returns buckets written';
 
 /*
- * Rows forged in the catalogs before 0.8 (PUBLIC could write them): a
+ * Rows forged in the catalogs when PUBLIC could write them (before 0.8,
+ * never released): a
  * rollup naming a relation (rel, state_table, live_view, raw_source,
  * source) that its owner's roles do not own is removed with its measures
  * and change rows, and so is every rollup built on it; so are change rows
@@ -1433,32 +1442,8 @@ $$;
 -- Privileges
 -----------------------------------------------------------------------------
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON perfkit.rollup_defs, perfkit.rollup_measures TO PUBLIC;
-
-GRANT SELECT, INSERT, DELETE ON perfkit.rollup_changes TO PUBLIC;
-
-GRANT USAGE ON SEQUENCE perfkit.rollup_id_seq TO PUBLIC;
-
-REVOKE ALL ON PROCEDURE perfkit.refresh_rollups() FROM PUBLIC;
-
-GRANT SELECT ON perfkit.rollups TO PUBLIC;
-
 /*
- * Each room's changes stand in a section of their own, in this order:
- * foundation, rollups, partitions, advisor and health, cache.
- */
-
-
-
-
-
-
-
-
-
-
-/*
- * Issue 12.  Nobody but the extension's owner writes the rollup catalogs
+ * Nobody but the extension's owner writes the rollup catalogs
  * (perfkit.rollup_defs, rollup_measures, rollup_changes) or draws from
  * rollup_id_seq: PUBLIC keeps SELECT only, so it cannot forge, delete or
  * lock (beyond ACCESS SHARE) their rows.  The writes go through:
@@ -1472,12 +1457,11 @@ GRANT SELECT ON perfkit.rollups TO PUBLIC;
  *	  that the caller has the privileges of the rollup's owner).
  * The refresh and advance locks may be taken only by the owner's roles.
  */
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
-	ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes FROM PUBLIC;
-
 GRANT SELECT ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes TO PUBLIC;
 
-REVOKE ALL ON SEQUENCE perfkit.rollup_id_seq FROM PUBLIC;
+GRANT SELECT ON perfkit.rollups TO PUBLIC;
+
+REVOKE ALL ON PROCEDURE perfkit.refresh_rollups() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION perfkit._rollup_in_refresh(integer) FROM PUBLIC;
 

@@ -8,8 +8,9 @@
 -- relation's kind, columns, defaults, constraints, indexes, view query,
 -- row security, policies, triggers, privileges and comment; a sequence's
 -- parameters; the schema's privileges; the tables pg_dump keeps for the
--- extension; the job rows perfkit registers.  OIDs, owners' names and
--- anything else that differs between two correct installs are left out.
+-- extension; the job rows perfkit registers.  Privileges are compared as
+-- what they grant: a NULL ACL reads as its default.  OIDs and anything
+-- else that differs between two correct installs are left out.
 \pset format unaligned
 \pset tuples_only on
 \pset pager off
@@ -18,11 +19,13 @@ SET client_min_messages = warning;
 
 WITH n AS (SELECT oid FROM pg_namespace WHERE nspname = 'perfkit'),
 routine AS (
-	SELECT p.oid, p.oid::regprocedure::text AS sig, p.proacl
+	SELECT p.oid, p.oid::regprocedure::text AS sig,
+		coalesce(p.proacl, acldefault('f', p.proowner)) AS proacl
 	FROM pg_proc p, n WHERE p.pronamespace = n.oid
 ),
 rel AS (
-	SELECT c.oid, c.relname, c.relkind, c.relacl, c.relrowsecurity, c.relforcerowsecurity
+	SELECT c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
+		coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner)) AS relacl
 	FROM pg_class c, n WHERE c.relnamespace = n.oid
 ),
 facts(line) AS (
@@ -30,14 +33,14 @@ facts(line) AS (
 	UNION ALL
 	SELECT 'routine ' || r.sig || ' acl ' || coalesce(
 		(SELECT string_agg(a::text, ',' ORDER BY a::text)
-		 FROM unnest(r.proacl) a), 'default') FROM routine r
+		 FROM unnest(r.proacl) a), 'none') FROM routine r
 	UNION ALL
 	SELECT 'routine ' || r.sig || ' comment ' || d.description
 	FROM routine r JOIN pg_description d ON d.objoid = r.oid AND d.classoid = 'pg_proc'::regclass
 	UNION ALL
 	SELECT format('relation %s kind %s rls %s/%s acl %s', r.relname, r.relkind,
 		r.relrowsecurity, r.relforcerowsecurity,
-		coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(r.relacl) a), 'default'))
+		coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(r.relacl) a), 'none'))
 	FROM rel r
 	UNION ALL
 	SELECT format('relation %s comment %s', r.relname, d.description)
@@ -79,7 +82,7 @@ facts(line) AS (
 	FROM rel r JOIN pg_sequence s ON s.seqrelid = r.oid
 	UNION ALL
 	SELECT 'schema acl ' || coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text)
-		FROM unnest(ns.nspacl) a), 'default')
+		FROM unnest(coalesce(ns.nspacl, acldefault('n', ns.nspowner))) a), 'none')
 	FROM pg_namespace ns WHERE ns.nspname = 'perfkit'
 )
 SELECT line FROM facts ORDER BY line COLLATE "C";
