@@ -8,17 +8,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PerfkitTest;
 
-my $node = PostgreSQL::Test::Cluster->new('rollup_cron');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,perfkit'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron; CREATE EXTENSION perfkit;');
+my $node = cron_node('rollup_cron');
 
 $node->safe_psql('postgres', q{
 	CREATE TABLE trips (started_at timestamptz NOT NULL, region text, km numeric);

@@ -15,20 +15,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PerfkitTest;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('security_partitions_job');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,perfkit'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-});
-$node->start;
+my $node = cron_node('security_partitions_job');
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION pg_cron;
-	CREATE EXTENSION perfkit;
 	CREATE ROLE mallory LOGIN;
 	CREATE ROLE alice LOGIN;
 	CREATE ROLE bob LOGIN;

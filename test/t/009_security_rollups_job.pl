@@ -11,18 +11,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PerfkitTest;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('security_rollups_job');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,perfkit'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron; CREATE EXTENSION perfkit;');
+my $node = cron_node('security_rollups_job');
 
 $node->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN;

@@ -11,21 +11,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PerfkitTest;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('security_cache');
-$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,perfkit'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-perfkit.cache_size = '128MB'
-});
-$node->start;
+my $node = cron_node('security_cache', init => [ '--encoding=UTF8', '--locale=C' ],
+	conf => "perfkit.cache_size = '128MB'\n");
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION pg_cron;
-	CREATE EXTENSION perfkit;
 	CREATE ROLE alice LOGIN;
 	CREATE ROLE mallory LOGIN;
 	-- alice's probe: reads each of her keys in turn for the given time,
