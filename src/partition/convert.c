@@ -101,7 +101,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -1026,50 +1025,40 @@ conversion_swap(ConvState *st, const char *cols)
 	return count_new;
 }
 
+/* The arguments and the result of one try of the swap. */
+typedef struct SwapTry
+{
+	ConvState  *st;
+	const char *cols;
+	int64		rows;
+} SwapTry;
+
+static void
+swap_fn(void *arg)
+{
+	SwapTry    *t = (SwapTry *) arg;
+
+	t->rows = conversion_swap(t->st, t->cols);
+}
+
 /*
- * The swap in a subtransaction with lock_timeout: false when a lock was
- * not granted in time (other errors propagate).
+ * The swap in a subtransaction with lock_timeout
+ * perfkit.partition_lock_timeout (pk_try_subxact, src/util/subxact.c):
+ * false when a lock was not granted in time (other errors propagate).
  */
 static bool
 try_swap(ConvState *st, const char *cols, int64 *rows)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	SwapTry		t;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		int			nestlevel = NewGUCNestLevel();
-
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", perfkit_partition_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		*rows = conversion_swap(st, cols);
-		AtEOXact_GUC(true, nestlevel);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	t.st = st;
+	t.cols = cols;
+	t.rows = 0;
+	if (pk_try_subxact(perfkit_partition_lock_timeout, swap_fn, &t,
+					   NULL, NULL) != PK_TRY_OK)
+		return false;
+	*rows = t.rows;
+	return true;
 }
 
 /*

@@ -92,7 +92,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -259,134 +258,133 @@ pk_maintain(Oid parent, PkRunResult *res)
 	pk_as_table_owner_end(&owner);
 }
 
-/* The step budget: pk_step_start() and friends, src/util/step.c. */
+/* One table's maintenance as a step of its own (pk_maintain_one). */
+typedef struct MaintainStep
+{
+	Oid			parent;
+	PkRunResult *res;
+	bool		real_cancel;	/* read once, when the step failed */
+} MaintainStep;
 
 /*
- * pk_maintain in a subtransaction: false on error, with the error's
- * message in *error and whether it was a lock timeout in *lock_failed.
+ * pk_maintain under the step budget (pk_step_start() and friends,
+ * src/util/step.c).
+ */
+static void
+maintain_step(void *arg)
+{
+	MaintainStep *m = (MaintainStep *) arg;
+
+	pk_step_start(perfkit_partition_step_timeout);
+	PG_TRY();
+	{
+		pk_maintain(m->parent, m->res);
+	}
+	PG_FINALLY();
+	{
+		pk_step_stop();
+	}
+	PG_END_TRY();
+	if (pk_step_timed_out())
+	{
+		/* It caught our cancel and returned late: not kept either. */
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling statement due to perfkit.partition_step_timeout")));
+	}
+}
+
+/*
+ * A real cancel, or the caller's own statement timeout, ends the run.  Our
+ * budget, or a query_canceled raised by the owner's code, fails this table
+ * only.
+ */
+static bool
+maintain_step_rethrow(ErrorData *edata, void *arg)
+{
+	MaintainStep *m = (MaintainStep *) arg;
+
+	m->real_cancel = pk_step_real_cancel();
+	return edata->sqlerrcode == ERRCODE_QUERY_CANCELED && m->real_cancel;
+}
+
+/*
+ * pk_maintain in a subtransaction (pk_try_subxact, src/util/subxact.c;
+ * pk_maintain sets lock_timeout itself, once it acts as the table's
+ * owner): false on error, with the error's message in *error and whether
+ * it was a lock timeout in *lock_failed.
  */
 bool
 pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	MaintainStep m;
+	ErrorData  *edata;
+	bool		over_budget;
 
 	*error = NULL;
 	*lock_failed = false;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	pk_step_start(perfkit_partition_step_timeout);
-	PG_TRY();
-	{
-		pk_maintain(parent, res);
-		pk_step_stop();
-		if (pk_step_timed_out())
-		{
-			/* It caught our cancel and returned late: not kept either. */
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("canceling statement due to perfkit.partition_step_timeout")));
-		}
-		pk_step_stop();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		bool		over_budget;
-		bool		real_cancel;
+	m.parent = parent;
+	m.res = res;
+	m.real_cancel = false;
+	if (pk_try_subxact(PK_LOCK_TIMEOUT_KEEP, maintain_step, &m,
+					   maintain_step_rethrow, &edata) == PK_TRY_OK)
+		return true;
 
-		pk_step_stop();
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
+	over_budget = pk_step_timed_out() && !m.real_cancel;
+	/* a cancel of ours may still be pending: it is not for what follows */
+	if (pk_step_timed_out())
+		pk_step_forget_cancel();
+	*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && !over_budget);
+	if (over_budget)
+		*error = psprintf("maintenance took longer than perfkit.partition_step_timeout (%dms) and was rolled back",
+						  perfkit_partition_step_timeout);
+	else if (*lock_failed)
+		*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
+						  perfkit_partition_lock_timeout);
+	else
+		*error = pstrdup(edata->message);
+	FreeErrorData(edata);
+	return false;
+}
 
-		/*
-		 * A real cancel, or the caller's own statement timeout, ends the
-		 * run.  Our budget, or a query_canceled raised by the owner's code,
-		 * fails this table only.
-		 */
-		real_cancel = pk_step_real_cancel();
-		over_budget = pk_step_timed_out() && !real_cancel;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && real_cancel)
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		/* a cancel of ours may still be pending: it is not for what follows */
-		if (pk_step_timed_out())
-			pk_step_forget_cancel();
-		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && !over_budget);
-		if (over_budget)
-			*error = psprintf("maintenance took longer than perfkit.partition_step_timeout (%dms) and was rolled back",
-							  perfkit_partition_step_timeout);
-		else if (*lock_failed)
-			*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
-							  perfkit_partition_lock_timeout);
-		else
-			*error = pstrdup(edata->message);
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+/* The arguments of one record of a table's outcome (record_nowait). */
+typedef struct RecordCall
+{
+	Oid			parent;
+	const char *status;
+	const char *error;
+	const PkRunResult *res;
+} RecordCall;
+
+static void
+record_fn(void *arg)
+{
+	RecordCall *r = (RecordCall *) arg;
+
+	pk_set_record(r->parent, r->status, r->error, r->res);
 }
 
 /*
  * pk_set_record in a subtransaction, waiting at most
- * perfkit.partition_lock_timeout for the row lock: the owner can hold her
- * row of perfkit.partition_config locked (set_retention() in a transaction
- * left open), and the job must not wait for her.  false when the lock was
- * not granted (the outcome is then not recorded).
+ * perfkit.partition_lock_timeout for the row lock (pk_try_subxact): the
+ * owner can hold her row of perfkit.partition_config locked
+ * (set_retention() in a transaction left open), and the job must not wait
+ * for her.  false when the lock was not granted (the outcome is then not
+ * recorded); other errors propagate.
  */
 static bool
 record_nowait(Oid parent, const char *status, const char *error,
 			  const PkRunResult *res)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	RecordCall	r;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		int			level = NewGUCNestLevel();
-
-		set_lock_timeout();
-		pk_set_record(parent, status, error, res);
-		AtEOXact_GUC(true, level);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	r.parent = parent;
+	r.status = status;
+	r.error = error;
+	r.res = res;
+	return pk_try_subxact(perfkit_partition_lock_timeout, record_fn, &r,
+						  NULL, NULL) == PK_TRY_OK;
 }
 
 /*
