@@ -230,7 +230,8 @@ perfkit_shmem_attached(void)
 /*
  * Fail with SQLSTATE 55000 unless perfkit was preloaded and its shared
  * memory is attached.  Every SQL function that needs shared memory calls
- * this first, and so does the install script.
+ * this first, and so does the install script (through
+ * perfkit._require_preload(), in src/perfkit.sql).
  */
 void
 perfkit_require_preload(void)
@@ -260,7 +261,7 @@ perfkit_lock(PerfkitLockId id)
 
 PG_FUNCTION_INFO_V1(perfkit_require_preload_sql);
 
-/* perfkit._require_preload(), called by the install script. */
+/* perfkit._require_preload(), called first by the install script. */
 Datum
 perfkit_require_preload_sql(PG_FUNCTION_ARGS)
 {

@@ -4,9 +4,11 @@
  *	  The per-rollup refresh lock, and refresh_rollups(), the procedure the
  *	  "rollups" job runs.
  *
- * A refresh is a sequence of steps (perfkit._rollup_step in the install
- * script): each claims a bounded batch of changed buckets and/or advances
- * the watermark over a bounded range, and rewrites those buckets whole.
+ * A refresh is a sequence of steps (the loops of perfkit._rollup_refresh
+ * in src/rollup/rollup.sql; refresh_rollup() runs them all, the job one
+ * per call): each claims a bounded batch of changed buckets and/or
+ * advances the watermark over a bounded range, and rewrites those buckets
+ * whole.
  * A step holds the rollup's refresh lock, a transaction-level heavyweight
  * lock on the object (perfkit.rollup_defs, rollup id), so two refreshes of
  * one rollup never run at the same time.  refresh_rollup() waits for it
