@@ -5,11 +5,13 @@
  *	  memory.
  *
  * A job is a row of perfkit.job_registry: a name, the SQL statement that
- * does the work, a default cron schedule and a description.  Each
- * capability adds its row in its install or upgrade script.  pg_cron never
- * runs a job's statement directly: every cron command is
- * CALL perfkit.run_job('<job>'), so a later version may change what a job
- * does without touching the commands already stored in cron.job.
+ * does the work, a default cron schedule and a description.  The registry
+ * and the foundation's own job are in src/jobs.sql; each room adds its
+ * jobs' rows in its own SQL file (src/<room>/<room>.sql), all parts of the
+ * install script.  pg_cron never runs a job's statement directly: every
+ * cron command is CALL perfkit.run_job('<job>'), so a later version may
+ * change what a job does without touching the commands already stored in
+ * cron.job.
  *
  * run_job is a procedure.  Called on its own (as pg_cron does), it runs
  * the job's statement non-atomically, so a job may commit between units of

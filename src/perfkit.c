@@ -8,9 +8,11 @@
  * perfkit owns shared memory, so it must be loaded from
  * shared_preload_libraries.  When the library is loaded any other way
  * (CREATE EXTENSION on a server that did not preload it, LOAD), _PG_init
- * installs nothing; the install script and every function that needs
- * shared memory then fail with SQLSTATE 55000 through
- * perfkit_require_preload(), whose hint names the setting.
+ * installs nothing; the install script (perfkit--1.0.sql, built from
+ * src/perfkit.sql and the rooms' SQL files), which calls
+ * perfkit._require_preload() first, and every function that needs shared
+ * memory then fail with SQLSTATE 55000 through perfkit_require_preload(),
+ * whose hint names the setting.
  *
  * This file is the one way in for hooks: a reader sees here every hook
  * perfkit installs, that each chains to the previous holder first, and
@@ -199,8 +201,10 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	/*
-	 * Thresholds of health() (sql/perfkit--0.5--0.6.sql).  Each session may
-	 * set its own: they only change how that session's health() judges.
+	 * Each room's settings, registered by its src/<room>/gucs.c.  Among
+	 * them the thresholds of health() (SQL, in src/health/health.sql): each
+	 * session may set its own, they only change how that session's health()
+	 * judges.
 	 */
 	cache_define_gucs();
 	rollup_define_gucs();

@@ -40,6 +40,120 @@
  *							walks take them one at a time, never two
  *	  no lock: relation versions (src/cache/versions.c), atomics only
  *
+ * Heavyweight locks.  Every heavyweight lock perfkit takes itself, room by
+ * room, with its mode, how it waits and how long it is held.  "object (C,
+ * id, sub)" is SET_LOCKTAG_OBJECT(this database, OID of table C, id, sub),
+ * shown in pg_locks as locktype "object"; "advisory (db, a, b, f4)" is
+ * SET_LOCKTAG_ADVISORY with field4 f4 (pg_advisory_lock() uses field4 1
+ * and 2, in the current database only, so SQL can take none of these).
+ * None is requested while a perfkit LWLock is held; the two LWLocks that
+ * go with one are taken under it (PERFKIT_LOCK_JOBS under a run lock,
+ * PERFKIT_LOCK_ROLLUPS under an advance lock).
+ *
+ *	  jobs (src/jobs.c, src/schedule.c):
+ *	    run lock		object (perfkit.job_registry, hash of the job's
+ *							name, 0) ExclusiveLock, without waiting: a run
+ *							that finds it taken is skipped with a NOTICE.
+ *							Session-level when run_job runs non-atomically
+ *							(handed over to its last transaction at the
+ *							end), else until the transaction ends.  The
+ *							outermost lock of a job: whatever the job's
+ *							statement locks is taken under it.
+ *	    schedule lock	object (perfkit.job_registry, hash of the job's
+ *							name, 1) ExclusiveLock, waiting (lock_timeout
+ *							applies), until the transaction ends.
+ *							schedule() and unschedule() take one per job
+ *							in job-name order (COLLATE "C") before they read
+ *							or write cron.job; no job run takes it.
+ *	  rollups (src/rollup/refresh.c, watermarks.c, capture.c; the SQL in
+ *	  src/rollup/rollup.sql):
+ *	    refresh lock	object (perfkit.rollup_defs, rollup id, 0)
+ *							ExclusiveLock until the transaction ends
+ *							(perfkit._rollup_lock).  Waited for (lock_timeout
+ *							applies) by refresh_rollup(), drop_rollup() and
+ *							perfkit._rollup_refresh (a no-op when held);
+ *							taken without waiting by the rollups job's step,
+ *							which skips a busy rollup.  One refresh of a
+ *							rollup at a time.
+ *	    advance lock	object (perfkit.rollup_defs, rollup id, 1).
+ *							ExclusiveLock: a refresh, after its refresh
+ *							lock, before it advances the watermark
+ *							(perfkit._rollup_advance_lock), until the
+ *							transaction ends, waiting at most lock_timeout
+ *							(10 s in the job when lock_timeout is 0; then
+ *							the watermark advances next time).  ShareLock:
+ *							the capture trigger, in the writer's
+ *							transaction, without waiting; kept until that
+ *							transaction ends only when it skipped logging
+ *							(see src/rollup/watermarks.c).
+ *	    tables			a refresh reads its source (ACCESS SHARE) and
+ *							rewrites the state table (ROW EXCLUSIVE), as the
+ *							rollup's owner.  create_rollup() and
+ *							drop_rollup() create and drop the capture
+ *							triggers (SHARE ROW EXCLUSIVE, ACCESS EXCLUSIVE
+ *							on the source) and the rollup's relations, in
+ *							the caller's transaction.
+ *	  partitions, maintenance (src/partition/maintenance.c, layout.c,
+ *	  drain.c, retention.c), one table at a time in a subtransaction: the
+ *	  "partitions" job commits after each table; run_maintenance() and
+ *	  partition_table() keep every lock until the caller's transaction
+ *	  ends (a table that fails gives its locks back with its
+ *	  subtransaction).  As the table's owner, each wait bounded by
+ *	  lock_timeout = perfkit.partition_lock_timeout (55P03: the table is
+ *	  "skipped" and retried), in this order:
+ *	    0. a table with nothing to do since the last full run takes none
+ *	       (the fast path, before lock_timeout is set, reads perfkit's
+ *	       catalog, pg_inherits and the default partition's size only);
+ *	    1. the parent ACCESS SHARE, to read its partitions;
+ *	    2. when partitions are to be created or the default partition
+ *	       drained: with a default partition, the parent EXCLUSIVE, then
+ *	       the default partition ACCESS EXCLUSIVE; without one, the parent
+ *	       SHARE UPDATE EXCLUSIVE (part_lock_relation, LockRelationOid);
+ *	    3. each new partition: CREATE TABLE, filled from the default
+ *	       partition, then ATTACH PARTITION (SHARE UPDATE EXCLUSIVE on the
+ *	       parent, ACCESS EXCLUSIVE on the new table and the default);
+ *	    4. retention, only when a partition is to be detached: the parent
+ *	       ACCESS EXCLUSIVE, then DETACH, DROP or SET SCHEMA of each;
+ *	    5. then, as the extension's owner, the table's row of
+ *	       perfkit.partition_config (UPDATE) in a subtransaction of its
+ *	       own with the same lock_timeout (record_nowait): a row its owner
+ *	       holds locked is not waited for.
+ *	  partitions, conversion (src/partition/convert_worker.c, convert.c):
+ *	    table lock		advisory (this database, table OID, 0, 5)
+ *							ExclusiveLock without waiting (55P03):
+ *							session-level for convert_to_partitioned(),
+ *							until the transaction ends for
+ *							convert_to_partitioned_abort()
+ *							(part_conversion_lock).  One call per table.
+ *	    role share		advisory (0, role OID, k, 4) ExclusiveLock,
+ *							session-level, without waiting (53400): a role
+ *							holds at most all but one slot.
+ *	    slot			advisory (0, 0x706b6376 "pkcv", slot, 3)
+ *							ExclusiveLock, session-level, without waiting
+ *							(53400): perfkit.max_conversion_workers per
+ *							cluster.
+ *	    The caller takes these three in that order, none waiting (so they
+ *	    cannot deadlock), and releases them in the reverse order once its
+ *	    worker has exited.  The worker joins the caller's lock group (the
+ *	    caller may hold no lock on the table) and bounds every lock wait
+ *	    with lock_timeout: the caller's, or perfkit.conversion_lock_timeout
+ *	    when that is shorter or the caller has none.  On the table T and
+ *	    its copy N:
+ *	    setup			LOCK TABLE T IN SHARE ROW EXCLUSIVE MODE (writers
+ *							in flight finish), then N, its partitions and
+ *							the capture trigger on T; until setup commits.
+ *	    batches			T ACCESS SHARE, N ROW EXCLUSIVE, one transaction
+ *							each; the capture trigger writes
+ *							perfkit.convert_log in each writer's transaction.
+ *	    swap			in a subtransaction with lock_timeout =
+ *							perfkit.partition_lock_timeout, tried up to 20
+ *							times: T EXCLUSIVE (writers wait, readers do
+ *							not) while the copy is completed and verified,
+ *							then T ACCESS EXCLUSIVE to drop T and rename N.
+ *	  advisor: ACCESS SHARE on the tables it plans or reads statistics of;
+ *	    apply_index() runs CREATE INDEX (SHARE on the table) as the caller.
+ *	  cache, health: none of their own.
+ *
  * src/shmem.c
  *
  *-------------------------------------------------------------------------
@@ -116,7 +230,8 @@ perfkit_shmem_attached(void)
 /*
  * Fail with SQLSTATE 55000 unless perfkit was preloaded and its shared
  * memory is attached.  Every SQL function that needs shared memory calls
- * this first, and so does the install script.
+ * this first, and so does the install script (through
+ * perfkit._require_preload(), in src/perfkit.sql).
  */
 void
 perfkit_require_preload(void)
@@ -146,7 +261,7 @@ perfkit_lock(PerfkitLockId id)
 
 PG_FUNCTION_INFO_V1(perfkit_require_preload_sql);
 
-/* perfkit._require_preload(), called by the install script. */
+/* perfkit._require_preload(), called first by the install script. */
 Datum
 perfkit_require_preload_sql(PG_FUNCTION_ARGS)
 {

@@ -111,7 +111,8 @@ extern void advisor_planner_enter(void);
 extern void advisor_planner_exit(void);
 extern void advisor_become(Oid userid, AdvisorIdentity *id);
 extern void advisor_unbecome(AdvisorIdentity *id);
-extern int	advisor_swallow_error(MemoryContext cxt);
+extern bool advisor_error_propagates(ErrorData *edata, void *arg);
+extern int	advisor_left_out(ErrorData *edata);
 extern double advisor_cost(Query *query, Oid userid, List *hypos);
 extern void advisor_hypo_estimate(HypoIndex *hypo, double fraction);
 

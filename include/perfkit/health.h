@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * health.h
- *	  The thresholds of perfkit.health(), defined as GUCs in _PG_init.
+ *	  The thresholds of perfkit.health(), defined as GUCs by
+ *	  health_define_gucs() (src/health/gucs.c), which _PG_init calls.
  *
- * health() itself is SQL (sql/perfkit--0.4--0.5.sql): it reads these
- * settings with current_setting(), so no C code reads the variables; they
- * exist because a custom GUC needs storage.
+ * health() itself is SQL (src/health/health.sql): it reads these settings
+ * with current_setting(), so no C code reads the variables; they exist
+ * because a custom GUC needs storage.
  *
  * include/perfkit/health.h
  *

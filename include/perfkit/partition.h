@@ -97,7 +97,7 @@ typedef struct PkRunResult
 	Oid			default_rel;
 } PkRunResult;
 
-/* The identity saved by pk_as_table_owner_begin. */
+/* The identity saved by part_as_table_owner_begin. */
 typedef struct PkOwnerSave
 {
 	Oid			userid;
@@ -106,79 +106,79 @@ typedef struct PkOwnerSave
 } PkOwnerSave;
 
 /* timekey.c */
-extern bool pk_key_kind(Oid typid, PkKeyKind *kind);
-extern void pk_key_init(PkTimeKey *key, Oid typid, const Interval *every);
-extern Interval *pk_key_every(const PkTimeKey *key);
-extern int64 pk_floor(const PkTimeKey *key, int64 t);
-extern int64 pk_add(const PkTimeKey *key, int64 t, int n);
-extern int64 pk_add_interval(int64 t, const Interval *span, bool subtract);
-extern int64 pk_from_datum(const PkTimeKey *key, Datum value);
-extern Datum pk_to_datum(const PkTimeKey *key, int64 t);
-extern int64 pk_from_timestamptz(const PkTimeKey *key, TimestampTz ts);
-extern int64 pk_now(const PkTimeKey *key);
-extern char *pk_literal(const PkTimeKey *key, int64 t);
-extern char *pk_suffix(const PkTimeKey *key, int64 t);
+extern bool part_key_kind(Oid typid, PkKeyKind *kind);
+extern void part_key_init(PkTimeKey *key, Oid typid, const Interval *every);
+extern Interval *part_key_every(const PkTimeKey *key);
+extern int64 part_floor(const PkTimeKey *key, int64 t);
+extern int64 part_add(const PkTimeKey *key, int64 t, int n);
+extern int64 part_add_interval(int64 t, const Interval *span, bool subtract);
+extern int64 part_from_datum(const PkTimeKey *key, Datum value);
+extern Datum part_to_datum(const PkTimeKey *key, int64 t);
+extern int64 part_from_timestamptz(const PkTimeKey *key, TimestampTz ts);
+extern int64 part_now(const PkTimeKey *key);
+extern char *part_literal(const PkTimeKey *key, int64 t);
+extern char *part_suffix(const PkTimeKey *key, int64 t);
 
 /* sets.c */
-extern void pk_check_owner(Oid relid);
-extern PkSet *pk_set_load(Oid parent, bool missing_ok);
-extern List *pk_set_list(bool oldest_first);
-extern void pk_set_record(Oid parent, const char *status, const char *error,
-						  const PkRunResult *res);
+extern void part_check_owner(Oid relid);
+extern PkSet *part_set_load(Oid parent, bool missing_ok);
+extern List *part_set_list(bool oldest_first);
+extern void part_set_record(Oid parent, const char *status, const char *error,
+							const PkRunResult *res);
 extern void pk_as_owner_begin(Oid *save_userid, int *save_sec, int *save_nest);
 extern void pk_as_owner_end(Oid save_userid, int save_sec, int save_nest);
-extern Oid	pk_rel_owner(Oid relid);
-extern void pk_as_table_owner_begin(Oid relid, PkOwnerSave *save);
-extern int	pk_pin_search_path(void);
-extern uint64 pk_part_exec(const char *sql, int nargs, Oid *argtypes,
-						   Datum *values, const char *nulls, bool read_only);
-extern uint64 pk_part_exec_saved(struct _SPI_plan **plan, const char *sql,
-								 int nargs, Oid *argtypes, Datum *values,
-								 const char *nulls);
-extern void pk_as_table_owner_end(PkOwnerSave *save);
-extern int	pk_register_set(Oid parent, const char *column, const Interval *every,
-							int premake, const TimestampTz *user_start, int64 start_key,
-							bool want_default, bool brin);
+extern Oid	part_rel_owner(Oid relid);
+extern void part_as_table_owner_begin(Oid relid, PkOwnerSave *save);
+extern int	part_pin_search_path(void);
+extern uint64 part_exec(const char *sql, int nargs, Oid *argtypes,
+						Datum *values, const char *nulls, bool read_only);
+extern uint64 part_exec_saved(struct _SPI_plan **plan, const char *sql,
+							  int nargs, Oid *argtypes, Datum *values,
+							  const char *nulls);
+extern void part_as_table_owner_end(PkOwnerSave *save);
+extern int	part_register_set(Oid parent, const char *column, const Interval *every,
+							  int premake, const TimestampTz *user_start, int64 start_key,
+							  bool want_default, bool brin);
 
 /* layout.c */
-extern List *pk_layout_read(PkSet *set, Oid *default_oid);
-extern uint64 pk_layout_digest(Oid parent);
-extern bool pk_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi);
-extern bool pk_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi);
-extern List *pk_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to);
-extern Oid	pk_create_partition(PkSet *set, int64 lo, int64 hi,
-								Oid default_oid, int64 *moved);
-extern char *pk_partition_name(PkSet *set, int64 lo);
-extern void pk_lock_relation(Oid relid, LOCKMODE mode);
+extern List *part_layout_read(PkSet *set, Oid *default_oid);
+extern uint64 part_layout_digest(Oid parent);
+extern bool part_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi);
+extern bool part_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi);
+extern List *part_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to);
+extern Oid	part_create_partition(PkSet *set, int64 lo, int64 hi,
+								  Oid default_oid, int64 *moved);
+extern char *part_partition_name(PkSet *set, int64 lo);
+extern void part_lock_relation(Oid relid, LOCKMODE mode);
 
 /* checksum.c */
-extern void pk_rel_checksum(Oid relid, List *colnames, Snapshot snap,
-							int64 *rows, uint64 *sum);
+extern void part_rel_checksum(Oid relid, List *colnames, Snapshot snap,
+							  int64 *rows, uint64 *sum);
 
 /* convert.c */
-extern void pk_conversion_lock(Oid relid, bool session);
-extern int64 pk_convert_run(Oid relid, const char *column, const Interval *every,
-							int batch_rows, int max_batches);
+extern void part_conversion_lock(Oid relid, bool session);
+extern int64 part_convert_run(Oid relid, const char *column, const Interval *every,
+							  int batch_rows, int max_batches);
 
 /* convert_worker.c */
 extern PGDLLEXPORT void perfkit_convert_worker_main(Datum main_arg);
 
 /* drain.c */
-extern int64 pk_drain_default(PkSet *set, List **ranges, Oid default_oid,
-							  int *created);
-extern bool pk_default_has_movable(PkSet *set, Oid default_oid);
-extern bool pk_default_never_written(Oid default_oid);
+extern int64 part_drain_default(PkSet *set, List **ranges, Oid default_oid,
+								int *created);
+extern bool part_default_has_movable(PkSet *set, Oid default_oid);
+extern bool part_default_never_written(Oid default_oid);
 
 /* retention.c */
-extern int64 pk_retention_cutoff(PkSet *set);
-extern void pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res);
-extern List *pk_rollup_blockers(PkSet *set, int64 lo, int64 hi);
+extern int64 part_retention_cutoff(PkSet *set);
+extern void part_apply_retention(PkSet *set, List *ranges, PkRunResult *res);
+extern List *part_rollup_blockers(PkSet *set, int64 lo, int64 hi);
 
 /* maintenance.c */
-extern void pk_maintain(Oid parent, PkRunResult *res);
-extern void pk_check_partition_budget(PkSet *set, int needed);
-extern bool pk_maintain_one(Oid parent, PkRunResult *res, char **error,
-							bool *lock_failed);
+extern void part_maintain(Oid parent, PkRunResult *res);
+extern void part_check_partition_budget(PkSet *set, int needed);
+extern bool part_maintain_one(Oid parent, PkRunResult *res, char **error,
+							  bool *lock_failed);
 
 /* partition/gucs.c: registers the room's settings (called by _PG_init) */
 extern PGDLLIMPORT int perfkit_partition_step_timeout;

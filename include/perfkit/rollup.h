@@ -3,8 +3,9 @@
  * rollup.h
  *	  Rollups: pre-aggregated hourly, daily, monthly... tables kept current
  *	  incrementally.  Definitions, change log, refresh steps and the live
- *	  views are SQL (the 0.3 script); src/rollup/ holds what needs C:
- *	  measure analysis, change capture and the refresh lock and procedure.
+ *	  views are SQL (src/rollup/rollup.sql); src/rollup/ holds what needs
+ *	  C: measure analysis, change capture, watermarks, and the refresh
+ *	  lock and procedure.
  *
  * include/perfkit/rollup.h
  *

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * util.h
- *	  Small helpers shared by perfkit's subsystems (SPI access).
+ *	  Small helpers shared by perfkit's subsystems: SPI access, the time
+ *	  budget of a shared job's step, work in a subtransaction.
  *
  * include/perfkit/util.h
  *
@@ -24,5 +25,21 @@ extern void pk_step_stop(void);
 extern bool pk_step_timed_out(void);
 extern bool pk_step_real_cancel(void);
 extern void pk_step_forget_cancel(void);
+
+/* subxact.c: work in a subtransaction of its own, with a lock timeout */
+#define PK_LOCK_TIMEOUT_KEEP	(-1)	/* leave lock_timeout as it is */
+
+typedef enum PkTryResult
+{
+	PK_TRY_OK,					/* fn returned: its work is kept */
+	PK_TRY_LOCK_NOT_AVAILABLE,	/* 55P03 caught: fn's work rolled back */
+	PK_TRY_ERROR				/* another error caught: rolled back */
+} PkTryResult;
+
+typedef void (*PkTryFn) (void *arg);
+typedef bool (*PkTryRethrow) (ErrorData *edata, void *arg);
+
+extern PkTryResult pk_try_subxact(int lock_timeout_ms, PkTryFn fn, void *arg,
+								  PkTryRethrow rethrow, ErrorData **error);
 
 #endif							/* PERFKIT_UTIL_H */

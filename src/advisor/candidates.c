@@ -54,7 +54,6 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -80,12 +79,12 @@
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/relcache.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
 #include "perfkit/advisor.h"
+#include "perfkit/util.h"
 
 #define PARTIAL_MAX_FRACTION	0.25
 #define BRIN_MIN_PAGES			1000
@@ -1057,11 +1056,34 @@ candidate_cmp(const ListCell *a, const ListCell *b)
 				  ((HypoIndex *) lfirst(b))->signature);
 }
 
+/* The candidates of one captured query, built as its author. */
+typedef struct AuthorCandidates
+{
+	AdvisorQuery *aq;
+	List	   *out;			/* grows; what was added before an error stays */
+} AuthorCandidates;
+
+static void
+candidates_as_author(void *arg)
+{
+	AuthorCandidates *a = (AuthorCandidates *) arg;
+	WalkContext ctx = {0};
+	AdvisorIdentity id;
+	ListCell   *uc;
+
+	advisor_become(a->aq->userid, &id);
+	collect_walker((Node *) a->aq->query, &ctx);
+	foreach(uc, ctx.uses)
+		candidates_for_use(lfirst(uc), &a->out);
+	advisor_unbecome(&id);
+}
+
 /*
  * Every candidate of every query, without repeats, in signature order.
  * A captured query's candidates are built as its author (the partial
  * index's predicate is simplified and planned to estimate its fraction),
- * in a subtransaction: if that fails, the query is marked broken.
+ * in a subtransaction (pk_try_subxact): if that fails, the query is
+ * marked broken.
  */
 List *
 advisor_candidates(List *queries)
@@ -1072,14 +1094,14 @@ advisor_candidates(List *queries)
 	foreach(lc, queries)
 	{
 		AdvisorQuery *aq = lfirst(lc);
-		WalkContext ctx = {0};
-		ListCell   *uc;
-		AdvisorIdentity id;
-		MemoryContext cxt = CurrentMemoryContext;
-		ResourceOwner owner = CurrentResourceOwner;
+		AuthorCandidates a;
+		ErrorData  *edata;
 
 		if (!OidIsValid(aq->userid))
 		{
+			WalkContext ctx = {0};
+			ListCell   *uc;
+
 			collect_walker((Node *) aq->query, &ctx);
 			foreach(uc, ctx.uses)
 				candidates_for_use(lfirst(uc), &out);
@@ -1088,29 +1110,16 @@ advisor_candidates(List *queries)
 		if (aq->broken)
 			continue;
 		/* predicates are simplified and planned as the query's author */
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			advisor_become(aq->userid, &id);
-			collect_walker((Node *) aq->query, &ctx);
-			foreach(uc, ctx.uses)
-				candidates_for_use(lfirst(uc), &out);
-			advisor_unbecome(&id);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
+		a.aq = aq;
+		a.out = out;
+		if (pk_try_subxact(PK_LOCK_TIMEOUT_KEEP, candidates_as_author, &a,
+						   advisor_error_propagates, &edata) != PK_TRY_OK)
 		{
 			/* candidates added before the error stay: they are only ideas */
-			(void) advisor_swallow_error(cxt);
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
+			(void) advisor_left_out(edata);
 			aq->broken = true;
 		}
-		PG_END_TRY();
+		out = a.out;
 	}
 	list_sort(out, candidate_cmp);
 	return out;

@@ -5,6 +5,11 @@
  *	  _PG_init calls when perfkit is preloaded.  A setting lives in the
  *	  room that reads it; its C variable is declared in the room's header.
  *
+ * Contexts.  The workload store's capacity (statements, example length)
+ * sizes shared memory, so it is fixed at server start (PGC_POSTMASTER).
+ * The sample rate is PGC_SUSET: every session's executor hooks sample
+ * into the one store all roles share (src/advisor/workload.c).
+ *
  * src/advisor/gucs.c
  *
  *-------------------------------------------------------------------------

@@ -325,26 +325,30 @@ advisor_unbecome(AdvisorIdentity *id)
 }
 
 /*
- * Swallow the error being handled, unless it is a cancel request, which
- * must stop the whole call; the caller then rolls back its subtransaction.
- * Returns the error's SQLSTATE.
+ * The work the advisor runs in a subtransaction (pk_try_subxact,
+ * src/util/subxact.c) may fail: a captured statement whose author's
+ * function fails on purpose, a text that no longer analyzes.  Such an
+ * error is caught and the statement left out, except a cancel request,
+ * which must stop the whole call: advisor_error_propagates is the
+ * subtransaction's rethrow test, advisor_left_out what the caller does
+ * with an error caught.
  */
-int
-advisor_swallow_error(MemoryContext cxt)
+bool
+advisor_error_propagates(ErrorData *edata, void *arg)
 {
-	ErrorData  *edata;
-	int			code;
+	return edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
+}
 
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		PG_RE_THROW();
-	code = edata->sqlerrcode;
+/* Note the error that left a statement out, free it; its SQLSTATE. */
+int
+advisor_left_out(ErrorData *edata)
+{
+	int			code = edata->sqlerrcode;
+
 	ereport(DEBUG1,
 			(errmsg_internal("index advisor: captured statement left out: %s",
 							 edata->message)));
 	FreeErrorData(edata);
-	FlushErrorState();
 	return code;
 }
 

@@ -76,7 +76,6 @@
 
 #include <math.h>
 
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -96,7 +95,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "perfkit/advisor.h"
@@ -180,44 +178,48 @@ write_overhead(HypoIndex *h, AdvisorQuery **qs, int nq)
 	return total;
 }
 
+/* One costing of a captured statement as its author (query_cost). */
+typedef struct CostCall
+{
+	AdvisorQuery *q;
+	List	   *set;
+	double		cost;
+} CostCall;
+
+static void
+cost_as_author(void *arg)
+{
+	CostCall   *c = (CostCall *) arg;
+
+	c->cost = advisor_cost(c->q->query, c->q->userid, c->set);
+}
+
 /*
  * The cost of q under the indexes set.  A captured statement is planned as
- * its author, in a subtransaction: its author's functions run while it is
- * planned and may fail on purpose after the first plan succeeded; such a
- * statement is marked broken and keeps its cost (it gains nothing), rather
- * than failing the whole call.
+ * its author, in a subtransaction (pk_try_subxact): its author's functions
+ * run while it is planned and may fail on purpose after the first plan
+ * succeeded; such a statement is marked broken and keeps its cost (it
+ * gains nothing), rather than failing the whole call.
  */
 static double
 query_cost(AdvisorQuery *q, List *set)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	double		cost = 0;
+	CostCall	c;
+	ErrorData  *edata;
 
 	if (!OidIsValid(q->userid))
 		return advisor_cost(q->query, InvalidOid, set);
 	if (q->broken)
 		return q->cost;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		cost = advisor_cost(q->query, q->userid, set);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		(void) advisor_swallow_error(cxt);
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		q->broken = true;
-		cost = q->cost;
-	}
-	PG_END_TRY();
-	return cost;
+	c.q = q;
+	c.set = set;
+	c.cost = 0;
+	if (pk_try_subxact(PK_LOCK_TIMEOUT_KEEP, cost_as_author, &c,
+					   advisor_error_propagates, &edata) == PK_TRY_OK)
+		return c.cost;
+	(void) advisor_left_out(edata);
+	q->broken = true;
+	return q->cost;
 }
 
 static bool
@@ -725,6 +727,51 @@ typedef struct SkipCounts
 								 * author's rights */
 } SkipCounts;
 
+/* One captured statement analyzed, checked and planned as its author. */
+typedef struct SampleCheck
+{
+	WorkloadSample *s;
+	SkipCounts *skip;
+	Query	   *q;				/* the statement kept, or NULL */
+	bool		planning;		/* it analyzed: what fails now is its plan */
+} SampleCheck;
+
+static void
+check_sample(void *arg)
+{
+	SampleCheck *c = (SampleCheck *) arg;
+	AdvisorIdentity id;
+
+	advisor_become(c->s->userid, &id);
+	c->q = advisor_analyze(c->s->example, false);
+	c->planning = true;
+	if (!ExecCheckRTPerms(c->q->rtable, false))
+	{
+		c->q = NULL;
+		c->skip->author_cannot++;
+	}
+	advisor_unbecome(&id);
+
+	/*
+	 * Defence in depth, before anything of it runs: the caller's own rights
+	 * on its tables, and only functions the caller trusts in its tree.
+	 */
+	if (c->q != NULL &&
+		(!ExecCheckRTPerms(c->q->rtable, false) ||
+		 untrusted_walker((Node *) c->q, NULL) ||
+		 reaches_untrusted_objects(c->q, c->s->userid)))
+	{
+		c->q = NULL;
+		c->skip->not_allowed++;
+	}
+	if (c->q != NULL)
+	{
+		advisor_become(c->s->userid, &id);
+		(void) advisor_cost(c->q, InvalidOid, NIL);
+		advisor_unbecome(&id);
+	}
+}
+
 /*
  * The captured workload of this database as AdvisorQuery entries.  Each
  * statement is analyzed, checked and planned once as its author (the role
@@ -741,15 +788,13 @@ workload_queries(SkipCounts *skip)
 	List	   *samples = advisor_workload_samples(MyDatabaseId);
 	List	   *out = NIL;
 	ListCell   *lc;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 
 	memset(skip, 0, sizeof(SkipCounts));
 	foreach(lc, samples)
 	{
 		WorkloadSample *s = lfirst(lc);
-		Query	   *volatile q = NULL;
-		volatile bool planning;
+		SampleCheck c;
+		ErrorData  *edata;
 
 		if (!s->replannable || s->calls <= 0)
 		{
@@ -780,64 +825,25 @@ workload_queries(SkipCounts *skip)
 		 * a PL/pgSQL function captured without its context) is left out
 		 * quietly; one the author may no longer read or plan is reported.
 		 */
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		planning = false;
-		PG_TRY();
+		c.s = s;
+		c.skip = skip;
+		c.q = NULL;
+		c.planning = false;
+		if (pk_try_subxact(PK_LOCK_TIMEOUT_KEEP, check_sample, &c,
+						   advisor_error_propagates, &edata) != PK_TRY_OK)
 		{
-			AdvisorIdentity id;
+			int			code = advisor_left_out(edata);
 
-			advisor_become(s->userid, &id);
-			q = advisor_analyze(s->example, false);
-			planning = true;
-			if (!ExecCheckRTPerms(q->rtable, false))
-			{
-				q = NULL;
-				skip->author_cannot++;
-			}
-			advisor_unbecome(&id);
-
-			/*
-			 * Defence in depth, before anything of it runs: the caller's
-			 * own rights on its tables, and only functions the caller
-			 * trusts in its tree.
-			 */
-			if (q != NULL &&
-				(!ExecCheckRTPerms(q->rtable, false) ||
-				 untrusted_walker((Node *) q, NULL) ||
-				 reaches_untrusted_objects(q, s->userid)))
-			{
-				q = NULL;
-				skip->not_allowed++;
-			}
-			if (q != NULL)
-			{
-				advisor_become(s->userid, &id);
-				(void) advisor_cost(q, InvalidOid, NIL);
-				advisor_unbecome(&id);
-			}
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			int			code = advisor_swallow_error(cxt);
-
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			q = NULL;
-			if (planning || code == ERRCODE_INSUFFICIENT_PRIVILEGE)
+			c.q = NULL;
+			if (c.planning || code == ERRCODE_INSUFFICIENT_PRIVILEGE)
 				skip->author_cannot++;
 			else
 				skip->not_replannable++;
 		}
-		PG_END_TRY();
-		if (q == NULL)
+		if (c.q == NULL)
 			continue;
 		{
-			AdvisorQuery *aq = advisor_query_info(q, (double) s->calls,
+			AdvisorQuery *aq = advisor_query_info(c.q, (double) s->calls,
 												  (double) s->rows / s->calls);
 
 			aq->userid = s->userid;

@@ -5,6 +5,14 @@
  *	  _PG_init calls when perfkit is preloaded.  A setting lives in the
  *	  room that reads it; its C variable is declared in the room's header.
  *
+ * Contexts.  perfkit.cache_size sizes the shared store, so it is fixed at
+ * server start (PGC_POSTMASTER).  What only changes how a session uses
+ * the cache (the default time to live, whether it is used at all) is
+ * PGC_USERSET.  What changes the store every role shares, or the
+ * counters in it, is PGC_SUSET: the largest value one entry may take
+ * (never more than a quarter of a partition, see store.c) and whether
+ * reads are counted.
+ *
  * src/cache/gucs.c
  *
  *-------------------------------------------------------------------------

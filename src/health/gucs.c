@@ -5,6 +5,11 @@
  *	  _PG_init calls when perfkit is preloaded.  A setting lives in the
  *	  room that reads it; its C variable is declared in the room's header.
  *
+ * Every threshold is PGC_USERSET and has no check hook: health() is SQL
+ * (src/health/health.sql) and reads them with current_setting() in the
+ * calling session, so a session's values change only how that session's
+ * health() judges.  No C code reads the variables (see health.h).
+ *
  * src/health/gucs.c
  *
  *-------------------------------------------------------------------------

@@ -149,7 +149,7 @@ leaf_checksum(Oid relid, List *colnames, Snapshot snap, int64 *rows, uint64 *sum
  * is partitioned) over the columns colnames, as seen by snap.
  */
 void
-pk_rel_checksum(Oid relid, List *colnames, Snapshot snap, int64 *rows, uint64 *sum)
+part_rel_checksum(Oid relid, List *colnames, Snapshot snap, int64 *rows, uint64 *sum)
 {
 	*rows = 0;
 	*sum = 0;

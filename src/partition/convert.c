@@ -101,7 +101,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -135,7 +134,7 @@ qualified(Oid relid)
 static void
 exec(const char *sql)
 {
-	pk_part_exec(sql, 0, NULL, NULL, NULL, false);
+	part_exec(sql, 0, NULL, NULL, NULL, false);
 }
 
 static Datum
@@ -152,7 +151,7 @@ query_text(const char *sql, Oid relid)
 	Datum		values[1];
 
 	values[0] = oid_param(relid);
-	if (pk_part_exec(sql, 1, argtypes, values, NULL, false) == 0)
+	if (part_exec(sql, 1, argtypes, values, NULL, false) == 0)
 		return NULL;
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
@@ -217,10 +216,10 @@ state_load(Oid relid, MemoryContext mcxt)
 	MemoryContext old;
 
 	values[0] = ObjectIdGetDatum(relid);
-	if (pk_part_exec("SELECT new_table::oid, column_name::text, every, watermark, rows_copied, "
-					"relfilenode::oid, phase = 'loading' "
-					"FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-					1, argtypes, values, NULL, false) == 0)
+	if (part_exec("SELECT new_table::oid, column_name::text, every, watermark, rows_copied, "
+				  "relfilenode::oid, phase = 'loading' "
+				  "FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false) == 0)
 		return NULL;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -253,11 +252,11 @@ state_save(ConvState *st)
 	values[2] = Int64GetDatum(st->rows_copied);
 	values[3] = CStringGetTextDatum(phase);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_part_exec("UPDATE perfkit.conversions SET watermark = $2, rows_copied = $3, phase = $4, "
-				"blocks_total = pg_catalog.pg_relation_size($1::regclass) / "
-				"pg_catalog.current_setting('block_size')::bigint, updated_at = clock_timestamp() "
-				"WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-				4, argtypes, values, NULL, false);
+	part_exec("UPDATE perfkit.conversions SET watermark = $2, rows_copied = $3, phase = $4, "
+			  "blocks_total = pg_catalog.pg_relation_size($1::regclass) / "
+			  "pg_catalog.current_setting('block_size')::bigint, updated_at = clock_timestamp() "
+			  "WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+			  4, argtypes, values, NULL, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
 
@@ -273,7 +272,7 @@ check_convertible(Oid relid, const char *column)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a plain table", name),
 				 errdetail("Only ordinary tables that are not partitions can be converted.")));
-	pk_check_owner(relid);
+	part_check_owner(relid);
 	if (has_subclass(relid) || has_superclass(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -336,10 +335,10 @@ check_convertible(Oid relid, const char *column)
 					i;
 
 		values[0] = ObjectIdGetDatum(relid);
-		n = pk_part_exec("SELECT conname::text, pg_catalog.pg_get_expr(conbin, conrelid) "
-						"FROM pg_catalog.pg_constraint "
-						"WHERE conrelid = $1 AND contype = 'c' AND NOT convalidated ORDER BY oid",
-						1, argtypes, values, NULL, false);
+		n = part_exec("SELECT conname::text, pg_catalog.pg_get_expr(conbin, conrelid) "
+					  "FROM pg_catalog.pg_constraint "
+					  "WHERE conrelid = $1 AND contype = 'c' AND NOT convalidated ORDER BY oid",
+					  1, argtypes, values, NULL, false);
 		for (i = 0; i < n; i++)
 		{
 			names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
@@ -347,9 +346,9 @@ check_convertible(Oid relid, const char *column)
 		}
 		forboth(lc, names, lc2, exprs)
 		{
-			if (pk_part_exec(psprintf("SELECT 1 FROM ONLY %s WHERE NOT (%s) LIMIT 1",
-									 qualified(relid), (char *) lfirst(lc2)),
-							0, NULL, NULL, NULL, false) > 0)
+			if (part_exec(psprintf("SELECT 1 FROM ONLY %s WHERE NOT (%s) LIMIT 1",
+								   qualified(relid), (char *) lfirst(lc2)),
+						  0, NULL, NULL, NULL, false) > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("check constraint \"%s\" of table \"%s\" is violated by some row",
@@ -364,12 +363,12 @@ check_convertible(Oid relid, const char *column)
 
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = CStringGetTextDatum(column);
-		if (pk_part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
-						"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-						"WHERE i.indrelid = $1 AND i.indisunique AND NOT EXISTS ("
-						" SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 "
-						" AND a.attname = $2 AND a.attnum = ANY (i.indkey))",
-						2, argtypes, values, NULL, false) > 0)
+		if (part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+					  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					  "WHERE i.indrelid = $1 AND i.indisunique AND NOT EXISTS ("
+					  " SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 "
+					  " AND a.attname = $2 AND a.attnum = ANY (i.indkey))",
+					  2, argtypes, values, NULL, false) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("unique index \"%s\" of table \"%s\" does not contain column \"%s\"",
@@ -401,7 +400,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 	int			save_nest;
 
 	check_convertible(relid, column);
-	pk_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
+	part_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
 
 	/* Writers in flight finish first; new ones fire the trigger. */
 	exec(psprintf("LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE", qold));
@@ -431,10 +430,10 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = CStringGetTextDatum(qnew);
-		n = pk_part_exec("SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2, conname, "
-						"pg_catalog.pg_get_constraintdef(oid)) FROM pg_catalog.pg_constraint "
-						"WHERE conrelid = $1 AND contype = 'f' ORDER BY oid",
-						2, argtypes, values, NULL, false);
+		n = part_exec("SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2, conname, "
+					  "pg_catalog.pg_get_constraintdef(oid)) FROM pg_catalog.pg_constraint "
+					  "WHERE conrelid = $1 AND contype = 'f' ORDER BY oid",
+					  2, argtypes, values, NULL, false);
 		for (i = 0; i < n; i++)
 			fks = lappend(fks, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 		foreach(lc, fks)
@@ -460,14 +459,14 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 		bool		isnull;
 		Datum		d;
 
-		values[0] = pk_to_datum(&key, PK_TIME_MIN);
-		pk_part_exec(psprintf("SELECT min(%s) FROM ONLY %s WHERE %s > $1", col, qold, col),
-					1, argtypes, values, NULL, false);
+		values[0] = part_to_datum(&key, PK_TIME_MIN);
+		part_exec(psprintf("SELECT min(%s) FROM ONLY %s WHERE %s > $1", col, qold, col),
+				  1, argtypes, values, NULL, false);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull && pk_from_datum(&key, d) != PK_TIME_MAX)
-			start = pk_from_datum(&key, d);
+		if (!isnull && part_from_datum(&key, d) != PK_TIME_MAX)
+			start = part_from_datum(&key, d);
 	}
-	(void) pk_register_set(newrel, column, every, 4, NULL, start, true, false);
+	(void) part_register_set(newrel, column, every, 4, NULL, start, true, false);
 
 	/* Capture every write from now on. */
 	exec(psprintf("CREATE TRIGGER __perfkit_convert AFTER INSERT OR UPDATE OR DELETE ON %s "
@@ -485,13 +484,13 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 		values[2] = CStringGetTextDatum(column);
 		values[3] = IntervalPGetDatum(every);
 		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		pk_part_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
-					"relfilenode, phase, watermark, rows_copied, blocks_total) "
-					"SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'loading', 0, 0, "
-					"pg_catalog.pg_relation_size($1::regclass) / "
-					"pg_catalog.current_setting('block_size')::bigint "
-					"FROM pg_catalog.pg_class c WHERE c.oid = $1",
-					4, argtypes, values, NULL, false);
+		part_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
+				  "relfilenode, phase, watermark, rows_copied, blocks_total) "
+				  "SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'loading', 0, 0, "
+				  "pg_catalog.pg_relation_size($1::regclass) / "
+				  "pg_catalog.current_setting('block_size')::bigint "
+				  "FROM pg_catalog.pg_class c WHERE c.oid = $1",
+				  4, argtypes, values, NULL, false);
 		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 }
@@ -504,7 +503,7 @@ static uint64
 exec_snap(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		  const char *nulls, Snapshot snap)
 {
-	int			level = pk_pin_search_path();
+	int			level = part_pin_search_path();
 	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
 	int			rc;
 
@@ -773,12 +772,12 @@ build_indexes(ConvState *st, const char *cols)
 
 		keyvals[0] = ObjectIdGetDatum(st->relid);
 		keyvals[1] = Int16GetDatum(get_attnum(st->relid, st->column));
-		has_key_index = pk_part_exec("SELECT FROM pg_catalog.pg_index i "
-									"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-									"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
-									"WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL "
-									"AND i.indkey[0] = $2 AND a.amname IN ('btree', 'hash')",
-									2, keyargs, keyvals, NULL, false) > 0;
+		has_key_index = part_exec("SELECT FROM pg_catalog.pg_index i "
+								  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+								  "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+								  "WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL "
+								  "AND i.indkey[0] = $2 AND a.amname IN ('btree', 'hash')",
+								  2, keyargs, keyvals, NULL, false) > 0;
 	}
 	if (!has_key_index)
 		exec(psprintf("CREATE INDEX ON %s USING brin (%s) WITH (pages_per_range = 8)",
@@ -791,14 +790,14 @@ build_indexes(ConvState *st, const char *cols)
 	}
 
 	values[0] = ObjectIdGetDatum(st->relid);
-	n = pk_part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
-					"pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid) "
-					"FROM pg_catalog.pg_index i "
-					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-					"LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
-					"AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
-					"WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
-					1, argtypes, values, NULL, false);
+	n = part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
+				  "pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid) "
+				  "FROM pg_catalog.pg_index i "
+				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
+				  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
+				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
+				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -881,8 +880,8 @@ conversion_swap(ConvState *st, const char *cols)
 
 		values[0] = ObjectIdGetDatum(relid);
 		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		pk_part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
-					1, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false);
 		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 
@@ -895,8 +894,8 @@ conversion_swap(ConvState *st, const char *cols)
 
 		CommandCounterIncrement();
 		snap = RegisterSnapshot(GetLatestSnapshot());
-		pk_rel_checksum(relid, sumcols, snap, &count_old, &sum_old);
-		pk_rel_checksum(newrel, sumcols, snap, &count_new, &sum_new);
+		part_rel_checksum(relid, sumcols, snap, &count_old, &sum_old);
+		part_rel_checksum(newrel, sumcols, snap, &count_new, &sum_new);
 		UnregisterSnapshot(snap);
 		if (count_old != count_new || sum_old != sum_new)
 			ereport(ERROR,
@@ -916,49 +915,49 @@ conversion_swap(ConvState *st, const char *cols)
 	/* Statements that carry sequences, grants and the comment over. */
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = ObjectIdGetDatum(newrel);
-	n = pk_part_exec("SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, "
-					"$2::regclass, a.attname) "
-					"FROM pg_catalog.pg_depend d "
-					"JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
-					"JOIN pg_catalog.pg_attribute a "
-					"ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
-					"WHERE d.classid = 'pg_catalog.pg_class'::regclass "
-					"AND d.refclassid = 'pg_catalog.pg_class'::regclass "
-					"AND d.refobjid = $1 AND d.deptype = 'a' "
-					"UNION ALL "
-					"SELECT format('SELECT pg_catalog.setval(%L, last_value, is_called) FROM %s', "
-					"pg_catalog.pg_get_serial_sequence($2::regclass::text, a.attname), "
-					"pg_catalog.pg_get_serial_sequence($1::regclass::text, a.attname)) "
-					"FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attidentity <> '' "
-					"AND NOT a.attisdropped "
-					"UNION ALL "
-					"SELECT format('GRANT %s ON %s TO %s%s', x.privilege_type, $2::regclass, "
-					"CASE WHEN x.grantee = 0 THEN 'PUBLIC' "
-					"ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END, "
-					"CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
-					"FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x "
-					"WHERE c.oid = $1 AND x.grantee <> c.relowner "
-					"UNION ALL "
-					"SELECT format('COMMENT ON TABLE %s IS %L', $2::regclass, d) "
-					"FROM pg_catalog.obj_description($1, 'pg_class') d WHERE d IS NOT NULL "
-					"UNION ALL "
-					"SELECT format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s', p.polname, "
-					"$2::regclass, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
-					"CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' "
-					"WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
-					"(SELECT pg_catalog.string_agg(CASE WHEN r.r = 0 THEN 'PUBLIC' "
-					"ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.r)) END, ', ' "
-					"ORDER BY r.n) FROM pg_catalog.unnest(p.polroles) WITH ORDINALITY r(r, n)), "
-					"' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')', "
-					"' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')') "
-					"FROM pg_catalog.pg_policy p WHERE p.polrelid = $1 "
-					"UNION ALL "
-					"SELECT format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', $2::regclass) "
-					"FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relrowsecurity "
-					"UNION ALL "
-					"SELECT format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', $2::regclass) "
-					"FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relforcerowsecurity",
-					2, argtypes, values, NULL, false);
+	n = part_exec("SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, "
+				  "$2::regclass, a.attname) "
+				  "FROM pg_catalog.pg_depend d "
+				  "JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+				  "JOIN pg_catalog.pg_attribute a "
+				  "ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+				  "WHERE d.classid = 'pg_catalog.pg_class'::regclass "
+				  "AND d.refclassid = 'pg_catalog.pg_class'::regclass "
+				  "AND d.refobjid = $1 AND d.deptype = 'a' "
+				  "UNION ALL "
+				  "SELECT format('SELECT pg_catalog.setval(%L, last_value, is_called) FROM %s', "
+				  "pg_catalog.pg_get_serial_sequence($2::regclass::text, a.attname), "
+				  "pg_catalog.pg_get_serial_sequence($1::regclass::text, a.attname)) "
+				  "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attidentity <> '' "
+				  "AND NOT a.attisdropped "
+				  "UNION ALL "
+				  "SELECT format('GRANT %s ON %s TO %s%s', x.privilege_type, $2::regclass, "
+				  "CASE WHEN x.grantee = 0 THEN 'PUBLIC' "
+				  "ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END, "
+				  "CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
+				  "FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x "
+				  "WHERE c.oid = $1 AND x.grantee <> c.relowner "
+				  "UNION ALL "
+				  "SELECT format('COMMENT ON TABLE %s IS %L', $2::regclass, d) "
+				  "FROM pg_catalog.obj_description($1, 'pg_class') d WHERE d IS NOT NULL "
+				  "UNION ALL "
+				  "SELECT format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s', p.polname, "
+				  "$2::regclass, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, "
+				  "CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' "
+				  "WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, "
+				  "(SELECT pg_catalog.string_agg(CASE WHEN r.r = 0 THEN 'PUBLIC' "
+				  "ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.r)) END, ', ' "
+				  "ORDER BY r.n) FROM pg_catalog.unnest(p.polroles) WITH ORDINALITY r(r, n)), "
+				  "' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')', "
+				  "' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')') "
+				  "FROM pg_catalog.pg_policy p WHERE p.polrelid = $1 "
+				  "UNION ALL "
+				  "SELECT format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', $2::regclass) "
+				  "FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relrowsecurity "
+				  "UNION ALL "
+				  "SELECT format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', $2::regclass) "
+				  "FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relforcerowsecurity",
+				  2, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 		stmts = lappend(stmts, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	foreach(lc, stmts)
@@ -966,19 +965,19 @@ conversion_swap(ConvState *st, const char *cols)
 
 	/* Index names, paired in creation order (LIKE copies them in Oid order). */
 	values[0] = ObjectIdGetDatum(relid);
-	n = pk_part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
-					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-					"WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
-					1, argtypes, values, NULL, false);
+	n = part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
+				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 		old_indexes = lappend(old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	values[0] = ObjectIdGetDatum(newrel);
-	n = pk_part_exec("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
-					"FROM pg_catalog.pg_index i "
-					"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-					"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-					"WHERE i.indrelid = $1 ORDER BY i.indexrelid",
-					1, argtypes, values, NULL, false);
+	n = part_exec("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
+				  "FROM pg_catalog.pg_index i "
+				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+				  "WHERE i.indrelid = $1 ORDER BY i.indexrelid",
+				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 		new_indexes = lappend(new_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 
@@ -990,10 +989,10 @@ conversion_swap(ConvState *st, const char *cols)
 
 		values[0] = ObjectIdGetDatum(relid);
 		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		pk_part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-					1, argtypes, values, NULL, false);
-		pk_part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
-					1, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false);
 		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 
@@ -1005,14 +1004,14 @@ conversion_swap(ConvState *st, const char *cols)
 						  quote_identifier((char *) lfirst(lc))));
 
 	/* Partition names follow the table's. */
-	set = pk_set_load(newrel, false);
-	ranges = pk_layout_read(set, &default_oid);
+	set = part_set_load(newrel, false);
+	ranges = part_layout_read(set, &default_oid);
 	foreach(lc, ranges)
 	{
 		PkRange    *r = lfirst(lc);
 
 		exec(psprintf("ALTER TABLE %s RENAME TO %s", qualified(r->relid),
-					  quote_identifier(pk_partition_name(set, r->lower))));
+					  quote_identifier(part_partition_name(set, r->lower))));
 	}
 	if (OidIsValid(default_oid))
 	{
@@ -1026,50 +1025,40 @@ conversion_swap(ConvState *st, const char *cols)
 	return count_new;
 }
 
+/* The arguments and the result of one try of the swap. */
+typedef struct SwapTry
+{
+	ConvState  *st;
+	const char *cols;
+	int64		rows;
+} SwapTry;
+
+static void
+swap_fn(void *arg)
+{
+	SwapTry    *t = (SwapTry *) arg;
+
+	t->rows = conversion_swap(t->st, t->cols);
+}
+
 /*
- * The swap in a subtransaction with lock_timeout: false when a lock was
- * not granted in time (other errors propagate).
+ * The swap in a subtransaction with lock_timeout
+ * perfkit.partition_lock_timeout (pk_try_subxact, src/util/subxact.c):
+ * false when a lock was not granted in time (other errors propagate).
  */
 static bool
 try_swap(ConvState *st, const char *cols, int64 *rows)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	SwapTry		t;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		int			nestlevel = NewGUCNestLevel();
-
-		(void) set_config_option("lock_timeout",
-								 psprintf("%d", perfkit_partition_lock_timeout),
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		*rows = conversion_swap(st, cols);
-		AtEOXact_GUC(true, nestlevel);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	t.st = st;
+	t.cols = cols;
+	t.rows = 0;
+	if (pk_try_subxact(perfkit_partition_lock_timeout, swap_fn, &t,
+					   NULL, NULL) != PK_TRY_OK)
+		return false;
+	*rows = t.rows;
+	return true;
 }
 
 /*
@@ -1142,8 +1131,8 @@ conv_commit(void)
  * it returns in a transaction of its own, its snapshot pushed.
  */
 int64
-pk_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
-			   int batch_rows, int max_batches)
+part_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
+				 int batch_rows, int max_batches)
 {
 	char	   *column;
 	Interval   *every;
@@ -1170,8 +1159,8 @@ pk_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	pk_check_owner(relid);
-	conv_owner = pk_rel_owner(relid);
+	part_check_owner(relid);
+	conv_owner = part_rel_owner(relid);
 	conv_owner_enter();
 	st = state_load(relid, runcxt);
 	if (st == NULL)
@@ -1338,30 +1327,30 @@ perfkit_convert_abort(PG_FUNCTION_ARGS)
 	PkOwnerSave owner;
 
 	SPI_connect();
-	pk_check_owner(relid);
+	part_check_owner(relid);
 	/* not while a call converts it (55P03 at once) */
-	pk_conversion_lock(relid, false);
+	part_conversion_lock(relid, false);
 	st = state_load(relid, CurrentMemoryContext);
 	if (st == NULL)
 	{
 		SPI_finish();
 		PG_RETURN_BOOL(false);
 	}
-	pk_as_table_owner_begin(relid, &owner);
+	part_as_table_owner_begin(relid, &owner);
 	exec(psprintf("DROP TRIGGER IF EXISTS __perfkit_convert ON %s", qualified(relid)));
 	exec(psprintf("DROP TRIGGER IF EXISTS __perfkit_convert_truncate ON %s", qualified(relid)));
 	values[0] = ObjectIdGetDatum(st->newrel);
 	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(st->newrel)))
 		exec(psprintf("DROP TABLE %s", qualified(st->newrel)));
-	pk_as_table_owner_end(&owner);
+	part_as_table_owner_end(&owner);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_part_exec("DELETE FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-				1, argtypes, values, NULL, false);
+	part_exec("DELETE FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+			  1, argtypes, values, NULL, false);
 	values[0] = ObjectIdGetDatum(relid);
-	pk_part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-				1, argtypes, values, NULL, false);
-	pk_part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
-				1, argtypes, values, NULL, false);
+	part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+			  1, argtypes, values, NULL, false);
+	part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
+			  1, argtypes, values, NULL, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	PG_RETURN_BOOL(true);

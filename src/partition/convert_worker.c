@@ -9,7 +9,7 @@
  * conversion must: every batch of rows is a transaction of its own, so
  * that writers are never held up for long and an interrupted conversion
  * resumes where it stopped.  So the function starts a dynamic background
- * worker that runs the conversion (pk_convert_run() in convert.c) in the
+ * worker that runs the conversion (part_convert_run() in convert.c) in the
  * caller's database, and waits for it:
  *
  *   - The worker runs as the caller's current user, with the caller's
@@ -153,7 +153,7 @@ conv_table_tag(LOCKTAG *tag, Oid relid)
  * the end of the transaction.
  */
 void
-pk_conversion_lock(Oid relid, bool session)
+part_conversion_lock(Oid relid, bool session)
 {
 	LOCKTAG		tag;
 
@@ -335,7 +335,7 @@ take_all_locks(Oid relid, const char *name, Oid role, int *role_slot)
 	volatile int k = -1;
 	int			slot = -1;
 
-	pk_conversion_lock(relid, true);
+	part_conversion_lock(relid, true);
 	PG_TRY();
 	{
 		k = take_role_slot(name);
@@ -418,7 +418,7 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	pk_check_owner(relid);
+	part_check_owner(relid);
 	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -634,8 +634,8 @@ perfkit_convert_worker_main(Datum main_arg)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		rows = pk_convert_run(sh->relid, NameStr(sh->column), &sh->every,
-							  sh->batch_rows, sh->max_batches);
+		rows = part_convert_run(sh->relid, NameStr(sh->column), &sh->every,
+								sh->batch_rows, sh->max_batches);
 	}
 	PG_CATCH();
 	{

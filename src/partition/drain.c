@@ -55,7 +55,7 @@ qualified(Oid relid)
 
 /* Does the default partition hold a row that a partition could take? */
 bool
-pk_default_has_movable(PkSet *set, Oid default_oid)
+part_default_has_movable(PkSet *set, Oid default_oid)
 {
 	const char *col = quote_identifier(set->column);
 	Oid			argtypes[2] = {set->key.typid, set->key.typid};
@@ -70,11 +70,11 @@ pk_default_has_movable(PkSet *set, Oid default_oid)
 		if (nblocks == 0)
 			return false;
 	}
-	values[0] = pk_to_datum(&set->key, PK_TIME_MIN);
-	values[1] = pk_to_datum(&set->key, PK_TIME_MAX);
-	return pk_part_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s > $1 AND %s < $2 LIMIT 1",
-								qualified(default_oid), col, col),
-					   2, argtypes, values, NULL, false) > 0;
+	values[0] = part_to_datum(&set->key, PK_TIME_MIN);
+	values[1] = part_to_datum(&set->key, PK_TIME_MAX);
+	return part_exec(psprintf("SELECT 1 FROM ONLY %s WHERE %s > $1 AND %s < $2 LIMIT 1",
+							  qualified(default_oid), col, col),
+					 2, argtypes, values, NULL, false) > 0;
 }
 
 /*
@@ -85,7 +85,7 @@ pk_default_has_movable(PkSet *set, Oid default_oid)
  * sees it.
  */
 bool
-pk_default_never_written(Oid default_oid)
+part_default_never_written(Oid default_oid)
 {
 	HeapTuple	tup;
 	Form_pg_class c;
@@ -136,7 +136,7 @@ insert_range(List **ranges, Oid relid, int64 lo, int64 hi)
  * the partitions created (counted in *created).  Returns the rows moved.
  */
 int64
-pk_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
+part_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
 {
 	char	   *sql;
 	const char *col = quote_identifier(set->column);
@@ -148,7 +148,7 @@ pk_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
 	 * default partition's triggers: refuse when someone else owns it, whose
 	 * code would run with the parent owner's rights.
 	 */
-	if (pk_rel_owner(default_oid) != pk_rel_owner(set->parent))
+	if (part_rel_owner(default_oid) != part_rel_owner(set->parent))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("default partition \"%s\" of table \"%s\" has another owner than the table",
@@ -170,20 +170,20 @@ pk_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
 					gap_hi;
 
 		/* strictly after the previous range's start, before +infinity */
-		values[0] = pk_to_datum(&set->key, cursor);
-		values[1] = pk_to_datum(&set->key, PK_TIME_MAX);
-		pk_part_exec(sql, 2, argtypes, values, NULL, false);
+		values[0] = part_to_datum(&set->key, cursor);
+		values[1] = part_to_datum(&set->key, PK_TIME_MAX);
+		part_exec(sql, 2, argtypes, values, NULL, false);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			break;
-		v = pk_from_datum(&set->key, d);
-		if (!pk_free_gap(*ranges, v, &gap_lo, &gap_hi))
+		v = part_from_datum(&set->key, d);
+		if (!part_free_gap(*ranges, v, &gap_lo, &gap_hi))
 			elog(ERROR, "row of the default partition of \"%s\" falls in an existing partition",
 				 get_rel_name(set->parent));
-		pk_check_partition_budget(set, *created + 1);
-		lo = Max(pk_floor(&set->key, v), gap_lo);
-		hi = Min(pk_add(&set->key, pk_floor(&set->key, v), 1), gap_hi);
-		insert_range(ranges, pk_create_partition(set, lo, hi, default_oid, &moved),
+		part_check_partition_budget(set, *created + 1);
+		lo = Max(part_floor(&set->key, v), gap_lo);
+		hi = Min(part_add(&set->key, part_floor(&set->key, v), 1), gap_hi);
+		insert_range(ranges, part_create_partition(set, lo, hi, default_oid, &moved),
 					 lo, hi);
 		(*created)++;
 		/* the next value is >= hi; "> hi - 1 microsecond" in key time */

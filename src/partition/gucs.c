@@ -5,6 +5,15 @@
  *	  _PG_init calls when perfkit is preloaded.  A setting lives in the
  *	  room that reads it; its C variable is declared in the room's header.
  *
+ * Contexts.  perfkit.partition_lock_timeout bounds the lock waits of the
+ * maintenance a session runs, and of a conversion's swap (PGC_USERSET).
+ * What bounds the shared "partitions" job (the step budget, the tables per
+ * run, the partitions per unit) and how long a conversion may hold a
+ * worker waiting for a lock is PGC_SUSET: no role may lift it for its own
+ * tables.  perfkit.max_conversion_workers counts slots that are
+ * cluster-wide (advisory locks outside any database, see
+ * convert_worker.c), so every session must see one value (PGC_SIGHUP).
+ *
  * src/partition/gucs.c
  *
  *-------------------------------------------------------------------------

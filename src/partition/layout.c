@@ -65,7 +65,7 @@ bound_time(PkSet *set, PartitionBoundInfo bi, int i)
 		return PK_TIME_MIN;
 	if (bi->kind[i][0] == PARTITION_RANGE_DATUM_MAXVALUE)
 		return PK_TIME_MAX;
-	return pk_from_datum(&set->key, bi->datums[i][0]);
+	return part_from_datum(&set->key, bi->datums[i][0]);
 }
 
 /*
@@ -80,7 +80,7 @@ bound_time(PkSet *set, PartitionBoundInfo bi, int i)
  * for a gap); that partition's lower bound is datums[i - 1].
  */
 List *
-pk_layout_read(PkSet *set, Oid *default_oid)
+part_layout_read(PkSet *set, Oid *default_oid)
 {
 	Relation	rel;
 	PartitionDesc pd;
@@ -124,7 +124,7 @@ pk_layout_read(PkSet *set, Oid *default_oid)
  * pg_inherits: no relcache entry, no bound to parse.
  */
 uint64
-pk_layout_digest(Oid parent)
+part_layout_digest(Oid parent)
 {
 	Relation	inh;
 	SysScanDesc scan;
@@ -157,7 +157,7 @@ pk_layout_digest(Oid parent)
  * false when no partition holds t.
  */
 bool
-pk_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi)
+part_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi)
 {
 	ListCell   *lc;
 	bool		found = false;
@@ -207,7 +207,7 @@ pk_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi)
  * when a partition holds v.
  */
 bool
-pk_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi)
+part_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi)
 {
 	ListCell   *lc;
 
@@ -234,15 +234,15 @@ pk_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi)
  * width are respected).  A list of PkRange with relid InvalidOid.
  */
 List *
-pk_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to)
+part_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to)
 {
 	List	   *result = NIL;
 	int64		t;
 	int			slots = 0;
 
-	for (t = pk_floor(&set->key, from); t < to;)
+	for (t = part_floor(&set->key, from); t < to;)
 	{
-		int64		next = pk_add(&set->key, t, 1);
+		int64		next = part_add(&set->key, t, 1);
 		int64		cur = t;
 		ListCell   *lc;
 
@@ -288,10 +288,10 @@ pk_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to)
 
 /* The name of the partition of set starting at lo (not quoted). */
 char *
-pk_partition_name(PkSet *set, int64 lo)
+part_partition_name(PkSet *set, int64 lo)
 {
 	char	   *relname = get_rel_name(set->parent);
-	char	   *suffix = pk_suffix(&set->key, lo);
+	char	   *suffix = part_suffix(&set->key, lo);
 	int			len;
 
 	len = pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 2 - strlen(suffix));
@@ -310,7 +310,7 @@ qualified(Oid relid)
  * caller has checked ownership).
  */
 void
-pk_lock_relation(Oid relid, LOCKMODE mode)
+part_lock_relation(Oid relid, LOCKMODE mode)
 {
 	LockRelationOid(relid, mode);
 }
@@ -351,11 +351,11 @@ insertable_columns(Oid relid)
  * partition's Oid.  moved is NULL when no rows are to be moved.
  */
 Oid
-pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
-					int64 *moved)
+part_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
+					  int64 *moved)
 {
 	char	   *nsp = get_namespace_name(get_rel_namespace(set->parent));
-	char	   *name = pk_partition_name(set, lo);
+	char	   *name = part_partition_name(set, lo);
 	char	   *qname = quote_qualified_identifier(nsp, name);
 	char	   *qparent = qualified(set->parent);
 	Oid			owner;
@@ -367,13 +367,13 @@ pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 				 errmsg("relation \"%s\" already exists", name),
 				 errdetail("perfkit would create partition \"%s\" of table \"%s\" for [%s, %s).",
 						   name, get_rel_name(set->parent),
-						   pk_literal(&set->key, lo), pk_literal(&set->key, hi)),
+						   part_literal(&set->key, lo), part_literal(&set->key, hi)),
 				 errhint("Rename or drop that relation.")));
 
-	pk_part_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-						 "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)",
-						 qname, qparent),
-				0, NULL, NULL, NULL, false);
+	part_exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+					   "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)",
+					   qname, qparent),
+			  0, NULL, NULL, NULL, false);
 	relid = get_relname_relid(name, get_rel_namespace(set->parent));
 
 	/* Same owner as the parent (the caller may be a member of its owner). */
@@ -383,9 +383,9 @@ pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 		ReleaseSysCache(tup);
 		if (owner != GetUserId())
-			pk_part_exec(psprintf("ALTER TABLE %s OWNER TO %s", qname,
-								 quote_identifier(GetUserNameFromId(owner, false))),
-						0, NULL, NULL, NULL, false);
+			part_exec(psprintf("ALTER TABLE %s OWNER TO %s", qname,
+							   quote_identifier(GetUserNameFromId(owner, false))),
+					  0, NULL, NULL, NULL, false);
 	}
 
 	if (moved != NULL && OidIsValid(default_oid))
@@ -395,18 +395,18 @@ pk_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 		Oid			argtypes[2] = {set->key.typid, set->key.typid};
 		Datum		values[2];
 
-		values[0] = pk_to_datum(&set->key, lo);
-		values[1] = pk_to_datum(&set->key, hi);
-		pk_part_exec(psprintf("WITH moved AS (DELETE FROM ONLY %s WHERE %s >= $1 AND %s < $2 "
-							 "RETURNING %s) INSERT INTO %s (%s) SELECT %s FROM moved",
-							 qualified(default_oid), col, col, cols, qname, cols, cols),
-					2, argtypes, values, NULL, false);
+		values[0] = part_to_datum(&set->key, lo);
+		values[1] = part_to_datum(&set->key, hi);
+		part_exec(psprintf("WITH moved AS (DELETE FROM ONLY %s WHERE %s >= $1 AND %s < $2 "
+						   "RETURNING %s) INSERT INTO %s (%s) SELECT %s FROM moved",
+						   qualified(default_oid), col, col, cols, qname, cols, cols),
+				  2, argtypes, values, NULL, false);
 		*moved += (int64) SPI_processed;
 	}
 
-	pk_part_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
-						 qparent, qname, pk_literal(&set->key, lo),
-						 pk_literal(&set->key, hi)),
-				0, NULL, NULL, NULL, false);
+	part_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
+					   qparent, qname, part_literal(&set->key, lo),
+					   part_literal(&set->key, hi)),
+			  0, NULL, NULL, NULL, false);
 	return relid;
 }

@@ -4,7 +4,7 @@
  *	  run_maintenance(): premaking partitions, filling gaps, draining the
  *	  default partition and applying retention, one table at a time.
  *
- * One table is one unit of work (pk_maintain):
+ * One table is one unit of work (part_maintain):
  *   1. Read the set's partitions from the catalog (ACCESS SHARE on the
  *      parent only) and compute what is missing: every slot from the
  *      set's start (or from now - retention) to the later of now + premake
@@ -52,7 +52,7 @@
  *
  * As whom.  Whoever calls, a table's unit of work runs as the table's
  * owner in a security-restricted operation with a GUC nest level of its
- * own (pk_as_table_owner_begin in sets.c): the rows drained out of the
+ * own (part_as_table_owner_begin in sets.c): the rows drained out of the
  * default partition fire the owner's triggers and are checked by the
  * owner's constraints, and a superuser's job must not lend them its
  * rights.  The outcome is recorded as the extension's owner afterwards.
@@ -92,7 +92,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -117,7 +116,7 @@ set_lock_timeout(void)
  * thousands in one transaction).
  */
 void
-pk_check_partition_budget(PkSet *set, int needed)
+part_check_partition_budget(PkSet *set, int needed)
 {
 	if (needed > perfkit_max_partitions_per_run)
 		ereport(ERROR,
@@ -148,7 +147,7 @@ newest_upper(List *ranges)
  * The unit of work of one table; errors propagate.  SPI connected.
  */
 void
-pk_maintain(Oid parent, PkRunResult *res)
+part_maintain(Oid parent, PkRunResult *res)
 {
 	PkSet	   *set;
 	List	   *ranges;
@@ -165,14 +164,14 @@ pk_maintain(Oid parent, PkRunResult *res)
 	res->kept_reasons = makeStringInfo();
 	res->advanced_start = PK_TIME_MIN;
 
-	set = pk_set_load(parent, false);
-	pk_check_owner(parent);
+	set = part_set_load(parent, false);
+	part_check_owner(parent);
 
-	now = pk_floor(&set->key, pk_now(&set->key));
+	now = part_floor(&set->key, part_now(&set->key));
 	from = (set->start == PK_TIME_MIN) ? now : set->start;
 	if (set->has_retention)
-		from = Max(from, pk_floor(&set->key, pk_retention_cutoff(set)));
-	to = pk_add(&set->key, now, set->premake + 1);
+		from = Max(from, part_floor(&set->key, part_retention_cutoff(set)));
+	to = part_add(&set->key, now, set->premake + 1);
 
 	/*
 	 * Fast path: the partitions are those the last full run saw (same
@@ -181,38 +180,38 @@ pk_maintain(Oid parent, PkRunResult *res)
 	 * without building the parent's relcache entry.
 	 */
 	if (set->has_layout && set->covered_from <= from && set->covered_to >= to &&
-		(!set->has_retention || set->oldest_upper > pk_retention_cutoff(set)) &&
-		pk_layout_digest(parent) == set->layout_digest &&
-		(!OidIsValid(set->default_rel) || pk_default_never_written(set->default_rel)))
+		(!set->has_retention || set->oldest_upper > part_retention_cutoff(set)) &&
+		part_layout_digest(parent) == set->layout_digest &&
+		(!OidIsValid(set->default_rel) || part_default_never_written(set->default_rel)))
 	{
 		res->fast = true;
 		return;
 	}
 
 	/* Everything that touches the table runs as its owner, restricted. */
-	pk_as_table_owner_begin(parent, &owner);
+	part_as_table_owner_begin(parent, &owner);
 	set_lock_timeout();
-	ranges = pk_layout_read(set, &default_oid);
+	ranges = part_layout_read(set, &default_oid);
 	to = Max(to, newest_upper(ranges));
-	missing = pk_missing_ranges(set, ranges, from, to);
-	pk_check_partition_budget(set, list_length(missing));
-	drain = OidIsValid(default_oid) && pk_default_has_movable(set, default_oid);
+	missing = part_missing_ranges(set, ranges, from, to);
+	part_check_partition_budget(set, list_length(missing));
+	drain = OidIsValid(default_oid) && part_default_has_movable(set, default_oid);
 
 	if (missing != NIL || drain)
 	{
 		if (OidIsValid(default_oid))
 		{
-			pk_lock_relation(parent, ExclusiveLock);
-			pk_lock_relation(default_oid, AccessExclusiveLock);
+			part_lock_relation(parent, ExclusiveLock);
+			part_lock_relation(default_oid, AccessExclusiveLock);
 		}
 		else
-			pk_lock_relation(parent, ShareUpdateExclusiveLock);
+			part_lock_relation(parent, ShareUpdateExclusiveLock);
 
 		/* What holds now that we hold the locks. */
 		{
 			Oid			locked_default = default_oid;
 
-			ranges = pk_layout_read(set, &default_oid);
+			ranges = part_layout_read(set, &default_oid);
 			if (default_oid != locked_default)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -220,32 +219,32 @@ pk_maintain(Oid parent, PkRunResult *res)
 								get_rel_name(parent))));
 		}
 		if (OidIsValid(default_oid))
-			res->moved = pk_drain_default(set, &ranges, default_oid, &res->created);
+			res->moved = part_drain_default(set, &ranges, default_oid, &res->created);
 		to = Max(to, newest_upper(ranges));
-		missing = pk_missing_ranges(set, ranges, from, to);
-		pk_check_partition_budget(set, res->created + list_length(missing));
+		missing = part_missing_ranges(set, ranges, from, to);
+		part_check_partition_budget(set, res->created + list_length(missing));
 		foreach(lc, missing)
 		{
 			PkRange    *r = lfirst(lc);
 
-			r->relid = pk_create_partition(set, r->lower, r->upper, default_oid, NULL);
+			r->relid = part_create_partition(set, r->lower, r->upper, default_oid, NULL);
 			res->created++;
 		}
 		if (missing != NIL)
-			ranges = pk_layout_read(set, &default_oid);
+			ranges = part_layout_read(set, &default_oid);
 	}
 
-	pk_apply_retention(set, ranges, res);
+	part_apply_retention(set, ranges, res);
 	if (res->retired > 0)
-		ranges = pk_layout_read(set, &default_oid);
+		ranges = part_layout_read(set, &default_oid);
 
 	/* What the next run's fast path compares with. */
-	res->has_layout = pk_covered_run(ranges, from, &res->covered_from, &res->covered_to);
+	res->has_layout = part_covered_run(ranges, from, &res->covered_from, &res->covered_to);
 	if (res->has_layout)
 	{
 		ListCell   *rc;
 
-		res->layout_digest = pk_layout_digest(parent);
+		res->layout_digest = part_layout_digest(parent);
 		res->default_rel = default_oid;
 		res->oldest_upper = PK_TIME_MAX;
 		foreach(rc, ranges)
@@ -256,137 +255,136 @@ pk_maintain(Oid parent, PkRunResult *res)
 				res->oldest_upper = r->upper;
 		}
 	}
-	pk_as_table_owner_end(&owner);
+	part_as_table_owner_end(&owner);
 }
 
-/* The step budget: pk_step_start() and friends, src/util/step.c. */
+/* One table's maintenance as a step of its own (part_maintain_one). */
+typedef struct MaintainStep
+{
+	Oid			parent;
+	PkRunResult *res;
+	bool		real_cancel;	/* read once, when the step failed */
+} MaintainStep;
 
 /*
- * pk_maintain in a subtransaction: false on error, with the error's
- * message in *error and whether it was a lock timeout in *lock_failed.
+ * part_maintain under the step budget (pk_step_start() and friends,
+ * src/util/step.c).
+ */
+static void
+maintain_step(void *arg)
+{
+	MaintainStep *m = (MaintainStep *) arg;
+
+	pk_step_start(perfkit_partition_step_timeout);
+	PG_TRY();
+	{
+		part_maintain(m->parent, m->res);
+	}
+	PG_FINALLY();
+	{
+		pk_step_stop();
+	}
+	PG_END_TRY();
+	if (pk_step_timed_out())
+	{
+		/* It caught our cancel and returned late: not kept either. */
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling statement due to perfkit.partition_step_timeout")));
+	}
+}
+
+/*
+ * A real cancel, or the caller's own statement timeout, ends the run.  Our
+ * budget, or a query_canceled raised by the owner's code, fails this table
+ * only.
+ */
+static bool
+maintain_step_rethrow(ErrorData *edata, void *arg)
+{
+	MaintainStep *m = (MaintainStep *) arg;
+
+	m->real_cancel = pk_step_real_cancel();
+	return edata->sqlerrcode == ERRCODE_QUERY_CANCELED && m->real_cancel;
+}
+
+/*
+ * part_maintain in a subtransaction (pk_try_subxact, src/util/subxact.c;
+ * part_maintain sets lock_timeout itself, once it acts as the table's
+ * owner): false on error, with the error's message in *error and whether
+ * it was a lock timeout in *lock_failed.
  */
 bool
-pk_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
+part_maintain_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	MaintainStep m;
+	ErrorData  *edata;
+	bool		over_budget;
 
 	*error = NULL;
 	*lock_failed = false;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	pk_step_start(perfkit_partition_step_timeout);
-	PG_TRY();
-	{
-		pk_maintain(parent, res);
-		pk_step_stop();
-		if (pk_step_timed_out())
-		{
-			/* It caught our cancel and returned late: not kept either. */
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("canceling statement due to perfkit.partition_step_timeout")));
-		}
-		pk_step_stop();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		bool		over_budget;
-		bool		real_cancel;
+	m.parent = parent;
+	m.res = res;
+	m.real_cancel = false;
+	if (pk_try_subxact(PK_LOCK_TIMEOUT_KEEP, maintain_step, &m,
+					   maintain_step_rethrow, &edata) == PK_TRY_OK)
+		return true;
 
-		pk_step_stop();
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
+	over_budget = pk_step_timed_out() && !m.real_cancel;
+	/* a cancel of ours may still be pending: it is not for what follows */
+	if (pk_step_timed_out())
+		pk_step_forget_cancel();
+	*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && !over_budget);
+	if (over_budget)
+		*error = psprintf("maintenance took longer than perfkit.partition_step_timeout (%dms) and was rolled back",
+						  perfkit_partition_step_timeout);
+	else if (*lock_failed)
+		*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
+						  perfkit_partition_lock_timeout);
+	else
+		*error = pstrdup(edata->message);
+	FreeErrorData(edata);
+	return false;
+}
 
-		/*
-		 * A real cancel, or the caller's own statement timeout, ends the
-		 * run.  Our budget, or a query_canceled raised by the owner's code,
-		 * fails this table only.
-		 */
-		real_cancel = pk_step_real_cancel();
-		over_budget = pk_step_timed_out() && !real_cancel;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && real_cancel)
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		/* a cancel of ours may still be pending: it is not for what follows */
-		if (pk_step_timed_out())
-			pk_step_forget_cancel();
-		*lock_failed = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && !over_budget);
-		if (over_budget)
-			*error = psprintf("maintenance took longer than perfkit.partition_step_timeout (%dms) and was rolled back",
-							  perfkit_partition_step_timeout);
-		else if (*lock_failed)
-			*error = psprintf("a lock was not granted within perfkit.partition_lock_timeout (%dms); retried at the next run",
-							  perfkit_partition_lock_timeout);
-		else
-			*error = pstrdup(edata->message);
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+/* The arguments of one record of a table's outcome (record_nowait). */
+typedef struct RecordCall
+{
+	Oid			parent;
+	const char *status;
+	const char *error;
+	const PkRunResult *res;
+} RecordCall;
+
+static void
+record_fn(void *arg)
+{
+	RecordCall *r = (RecordCall *) arg;
+
+	part_set_record(r->parent, r->status, r->error, r->res);
 }
 
 /*
- * pk_set_record in a subtransaction, waiting at most
- * perfkit.partition_lock_timeout for the row lock: the owner can hold her
- * row of perfkit.partition_config locked (set_retention() in a transaction
- * left open), and the job must not wait for her.  false when the lock was
- * not granted (the outcome is then not recorded).
+ * part_set_record in a subtransaction, waiting at most
+ * perfkit.partition_lock_timeout for the row lock (pk_try_subxact): the
+ * owner can hold her row of perfkit.partition_config locked
+ * (set_retention() in a transaction left open), and the job must not wait
+ * for her.  false when the lock was not granted (the outcome is then not
+ * recorded); other errors propagate.
  */
 static bool
 record_nowait(Oid parent, const char *status, const char *error,
 			  const PkRunResult *res)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	RecordCall	r;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		int			level = NewGUCNestLevel();
-
-		set_lock_timeout();
-		pk_set_record(parent, status, error, res);
-		AtEOXact_GUC(true, level);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	r.parent = parent;
+	r.status = status;
+	r.error = error;
+	r.res = res;
+	return pk_try_subxact(perfkit_partition_lock_timeout, record_fn, &r,
+						  NULL, NULL) == PK_TRY_OK;
 }
 
 /*
@@ -398,7 +396,7 @@ run_one(Oid parent, PkRunResult *res, char **error, bool *lock_failed)
 {
 	const char *status;
 
-	if (pk_maintain_one(parent, res, error, lock_failed))
+	if (part_maintain_one(parent, res, error, lock_failed))
 		status = "ok";
 	else
 	{
@@ -429,11 +427,11 @@ tables_to_run(Oid only, bool oldest_first)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("relation with OID %u does not exist", only)));
-		pk_check_owner(only);
-		(void) pk_set_load(only, false);
+		part_check_owner(only);
+		(void) part_set_load(only, false);
 		return list_make1_oid(only);
 	}
-	all = pk_set_list(oldest_first);
+	all = part_set_list(oldest_first);
 	foreach(lc, all)
 	{
 		Oid			relid = lfirst_oid(lc);

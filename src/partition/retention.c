@@ -37,9 +37,9 @@
 
 /* Partitions whose upper bound is at or before this are past retention. */
 int64
-pk_retention_cutoff(PkSet *set)
+part_retention_cutoff(PkSet *set)
 {
-	return pk_add_interval(pk_now(&set->key), &set->keep, true);
+	return part_add_interval(part_now(&set->key), &set->keep, true);
 }
 
 /*
@@ -47,7 +47,7 @@ pk_retention_cutoff(PkSet *set)
  * "rollup: reason" strings.
  */
 List *
-pk_rollup_blockers(PkSet *set, int64 lo, int64 hi)
+part_rollup_blockers(PkSet *set, int64 lo, int64 hi)
 {
 	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[3];
@@ -58,9 +58,9 @@ pk_rollup_blockers(PkSet *set, int64 lo, int64 hi)
 	values[0] = ObjectIdGetDatum(set->parent);
 	values[1] = TimestampTzGetDatum(lo == PK_TIME_MIN ? DT_NOBEGIN : lo);
 	values[2] = TimestampTzGetDatum(hi);
-	n = pk_part_exec("SELECT rollup, reason FROM perfkit.rollup_blockers($1::regclass, $2, $3) "
-					"ORDER BY 1",
-					3, argtypes, values, NULL, false);
+	n = part_exec("SELECT rollup, reason FROM perfkit.rollup_blockers($1::regclass, $2, $3) "
+				  "ORDER BY 1",
+				  3, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 	{
 		char	   *rollup = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -78,7 +78,7 @@ pk_rollup_blockers(PkSet *set, int64 lo, int64 hi)
  * table's unit of work with lock_timeout set.
  */
 void
-pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res)
+part_apply_retention(PkSet *set, List *ranges, PkRunResult *res)
 {
 	int64		cutoff;
 	ListCell   *lc;
@@ -87,7 +87,7 @@ pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res)
 
 	if (!set->has_retention)
 		return;
-	cutoff = pk_retention_cutoff(set);
+	cutoff = part_retention_cutoff(set);
 	qparent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(set->parent)),
 										 get_rel_name(set->parent));
 	foreach(lc, ranges)
@@ -99,7 +99,7 @@ pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res)
 			continue;
 		if (set->require_rollups)
 		{
-			List	   *blockers = pk_rollup_blockers(set, r->lower, r->upper);
+			List	   *blockers = part_rollup_blockers(set, r->lower, r->upper);
 			ListCell   *bc;
 
 			if (blockers != NIL)
@@ -117,19 +117,19 @@ pk_apply_retention(PkSet *set, List *ranges, PkRunResult *res)
 		}
 		if (!locked)
 		{
-			pk_lock_relation(set->parent, AccessExclusiveLock);
+			part_lock_relation(set->parent, AccessExclusiveLock);
 			locked = true;
 		}
 		qchild = quote_qualified_identifier(get_namespace_name(get_rel_namespace(r->relid)),
 											get_rel_name(r->relid));
-		pk_part_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s", qparent, qchild),
-					0, NULL, NULL, NULL, false);
+		part_exec(psprintf("ALTER TABLE %s DETACH PARTITION %s", qparent, qchild),
+				  0, NULL, NULL, NULL, false);
 		if (set->drop)
-			pk_part_exec(psprintf("DROP TABLE %s", qchild), 0, NULL, NULL, NULL, false);
+			part_exec(psprintf("DROP TABLE %s", qchild), 0, NULL, NULL, NULL, false);
 		else if (set->archive_schema != NULL)
-			pk_part_exec(psprintf("ALTER TABLE %s SET SCHEMA %s", qchild,
-								 quote_identifier(set->archive_schema)),
-						0, NULL, NULL, NULL, false);
+			part_exec(psprintf("ALTER TABLE %s SET SCHEMA %s", qchild,
+							   quote_identifier(set->archive_schema)),
+					  0, NULL, NULL, NULL, false);
 		res->retired++;
 		if (res->advanced_start == PK_TIME_MIN || r->upper > res->advanced_start)
 			res->advanced_start = r->upper;

@@ -14,7 +14,7 @@
  * Privileges.  Managing a table needs ownership of it, checked here
  * against the calling role; the SQL on the table (DDL, the default
  * partition's drain, retention) then runs as the table's owner in a
- * security-restricted operation (pk_as_table_owner_begin/end), so that a
+ * security-restricted operation (part_as_table_owner_begin/end), so that a
  * superuser's call or job never runs the owner's triggers or functions
  * with superuser rights.
  * Ordinary roles cannot write perfkit.partition_config directly: its
@@ -22,7 +22,7 @@
  * switched to for that statement only and with the security-restricted
  * flag set (pk_as_owner_begin/end), after the ownership check passed.
  * Every statement of the room runs with search_path pinned to
- * pg_catalog, pg_temp (pk_part_exec, pk_pin_search_path), whoever runs it.
+ * pg_catalog, pg_temp (part_exec, part_pin_search_path), whoever runs it.
  *
  * src/partition/sets.c
  *
@@ -57,7 +57,7 @@
 
 /* Fail unless the calling role owns relid (or is a member of its owner). */
 void
-pk_check_owner(Oid relid)
+part_check_owner(Oid relid)
 {
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(get_rel_relkind(relid)),
@@ -74,7 +74,7 @@ pk_check_owner(Oid relid)
  * a superuser's job run it).
  */
 int
-pk_pin_search_path(void)
+part_pin_search_path(void)
 {
 	int			level = NewGUCNestLevel();
 
@@ -84,12 +84,12 @@ pk_pin_search_path(void)
 	return level;
 }
 
-/* pk_spi_exec with search_path pinned (pk_pin_search_path). */
+/* pk_spi_exec with search_path pinned (part_pin_search_path). */
 uint64
-pk_part_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
-			 const char *nulls, bool read_only)
+part_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		  const char *nulls, bool read_only)
 {
-	int			level = pk_pin_search_path();
+	int			level = part_pin_search_path();
 	uint64		n;
 
 	n = pk_spi_exec(sql, nargs, argtypes, values, nulls, read_only);
@@ -99,10 +99,10 @@ pk_part_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 
 /* pk_spi_exec_saved with search_path pinned (prepared under it too). */
 uint64
-pk_part_exec_saved(SPIPlanPtr *plan, const char *sql, int nargs,
-				   Oid *argtypes, Datum *values, const char *nulls)
+part_exec_saved(SPIPlanPtr *plan, const char *sql, int nargs,
+				Oid *argtypes, Datum *values, const char *nulls)
 {
-	int			level = pk_pin_search_path();
+	int			level = part_pin_search_path();
 	uint64		n;
 
 	n = pk_spi_exec_saved(plan, sql, nargs, argtypes, values, nulls);
@@ -148,7 +148,7 @@ pk_as_owner_end(Oid save_userid, int save_sec, int save_nest)
 
 /* The owner of relation relid. */
 Oid
-pk_rel_owner(Oid relid)
+part_rel_owner(Oid relid)
 {
 	HeapTuple	tup;
 	Oid			owner;
@@ -168,21 +168,21 @@ pk_rel_owner(Oid relid)
  * constraints, defaults, generated columns and index expressions of the
  * table then run with its owner's rights and cannot change the session
  * (no SET ROLE, no temporary objects; settings are rolled back by
- * pk_as_table_owner_end).  An error in between needs no cleanup: the
+ * part_as_table_owner_end).  An error in between needs no cleanup: the
  * (sub)transaction abort restores the user id and the settings.
  */
 void
-pk_as_table_owner_begin(Oid relid, PkOwnerSave *save)
+part_as_table_owner_begin(Oid relid, PkOwnerSave *save)
 {
-	Oid			owner = pk_rel_owner(relid);
+	Oid			owner = part_rel_owner(relid);
 
 	GetUserIdAndSecContext(&save->userid, &save->sec);
 	SetUserIdAndSecContext(owner, save->sec | SECURITY_RESTRICTED_OPERATION);
-	save->nestlevel = pk_pin_search_path();
+	save->nestlevel = part_pin_search_path();
 }
 
 void
-pk_as_table_owner_end(PkOwnerSave *save)
+part_as_table_owner_end(PkOwnerSave *save)
 {
 	AtEOXact_GUC(false, save->nestlevel);
 	SetUserIdAndSecContext(save->userid, save->sec);
@@ -205,7 +205,7 @@ static SPIPlanPtr record_plan = NULL;
  * NULL when it is not registered and missing_ok.  SPI must be connected.
  */
 PkSet *
-pk_set_load(Oid parent, bool missing_ok)
+part_set_load(Oid parent, bool missing_ok)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			argtypes[1] = {OIDOID};
@@ -221,12 +221,12 @@ pk_set_load(Oid parent, bool missing_ok)
 	Oid			collid;
 
 	values[0] = ObjectIdGetDatum(parent);
-	if (pk_part_exec_saved(&load_plan,
-						  "SELECT column_name::text, every, premake, start, default_partition, "
-						  "retention, retention_mode, archive_schema::text, require_rollups, "
-						  "layout_digest, covered_from, covered_to, oldest_upper, default_rel "
-						  "FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-						  1, argtypes, values, NULL) == 0)
+	if (part_exec_saved(&load_plan,
+						"SELECT column_name::text, every, premake, start, default_partition, "
+						"retention, retention_mode, archive_schema::text, require_rollups, "
+						"layout_digest, covered_from, covered_to, oldest_upper, default_rel "
+						"FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+						1, argtypes, values, NULL) == 0)
 	{
 		if (missing_ok)
 			return NULL;
@@ -250,7 +250,7 @@ pk_set_load(Oid parent, bool missing_ok)
 						set->column, get_rel_name(parent))));
 	get_atttypetypmodcoll(parent, set->attnum, &typid, &typmod, &collid);
 	d = SPI_getbinval(tup, desc, 2, &isnull);
-	pk_key_init(&set->key, typid, DatumGetIntervalP(d));
+	part_key_init(&set->key, typid, DatumGetIntervalP(d));
 	set->premake = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	d = SPI_getbinval(tup, desc, 4, &isnull);
 	set->start = isnull ? PK_TIME_MIN : DatumGetTimestampTz(d);
@@ -287,20 +287,20 @@ pk_set_load(Oid parent, bool missing_ok)
  * Rows whose table no longer exists are skipped.
  */
 List *
-pk_set_list(bool oldest_first)
+part_set_list(bool oldest_first)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *result = NIL;
 	uint64		n,
 				i;
 
-	n = pk_part_exec(oldest_first ?
-					"SELECT c.oid FROM perfkit.partition_config s "
-					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.parent::pg_catalog.oid "
-					"ORDER BY s.last_run NULLS FIRST, c.oid" :
-					"SELECT c.oid FROM perfkit.partition_config s "
-					"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.parent::pg_catalog.oid ORDER BY c.oid",
-					0, NULL, NULL, NULL, false);
+	n = part_exec(oldest_first ?
+				  "SELECT c.oid FROM perfkit.partition_config s "
+				  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.parent::pg_catalog.oid "
+				  "ORDER BY s.last_run NULLS FIRST, c.oid" :
+				  "SELECT c.oid FROM perfkit.partition_config s "
+				  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.parent::pg_catalog.oid ORDER BY c.oid",
+				  0, NULL, NULL, NULL, false);
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -321,8 +321,8 @@ pk_set_list(bool oldest_first)
  * connected.
  */
 void
-pk_set_record(Oid parent, const char *status, const char *error,
-			  const PkRunResult *res)
+part_set_record(Oid parent, const char *status, const char *error,
+				const PkRunResult *res)
 {
 	Oid			argtypes[11] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		BOOLOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID};
@@ -362,19 +362,19 @@ pk_set_record(Oid parent, const char *status, const char *error,
 		nulls[10] = OidIsValid(res->default_rel) ? ' ' : 'n';
 	}
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_part_exec_saved(&record_plan,
-					  "UPDATE perfkit.partition_config SET last_run = now(), "
-					  "last_status = $2, last_error = $3, "
-					  "last_kept = CASE WHEN $2 = 'ok' THEN $4 ELSE last_kept END, "
-					  "start = CASE WHEN $5 IS NOT NULL AND (start IS NULL OR start < $5) "
-					  "THEN $5 ELSE start END, "
-					  "layout_digest = CASE WHEN $6 THEN $7 WHEN $2 = 'ok' THEN layout_digest END, "
-					  "covered_from = CASE WHEN $6 THEN $8 WHEN $2 = 'ok' THEN covered_from END, "
-					  "covered_to = CASE WHEN $6 THEN $9 WHEN $2 = 'ok' THEN covered_to END, "
-					  "oldest_upper = CASE WHEN $6 THEN $10 WHEN $2 = 'ok' THEN oldest_upper END, "
-					  "default_rel = CASE WHEN $6 THEN $11 WHEN $2 = 'ok' THEN default_rel END "
-					  "WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-					  11, argtypes, values, nulls);
+	part_exec_saved(&record_plan,
+					"UPDATE perfkit.partition_config SET last_run = now(), "
+					"last_status = $2, last_error = $3, "
+					"last_kept = CASE WHEN $2 = 'ok' THEN $4 ELSE last_kept END, "
+					"start = CASE WHEN $5 IS NOT NULL AND (start IS NULL OR start < $5) "
+					"THEN $5 ELSE start END, "
+					"layout_digest = CASE WHEN $6 THEN $7 WHEN $2 = 'ok' THEN layout_digest END, "
+					"covered_from = CASE WHEN $6 THEN $8 WHEN $2 = 'ok' THEN covered_from END, "
+					"covered_to = CASE WHEN $6 THEN $9 WHEN $2 = 'ok' THEN covered_to END, "
+					"oldest_upper = CASE WHEN $6 THEN $10 WHEN $2 = 'ok' THEN oldest_upper END, "
+					"default_rel = CASE WHEN $6 THEN $11 WHEN $2 = 'ok' THEN default_rel END "
+					"WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+					11, argtypes, values, nulls);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
 
@@ -412,7 +412,7 @@ default_partition_of(Relation rel)
 static void
 run_ddl(const char *sql)
 {
-	pk_part_exec(sql, 0, NULL, NULL, NULL, false);
+	part_exec(sql, 0, NULL, NULL, NULL, false);
 }
 
 /*
@@ -424,9 +424,9 @@ run_ddl(const char *sql)
  * else now.  SPI must be connected.
  */
 int
-pk_register_set(Oid parent, const char *column, const Interval *every,
-				int premake, const TimestampTz *user_start, int64 start_key,
-				bool want_default, bool brin)
+part_register_set(Oid parent, const char *column, const Interval *every,
+				  int premake, const TimestampTz *user_start, int64 start_key,
+				  bool want_default, bool brin)
 {
 	AttrNumber	attnum;
 	Oid			typid;
@@ -447,7 +447,7 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", parent)));
-	pk_check_owner(parent);
+	part_check_owner(parent);
 	if (premake < 0 || premake > 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -460,13 +460,13 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 				 errmsg("column \"%s\" of table \"%s\" does not exist",
 						column, get_rel_name(parent))));
 	typid = get_atttype(parent, attnum);
-	if (!pk_key_kind(typid, &key.kind))
+	if (!part_key_kind(typid, &key.kind))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of table \"%s\" is of type %s, not a time type",
 						column, get_rel_name(parent), format_type_be(typid)),
 				 errhint("Partition keys must be timestamptz, timestamp or date.")));
-	pk_key_init(&key, typid, every);
+	part_key_init(&key, typid, every);
 
 	rel = table_open(parent, AccessShareLock);
 	check_partitioning(rel, attnum, column);
@@ -474,13 +474,13 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 	table_close(rel, NoLock);
 
 	/* From here on, what touches the table runs as its owner, restricted. */
-	pk_as_table_owner_begin(parent, &table_owner);
+	part_as_table_owner_begin(parent, &table_owner);
 
 	/* Where the set starts: the argument, or the data's minimum, or now. */
 	if (user_start != NULL)
-		start = pk_floor(&key, pk_from_timestamptz(&key, *user_start));
+		start = part_floor(&key, part_from_timestamptz(&key, *user_start));
 	else if (start_key != PK_TIME_MIN)
-		start = pk_floor(&key, start_key);
+		start = part_floor(&key, start_key);
 	else
 	{
 		char	   *sql;
@@ -492,15 +492,15 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
 												  get_rel_name(parent)),
 					   quote_identifier(column));
-		values[0] = pk_to_datum(&key, PK_TIME_MIN);
+		values[0] = part_to_datum(&key, PK_TIME_MIN);
 		argtypes[0] = typid;
-		pk_part_exec(sql, 1, argtypes, values, NULL, false);
+		part_exec(sql, 1, argtypes, values, NULL, false);
 		argtypes[0] = OIDOID;
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (isnull || pk_from_datum(&key, d) == PK_TIME_MAX)
-			start = pk_floor(&key, pk_now(&key));
+		if (isnull || part_from_datum(&key, d) == PK_TIME_MAX)
+			start = part_floor(&key, part_now(&key));
 		else
-			start = pk_floor(&key, pk_from_datum(&key, d));
+			start = part_floor(&key, part_from_datum(&key, d));
 	}
 	if (start == PK_TIME_MIN || start == PK_TIME_MAX)
 		ereport(ERROR,
@@ -509,20 +509,20 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 
 	values[0] = ObjectIdGetDatum(parent);
 	values[1] = CStringGetTextDatum(column);
-	values[2] = IntervalPGetDatum(pk_key_every(&key));
+	values[2] = IntervalPGetDatum(part_key_every(&key));
 	values[3] = Int32GetDatum(premake);
 	values[4] = TimestampTzGetDatum(start);
 	values[5] = BoolGetDatum(want_default);
 	values[6] = BoolGetDatum(brin);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_part_exec("INSERT INTO perfkit.partition_config AS c "
-				"(parent, column_name, every, premake, start, default_partition, brin) "
-				"VALUES ($1::regclass, $2, $3, $4, $5, $6, $7) "
-				"ON CONFLICT (parent) DO UPDATE SET column_name = EXCLUDED.column_name, "
-				"every = EXCLUDED.every, premake = EXCLUDED.premake, "
-				"start = EXCLUDED.start, default_partition = EXCLUDED.default_partition, "
-				"brin = EXCLUDED.brin",
-				7, argtypes, values, NULL, false);
+	part_exec("INSERT INTO perfkit.partition_config AS c "
+			  "(parent, column_name, every, premake, start, default_partition, brin) "
+			  "VALUES ($1::regclass, $2, $3, $4, $5, $6, $7) "
+			  "ON CONFLICT (parent) DO UPDATE SET column_name = EXCLUDED.column_name, "
+			  "every = EXCLUDED.every, premake = EXCLUDED.premake, "
+			  "start = EXCLUDED.start, default_partition = EXCLUDED.default_partition, "
+			  "brin = EXCLUDED.brin",
+			  7, argtypes, values, NULL, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 
 	/* The default partition, as the table's owner. */
@@ -548,23 +548,23 @@ pk_register_set(Oid parent, const char *column, const Interval *every,
 
 		bvals[0] = ObjectIdGetDatum(parent);
 		bvals[1] = Int16GetDatum(attnum);
-		if (pk_part_exec("SELECT 1 FROM pg_catalog.pg_index i "
-						"JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-						"JOIN pg_catalog.pg_am a ON a.oid = c.relam "
-						"WHERE i.indrelid = $1 AND a.amname = 'brin' "
-						"AND i.indnatts = 1 AND i.indkey[0] = $2",
-						2, bargs, bvals, NULL, false) == 0)
+		if (part_exec("SELECT 1 FROM pg_catalog.pg_index i "
+					  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					  "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+					  "WHERE i.indrelid = $1 AND a.amname = 'brin' "
+					  "AND i.indnatts = 1 AND i.indkey[0] = $2",
+					  2, bargs, bvals, NULL, false) == 0)
 			run_ddl(psprintf("CREATE INDEX ON %s USING brin (%s)",
 							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
 														get_rel_name(parent)),
 							 quote_identifier(column)));
 	}
 
-	pk_as_table_owner_end(&table_owner);
+	part_as_table_owner_end(&table_owner);
 
 	/* Make the partitions now, in this transaction; errors reach the caller. */
-	pk_maintain(parent, &res);
-	pk_set_record(parent, "ok", NULL, &res);
+	part_maintain(parent, &res);
+	part_set_record(parent, "ok", NULL, &res);
 	return res.created;
 }
 
@@ -591,12 +591,12 @@ perfkit_partition_table(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(4))
 		start = PG_GETARG_TIMESTAMPTZ(4);
 	SPI_connect();
-	created = pk_register_set(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
-							  PG_GETARG_INTERVAL_P(2),
-							  PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3),
-							  PG_ARGISNULL(4) ? NULL : &start, PK_TIME_MIN,
-							  PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5),
-							  PG_ARGISNULL(6) ? false : PG_GETARG_BOOL(6));
+	created = part_register_set(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
+								PG_GETARG_INTERVAL_P(2),
+								PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3),
+								PG_ARGISNULL(4) ? NULL : &start, PK_TIME_MIN,
+								PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5),
+								PG_ARGISNULL(6) ? false : PG_GETARG_BOOL(6));
 	SPI_finish();
 	PG_RETURN_INT32(created);
 }
@@ -634,7 +634,7 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", parent)));
-	pk_check_owner(parent);
+	part_check_owner(parent);
 	if (strcmp(mode, "detach") != 0 && strcmp(mode, "drop") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -668,18 +668,18 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	(void) pk_set_load(parent, false);
+	(void) part_set_load(parent, false);
 	values[0] = ObjectIdGetDatum(parent);
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	values[2] = CStringGetTextDatum(mode);
 	values[3] = BoolGetDatum(require_rollups);
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-	pk_part_exec("UPDATE perfkit.partition_config SET retention = $2, "
-				"retention_mode = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, "
-				"require_rollups = $4, archive_schema = $5 "
-				"WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-				5, argtypes, values, nulls, false);
+	part_exec("UPDATE perfkit.partition_config SET retention = $2, "
+			  "retention_mode = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, "
+			  "require_rollups = $4, archive_schema = $5 "
+			  "WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+			  5, argtypes, values, nulls, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	PG_RETURN_VOID();

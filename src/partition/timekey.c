@@ -38,7 +38,7 @@
 
 /* Is typid a time type perfkit can partition on? */
 bool
-pk_key_kind(Oid typid, PkKeyKind *kind)
+part_key_kind(Oid typid, PkKeyKind *kind)
 {
 	switch (typid)
 	{
@@ -62,11 +62,11 @@ pk_key_kind(Oid typid, PkKeyKind *kind)
  * date keys), and not a mix of them.
  */
 void
-pk_key_init(PkTimeKey *key, Oid typid, const Interval *every)
+part_key_init(PkTimeKey *key, Oid typid, const Interval *every)
 {
 	char	   *text;
 
-	if (!pk_key_kind(typid, &key->kind))
+	if (!part_key_kind(typid, &key->kind))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("partition key must be of type timestamptz, timestamp or date, not %s",
@@ -105,7 +105,7 @@ pk_key_init(PkTimeKey *key, Oid typid, const Interval *every)
 
 /* The width of one partition, as an interval. */
 Interval *
-pk_key_every(const PkTimeKey *key)
+part_key_every(const PkTimeKey *key)
 {
 	Interval   *every = palloc0(sizeof(Interval));
 
@@ -127,7 +127,7 @@ floor_div(int64 a, int64 b)
 
 /* The start of the partition slot that holds key time t. */
 int64
-pk_floor(const PkTimeKey *key, int64 t)
+part_floor(const PkTimeKey *key, int64 t)
 {
 	if (t == PK_TIME_MIN || t == PK_TIME_MAX)
 		return t;
@@ -166,7 +166,7 @@ pk_floor(const PkTimeKey *key, int64 t)
 
 /* t plus (or minus) an interval, in key time (no time zone involved). */
 int64
-pk_add_interval(int64 t, const Interval *span, bool subtract)
+part_add_interval(int64 t, const Interval *span, bool subtract)
 {
 	Datum		r;
 
@@ -179,19 +179,19 @@ pk_add_interval(int64 t, const Interval *span, bool subtract)
 
 /* t plus n partition widths. */
 int64
-pk_add(const PkTimeKey *key, int64 t, int n)
+part_add(const PkTimeKey *key, int64 t, int n)
 {
 	Interval	span;
 
 	span.month = key->months * n;
 	span.day = key->days * n;
 	span.time = key->hours * USECS_PER_HOUR * n;
-	return pk_add_interval(t, &span, false);
+	return part_add_interval(t, &span, false);
 }
 
 /* A column value as key time; infinities map to PK_TIME_MIN/MAX. */
 int64
-pk_from_datum(const PkTimeKey *key, Datum value)
+part_from_datum(const PkTimeKey *key, Datum value)
 {
 	switch (key->kind)
 	{
@@ -215,7 +215,7 @@ pk_from_datum(const PkTimeKey *key, Datum value)
 
 /* Key time t as a value of the column's type. */
 Datum
-pk_to_datum(const PkTimeKey *key, int64 t)
+part_to_datum(const PkTimeKey *key, int64 t)
 {
 	switch (key->kind)
 	{
@@ -249,7 +249,7 @@ pk_to_datum(const PkTimeKey *key, int64 t)
  * others (what '2026-01-01'::timestamptz::timestamp gives).
  */
 int64
-pk_from_timestamptz(const PkTimeKey *key, TimestampTz ts)
+part_from_timestamptz(const PkTimeKey *key, TimestampTz ts)
 {
 	if (key->kind == PK_KEY_TIMESTAMPTZ || TIMESTAMP_NOT_FINITE(ts))
 		return ts;
@@ -259,9 +259,9 @@ pk_from_timestamptz(const PkTimeKey *key, TimestampTz ts)
 
 /* The current transaction's start time as key time. */
 int64
-pk_now(const PkTimeKey *key)
+part_now(const PkTimeKey *key)
 {
-	return pk_from_timestamptz(key, GetCurrentTransactionStartTimestamp());
+	return part_from_timestamptz(key, GetCurrentTransactionStartTimestamp());
 }
 
 static void
@@ -292,7 +292,7 @@ key_year(const struct pg_tm *tm, bool *bc)
  * written with " BC".
  */
 char *
-pk_literal(const PkTimeKey *key, int64 t)
+part_literal(const PkTimeKey *key, int64 t)
 {
 	struct pg_tm tm;
 	bool		bc;
@@ -327,7 +327,7 @@ pk_literal(const PkTimeKey *key, int64 t)
  * the suffix with "bc" (p00440301bc is 44 BC).
  */
 char *
-pk_suffix(const PkTimeKey *key, int64 t)
+part_suffix(const PkTimeKey *key, int64 t)
 {
 	struct pg_tm tm;
 	bool		bc;

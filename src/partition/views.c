@@ -37,7 +37,7 @@
 static Datum
 bound_text(PkSet *set, int64 t)
 {
-	char	   *lit = pk_literal(&set->key, t);
+	char	   *lit = part_literal(&set->key, t);
 	size_t		len = strlen(lit);
 
 	/* strip the quotes of a literal; MINVALUE and MAXVALUE have none */
@@ -61,11 +61,11 @@ perfkit_partitions(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	parents = pk_set_list(false);
+	parents = part_set_list(false);
 	foreach(lc, parents)
 	{
 		Oid			parent = lfirst_oid(lc);
-		PkSet	   *set = pk_set_load(parent, true);
+		PkSet	   *set = part_set_load(parent, true);
 		Oid			default_oid;
 		List	   *ranges;
 		ListCell   *rc;
@@ -73,7 +73,7 @@ perfkit_partitions(PG_FUNCTION_ARGS)
 
 		if (set == NULL)
 			continue;
-		ranges = pk_layout_read(set, &default_oid);
+		ranges = part_layout_read(set, &default_oid);
 		foreach(rc, ranges)
 		{
 			PkRange    *r = lfirst(rc);
@@ -122,10 +122,10 @@ perfkit_default_rows(PG_FUNCTION_ARGS)
 	if (pg_class_aclcheck(parent, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		PG_RETURN_NULL();
 	SPI_connect();
-	set = pk_set_load(parent, true);
+	set = part_set_load(parent, true);
 	if (set != NULL)
 	{
-		(void) pk_layout_read(set, &default_oid);
+		(void) part_layout_read(set, &default_oid);
 		if (OidIsValid(default_oid))
 		{
 			bool		isnull;
@@ -141,22 +141,22 @@ perfkit_default_rows(PG_FUNCTION_ARGS)
 				Datum		values[1];
 
 				values[0] = ObjectIdGetDatum(default_oid);
-				pk_part_exec(psprintf("SELECT count(*) FROM %s WHERE tableoid = $1",
-									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
-																get_rel_name(parent))),
-							1, argtypes, values, NULL, false);
+				part_exec(psprintf("SELECT count(*) FROM %s WHERE tableoid = $1",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
+															  get_rel_name(parent))),
+						  1, argtypes, values, NULL, false);
 			}
 			else
 			{
 				/* The reader sees every row: count the default partition. */
 				PkOwnerSave owner;
 
-				pk_as_table_owner_begin(default_oid, &owner);
-				pk_part_exec(psprintf("SELECT count(*) FROM ONLY %s",
-									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(default_oid)),
-																get_rel_name(default_oid))),
-							0, NULL, NULL, NULL, false);
-				pk_as_table_owner_end(&owner);
+				part_as_table_owner_begin(default_oid, &owner);
+				part_exec(psprintf("SELECT count(*) FROM ONLY %s",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(default_oid)),
+															  get_rel_name(default_oid))),
+						  0, NULL, NULL, NULL, false);
+				part_as_table_owner_end(&owner);
 			}
 			count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));

@@ -5,6 +5,12 @@
  *	  _PG_init calls when perfkit is preloaded.  A setting lives in the
  *	  room that reads it; its C variable is declared in the room's header.
  *
+ * Contexts.  perfkit.rollup_batch_rows only sizes the batches of the
+ * refreshes a session runs (PGC_USERSET).  The step budget and the batch
+ * limit are PGC_SUSET: they bound how long one rollup may hold the
+ * rollups job every role's rollups share (src/rollup/refresh.c), so no
+ * role may lift them for its own.
+ *
  * src/rollup/gucs.c
  *
  *-------------------------------------------------------------------------

@@ -17,7 +17,7 @@
  * finer one ('sum(distance_km)' and 'SUM( distance_km )' are one measure).
  *
  * The mergeable state each kind keeps, and how coarser rollups merge it,
- * is decided in SQL (perfkit._rollup_plan_measures in the install script):
+ * is decided in SQL (perfkit._rollup_create in src/rollup/rollup.sql):
  * this file only answers what the measure is and what types it has.
  *
  * src/rollup/measures.c

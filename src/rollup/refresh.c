@@ -4,9 +4,11 @@
  *	  The per-rollup refresh lock, and refresh_rollups(), the procedure the
  *	  "rollups" job runs.
  *
- * A refresh is a sequence of steps (perfkit._rollup_step in the install
- * script): each claims a bounded batch of changed buckets and/or advances
- * the watermark over a bounded range, and rewrites those buckets whole.
+ * A refresh is a sequence of steps (the loops of perfkit._rollup_refresh
+ * in src/rollup/rollup.sql; refresh_rollup() runs them all, the job one
+ * per call): each claims a bounded batch of changed buckets and/or
+ * advances the watermark over a bounded range, and rewrites those buckets
+ * whole.
  * A step holds the rollup's refresh lock, a transaction-level heavyweight
  * lock on the object (perfkit.rollup_defs, rollup id), so two refreshes of
  * one rollup never run at the same time.  refresh_rollup() waits for it
@@ -76,7 +78,6 @@
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
-#include "access/xact.h"
 #include "storage/latch.h"
 #include "postmaster/interrupt.h"
 
@@ -360,29 +361,25 @@ record_step_error(int32 id, const char *msg)
 		elog(ERROR, "could not record the error of rollup %d", id);
 }
 
-/*
- * One step of the rollups job for rollup id, in a subtransaction of its
- * own, within perfkit.rollup_step_timeout (pk_step_start(), src/util/
- * step.c: a timer that cancels the step and keeps cancelling it every
- * 100 ms, since the owner's code inside it may catch one cancel).  A step
- * over budget, or one ended by an error the owner's code raised that
- * _rollup_job_step's handler cannot catch (query_canceled,
- * assert_failure), is rolled back, recorded as the rollup's last error,
- * and the job goes on; only a real cancel stops it.  Returns whether more
- * remains.
- */
-static bool
-job_step(int32 id, MemoryContext callcxt)
+/* One step of the rollups job (job_step). */
+typedef struct RollupStep
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	int32		id;
+	bool		more;			/* what the step returned */
+} RollupStep;
+
+/*
+ * perfkit._rollup_job_step(id) under the step budget (pk_step_start(),
+ * src/util/step.c).
+ */
+static void
+rollup_step_fn(void *arg)
+{
+	RollupStep *step = (RollupStep *) arg;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
-	volatile bool more = false;
 
-	args[0] = Int32GetDatum(id);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
+	args[0] = Int32GetDatum(step->id);
 	pk_step_start(perfkit_rollup_step_timeout);
 	PG_TRY();
 	{
@@ -391,64 +388,77 @@ job_step(int32 id, MemoryContext callcxt)
 		if (SPI_execute_with_args("SELECT perfkit._rollup_job_step($1)",
 								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
-			elog(ERROR, "could not run a refresh step of rollup %d", id);
-		more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
+			elog(ERROR, "could not run a refresh step of rollup %d", step->id);
+		step->more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
 		if (isnull)
-			more = false;
-		pk_step_stop();
-		if (pk_step_timed_out())
-		{
-			/* It caught the cancel and finished late: not kept either. */
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("canceling statement due to perfkit.rollup_step_timeout")));
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+			step->more = false;
 	}
-	PG_CATCH();
+	PG_FINALLY();
 	{
-		ErrorData  *edata;
-		char	   *msg;
-		bool		over_budget;
-
 		pk_step_stop();
-
-		/*
-		 * A real cancel, or the caller's own statement timeout, ends the
-		 * job.  Our budget, or an error _rollup_job_step's handler does not
-		 * catch (query_canceled or assert_failure raised by the owner's
-		 * code), fails this rollup only: one role must not stop the others'
-		 * refreshes at every run.
-		 */
-		if (pk_step_real_cancel())
-			PG_RE_THROW();
-		over_budget = pk_step_timed_out();
-		MemoryContextSwitchTo(callcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (over_budget)
-		{
-			pk_step_forget_cancel();
-			msg = psprintf("refresh step exceeded perfkit.rollup_step_timeout (%d ms) and was rolled back",
-						   perfkit_rollup_step_timeout);
-		}
-		else
-			msg = psprintf("refresh step failed: %s", edata->message);
-		ereport(WARNING,
-				(errmsg("rollup %d: %s", id, msg),
-				 errdetail("The step ended with: %s", edata->message)));
-		record_step_error(id, msg);
-		FreeErrorData(edata);
-		more = false;
 	}
 	PG_END_TRY();
-	return more;
+	if (pk_step_timed_out())
+	{
+		/* It caught the cancel and finished late: not kept either. */
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling statement due to perfkit.rollup_step_timeout")));
+	}
+}
+
+/*
+ * A real cancel, or the caller's own statement timeout, ends the job.  Our
+ * budget, or an error _rollup_job_step's handler does not catch
+ * (query_canceled or assert_failure raised by the owner's code), fails
+ * this rollup only: one role must not stop the others' refreshes at every
+ * run.
+ */
+static bool
+rollup_step_rethrow(ErrorData *edata, void *arg)
+{
+	return pk_step_real_cancel();
+}
+
+/*
+ * One step of the rollups job for rollup id, in a subtransaction of its
+ * own (pk_try_subxact, src/util/subxact.c), within
+ * perfkit.rollup_step_timeout (pk_step_start(), src/util/step.c: a timer
+ * that cancels the step and keeps cancelling it every 100 ms, since the
+ * owner's code inside it may catch one cancel).  A step over budget, or
+ * one ended by an error the owner's code raised that _rollup_job_step's
+ * handler cannot catch (query_canceled, assert_failure), is rolled back,
+ * recorded as the rollup's last error, and the job goes on; only a real
+ * cancel stops it.  Returns whether more remains.
+ */
+static bool
+job_step(int32 id)
+{
+	RollupStep	step;
+	ErrorData  *edata;
+	char	   *msg;
+
+	step.id = id;
+	step.more = false;
+	if (pk_try_subxact(PK_LOCK_TIMEOUT_KEEP, rollup_step_fn, &step,
+					   rollup_step_rethrow, &edata) == PK_TRY_OK)
+		return step.more;
+
+	if (pk_step_timed_out())
+	{
+		pk_step_forget_cancel();
+		msg = psprintf("refresh step exceeded perfkit.rollup_step_timeout (%d ms) and was rolled back",
+					   perfkit_rollup_step_timeout);
+	}
+	else
+		msg = psprintf("refresh step failed: %s", edata->message);
+	ereport(WARNING,
+			(errmsg("rollup %d: %s", id, msg),
+			 errdetail("The step ended with: %s", edata->message)));
+	record_step_error(id, msg);
+	FreeErrorData(edata);
+	return false;
 }
 
 /*
@@ -500,7 +510,7 @@ perfkit_refresh_rollups(PG_FUNCTION_ARGS)
 						 errhint("perfkit.rollup_max_batches bounds the batches of one rollup per run.")));
 				break;
 			}
-			more = job_step(ids[i], callcxt);
+			more = job_step(ids[i]);
 			if (nonatomic)
 				SPI_commit();
 			if (!more)
