@@ -31,7 +31,11 @@
  *
  * Run statistics.  A fixed array of slots in shared memory, one per
  * (database, job) that has run since the server started: runs, failures,
- * start and end of the last run, the last error, and the pid running it.
+ * start and end of the last run, the last error, the pid running it, and
+ * the failures of the last day in hourly buckets.  Those are what a
+ * database sees of its jobs' failures when pg_cron lives in another
+ * database (cron.database_name is one database): the jobs view and the
+ * failed_jobs health check read them beside pg_cron's run details.
  * When every slot is in use, the one whose last run is oldest is reused.
  * A backend that exits mid-run records the run as failed on its way out.
  * pg_cron's cron.job_run_details is the durable history; these slots also
@@ -68,6 +72,7 @@
 
 #define JOB_SLOTS		256
 #define JOB_ERROR_LEN	256
+#define JOB_FAIL_HOURS	24
 
 typedef struct JobStat
 {
@@ -81,6 +86,9 @@ typedef struct JobStat
 	TimestampTz last_failure;
 	bool		last_ok;
 	char		last_error[JOB_ERROR_LEN];
+	/* failures per hour of the last day: hour number, and its count */
+	int64		fail_hour[JOB_FAIL_HOURS];
+	int32		fail_count[JOB_FAIL_HOURS];
 } JobStat;
 
 typedef struct JobStatsShared
@@ -203,8 +211,17 @@ jobstat_end(const char *job, const char *error)
 		s->last_ok = (error == NULL);
 		if (error != NULL)
 		{
+			int64		hour = now / USECS_PER_HOUR;
+			int			b = (int) (hour % JOB_FAIL_HOURS);
+
 			s->failures++;
 			s->last_failure = now;
+			if (s->fail_hour[b] != hour)
+			{
+				s->fail_hour[b] = hour;
+				s->fail_count[b] = 0;
+			}
+			s->fail_count[b]++;
 			memcpy(s->last_error, error, errlen);
 			s->last_error[errlen] = '\0';
 		}
@@ -359,8 +376,11 @@ perfkit_job_stats(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		JobStat    *s = &copy[i];
-		Datum		values[9];
-		bool		nulls[9] = {0};
+		Datum		values[10];
+		bool		nulls[10] = {0};
+		int64		hour = GetCurrentTimestamp() / USECS_PER_HOUR;
+		int64		day = 0;
+		int			b;
 
 		values[0] = CStringGetTextDatum(s->job);
 		values[1] = Int32GetDatum(s->running_pid);
@@ -380,6 +400,11 @@ perfkit_job_stats(PG_FUNCTION_ARGS)
 		nulls[7] = (s->failures == 0);
 		values[8] = TimestampTzGetDatum(s->last_failure);
 		nulls[8] = (s->failures == 0);
+		/* the current hour and the 23 before it */
+		for (b = 0; b < JOB_FAIL_HOURS; b++)
+			if (s->fail_count[b] > 0 && s->fail_hour[b] > hour - JOB_FAIL_HOURS)
+				day += s->fail_count[b];
+		values[9] = Int64GetDatum(day);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

@@ -31,7 +31,7 @@ COMMENT ON PROCEDURE perfkit.run_job(text) IS
 CREATE FUNCTION perfkit._job_stats(
 	OUT job text, OUT running_pid integer, OUT runs bigint, OUT failures bigint,
 	OUT last_start timestamptz, OUT last_end timestamptz, OUT last_status text,
-	OUT last_error text, OUT last_failure timestamptz)
+	OUT last_error text, OUT last_failure timestamptz, OUT failures_1d bigint)
 RETURNS SETOF record
 LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'perfkit_job_stats';
@@ -60,7 +60,12 @@ SELECT r.job,
 					 WHERE a.pid = s.running_pid) AS running,
 	   coalesce(s.runs, 0) AS runs_since_start,
 	   coalesce(s.failures, 0) AS failures_since_start,
-	   c.failures_1d
+	   -- pg_cron's failed runs of the last day (those that could not even
+	   -- connect included) and perfkit's own count of this database's
+	   -- failed runs: a database whose jobs pg_cron runs from another
+	   -- database has only the latter.  Both count a failed run pg_cron
+	   -- started: the larger is the better estimate.
+	   greatest(c.failures_1d, s.failures_1d) AS failures_1d
 FROM perfkit.job_registry r
 LEFT JOIN perfkit._cron_jobs() c ON c.job = r.job
 LEFT JOIN perfkit._job_stats() s ON s.job = r.job

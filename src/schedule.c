@@ -106,6 +106,46 @@ perfkit_cron_status(void)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * How pg_cron's runs reach this server, as its settings and the server's
+ * say, and whether that can work: pg_cron 1.4 runs a job in a background
+ * worker when cron.use_background_workers is on, else over libpq to
+ * cron.host (default localhost) at this server's port, as the role that
+ * scheduled the job.  With libpq to a host name the server must listen
+ * on it: listen_addresses = '' makes every run fail with "connection
+ * failed" (a cron.job_run_details row with no start time).  Whether the
+ * login succeeds without a password (pg_hba.conf, .pgpass) cannot be seen
+ * from here; the runs that failed to connect are counted by
+ * perfkit._cron_jobs() and reported by the health check pg_cron_runs.
+ * A value starting "cannot connect" is what the health check pg_cron_runs
+ * reports as critical.  NULL when pg_cron is not loaded.
+ */
+char *
+perfkit_cron_connection(void)
+{
+	const char *bgw = GetConfigOption("cron.use_background_workers", true, false);
+	const char *host = GetConfigOption("cron.host", true, false);
+	const char *listen = GetConfigOption("listen_addresses", true, false);
+
+	if (GetConfigOption("cron.database_name", true, false) == NULL)
+		return NULL;
+	if (bgw != NULL && strcmp(bgw, "on") == 0)
+		return psprintf("background workers (max_worker_processes = %s)",
+						GetConfigOption("max_worker_processes", false, false));
+	if (host == NULL)
+		host = "localhost";
+	if (host[0] == '/')
+		return psprintf("libpq over the Unix socket in %s", host);
+	if (listen == NULL || listen[0] == '\0')
+	{
+		return psprintf("cannot connect: libpq to host \"%s\", but listen_addresses is empty; "
+						"set cron.use_background_workers = on (and restart), or listen on %s",
+						host, host);
+	}
+	return psprintf("libpq to host \"%s\" (listen_addresses = '%s'); the login must need no password",
+					host, listen);
+}
+
 static char *
 cron_job_name(const char *job)
 {
@@ -449,7 +489,10 @@ PG_FUNCTION_INFO_V1(perfkit_cron_jobs);
 
 /*
  * perfkit._cron_jobs(): pg_cron's view of this database's perfkit jobs:
- * schedule, last run, and the most recent failure.  Empty when pg_cron is
+ * schedule, last run, the most recent failure, and the failed runs of
+ * the last day.  A run pg_cron could not start (its "connection failed",
+ * with no start time) counts when it came after every run older than a
+ * day.  Empty when pg_cron is
  * not usable here.  The function is SECURITY DEFINER (search_path pinned)
  * and granted to pg_monitor only: the jobs view must show what pg_cron
  * holds for perfkit's jobs, whoever scheduled them, to monitoring roles
@@ -475,7 +518,11 @@ perfkit_cron_jobs(PG_FUNCTION_ARGS)
 					"       fail.start_time, fail.return_message, "
 					"       (SELECT count(*) FROM cron.job_run_details d "
 					"         WHERE d.jobid = j.jobid AND d.status = 'failed' "
-					"           AND d.start_time > now() - interval '1 day') "
+					"           AND (d.start_time > now() - interval '1 day' "
+					"                OR (d.start_time IS NULL AND d.runid > "
+					"                    coalesce((SELECT max(o.runid) FROM cron.job_run_details o "
+					"                              WHERE o.jobid = j.jobid "
+					"                                AND o.start_time <= now() - interval '1 day'), 0)))) "
 					"FROM cron.job j "
 					"LEFT JOIN LATERAL (SELECT * FROM cron.job_run_details d "
 					"    WHERE d.jobid = j.jobid ORDER BY d.runid DESC LIMIT 1) last ON true "

@@ -54,6 +54,7 @@ perfkit_status(PG_FUNCTION_ARGS)
 	status_row(rsinfo, "shared_memory_since",
 			   attached ? timestamptz_to_str(perfkit_shmem_started_at()) : NULL);
 	status_row(rsinfo, "pg_cron", perfkit_cron_status());
+	status_row(rsinfo, "pg_cron_connection", perfkit_cron_connection());
 	status_row(rsinfo, "cron.database_name",
 			   GetConfigOption("cron.database_name", true, false));
 	status_row(rsinfo, "job_history_retention",

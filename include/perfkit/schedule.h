@@ -12,5 +12,6 @@
 
 /* A short description of pg_cron's state, for perfkit.status(). */
 extern char *perfkit_cron_status(void);
+extern char *perfkit_cron_connection(void);
 
 #endif							/* PERFKIT_SCHEDULE_H */
