@@ -25,13 +25,13 @@ set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 cd "$PK_TOP"
 
-pk_require_packages $PK_PACKAGES
+pk_require_packages $PK_PACKAGES $PK_TEST_PACKAGES
 
 pk_say "building with -Wall -Wextra -Werror and installing"
 pk_build_install WERROR=1
 
 work=$(pk_workdir test)
-cp -r sql expected test "$work/"
+cp -r sql expected test contrib "$work/"
 
 # The upgrade test (test/t/011_upgrade.pl) compares a fresh install with
 # the rooms' SQL sources loaded directly, and with every earlier release

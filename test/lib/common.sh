@@ -21,6 +21,8 @@ fi
 # Packages perfkit's build and tests need on Debian 12.
 PK_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-cron \
 libipc-run-perl make gcc"
+# Real clients and tools the tests use (never dependencies of perfkit).
+PK_TEST_PACKAGES="prometheus prometheus-postgres-exporter"
 
 pk_say() { printf '== %s\n' "$*"; }
 pk_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -41,8 +43,18 @@ pk_require_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null ||
 		pk_die "apt-get update failed"
+	# Services the packages bring (prometheus, its exporter, redis) must not
+	# start: the tests run their own on loopback ports.  policy-rc.d says so
+	# to invoke-rc.d, for this install only.
+	local policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d &&
+			policy=/usr/sbin/policy-rc.d
+	fi
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-		pk_die "apt-get install ${missing[*]} failed"
+		{ [ -n "$policy" ] && rm -f "$policy"; pk_die "apt-get install ${missing[*]} failed"; }
+	[ -n "$policy" ] && rm -f "$policy"
+	return 0
 }
 
 # The unprivileged user that runs servers: postgres (from Debian's
