@@ -19,6 +19,7 @@ OBJS = $(SRCS:.c=.o)
 SQL_ROOMS = \
 	src/perfkit.sql \
 	src/schedule.sql \
+	src/health/checks.sql \
 	src/jobs.sql \
 	src/cache/cache.sql \
 	src/rollup/rollup.sql \

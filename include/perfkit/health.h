@@ -3,9 +3,10 @@
  * health.h
  *	  The thresholds of perfkit.health(), defined as GUCs in _PG_init.
  *
- * health() itself is SQL (sql/perfkit--0.4--0.5.sql): it reads these
- * settings with current_setting(), so no C code reads the variables; they
- * exist because a custom GUC needs storage.
+ * health() itself is SQL (src/health/checks.sql and health.sql): each
+ * check's row of perfkit.health_checks names the settings of its
+ * thresholds, read with current_setting(), so no C code reads the
+ * variables; they exist because a custom GUC needs storage.
  *
  * include/perfkit/health.h
  *
