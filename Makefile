@@ -3,9 +3,10 @@
 # Each room of src/ holds its C and its SQL.  The install script
 # perfkit--$(EXTVERSION).sql is built (never committed) by concatenating the
 # rooms' SQL in the order of SQL_ROOMS: the foundation first (schema,
-# scheduling, the job registry), then each capability, health last since its
-# checks read every room.  Within a file, objects come before what uses
-# them.  src/updates/ holds the upgrade scripts perfkit--A--B.sql: deltas,
+# scheduling), the registry of health checks (each room declares its own
+# checks in its file), the job registry, then each capability, and health()
+# itself last since it reads every room.  Within a file, objects come
+# before what uses them.  src/updates/ holds the upgrade scripts perfkit--A--B.sql: deltas,
 # catalog changes first, then the changed functions.  sql/ and expected/
 # are pg_regress inputs and outputs only.
 
@@ -19,6 +20,7 @@ OBJS = $(SRCS:.c=.o)
 SQL_ROOMS = \
 	src/perfkit.sql \
 	src/schedule.sql \
+	src/health/checks.sql \
 	src/jobs.sql \
 	src/cache/cache.sql \
 	src/rollup/rollup.sql \

@@ -1,8 +1,10 @@
 --
--- health: each check of perfkit.health() turns warning and critical under
--- a fixture that causes it (thresholds set so that the fixture crosses
--- them), health_summary(), the Prometheus text of metrics() checked by a
--- parser, slow_queries() and n_plus_one_suspects(), and privileges.
+-- health: each check of perfkit.health() under a fixture that causes it,
+-- then all of them (read from the registry perfkit.health_checks) forced
+-- to ok, warning and critical through their threshold settings and
+-- compared with the judging rule written again here; health_summary(),
+-- the Prometheus text of metrics() checked by a parser, slow_queries()
+-- and n_plus_one_suspects(), and privileges.
 --
 CREATE EXTENSION dblink;
 -- pg_cron's tables, for the failed_jobs check
@@ -24,55 +26,22 @@ CREATE FUNCTION pg_temp.val(name text) RETURNS text LANGUAGE sql AS $$
 	SELECT h.value FROM perfkit.health() h WHERE h.check_name = name
 $$;
 
--- buffer_cache_hit_ratio: this database has read blocks from disk, so its
--- ratio is below 1.
-SET perfkit.health_buffer_hit_warn = 0;
-SET perfkit.health_buffer_hit_critical = 0;
-SELECT pg_temp.chk('buffer_cache_hit_ratio') AS lenient;
-SET perfkit.health_buffer_hit_warn = 1;
-SELECT pg_temp.chk('buffer_cache_hit_ratio') AS warn_at_1;
-SET perfkit.health_buffer_hit_critical = 1;
-SELECT pg_temp.chk('buffer_cache_hit_ratio') AS critical_at_1;
-RESET perfkit.health_buffer_hit_warn;
-RESET perfkit.health_buffer_hit_critical;
+--
+-- The fixtures: one per check, all in place at once, each asserted where
+-- it is built by what no threshold decides (the values shown, the caller
+-- not counting itself, too few cache reads to judge).
+--
 
--- perfkit_cache_hit_ratio: one miss, one hit.
+-- perfkit_cache_hit_ratio: one miss, one hit; perfkit_cache_fill: one
+-- small entry in a 4MB cache.
 SELECT perfkit.cache_clear() >= 0 AS cleared;
 SELECT perfkit.cache_set('health:k', '1');
 SELECT perfkit.cache_get('health:k') AS hit, perfkit.cache_get('health:missing') AS miss;
 SET perfkit.health_cache_hit_warn = 1;
 SET perfkit.health_cache_min_reads = 2147483647;
 SELECT pg_temp.chk('perfkit_cache_hit_ratio') AS too_few_reads_to_judge;
-SET perfkit.health_cache_min_reads = 0;
-SET perfkit.health_cache_hit_warn = 0;
-SET perfkit.health_cache_hit_critical = 0;
-SELECT pg_temp.chk('perfkit_cache_hit_ratio') AS lenient;
-SET perfkit.health_cache_hit_warn = 1;
-SELECT pg_temp.chk('perfkit_cache_hit_ratio') AS warn_at_1;
-SET perfkit.health_cache_hit_critical = 1;
-SELECT pg_temp.chk('perfkit_cache_hit_ratio') AS critical_at_1;
 RESET perfkit.health_cache_hit_warn;
-RESET perfkit.health_cache_hit_critical;
 RESET perfkit.health_cache_min_reads;
-
--- perfkit_cache_fill: one small entry in a 4MB cache.
-SELECT pg_temp.chk('perfkit_cache_fill') AS one_entry;
-SET perfkit.health_cache_fill_warn = 0;
-SELECT pg_temp.chk('perfkit_cache_fill') AS warn_above_0;
-SET perfkit.health_cache_fill_critical = 0;
-SELECT pg_temp.chk('perfkit_cache_fill') AS critical_above_0;
-RESET perfkit.health_cache_fill_warn;
-RESET perfkit.health_cache_fill_critical;
-SELECT perfkit.cache_clear() AS cleared;
-
--- connections: this session is one of max_connections.
-SELECT pg_temp.chk('connections') AS one_session;
-SET perfkit.health_connections_warn = 0;
-SELECT pg_temp.chk('connections') AS warn_above_0;
-SET perfkit.health_connections_critical = 0;
-SELECT pg_temp.chk('connections') AS critical_above_0;
-RESET perfkit.health_connections_warn;
-RESET perfkit.health_connections_critical;
 
 -- idle_in_transaction, long_running_queries, oldest_transaction: this
 -- session does not count itself.
@@ -81,6 +50,9 @@ SET perfkit.health_long_query_warn = 0;
 SET perfkit.health_xact_age_warn = 0;
 SELECT pg_temp.chk('idle_in_transaction') AS idle, pg_temp.val('idle_in_transaction') AS idle_value,
 	   pg_temp.chk('long_running_queries') AS long, pg_temp.chk('oldest_transaction') AS oldest;
+RESET perfkit.health_idle_in_transaction_warn;
+RESET perfkit.health_long_query_warn;
+RESET perfkit.health_xact_age_warn;
 
 -- Two other sessions: one idle in a transaction, one running a statement.
 SELECT format('dbname=%s port=%s host=%s', current_database(), current_setting('port'),
@@ -100,36 +72,6 @@ BEGIN
 	END LOOP;
 END
 $$;
-SELECT pg_temp.chk('idle_in_transaction') AS idle, pg_temp.chk('long_running_queries') AS long,
-	   pg_temp.chk('oldest_transaction') AS oldest;
-SET perfkit.health_idle_in_transaction_critical = 0;
-SET perfkit.health_long_query_critical = 0;
-SET perfkit.health_xact_age_critical = 0;
-SELECT pg_temp.chk('idle_in_transaction') AS idle, pg_temp.chk('long_running_queries') AS long,
-	   pg_temp.chk('oldest_transaction') AS oldest;
--- The defaults (5 minutes, 1 hour) are far away.
-RESET perfkit.health_idle_in_transaction_warn;
-RESET perfkit.health_long_query_warn;
-RESET perfkit.health_xact_age_warn;
-RESET perfkit.health_idle_in_transaction_critical;
-RESET perfkit.health_long_query_critical;
-RESET perfkit.health_xact_age_critical;
-SELECT pg_temp.chk('idle_in_transaction') AS idle, pg_temp.chk('long_running_queries') AS long,
-	   pg_temp.chk('oldest_transaction') AS oldest;
-SELECT dblink_cancel_query('busy');
-SELECT count(*) >= 0 AS drained FROM dblink_get_result('busy', false) AS t(x text);
-SELECT dblink_disconnect('busy');
-SELECT dblink_disconnect('idle');
-
--- xid_wraparound: some transaction IDs are used, so less than all of 2^31
--- is left.
-SELECT pg_temp.chk('xid_wraparound') AS fresh_cluster;
-SET perfkit.health_wraparound_warn = 1;
-SELECT pg_temp.chk('xid_wraparound') AS warn_below_1;
-SET perfkit.health_wraparound_critical = 1;
-SELECT pg_temp.chk('xid_wraparound') AS critical_below_1;
-RESET perfkit.health_wraparound_warn;
-RESET perfkit.health_wraparound_critical;
 
 -- failed_jobs: failed runs of a perfkit job in pg_cron's run details.
 DELETE FROM cron.job_run_details;
@@ -144,18 +86,8 @@ VALUES
 	(:history_jobid, current_database(), current_user, 'CALL perfkit.run_job(''history'')',
 	 'failed', 'ERROR:  disk on fire', now() - interval '2 days', now() - interval '2 days');
 SELECT pg_temp.chk('failed_jobs') AS one_failure, pg_temp.val('failed_jobs') AS value;
-SET perfkit.health_job_failures_critical = 1;
-SELECT pg_temp.chk('failed_jobs') AS critical_at_1;
-SET perfkit.health_job_failures_warn = 2;
-SET perfkit.health_job_failures_critical = 2;
-SELECT pg_temp.chk('failed_jobs') AS ok_below_2;
-RESET perfkit.health_job_failures_warn;
-RESET perfkit.health_job_failures_critical;
-DELETE FROM cron.job_run_details;
-SELECT perfkit.unschedule('history');
 
--- rollup_lag: a rollup whose watermark is 5 hourly buckets behind, then
--- one whose last refresh failed.
+-- rollup_lag: a rollup whose watermark is 5 hourly buckets behind.
 CREATE TABLE health_events (ts timestamptz NOT NULL, v int);
 INSERT INTO health_events SELECT now() - i * interval '10 minutes', i FROM generate_series(1, 50) i;
 SELECT perfkit.create_rollup('health_hourly', 'health_events', 'ts', 'hour') IS NOT NULL AS created;
@@ -165,18 +97,6 @@ UPDATE perfkit.rollup_defs
 SET watermark = perfkit._bucket_start(now(), granularity, timezone) - interval '5 hours'
 WHERE rel = 'health_hourly'::regclass;
 SELECT pg_temp.chk('rollup_lag') AS five_behind, pg_temp.val('rollup_lag') AS value;
-SET perfkit.health_rollup_lag_critical = 4;
-SELECT pg_temp.chk('rollup_lag') AS critical_above_4;
-RESET perfkit.health_rollup_lag_critical;
-UPDATE perfkit.rollup_defs
-SET watermark = perfkit._bucket_start(now(), granularity, timezone),
-	last_refresh_at = now() - interval '1 minute', last_error_at = now(), last_error = 'boom'
-WHERE rel = 'health_hourly'::regclass;
-SELECT pg_temp.chk('rollup_lag') AS refresh_failed,
-	   pg_temp.val('rollup_lag') LIKE '%last refresh failed: public.health_hourly' AS names_it;
-UPDATE perfkit.rollup_defs SET last_error_at = NULL, last_error = NULL
-WHERE rel = 'health_hourly'::regclass;
-SELECT pg_temp.chk('rollup_lag') AS recovered;
 
 -- Partition checks: partition maintenance is not installed here.
 SELECT check_name, status, value FROM perfkit.health() WHERE check_name LIKE 'partition%';
@@ -188,8 +108,6 @@ SELECT pg_temp.chk('invalid_indexes') AS before;
 CREATE UNIQUE INDEX CONCURRENTLY health_dups_a ON health_dups (a);
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_temp.chk('invalid_indexes') AS after, pg_temp.val('invalid_indexes') AS value;
-DROP INDEX health_dups_a;
-SELECT pg_temp.chk('invalid_indexes') AS dropped;
 
 -- sequential_scans: a table of 20,000 rows read three times by sequential
 -- scans, never by an index.
@@ -203,15 +121,114 @@ SELECT pg_temp.chk('sequential_scans') AS no_table_large_enough;
 SET perfkit.health_seq_scan_min_rows = 10000;
 SELECT status <> 'ok' AS flagged, value LIKE '%public.health_scanned%' AS names_it
 FROM perfkit.health() WHERE check_name = 'sequential_scans';
-SET perfkit.health_seq_scan_critical_tables = 1;
-SELECT pg_temp.chk('sequential_scans') AS critical_at_1_table;
--- mostly read through an index: no longer flagged
+
+-- At the default thresholds: the other sessions have been idle and
+-- running for seconds only, one job run failed, the rollup is 5 buckets
+-- behind, the cache is nearly empty, three sessions of max_connections.
+SELECT h.check_name, pg_temp.chk(h.check_name) AS status
+FROM perfkit.health() h
+WHERE h.check_name IN ('perfkit_cache_fill', 'connections', 'idle_in_transaction',
+					   'long_running_queries', 'oldest_transaction', 'xid_wraparound',
+					   'failed_jobs', 'rollup_lag');
+
+--
+-- Every check judged under the fixtures, its thresholds forced: each
+-- threshold setting set to the bound of its range (pg_settings) that is
+-- most lenient or strictest in the check's direction, the status compared
+-- with the rule written again here from the value metrics() exports and
+-- the thresholds in force.  lenient: both thresholds most lenient;
+-- warn_strict: the warning threshold strictest, the critical one most
+-- lenient; both_strict: both strictest.  A check whose thresholds are fixed
+-- shows its one status three times.  hints: a hint exactly when not ok.
+--
+CREATE FUNCTION pg_temp.rule(v float8, warn float8, crit float8, direction text)
+RETURNS text LANGUAGE sql AS $$
+	SELECT CASE
+		WHEN v IS NULL THEN 'ok'
+		WHEN direction = 'below' THEN
+			CASE WHEN v < crit THEN 'critical' WHEN v < warn THEN 'warning' ELSE 'ok' END
+		WHEN direction = 'above' THEN
+			CASE WHEN v > crit THEN 'critical' WHEN v > warn THEN 'warning' ELSE 'ok' END
+		WHEN direction = 'at_or_above' THEN
+			CASE WHEN v >= crit THEN 'critical' WHEN v >= warn THEN 'warning' ELSE 'ok' END
+		END
+$$;
+CREATE FUNCTION pg_temp.forced(
+	OUT check_name text, OUT lenient text, OUT warn_strict text, OUT both_strict text,
+	OUT by_the_rule boolean, OUT hints boolean)
+RETURNS SETOF record LANGUAGE plpgsql AS $$
+DECLARE
+	c record;
+	h record;
+	f text;
+	got text[];
+BEGIN
+	FOR c IN SELECT * FROM perfkit.health_checks k ORDER BY k.ord LOOP
+		got := '{}';
+		by_the_rule := true;
+		hints := true;
+		FOREACH f IN ARRAY ARRAY['lenient', 'warn_strict', 'both_strict'] LOOP
+			-- local to this statement's transaction
+			PERFORM set_config(s.name,
+							   CASE WHEN (f = 'both_strict'
+										  OR (f = 'warn_strict' AND s.name IS NOT DISTINCT FROM c.warn_setting))
+										 = (c.direction = 'below')
+									THEN s.max_val ELSE s.min_val END, true)
+			FROM pg_settings s WHERE s.name IN (c.warn_setting, c.critical_setting);
+			SELECT x.status, x.hint, x.metric INTO h FROM perfkit._health() x
+			WHERE x.check_name = c.check_name;
+			by_the_rule := by_the_rule AND h.status = pg_temp.rule(h.metric,
+				coalesce((SELECT s.setting::float8 FROM pg_settings s WHERE s.name = c.warn_setting), c.warn),
+				coalesce((SELECT s.setting::float8 FROM pg_settings s WHERE s.name = c.critical_setting), c.critical),
+				c.direction);
+			hints := hints AND (h.hint IS NULL) = (h.status = 'ok');
+			got := got || h.status;
+		END LOOP;
+		check_name := c.check_name;
+		lenient := got[1];
+		warn_strict := got[2];
+		both_strict := got[3];
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+SET perfkit.health_cache_min_reads = 0;
+SELECT * FROM pg_temp.forced();
+RESET perfkit.health_cache_min_reads;
+
+--
+-- The fixtures change, then go.
+--
+
+-- rollup_lag: the last refresh failed, then the rollup recovers.
+UPDATE perfkit.rollup_defs
+SET watermark = perfkit._bucket_start(now(), granularity, timezone),
+	last_refresh_at = now() - interval '1 minute', last_error_at = now(), last_error = 'boom'
+WHERE rel = 'health_hourly'::regclass;
+SELECT pg_temp.chk('rollup_lag') AS refresh_failed,
+	   pg_temp.val('rollup_lag') LIKE '%last refresh failed: public.health_hourly' AS names_it;
+UPDATE perfkit.rollup_defs SET last_error_at = NULL, last_error = NULL
+WHERE rel = 'health_hourly'::regclass;
+SELECT pg_temp.chk('rollup_lag') AS recovered;
+
+-- invalid_indexes: the index dropped.
+DROP INDEX health_dups_a;
+SELECT pg_temp.chk('invalid_indexes') AS dropped;
+
+-- sequential_scans: mostly read through an index: no longer flagged
 SET perfkit.health_seq_scan_share = 1;
 SELECT value LIKE '%public.health_scanned%' AS named_at_share_1
 FROM perfkit.health() WHERE check_name = 'sequential_scans';
 RESET perfkit.health_seq_scan_min_rows;
-RESET perfkit.health_seq_scan_critical_tables;
 RESET perfkit.health_seq_scan_share;
+
+DELETE FROM cron.job_run_details;
+SELECT perfkit.unschedule('history');
+SELECT dblink_cancel_query('busy');
+SELECT count(*) >= 0 AS drained FROM dblink_get_result('busy', false) AS t(x text);
+SELECT dblink_disconnect('busy');
+SELECT dblink_disconnect('idle');
+SELECT perfkit.cache_clear() AS cleared;
 
 -- health_summary(): the worst status, and every check.
 SET perfkit.health_connections_warn = 0;

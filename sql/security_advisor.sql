@@ -181,7 +181,10 @@ WHERE p.pronamespace = 'perfkit'::regnamespace
   AND p.proname IN ('health', '_health', 'health_summary', 'metrics', '_statement_stats',
 					'_statement_text', 'slow_queries', 'n_plus_one_suspects',
 					'unused_indexes', 'duplicate_indexes', 'invalid_indexes',
-					'unindexed_foreign_keys', '_health_level', '_prom_label', '_prom_value')
+					'unindexed_foreign_keys', '_health_judge', '_prom_label', '_prom_value',
+					'_health_threshold', '_health_measurements', '_health_database', '_health_cache',
+					'_health_jobs', '_health_rollup', '_health_partition', '_health_advisor',
+					'_as_timestamptz')
   AND (p.prosecdef
 	   OR (l.lanname <> 'c' AND p.prosqlbody IS NULL
 		   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)))

@@ -100,3 +100,46 @@ GRANT EXECUTE ON FUNCTION perfkit._job_stats() TO pg_monitor;
 GRANT SELECT ON perfkit.jobs TO pg_monitor;
 
 GRANT SELECT ON perfkit.job_registry TO PUBLIC;
+
+-----------------------------------------------------------------------------
+-- Health checks of this room (read by perfkit.health(), src/health/)
+-----------------------------------------------------------------------------
+
+/*
+ * Failed runs of perfkit jobs in the last day, from pg_cron's run details
+ * (through perfkit.jobs); not measured without pg_cron.
+ */
+CREATE FUNCTION perfkit._health_jobs()
+RETURNS SETOF perfkit.health_measurement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
+		RETURN QUERY VALUES ('failed_jobs', NULL::float8, 'pg_cron not installed', NULL::float8,
+							 NULL::text, NULL::text);
+		RETURN;
+	END IF;
+	RETURN QUERY
+		SELECT 'failed_jobs', f.n::float8,
+			   CASE WHEN f.n = 0 THEN '0' ELSE format('%s: %s', f.n, f.names) END,
+			   f.n::float8, NULL::text, NULL::text
+		FROM (SELECT coalesce(sum(j.failures_1d), 0) AS n,
+					 string_agg(j.job || ' (' || j.failures_1d || ')', ', ' ORDER BY j.job)
+					   FILTER (WHERE j.failures_1d > 0) AS names
+			  FROM perfkit.jobs j) f;
+END
+$$;
+
+INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
+	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
+	('failed_jobs', 9, 'jobs', 'perfkit._health_jobs',
+	 'failed runs of perfkit jobs in the last day (failures_1d of perfkit.jobs, from pg_cron''s cron.job_run_details)',
+	 'count', 'at_or_above',
+	 'perfkit.health_job_failures_warn', NULL, 'perfkit.health_job_failures_critical', NULL, '{}',
+	 'warning >= %1$s, critical >= %2$s failed runs in 1 day',
+	 'perfkit jobs failed: read last_error in perfkit.jobs and cron.job_run_details.');
+
+REVOKE ALL ON FUNCTION perfkit._health_jobs() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION perfkit._health_jobs() TO pg_monitor;

@@ -4,9 +4,10 @@
  *	  The thresholds of perfkit.health(), defined as GUCs by
  *	  health_define_gucs() (src/health/gucs.c), which _PG_init calls.
  *
- * health() itself is SQL (src/health/health.sql): it reads these settings
- * with current_setting(), so no C code reads the variables; they exist
- * because a custom GUC needs storage.
+ * health() itself is SQL (src/health/checks.sql and health.sql): each
+ * check's row of perfkit.health_checks names the settings of its
+ * thresholds, read with current_setting(), so no C code reads the
+ * variables; they exist because a custom GUC needs storage.
  *
  * include/perfkit/health.h
  *

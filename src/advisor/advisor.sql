@@ -255,3 +255,34 @@ REVOKE ALL ON FUNCTION perfkit.workload_reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION perfkit.recommend_indexes(float8, int, bigint) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION perfkit.recommend_indexes(float8, int, bigint) TO pg_read_all_stats;
+
+-----------------------------------------------------------------------------
+-- Health checks of this room (read by perfkit.health(), src/health/)
+-----------------------------------------------------------------------------
+
+-- Indexes left invalid, from the index lint.
+CREATE FUNCTION perfkit._health_advisor()
+RETURNS SETOF perfkit.health_measurement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY
+		SELECT 'invalid_indexes', v.n::float8,
+			   CASE WHEN v.n = 0 THEN '0' ELSE format('%s: %s', v.n, v.names) END,
+			   v.n::float8, NULL::text, NULL::text
+		FROM (SELECT count(*) AS n, string_agg(i.index_name::text, ', ' ORDER BY i.index_name::text) AS names
+			  FROM perfkit.invalid_indexes() i) v;
+END
+$$;
+
+INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
+	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
+	('invalid_indexes', 13, 'advisor', 'perfkit._health_advisor',
+	 'indexes left invalid (perfkit.invalid_indexes())', 'count', 'above', NULL, 0, NULL, NULL, '{}',
+	 'warning > %1$s',
+	 'Invalid indexes are maintained but never used: drop them (drop_statement in perfkit.invalid_indexes()) and build them again.');
+
+REVOKE ALL ON FUNCTION perfkit._health_advisor() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION perfkit._health_advisor() TO pg_monitor;

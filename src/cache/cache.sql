@@ -132,3 +132,57 @@ REVOKE ALL ON FUNCTION perfkit.cache_clear() FROM PUBLIC;
 REVOKE ALL ON FUNCTION perfkit.cache_expire() FROM PUBLIC;
 
 GRANT SELECT ON perfkit.cache_entries TO PUBLIC;
+
+-----------------------------------------------------------------------------
+-- Health checks of this room (read by perfkit.health(), src/health/)
+-----------------------------------------------------------------------------
+
+/*
+ * The result cache's hit ratio (judged only after
+ * perfkit.health_cache_min_reads reads) and fill, from one cache_stats().
+ */
+CREATE FUNCTION perfkit._health_cache()
+RETURNS SETOF perfkit.health_measurement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY
+		SELECT v.*
+		FROM perfkit.cache_stats() s
+		CROSS JOIN LATERAL (
+			SELECT current_setting('perfkit.health_cache_min_reads')::bigint AS min_reads,
+				   s.hits::float8 / nullif(s.hits + s.misses, 0) AS hit,
+				   s.bytes_used::float8 / nullif(s.bytes_total, 0) AS fill) x
+		CROSS JOIN LATERAL (
+			SELECT s.hits + s.misses < x.min_reads OR x.hit IS NULL AS too_few) f
+		CROSS JOIN LATERAL (VALUES
+			('perfkit_cache_hit_ratio', CASE WHEN NOT f.too_few THEN x.hit END,
+			 CASE WHEN f.too_few THEN format('%s reads, fewer than %s', s.hits + s.misses, x.min_reads)
+				  ELSE round(x.hit::numeric, 4)::text END,
+			 x.hit, NULL::text, NULL::text),
+			('perfkit_cache_fill', x.fill,
+			 format('%s (%s of %s bytes, %s evictions)', round(x.fill::numeric, 4),
+					s.bytes_used, s.bytes_total, s.evictions),
+			 x.fill, NULL, NULL)) v;
+END
+$$;
+
+INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
+	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
+	('perfkit_cache_hit_ratio', 2, 'cache', 'perfkit._health_cache',
+	 'result cache hits / (hits + misses) since the server started (cache_stats()), judged after perfkit.health_cache_min_reads reads',
+	 'ratio', 'below',
+	 'perfkit.health_cache_hit_warn', NULL, 'perfkit.health_cache_hit_critical', NULL,
+	 '{perfkit.health_cache_min_reads}',
+	 'warning < %1$s, critical < %2$s (after %3$s reads)',
+	 'Most result cache reads miss: check the TTLs, the invalidations in perfkit.cache_stats(), and whether the keys repeat.'),
+	('perfkit_cache_fill', 3, 'cache', 'perfkit._health_cache',
+	 'result cache bytes_used / bytes_total', 'ratio', 'above',
+	 'perfkit.health_cache_fill_warn', NULL, 'perfkit.health_cache_fill_critical', NULL, '{}',
+	 'warning > %1$s, critical > %2$s',
+	 'The result cache is nearly full and evicts entries: raise perfkit.cache_size or shorten TTLs.');
+
+REVOKE ALL ON FUNCTION perfkit._health_cache() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION perfkit._health_cache() TO pg_monitor;

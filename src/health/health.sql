@@ -1,40 +1,41 @@
 /*
- * A level from a measured value and two thresholds.  higher_is_worse:
- * warning above warn, critical above crit; otherwise below them.  A NULL
- * value (nothing to judge) is ok.
+ * Health: perfkit.health(), health_summary() and metrics(), and the
+ * statement statistics (slow_queries(), n_plus_one_suspects()).
+ *
+ * The checks are data (src/health/checks.sql): each room declares its own
+ * in perfkit.health_checks, with the function that measures them, at the
+ * end of its SQL file; the database-wide checks (buffer cache, sessions,
+ * transaction IDs, sequential scans) are declared at the end of this one.
+ * perfkit._health() runs every room's measuring function once, reads each
+ * check's thresholds and judges it with perfkit._health_judge(); health(),
+ * health_summary() and metrics() all read _health(), so a new check is a
+ * registry row and a row of its room's measure, nothing here.
  */
-CREATE FUNCTION perfkit._health_level(v float8, warn float8, crit float8, higher_is_worse boolean)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE
-	WHEN v IS NULL THEN 'ok'
-	WHEN higher_is_worse AND v > crit THEN 'critical'
-	WHEN higher_is_worse AND v > warn THEN 'warning'
-	WHEN NOT higher_is_worse AND v < crit THEN 'critical'
-	WHEN NOT higher_is_worse AND v < warn THEN 'warning'
-	ELSE 'ok' END;
 
 /*
- * A partition bound as a timestamp, or NULL when it is not one (a bound of
- * an integer column, MINVALUE, MAXVALUE).
+ * Every row the rooms' measuring functions return (see checks.sql), each
+ * function named by the registry called once.  Invoker's rights: the
+ * caller (a pg_monitor member) reads pg_stat_activity, the jobs view and
+ * the statistics views as itself.
  */
-CREATE FUNCTION perfkit._as_timestamptz(bound text)
-RETURNS timestamptz
-LANGUAGE plpgsql STABLE STRICT
+CREATE FUNCTION perfkit._health_measurements()
+RETURNS SETOF perfkit.health_measurement
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	fn text;
 BEGIN
-	RETURN bound::timestamptz;
-EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
-	RETURN NULL;
+	FOR fn IN SELECT DISTINCT c.measured_by FROM perfkit.health_checks c ORDER BY 1 LOOP
+		RETURN QUERY EXECUTE format('SELECT * FROM %s()', fn::regproc);
+	END LOOP;
 END
 $$;
 
 /*
- * The checks, in a fixed order, with the measured value as a number for
- * metrics().  Invoker's rights: the caller (a pg_monitor member) reads
- * pg_stat_activity, the jobs view and the statistics views as itself.
- * One pass over each statistics view; no per-table function calls.
+ * The checks of the registry, judged, with the measured value as a number
+ * for metrics().  A check its function did not measure, or could not, is a
+ * warning that says why, with no hint.
  */
 CREATE FUNCTION perfkit._health(
 	OUT ord integer, OUT check_name text, OUT status text, OUT value text,
@@ -43,307 +44,24 @@ RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	r record;
-	w float8;
-	c float8;
-	wi interval;
-	ci interval;
-	n bigint;
-	ratio float8;
-	names text;
 BEGIN
-	-- 1. buffer cache hit ratio of this database
-	w := current_setting('perfkit.health_buffer_hit_warn')::float8;
-	c := current_setting('perfkit.health_buffer_hit_critical')::float8;
-	SELECT d.blks_hit, d.blks_read INTO r
-	FROM pg_stat_database d WHERE d.datname = current_database();
-	ratio := r.blks_hit::float8 / nullif(r.blks_hit + r.blks_read, 0);
-	ord := 1;
-	check_name := 'buffer_cache_hit_ratio';
-	status := perfkit._health_level(ratio, w, c, false);
-	value := CASE WHEN ratio IS NULL THEN 'no blocks read yet'
-				  ELSE round(ratio::numeric, 4)::text END;
-	threshold := format('warning < %s, critical < %s', w, c);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Reads miss shared_buffers: raise shared_buffers, or find the statements that read most with perfkit.slow_queries().' END;
-	metric := ratio;
-	RETURN NEXT;
-
-	-- 2, 3. perfkit's result cache: hit ratio and fill
-	SELECT s.* INTO r FROM perfkit.cache_stats() s;
-	n := current_setting('perfkit.health_cache_min_reads')::bigint;
-	w := current_setting('perfkit.health_cache_hit_warn')::float8;
-	c := current_setting('perfkit.health_cache_hit_critical')::float8;
-	ratio := r.hits::float8 / nullif(r.hits + r.misses, 0);
-	ord := 2;
-	check_name := 'perfkit_cache_hit_ratio';
-	IF r.hits + r.misses < n OR ratio IS NULL THEN
-		status := 'ok';
-		value := format('%s reads, fewer than %s', r.hits + r.misses, n);
-	ELSE
-		status := perfkit._health_level(ratio, w, c, false);
-		value := round(ratio::numeric, 4)::text;
-	END IF;
-	threshold := format('warning < %s, critical < %s (after %s reads)', w, c, n);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Most result cache reads miss: check the TTLs, the invalidations in perfkit.cache_stats(), and whether the keys repeat.' END;
-	metric := ratio;
-	RETURN NEXT;
-
-	w := current_setting('perfkit.health_cache_fill_warn')::float8;
-	c := current_setting('perfkit.health_cache_fill_critical')::float8;
-	ratio := r.bytes_used::float8 / nullif(r.bytes_total, 0);
-	ord := 3;
-	check_name := 'perfkit_cache_fill';
-	status := perfkit._health_level(ratio, w, c, true);
-	value := format('%s (%s of %s bytes, %s evictions)', round(ratio::numeric, 4),
-					r.bytes_used, r.bytes_total, r.evictions);
-	threshold := format('warning > %s, critical > %s', w, c);
-	hint := CASE WHEN status <> 'ok' THEN
-		'The result cache is nearly full and evicts entries: raise perfkit.cache_size or shorten TTLs.' END;
-	metric := ratio;
-	RETURN NEXT;
-
-	-- 4-7. sessions: one pass over pg_stat_activity, the caller excluded
-	SELECT count(*) FILTER (WHERE a.backend_type = 'client backend') AS conns,
-		   count(*) FILTER (WHERE a.state IN ('idle in transaction', 'idle in transaction (aborted)')) AS idle_n,
-		   max(now() - a.state_change)
-			 FILTER (WHERE a.state IN ('idle in transaction', 'idle in transaction (aborted)')
-					 AND a.pid <> pg_backend_pid()) AS idle_max,
-		   count(*) FILTER (WHERE a.state = 'active' AND a.backend_type = 'client backend'
-							AND a.pid <> pg_backend_pid()) AS active_n,
-		   max(now() - a.query_start)
-			 FILTER (WHERE a.state = 'active' AND a.backend_type = 'client backend'
-					 AND a.pid <> pg_backend_pid()) AS query_max,
-		   max(now() - a.xact_start)
-			 FILTER (WHERE a.backend_type = 'client backend'
-					 AND a.pid <> pg_backend_pid()) AS xact_max
-	INTO r
-	FROM pg_stat_activity a;
-
-	n := current_setting('max_connections')::bigint;
-	ratio := r.conns::float8 / n;
-	w := current_setting('perfkit.health_connections_warn')::float8;
-	c := current_setting('perfkit.health_connections_critical')::float8;
-	ord := 4;
-	check_name := 'connections';
-	status := perfkit._health_level(ratio, w, c, true);
-	value := format('%s of %s (%s)', r.conns, n, round(ratio::numeric, 4));
-	threshold := format('warning > %s, critical > %s of max_connections', w, c);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Client connections approach max_connections: use a connection pooler or lower the applications'' pool sizes.' END;
-	metric := ratio;
-	RETURN NEXT;
-
-	wi := current_setting('perfkit.health_idle_in_transaction_warn')::interval;
-	ci := current_setting('perfkit.health_idle_in_transaction_critical')::interval;
-	ord := 5;
-	check_name := 'idle_in_transaction';
-	status := perfkit._health_level(extract(epoch FROM r.idle_max)::float8,
-									extract(epoch FROM wi)::float8, extract(epoch FROM ci)::float8, true);
-	value := CASE WHEN r.idle_max IS NULL THEN 'none'
-				  ELSE format('%s sessions, longest %s', r.idle_n, date_trunc('second', r.idle_max)) END;
-	threshold := format('warning > %s, critical > %s', wi, ci);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Sessions hold a transaction open while idle, holding locks and vacuum back: fix the application, or set idle_in_transaction_session_timeout.' END;
-	metric := coalesce(extract(epoch FROM r.idle_max)::float8, 0);
-	RETURN NEXT;
-
-	wi := current_setting('perfkit.health_long_query_warn')::interval;
-	ci := current_setting('perfkit.health_long_query_critical')::interval;
-	ord := 6;
-	check_name := 'long_running_queries';
-	status := perfkit._health_level(extract(epoch FROM r.query_max)::float8,
-									extract(epoch FROM wi)::float8, extract(epoch FROM ci)::float8, true);
-	value := CASE WHEN r.query_max IS NULL THEN 'none'
-				  ELSE format('%s active, longest %s', r.active_n, date_trunc('second', r.query_max)) END;
-	threshold := format('warning > %s, critical > %s', wi, ci);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Statements run long: look at pg_stat_activity, cancel with pg_cancel_backend(), or set statement_timeout.' END;
-	metric := coalesce(extract(epoch FROM r.query_max)::float8, 0);
-	RETURN NEXT;
-
-	wi := current_setting('perfkit.health_xact_age_warn')::interval;
-	ci := current_setting('perfkit.health_xact_age_critical')::interval;
-	ord := 7;
-	check_name := 'oldest_transaction';
-	status := perfkit._health_level(extract(epoch FROM r.xact_max)::float8,
-									extract(epoch FROM wi)::float8, extract(epoch FROM ci)::float8, true);
-	value := coalesce(date_trunc('second', r.xact_max)::text, 'none');
-	threshold := format('warning > %s, critical > %s', wi, ci);
-	hint := CASE WHEN status <> 'ok' THEN
-		'An old transaction keeps vacuum from removing dead rows: find it in pg_stat_activity (xact_start) and end it.' END;
-	metric := coalesce(extract(epoch FROM r.xact_max)::float8, 0);
-	RETURN NEXT;
-
-	-- 8. transaction ID wraparound: share of 2^31 IDs left in the worst database
-	SELECT d.datname, age(d.datfrozenxid) AS xid_age INTO r
-	FROM pg_database d ORDER BY age(d.datfrozenxid) DESC LIMIT 1;
-	ratio := 1.0 - r.xid_age / 2147483648.0;
-	w := current_setting('perfkit.health_wraparound_warn')::float8;
-	c := current_setting('perfkit.health_wraparound_critical')::float8;
-	ord := 8;
-	check_name := 'xid_wraparound';
-	status := perfkit._health_level(ratio, w, c, false);
-	value := format('%s left (database %s, age %s)', round(ratio::numeric, 4), r.datname, r.xid_age);
-	threshold := format('warning < %s, critical < %s of 2^31 left', w, c);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Transaction IDs run out: check that autovacuum keeps up, and VACUUM (FREEZE) the oldest tables of that database.' END;
-	metric := ratio;
-	RETURN NEXT;
-
-	-- 9. failed perfkit jobs in the last day, from pg_cron's run details
-	ord := 9;
-	check_name := 'failed_jobs';
-	w := current_setting('perfkit.health_job_failures_warn')::float8;
-	c := current_setting('perfkit.health_job_failures_critical')::float8;
-	threshold := format('warning >= %s, critical >= %s failed runs in 1 day', w, c);
-	IF NOT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
-		status := 'ok';
-		value := 'pg_cron not installed';
-		metric := NULL;
-	ELSE
-		SELECT coalesce(sum(j.failures_1d), 0) AS n,
-			   string_agg(j.job || ' (' || j.failures_1d || ')', ', ' ORDER BY j.job)
-				 FILTER (WHERE j.failures_1d > 0) AS names
-		INTO r FROM perfkit.jobs j;
-		status := CASE WHEN r.n >= c THEN 'critical' WHEN r.n >= w THEN 'warning' ELSE 'ok' END;
-		value := CASE WHEN r.n = 0 THEN '0' ELSE format('%s: %s', r.n, r.names) END;
-		metric := r.n;
-	END IF;
-	hint := CASE WHEN status <> 'ok' THEN
-		'perfkit jobs failed: read last_error in perfkit.jobs and cron.job_run_details.' END;
-	RETURN NEXT;
-
-	-- 10. rollup lag, in buckets of each rollup's granularity, and failing refreshes
-	w := current_setting('perfkit.health_rollup_lag_warn')::float8;
-	c := current_setting('perfkit.health_rollup_lag_critical')::float8;
-	SELECT count(*) AS n,
-		   max(l.buckets) AS worst,
-		   (array_agg(l.name ORDER BY l.buckets DESC NULLS LAST))[1] AS worst_name,
-		   count(*) FILTER (WHERE l.failing) AS failing,
-		   string_agg(l.name, ', ' ORDER BY l.name) FILTER (WHERE l.failing) AS failing_names
-	INTO r
-	FROM (SELECT x.name,
-				 extract(epoch FROM x.lag)::float8 / perfkit._bucket_seconds(x.granularity) AS buckets,
-				 coalesce(x.last_error_at > coalesce(x.last_refresh_at, '-infinity'), false) AS failing
-		  FROM perfkit.rollups x) l;
-	ord := 10;
-	check_name := 'rollup_lag';
-	status := perfkit._health_level(r.worst, w, c, true);
-	IF status = 'ok' AND r.failing > 0 THEN
-		status := 'warning';
-	END IF;
-	value := CASE WHEN r.n = 0 THEN 'no rollups'
-				  WHEN r.worst IS NULL THEN format('%s rollups, no lag known', r.n)
-				  ELSE format('%s: %s buckets behind', r.worst_name, round(r.worst::numeric, 1))
-					   || CASE WHEN r.failing > 0 THEN format('; last refresh failed: %s', r.failing_names) ELSE '' END
-			 END;
-	threshold := format('warning > %s, critical > %s buckets behind, or last refresh failed', w, c);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Rollups fall behind: check that the rollups job is scheduled (perfkit.jobs) and read last_error in perfkit.rollups.' END;
-	metric := r.worst;
-	RETURN NEXT;
-
-	-- 11, 12. partition sets (partition maintenance, when installed)
-	ord := 11;
-	check_name := 'partition_premake';
-	threshold := 'warning: newest partition ends less than max(premake - 1, 1) intervals ahead; critical: none covers now';
-	IF to_regclass('perfkit.partition_sets') IS NULL THEN
-		status := 'ok';
-		value := 'no partition sets';
-		metric := NULL;
-		hint := NULL;
-		RETURN NEXT;
-		ord := 12;
-		check_name := 'partition_default_rows';
-		threshold := 'warning > 0 rows in a default partition';
-		RETURN NEXT;
-	ELSE
-		BEGIN
-			EXECUTE $q$
-				SELECT count(*) AS n,
-					   count(*) FILTER (WHERE coalesce(p.partitions, 0) = 0 OR p.nb <= now()) AS uncovered,
-					   count(*) FILTER (WHERE coalesce(p.partitions, 0) = 0
-										OR p.nb < now() + p."interval" * greatest(p.premake - 1, 1)) AS short,
-					   string_agg(p."table"::text, ', ' ORDER BY p."table"::text)
-						 FILTER (WHERE coalesce(p.partitions, 0) = 0
-								 OR p.nb < now() + p."interval" * greatest(p.premake - 1, 1)) AS short_names,
-					   coalesce(sum(p.rows_in_default), 0) AS default_rows,
-					   string_agg(p."table"::text || ' (' || p.rows_in_default || ')', ', '
-								  ORDER BY p."table"::text) FILTER (WHERE p.rows_in_default > 0) AS default_names
-				FROM (SELECT s."table", s."interval", s.premake, s.rows_in_default, s.partitions,
-							 -- bounds of time columns only; others are not judged
-							 perfkit._as_timestamptz(s.newest_bound) AS nb
-					  FROM perfkit.partition_sets s) p
-			$q$ INTO r;
-			status := CASE WHEN r.uncovered > 0 THEN 'critical' WHEN r.short > 0 THEN 'warning' ELSE 'ok' END;
-			value := CASE WHEN r.n = 0 THEN 'no partition sets'
-						  WHEN r.short = 0 THEN format('%s sets, all premade', r.n)
-						  ELSE format('%s of %s short: %s', r.short, r.n, r.short_names) END;
-			hint := CASE WHEN status <> 'ok' THEN
-				'Future partitions are missing: check that the partitions job runs (perfkit.jobs) and read last_error in perfkit.partition_sets.' END;
-			metric := r.short;
-			RETURN NEXT;
-			ord := 12;
-			check_name := 'partition_default_rows';
-			threshold := 'warning > 0 rows in a default partition';
-			status := CASE WHEN r.default_rows > 0 THEN 'warning' ELSE 'ok' END;
-			value := CASE WHEN r.default_rows = 0 THEN '0' ELSE format('%s: %s', r.default_rows, r.default_names) END;
-			hint := CASE WHEN status <> 'ok' THEN
-				'Rows landed in a default partition: the partitions job moves them once their partitions exist.' END;
-			metric := r.default_rows;
-			RETURN NEXT;
-		EXCEPTION WHEN others THEN
-			-- reached only before any row of these two checks was returned
-			status := 'warning';
-			value := 'cannot read perfkit.partition_sets: ' || SQLERRM;
-			hint := NULL;
-			metric := NULL;
-			RETURN NEXT;
-			ord := 12;
-			check_name := 'partition_default_rows';
-			threshold := 'warning > 0 rows in a default partition';
-			RETURN NEXT;
-		END;
-	END IF;
-
-	-- 13. invalid indexes
-	SELECT count(*), string_agg(i.index_name::text, ', ' ORDER BY i.index_name::text)
-	INTO n, names FROM perfkit.invalid_indexes() i;
-	ord := 13;
-	check_name := 'invalid_indexes';
-	status := CASE WHEN n > 0 THEN 'warning' ELSE 'ok' END;
-	value := CASE WHEN n = 0 THEN '0' ELSE format('%s: %s', n, names) END;
-	threshold := 'warning > 0';
-	hint := CASE WHEN status <> 'ok' THEN
-		'Invalid indexes are maintained but never used: drop them (drop_statement in perfkit.invalid_indexes()) and build them again.' END;
-	metric := n;
-	RETURN NEXT;
-
-	-- 14. tables read mostly by sequential scans: one pass over pg_stat_user_tables
-	n := current_setting('perfkit.health_seq_scan_min_rows')::bigint;
-	w := current_setting('perfkit.health_seq_scan_share')::float8;
-	c := current_setting('perfkit.health_seq_scan_critical_tables')::float8;
-	SELECT count(*) AS tables,
-		   string_agg(t.name, ', ' ORDER BY t.seq_tup_read DESC, t.name) AS names
-	INTO r
-	FROM (SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.relname) AS name, s.seq_tup_read
-		  FROM pg_stat_user_tables s
-		  WHERE s.n_live_tup >= n
-			AND s.seq_tup_read > 0
-			AND s.seq_tup_read::float8 / (s.seq_tup_read + coalesce(s.idx_tup_fetch, 0)) > w) t;
-	ord := 14;
-	check_name := 'sequential_scans';
-	status := CASE WHEN r.tables >= c THEN 'critical' WHEN r.tables > 0 THEN 'warning' ELSE 'ok' END;
-	value := CASE WHEN r.tables = 0 THEN '0 tables' ELSE format('%s %s: %s', r.tables, CASE WHEN r.tables = 1 THEN 'table' ELSE 'tables' END, r.names) END;
-	threshold := format('warning: a table of >= %s rows with > %s of its rows read by sequential scans; critical: %s such tables',
-						n, w, c);
-	hint := CASE WHEN status <> 'ok' THEN
-		'Large tables are read by sequential scans: see perfkit.recommend_indexes() and perfkit.slow_queries().' END;
-	metric := r.tables;
-	RETURN NEXT;
+	RETURN QUERY
+	SELECT c.ord, c.check_name, s.status, coalesce(e.error, m.shown),
+		   format(c.threshold, VARIADIC ARRAY[w.shown, k.shown]
+				  || ARRAY(SELECT current_setting(p.name)::float8::text
+						   FROM unnest(c.parameters) WITH ORDINALITY p(name, n) ORDER BY p.n)),
+		   CASE WHEN s.status <> 'ok' AND e.error IS NULL THEN c.hint END,
+		   CASE WHEN e.error IS NULL THEN m.metric END
+	FROM perfkit.health_checks c
+	LEFT JOIN perfkit._health_measurements() m ON m.check_name = c.check_name
+	CROSS JOIN LATERAL (
+		SELECT coalesce(m.error, CASE WHEN m.check_name IS NULL
+									  THEN format('not measured by %s()', c.measured_by) END) AS error) e
+	CROSS JOIN LATERAL perfkit._health_threshold(c.warn_setting, c.warn, c.unit) w
+	CROSS JOIN LATERAL perfkit._health_threshold(c.critical_setting, c.critical, c.unit) k
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN e.error IS NOT NULL THEN 'warning'
+					ELSE perfkit._health_judge(m.value, w.v, k.v, c.direction, m.at_least) END AS status) s;
 END
 $$;
 
@@ -653,34 +371,146 @@ COMMENT ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) IS
  * Privileges: everything here is for pg_monitor (and superusers); the
  * query texts only for pg_read_all_stats, which _statement_text checks.
  */
-REVOKE ALL ON FUNCTION perfkit._health() FROM PUBLIC;
+REVOKE ALL ON FUNCTION perfkit._health_measurements(), perfkit._health(), perfkit.health(),
+	perfkit.health_summary(), perfkit.metrics(), perfkit._statement_stats(),
+	perfkit._statement_text(text, bigint, oid), perfkit.slow_queries(integer),
+	perfkit.n_plus_one_suspects(bigint, integer)
+FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION perfkit.health() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION perfkit._health_measurements(), perfkit._health(), perfkit.health(),
+	perfkit.health_summary(), perfkit.metrics(), perfkit._statement_stats(),
+	perfkit._statement_text(text, bigint, oid), perfkit.slow_queries(integer),
+	perfkit.n_plus_one_suspects(bigint, integer)
+TO pg_monitor;
 
-REVOKE ALL ON FUNCTION perfkit.health_summary() FROM PUBLIC;
+-----------------------------------------------------------------------------
+-- Health checks of this room (read by perfkit.health(), src/health/)
+-----------------------------------------------------------------------------
 
-REVOKE ALL ON FUNCTION perfkit.metrics() FROM PUBLIC;
+/*
+ * The database-wide checks: one pass over each statistics view
+ * (pg_stat_activity once for the four session checks, pg_stat_user_tables
+ * once for sequential scans), no per-table function calls.  The caller's
+ * own session never counts.
+ */
+CREATE FUNCTION perfkit._health_database()
+RETURNS SETOF perfkit.health_measurement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	hit float8;
+	s record;
+	conns float8;
+	maxconn bigint := current_setting('max_connections')::bigint;
+	x record;
+	xid_left float8;
+	min_rows bigint := current_setting('perfkit.health_seq_scan_min_rows')::bigint;
+	share float8 := current_setting('perfkit.health_seq_scan_share')::float8;
+	t record;
+BEGIN
+	SELECT d.blks_hit::float8 / nullif(d.blks_hit + d.blks_read, 0) INTO hit
+	FROM pg_stat_database d WHERE d.datname = current_database();
 
-REVOKE ALL ON FUNCTION perfkit._statement_stats() FROM PUBLIC;
+	SELECT count(*) FILTER (WHERE a.backend_type = 'client backend') AS conns,
+		   count(*) FILTER (WHERE a.state IN ('idle in transaction', 'idle in transaction (aborted)')) AS idle_n,
+		   max(now() - a.state_change)
+			 FILTER (WHERE a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+					 AND a.pid <> pg_backend_pid()) AS idle_max,
+		   count(*) FILTER (WHERE a.state = 'active' AND a.backend_type = 'client backend'
+							AND a.pid <> pg_backend_pid()) AS active_n,
+		   max(now() - a.query_start)
+			 FILTER (WHERE a.state = 'active' AND a.backend_type = 'client backend'
+					 AND a.pid <> pg_backend_pid()) AS query_max,
+		   max(now() - a.xact_start)
+			 FILTER (WHERE a.backend_type = 'client backend'
+					 AND a.pid <> pg_backend_pid()) AS xact_max
+	INTO s
+	FROM pg_stat_activity a;
+	conns := s.conns::float8 / maxconn;
 
-REVOKE ALL ON FUNCTION perfkit._statement_text(text, bigint, oid) FROM PUBLIC;
+	-- transaction ID wraparound: share of 2^31 IDs left in the worst database
+	SELECT d.datname, age(d.datfrozenxid) AS xid_age INTO x
+	FROM pg_database d ORDER BY age(d.datfrozenxid) DESC LIMIT 1;
+	xid_left := 1.0 - x.xid_age / 2147483648.0;
 
-REVOKE ALL ON FUNCTION perfkit.slow_queries(integer) FROM PUBLIC;
+	SELECT count(*) AS tables,
+		   string_agg(q.name, ', ' ORDER BY q.seq_tup_read DESC, q.name) AS names
+	INTO t
+	FROM (SELECT quote_ident(u.schemaname) || '.' || quote_ident(u.relname) AS name, u.seq_tup_read
+		  FROM pg_stat_user_tables u
+		  WHERE u.n_live_tup >= min_rows
+			AND u.seq_tup_read > 0
+			AND u.seq_tup_read::float8 / (u.seq_tup_read + coalesce(u.idx_tup_fetch, 0)) > share) q;
 
-REVOKE ALL ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) FROM PUBLIC;
+	RETURN QUERY VALUES
+		('buffer_cache_hit_ratio', hit,
+		 CASE WHEN hit IS NULL THEN 'no blocks read yet' ELSE round(hit::numeric, 4)::text END,
+		 hit, NULL::text, NULL::text),
+		('connections', conns, format('%s of %s (%s)', s.conns, maxconn, round(conns::numeric, 4)),
+		 conns, NULL, NULL),
+		('idle_in_transaction', extract(epoch FROM s.idle_max)::float8,
+		 CASE WHEN s.idle_max IS NULL THEN 'none'
+			  ELSE format('%s sessions, longest %s', s.idle_n, date_trunc('second', s.idle_max)) END,
+		 coalesce(extract(epoch FROM s.idle_max)::float8, 0), NULL, NULL),
+		('long_running_queries', extract(epoch FROM s.query_max)::float8,
+		 CASE WHEN s.query_max IS NULL THEN 'none'
+			  ELSE format('%s active, longest %s', s.active_n, date_trunc('second', s.query_max)) END,
+		 coalesce(extract(epoch FROM s.query_max)::float8, 0), NULL, NULL),
+		('oldest_transaction', extract(epoch FROM s.xact_max)::float8,
+		 coalesce(date_trunc('second', s.xact_max)::text, 'none'),
+		 coalesce(extract(epoch FROM s.xact_max)::float8, 0), NULL, NULL),
+		('xid_wraparound', xid_left,
+		 format('%s left (database %s, age %s)', round(xid_left::numeric, 4), x.datname, x.xid_age),
+		 xid_left, NULL, NULL),
+		('sequential_scans', t.tables::float8,
+		 CASE WHEN t.tables = 0 THEN '0 tables'
+			  ELSE format('%s %s: %s', t.tables, CASE WHEN t.tables = 1 THEN 'table' ELSE 'tables' END, t.names) END,
+		 t.tables::float8, NULL, NULL);
+END
+$$;
 
-GRANT EXECUTE ON FUNCTION perfkit._health() TO pg_monitor;
+INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
+	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
+	('buffer_cache_hit_ratio', 1, 'health', 'perfkit._health_database',
+	 'blks_hit / (blks_hit + blks_read) of this database (pg_stat_database)', 'ratio', 'below',
+	 'perfkit.health_buffer_hit_warn', NULL, 'perfkit.health_buffer_hit_critical', NULL, '{}',
+	 'warning < %1$s, critical < %2$s',
+	 'Reads miss shared_buffers: raise shared_buffers, or find the statements that read most with perfkit.slow_queries().'),
+	('connections', 4, 'health', 'perfkit._health_database',
+	 'client backends / max_connections', 'ratio', 'above',
+	 'perfkit.health_connections_warn', NULL, 'perfkit.health_connections_critical', NULL, '{}',
+	 'warning > %1$s, critical > %2$s of max_connections',
+	 'Client connections approach max_connections: use a connection pooler or lower the applications'' pool sizes.'),
+	('idle_in_transaction', 5, 'health', 'perfkit._health_database',
+	 'longest time a session (the caller excluded) has been idle in a transaction', 'seconds', 'above',
+	 'perfkit.health_idle_in_transaction_warn', NULL, 'perfkit.health_idle_in_transaction_critical', NULL, '{}',
+	 'warning > %1$s, critical > %2$s',
+	 'Sessions hold a transaction open while idle, holding locks and vacuum back: fix the application, or set idle_in_transaction_session_timeout.'),
+	('long_running_queries', 6, 'health', 'perfkit._health_database',
+	 'longest running statement of another client backend', 'seconds', 'above',
+	 'perfkit.health_long_query_warn', NULL, 'perfkit.health_long_query_critical', NULL, '{}',
+	 'warning > %1$s, critical > %2$s',
+	 'Statements run long: look at pg_stat_activity, cancel with pg_cancel_backend(), or set statement_timeout.'),
+	('oldest_transaction', 7, 'health', 'perfkit._health_database',
+	 'age of the oldest transaction of another client backend', 'seconds', 'above',
+	 'perfkit.health_xact_age_warn', NULL, 'perfkit.health_xact_age_critical', NULL, '{}',
+	 'warning > %1$s, critical > %2$s',
+	 'An old transaction keeps vacuum from removing dead rows: find it in pg_stat_activity (xact_start) and end it.'),
+	('xid_wraparound', 8, 'health', 'perfkit._health_database',
+	 'share of the 2^31 transaction IDs left before wraparound, 1 - age(datfrozenxid) / 2^31, in the worst database',
+	 'ratio', 'below',
+	 'perfkit.health_wraparound_warn', NULL, 'perfkit.health_wraparound_critical', NULL, '{}',
+	 'warning < %1$s, critical < %2$s of 2^31 left',
+	 'Transaction IDs run out: check that autovacuum keeps up, and VACUUM (FREEZE) the oldest tables of that database.'),
+	('sequential_scans', 14, 'health', 'perfkit._health_database',
+	 'tables of at least perfkit.health_seq_scan_min_rows live rows with more than perfkit.health_seq_scan_share of their row reads by sequential scans (pg_stat_user_tables)',
+	 'count', 'at_or_above',
+	 NULL, 1, 'perfkit.health_seq_scan_critical_tables', NULL,
+	 '{perfkit.health_seq_scan_min_rows,perfkit.health_seq_scan_share}',
+	 'warning: a table of >= %3$s rows with > %4$s of its rows read by sequential scans; critical: %2$s such tables',
+	 'Large tables are read by sequential scans: see perfkit.recommend_indexes() and perfkit.slow_queries().');
 
-GRANT EXECUTE ON FUNCTION perfkit.health() TO pg_monitor;
+REVOKE ALL ON FUNCTION perfkit._health_database() FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION perfkit.health_summary() TO pg_monitor;
-
-GRANT EXECUTE ON FUNCTION perfkit.metrics() TO pg_monitor;
-
-GRANT EXECUTE ON FUNCTION perfkit._statement_stats() TO pg_monitor;
-
-GRANT EXECUTE ON FUNCTION perfkit._statement_text(text, bigint, oid) TO pg_monitor;
-
-GRANT EXECUTE ON FUNCTION perfkit.slow_queries(integer) TO pg_monitor;
-
-GRANT EXECUTE ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) TO pg_monitor;
+GRANT EXECUTE ON FUNCTION perfkit._health_database() TO pg_monitor;

@@ -242,3 +242,85 @@ GRANT SELECT ON perfkit.conversions, perfkit.conversion_progress TO PUBLIC;
  * writes it as the extension's owner, so that no role can add entries that
  * make another role's conversion delete or recopy rows.
  */
+-----------------------------------------------------------------------------
+-- Health checks of this room (read by perfkit.health(), src/health/)
+-----------------------------------------------------------------------------
+
+/*
+ * A partition bound as a timestamp, or NULL when it is not one (a bound of
+ * an integer column, MINVALUE, MAXVALUE).
+ */
+CREATE FUNCTION perfkit._as_timestamptz(bound text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN bound::timestamptz;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+	RETURN NULL;
+END
+$$;
+
+/*
+ * The maintained tables, in one pass over perfkit.partition_sets: those
+ * whose newest partition ends less than max(premake - 1, 1) intervals
+ * ahead (critical when none covers now), and the rows in their default
+ * partitions.  Bounds that are not timestamps are not judged.  A failure
+ * to read the view is reported by both checks.
+ */
+CREATE FUNCTION perfkit._health_partition()
+RETURNS SETOF perfkit.health_measurement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+BEGIN
+	SELECT count(*) AS n,
+		   count(*) FILTER (WHERE coalesce(p.partitions, 0) = 0 OR p.nb <= now()) AS uncovered,
+		   count(*) FILTER (WHERE coalesce(p.partitions, 0) = 0
+							OR p.nb < now() + p."interval" * greatest(p.premake - 1, 1)) AS short,
+		   string_agg(p."table"::text, ', ' ORDER BY p."table"::text)
+			 FILTER (WHERE coalesce(p.partitions, 0) = 0
+					 OR p.nb < now() + p."interval" * greatest(p.premake - 1, 1)) AS short_names,
+		   coalesce(sum(p.rows_in_default), 0) AS default_rows,
+		   string_agg(p."table"::text || ' (' || p.rows_in_default || ')', ', '
+					  ORDER BY p."table"::text) FILTER (WHERE p.rows_in_default > 0) AS default_names
+	INTO r
+	FROM (SELECT s."table", s."interval", s.premake, s.rows_in_default, s.partitions,
+				 perfkit._as_timestamptz(s.newest_bound) AS nb
+		  FROM perfkit.partition_sets s) p;
+	RETURN QUERY VALUES
+		('partition_premake', r.short::float8,
+		 CASE WHEN r.n = 0 THEN 'no partition sets'
+			  WHEN r.short = 0 THEN format('%s sets, all premade', r.n)
+			  ELSE format('%s of %s short: %s', r.short, r.n, r.short_names) END,
+		 r.short::float8, CASE WHEN r.uncovered > 0 THEN 'critical' END, NULL::text),
+		('partition_default_rows', r.default_rows::float8,
+		 CASE WHEN r.default_rows = 0 THEN '0' ELSE format('%s: %s', r.default_rows, r.default_names) END,
+		 r.default_rows::float8, NULL, NULL);
+EXCEPTION WHEN others THEN
+	RETURN QUERY
+		SELECT c, NULL::float8, NULL::text, NULL::float8, NULL::text,
+			   'cannot read perfkit.partition_sets: ' || SQLERRM
+		FROM unnest(ARRAY['partition_premake', 'partition_default_rows']) c;
+END
+$$;
+
+INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
+	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
+	('partition_premake', 11, 'partition', 'perfkit._health_partition',
+	 'maintained tables of perfkit.partition_sets whose newest partition ends less than max(premake - 1, 1) intervals from now; critical when no partition covers now, or the table has none',
+	 'count', 'above', NULL, 0, NULL, NULL, '{}',
+	 'warning: newest partition ends less than max(premake - 1, 1) intervals ahead; critical: none covers now',
+	 'Future partitions are missing: check that the partitions job runs (perfkit.jobs) and read last_error in perfkit.partition_sets.'),
+	('partition_default_rows', 12, 'partition', 'perfkit._health_partition',
+	 'rows in default partitions (rows_in_default of perfkit.partition_sets)',
+	 'count', 'above', NULL, 0, NULL, NULL, '{}',
+	 'warning > %1$s rows in a default partition',
+	 'Rows landed in a default partition: the partitions job moves them once their partitions exist.');
+
+REVOKE ALL ON FUNCTION perfkit._health_partition() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION perfkit._health_partition() TO pg_monitor;

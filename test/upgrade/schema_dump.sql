@@ -105,3 +105,8 @@ SELECT line FROM (SELECT 'extension config ' || c.oid::regclass::text || ' ' || 
 SELECT line FROM (SELECT 'job ' || concat_ws(' | ', VARIADIC (SELECT array_agg(v ORDER BY k)
 	FROM jsonb_each_text(to_jsonb(j)) AS x(k, v)))
 	FROM perfkit.job_registry j) y(line) ORDER BY line COLLATE "C";
+
+-- The health checks perfkit registers.
+SELECT line FROM (SELECT 'check ' || concat_ws(' | ', VARIADIC (SELECT array_agg(v ORDER BY k)
+	FROM jsonb_each_text(to_jsonb(c)) AS x(k, v)))
+	FROM perfkit.health_checks c) y(line) ORDER BY line COLLATE "C";
