@@ -308,6 +308,9 @@ SELECT pg_temp.prom_problems(E'# HELP perfkit_x an x\n# TYPE perfkit_x gauge\n'
 SELECT perfkit._prom_label(E'a\\b"c\nd') AS escaped;
 -- A rollup whose name (a quoted identifier) holds all three.
 SELECT perfkit.create_rollup(E'"health ""odd\\\nname"', 'health_events', 'ts', 'day') AS odd_rollup;
+-- Never refreshed: rollup_lag warns and names it (it has no lag to measure).
+SELECT status, value LIKE '%; never refreshed: public."health ""odd%' AS names_it
+FROM perfkit.health() WHERE check_name = 'rollup_lag';
 
 -- Some checks warning, some critical: the real output parses cleanly.
 SET perfkit.health_connections_warn = 0;

@@ -106,20 +106,30 @@ GRANT SELECT ON perfkit.job_registry TO PUBLIC;
 -----------------------------------------------------------------------------
 
 /*
- * Failed runs of perfkit jobs in the last day, from pg_cron's run details
- * (through perfkit.jobs); not measured without pg_cron.
+ * failed_jobs: failed runs of perfkit jobs in the last day (perfkit.jobs:
+ * pg_cron's run details where pg_cron lives, perfkit's own count of this
+ * database's runs everywhere).  pg_cron_runs: how pg_cron's runs reach the
+ * server (perfkit.status()) and the runs of the last day that could not
+ * connect; "cannot connect" there is critical at once.
  */
 CREATE FUNCTION perfkit._health_jobs()
 RETURNS SETOF perfkit.health_measurement
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	conn text := (SELECT s.value FROM perfkit.status() s WHERE s.name = 'pg_cron_connection');
 BEGIN
-	IF NOT EXISTS (SELECT FROM pg_extension e WHERE e.extname = 'pg_cron') THEN
-		RETURN QUERY VALUES ('failed_jobs', NULL::float8, 'pg_cron not installed', NULL::float8,
-							 NULL::text, NULL::text);
-		RETURN;
-	END IF;
+	RETURN QUERY
+		SELECT 'pg_cron_runs', f.n::float8,
+			   CASE WHEN conn IS NULL THEN 'pg_cron not loaded'
+					WHEN f.n = 0 THEN conn
+					ELSE format('%s runs could not connect (%s); %s', f.n, f.names, conn) END,
+			   f.n::float8, CASE WHEN conn LIKE 'cannot connect%' THEN 'critical' END, NULL::text
+		FROM (SELECT coalesce(sum(c.connection_failures_1d), 0) AS n,
+					 string_agg(c.job || ' (' || c.connection_failures_1d || ')', ', ' ORDER BY c.job)
+					   FILTER (WHERE c.connection_failures_1d > 0) AS names
+			  FROM perfkit._cron_jobs() c) f;
 	RETURN QUERY
 		SELECT 'failed_jobs', f.n::float8,
 			   CASE WHEN f.n = 0 THEN '0' ELSE format('%s: %s', f.n, f.names) END,
@@ -134,11 +144,16 @@ $$;
 INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
 	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
 	('failed_jobs', 9, 'jobs', 'perfkit._health_jobs',
-	 'failed runs of perfkit jobs in the last day (failures_1d of perfkit.jobs, from pg_cron''s cron.job_run_details)',
+	 'failed runs of perfkit jobs in the last day (failures_1d of perfkit.jobs: pg_cron''s cron.job_run_details, and perfkit''s own count of this database''s runs)',
 	 'count', 'at_or_above',
 	 'perfkit.health_job_failures_warn', NULL, 'perfkit.health_job_failures_critical', NULL, '{}',
 	 'warning >= %1$s, critical >= %2$s failed runs in 1 day',
-	 'perfkit jobs failed: read last_error in perfkit.jobs and cron.job_run_details.');
+	 'perfkit jobs failed: read last_error in perfkit.jobs and cron.job_run_details.'),
+	('pg_cron_runs', 15, 'jobs', 'perfkit._health_jobs',
+	 'how pg_cron''s runs connect (perfkit.status()), and runs of perfkit jobs in the last day that could not connect (cron.job_run_details, in pg_cron''s database)',
+	 'count', 'at_or_above', NULL, 1, NULL, 3, '{}',
+	 'warning >= %1$s, critical >= %2$s runs that could not connect in 1 day, or no way to connect',
+	 'pg_cron cannot reach the server: set cron.use_background_workers = on (and max_worker_processes) and restart, or make the server listen on cron.host and let the role log in without a password (pg_hba.conf trust for localhost, or .pgpass).');
 
 REVOKE ALL ON FUNCTION perfkit._health_jobs() FROM PUBLIC;
 

@@ -307,9 +307,13 @@ cron_jobs_named(Datum *args, Oid *argtypes)
 	bool		isnull;
 	uint64		n;
 
-	pk_spi_exec("SELECT extowner FROM pg_catalog.pg_extension "
-				"WHERE extname OPERATOR(pg_catalog.=) 'perfkit'",
-				0, NULL, NULL, NULL, true);
+	if (pk_spi_exec("SELECT extowner FROM pg_catalog.pg_extension "
+					"WHERE extname OPERATOR(pg_catalog.=) 'perfkit'",
+					0, NULL, NULL, NULL, true) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"perfkit\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION perfkit.")));
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
@@ -490,9 +494,9 @@ PG_FUNCTION_INFO_V1(perfkit_cron_jobs);
 /*
  * perfkit._cron_jobs(): pg_cron's view of this database's perfkit jobs:
  * schedule, last run, the most recent failure, and the failed runs of
- * the last day.  A run pg_cron could not start (its "connection failed",
- * with no start time) counts when it came after every run older than a
- * day.  Empty when pg_cron is
+ * the last day, and of those the runs pg_cron could not start (its
+ * "connection failed", with no start time), which count when they came
+ * after every run older than a day.  Empty when pg_cron is
  * not usable here.  The function is SECURITY DEFINER (search_path pinned)
  * and granted to pg_monitor only: the jobs view must show what pg_cron
  * holds for perfkit's jobs, whoever scheduled them, to monitoring roles
@@ -523,6 +527,12 @@ perfkit_cron_jobs(PG_FUNCTION_ARGS)
 					"                    coalesce((SELECT max(o.runid) FROM cron.job_run_details o "
 					"                              WHERE o.jobid = j.jobid "
 					"                                AND o.start_time <= now() - interval '1 day'), 0)))) "
+					"       , (SELECT count(*) FROM cron.job_run_details d "
+					"         WHERE d.jobid = j.jobid AND d.status = 'failed' "
+					"           AND d.start_time IS NULL AND d.return_message = 'connection failed' "
+					"           AND d.runid > coalesce((SELECT max(o.runid) FROM cron.job_run_details o "
+					"                                   WHERE o.jobid = j.jobid "
+					"                                     AND o.start_time <= now() - interval '1 day'), 0)) "
 					"FROM cron.job j "
 					"LEFT JOIN LATERAL (SELECT * FROM cron.job_run_details d "
 					"    WHERE d.jobid = j.jobid ORDER BY d.runid DESC LIMIT 1) last ON true "
@@ -536,11 +546,11 @@ perfkit_cron_jobs(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[11];
-		bool		nulls[11];
+		Datum		values[12];
+		bool		nulls[12];
 		int			col;
 
-		for (col = 0; col < 11; col++)
+		for (col = 0; col < 12; col++)
 			values[col] = SPI_getbinval(SPI_tuptable->vals[i],
 										SPI_tuptable->tupdesc, col + 1, &nulls[col]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

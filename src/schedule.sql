@@ -31,7 +31,7 @@ CREATE FUNCTION perfkit._cron_jobs(
 	OUT job text, OUT jobid bigint, OUT schedule text, OUT active boolean,
 	OUT username text, OUT last_start timestamptz, OUT last_end timestamptz,
 	OUT last_status text, OUT last_failure timestamptz, OUT last_error text,
-	OUT failures_1d bigint)
+	OUT failures_1d bigint, OUT connection_failures_1d bigint)
 RETURNS SETOF record
 LANGUAGE C STRICT VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -118,9 +118,99 @@ RETURN CASE WHEN v IS NULL OR v = 'NaN'::float8 THEN 'NaN'
 			ELSE v::text END;
 
 /*
- * perfkit.metrics(): every family has HELP and TYPE lines, then its
- * samples; names start with perfkit_, counters end in _total.  Counters
- * count since the server started (perfkit's shared memory).
+ * The facts of metrics(), as rows: one view per label set, label columns
+ * first, then one numeric column per family, NULL where the family has no
+ * sample.  SQL exporters read these (contrib/prometheus/queries.yaml for
+ * prometheus-postgres-exporter names each metric <query>_<column>, which
+ * gives the family names below); metrics() renders the same rows as
+ * exposition text, so both paths always agree.
+ *
+ *	view				labels	families
+ *	metrics_health		check	perfkit_health_status, perfkit_health_value
+ *	metrics_database	-		perfkit_health_overall, perfkit_cache_*,
+ *								perfkit_advisor_workload_*
+ *	metrics_rollups		rollup	perfkit_rollup_*
+ *	metrics_jobs		job_name perfkit_job_*
+ *	metrics_partitions	table	perfkit_partition_default_rows
+ *
+ * A job's label is job_name, not job: Prometheus gives every scraped
+ * sample the label job (the scrape job's name).  A relation's label is
+ * its name qualified whatever the reader's search_path, so that the
+ * exporter and metrics() label a series alike.
+ */
+CREATE FUNCTION perfkit._metric_relname(rel regclass)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT format('%I.%I', n.nspname, c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = rel);
+
+CREATE VIEW perfkit.metrics_health AS
+SELECT h.check_name AS "check",
+	   CASE h.status WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END AS status,
+	   h.metric AS value,
+	   h.ord
+FROM perfkit._health() h;
+
+COMMENT ON VIEW perfkit.metrics_health IS
+'perfkit_health_status and perfkit_health_value, one row per check of perfkit.health()';
+
+CREATE VIEW perfkit.metrics_database AS
+SELECT (SELECT max(h.status) FROM perfkit.metrics_health h) AS health_overall,
+	   c.entries AS cache_entries,
+	   c.bytes_used AS cache_bytes_used,
+	   c.bytes_total AS cache_bytes_total,
+	   c.hits AS cache_hits_total,
+	   c.misses AS cache_misses_total,
+	   c.evictions AS cache_evictions_total,
+	   c.expirations AS cache_expirations_total,
+	   c.invalidations AS cache_invalidations_total,
+	   w.entries AS advisor_workload_entries,
+	   w.max_entries AS advisor_workload_max_entries,
+	   w.evictions AS advisor_workload_evictions_total
+FROM perfkit.cache_stats() c, perfkit.workload_info() w;
+
+COMMENT ON VIEW perfkit.metrics_database IS
+'perfkit_health_overall, perfkit_cache_* and perfkit_advisor_workload_*, one row';
+
+CREATE VIEW perfkit.metrics_rollups AS
+SELECT perfkit._metric_relname(r.name::regclass) AS rollup,
+	   extract(epoch FROM r.lag)::float8 AS lag_seconds,
+	   extract(epoch FROM r.last_duration)::float8 AS last_refresh_duration_seconds,
+	   r.last_buckets AS last_refresh_buckets,
+	   r.pending_buckets,
+	   coalesce(r.refreshes, 0) AS refreshes_total,
+	   CASE WHEN coalesce(r.last_error_at > coalesce(r.last_refresh_at, '-infinity'), false)
+			THEN 1 ELSE 0 END AS last_refresh_failed
+FROM perfkit.rollups r;
+
+COMMENT ON VIEW perfkit.metrics_rollups IS
+'perfkit_rollup_*, one row per rollup';
+
+CREATE VIEW perfkit.metrics_jobs AS
+SELECT j.job AS job_name,
+	   j.runs_since_start AS runs_total,
+	   j.failures_since_start AS failures_total,
+	   j.failures_1d,
+	   CASE WHEN j.running THEN 1 ELSE 0 END AS running
+FROM perfkit.jobs j;
+
+COMMENT ON VIEW perfkit.metrics_jobs IS
+'perfkit_job_*, one row per perfkit job';
+
+CREATE VIEW perfkit.metrics_partitions AS
+SELECT perfkit._metric_relname(s."table") AS "table", coalesce(s.rows_in_default, 0) AS default_rows
+FROM perfkit.partition_sets s;
+
+COMMENT ON VIEW perfkit.metrics_partitions IS
+'perfkit_partition_default_rows, one row per maintained table';
+
+/*
+ * perfkit.metrics(): the rows above as Prometheus exposition text.  Every
+ * family has HELP and TYPE lines, then its samples; names start with
+ * perfkit_, counters end in _total.  Counters count since the server
+ * started (perfkit's shared memory).
  */
 CREATE FUNCTION perfkit.metrics()
 RETURNS text
@@ -129,15 +219,25 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	body text;
-	part text;
+	parts perfkit.metrics_partitions[];
 BEGIN
-	WITH h AS MATERIALIZED (SELECT * FROM perfkit._health()),
-	c AS MATERIALIZED (SELECT * FROM perfkit.cache_stats()),
+	-- A default partition that cannot be counted now (the health check
+	-- partition_default_rows says why) leaves the family without samples.
+	BEGIN
+		SELECT array_agg(p) INTO parts FROM perfkit.metrics_partitions p;
+	EXCEPTION WHEN others THEN
+		parts := NULL;
+	END;
+	WITH h AS MATERIALIZED (SELECT * FROM perfkit.metrics_health),
+	d AS MATERIALIZED (SELECT x.*, (SELECT max(h.status) FROM h) AS overall
+					   FROM perfkit.cache_stats() c0,
+							LATERAL (SELECT c0.entries, c0.bytes_used, c0.bytes_total, c0.hits,
+											c0.misses, c0.evictions, c0.expirations,
+											c0.invalidations) x),
 	wl AS MATERIALIZED (SELECT * FROM perfkit.workload_info()),
-	ro AS MATERIALIZED (SELECT x.name, x.lag, x.last_duration, x.last_buckets, x.refreshes,
-							   x.pending_buckets FROM perfkit.rollups x),
-	jo AS MATERIALIZED (SELECT j.job, j.runs_since_start, j.failures_since_start, j.failures_1d,
-							   j.running FROM perfkit.jobs j),
+	ro AS MATERIALIZED (SELECT * FROM perfkit.metrics_rollups),
+	jo AS MATERIALIZED (SELECT * FROM perfkit.metrics_jobs),
+	pa AS MATERIALIZED (SELECT * FROM unnest(parts)),
 	fam(ord, name, kind, help) AS (VALUES
 		(1, 'perfkit_health_status', 'gauge', 'Status of a perfkit.health() check: 0 ok, 1 warning, 2 critical.'),
 		(2, 'perfkit_health_value', 'gauge', 'Value a perfkit.health() check measured (a ratio, seconds or a count).'),
@@ -155,87 +255,57 @@ BEGIN
 		(22, 'perfkit_rollup_last_refresh_buckets', 'gauge', 'Buckets a rollup''s last refresh wrote.'),
 		(23, 'perfkit_rollup_pending_buckets', 'gauge', 'Final buckets of a rollup with changes not refreshed yet.'),
 		(24, 'perfkit_rollup_refreshes_total', 'counter', 'Refreshes of a rollup.'),
+		(25, 'perfkit_rollup_last_refresh_failed', 'gauge', 'Whether a rollup''s last refresh failed: 1 or 0.'),
 		(30, 'perfkit_job_runs_total', 'counter', 'Runs of a perfkit maintenance job since the server started.'),
 		(31, 'perfkit_job_failures_total', 'counter', 'Failed runs of a perfkit maintenance job since the server started.'),
 		(32, 'perfkit_job_failures_1d', 'gauge', 'Failed runs of a perfkit maintenance job in the last day, from pg_cron.'),
 		(33, 'perfkit_job_running', 'gauge', 'Whether a perfkit maintenance job is running: 1 or 0.'),
 		(40, 'perfkit_advisor_workload_entries', 'gauge', 'Statements in the index advisor''s workload store.'),
 		(41, 'perfkit_advisor_workload_max_entries', 'gauge', 'Statements the index advisor''s workload store keeps at most.'),
-		(42, 'perfkit_advisor_workload_evictions_total', 'counter', 'Statements evicted from the index advisor''s workload store.')),
+		(42, 'perfkit_advisor_workload_evictions_total', 'counter', 'Statements evicted from the index advisor''s workload store.'),
+		(50, 'perfkit_partition_default_rows', 'gauge', 'Rows in the default partition of a maintained table.')),
 	smp(family, labels, v) AS (
-		SELECT 'perfkit_health_status', format('check="%s"', perfkit._prom_label(h.check_name)),
-			   CASE h.status WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END::float8
-		FROM h
+		SELECT 'perfkit_health_status', format('check="%s"', perfkit._prom_label(h."check")), h.status::float8 FROM h
 		UNION ALL
-		SELECT 'perfkit_health_value', format('check="%s"', perfkit._prom_label(h.check_name)), h.metric
-		FROM h WHERE h.metric IS NOT NULL
+		SELECT 'perfkit_health_value', format('check="%s"', perfkit._prom_label(h."check")), h.value FROM h
+		UNION ALL SELECT 'perfkit_health_overall', NULL, d.overall FROM d
+		UNION ALL SELECT 'perfkit_cache_entries', NULL, d.entries FROM d
+		UNION ALL SELECT 'perfkit_cache_bytes_used', NULL, d.bytes_used FROM d
+		UNION ALL SELECT 'perfkit_cache_bytes_total', NULL, d.bytes_total FROM d
+		UNION ALL SELECT 'perfkit_cache_hits_total', NULL, d.hits FROM d
+		UNION ALL SELECT 'perfkit_cache_misses_total', NULL, d.misses FROM d
+		UNION ALL SELECT 'perfkit_cache_evictions_total', NULL, d.evictions FROM d
+		UNION ALL SELECT 'perfkit_cache_expirations_total', NULL, d.expirations FROM d
+		UNION ALL SELECT 'perfkit_cache_invalidations_total', NULL, d.invalidations FROM d
 		UNION ALL
-		SELECT 'perfkit_health_overall', NULL,
-			   max(CASE h.status WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END)::float8
-		FROM h
-		UNION ALL SELECT 'perfkit_cache_entries', NULL, c.entries FROM c
-		UNION ALL SELECT 'perfkit_cache_bytes_used', NULL, c.bytes_used FROM c
-		UNION ALL SELECT 'perfkit_cache_bytes_total', NULL, c.bytes_total FROM c
-		UNION ALL SELECT 'perfkit_cache_hits_total', NULL, c.hits FROM c
-		UNION ALL SELECT 'perfkit_cache_misses_total', NULL, c.misses FROM c
-		UNION ALL SELECT 'perfkit_cache_evictions_total', NULL, c.evictions FROM c
-		UNION ALL SELECT 'perfkit_cache_expirations_total', NULL, c.expirations FROM c
-		UNION ALL SELECT 'perfkit_cache_invalidations_total', NULL, c.invalidations FROM c
+		SELECT x.family, format('rollup="%s"', perfkit._prom_label(ro.rollup)), x.v
+		FROM ro, LATERAL (VALUES ('perfkit_rollup_lag_seconds', ro.lag_seconds),
+								 ('perfkit_rollup_last_refresh_duration_seconds', ro.last_refresh_duration_seconds),
+								 ('perfkit_rollup_last_refresh_buckets', ro.last_refresh_buckets::float8),
+								 ('perfkit_rollup_pending_buckets', ro.pending_buckets::float8),
+								 ('perfkit_rollup_refreshes_total', ro.refreshes_total::float8),
+								 ('perfkit_rollup_last_refresh_failed', ro.last_refresh_failed::float8)) x(family, v)
 		UNION ALL
-		SELECT 'perfkit_rollup_lag_seconds', format('rollup="%s"', perfkit._prom_label(ro.name)),
-			   extract(epoch FROM ro.lag)::float8 FROM ro WHERE ro.lag IS NOT NULL
-		UNION ALL
-		SELECT 'perfkit_rollup_last_refresh_duration_seconds', format('rollup="%s"', perfkit._prom_label(ro.name)),
-			   extract(epoch FROM ro.last_duration)::float8 FROM ro WHERE ro.last_duration IS NOT NULL
-		UNION ALL
-		SELECT 'perfkit_rollup_last_refresh_buckets', format('rollup="%s"', perfkit._prom_label(ro.name)),
-			   ro.last_buckets FROM ro WHERE ro.last_buckets IS NOT NULL
-		UNION ALL
-		SELECT 'perfkit_rollup_pending_buckets', format('rollup="%s"', perfkit._prom_label(ro.name)),
-			   ro.pending_buckets FROM ro
-		UNION ALL
-		SELECT 'perfkit_rollup_refreshes_total', format('rollup="%s"', perfkit._prom_label(ro.name)),
-			   coalesce(ro.refreshes, 0) FROM ro
-		UNION ALL
-		SELECT 'perfkit_job_runs_total', format('job="%s"', perfkit._prom_label(jo.job)), jo.runs_since_start FROM jo
-		UNION ALL
-		SELECT 'perfkit_job_failures_total', format('job="%s"', perfkit._prom_label(jo.job)), jo.failures_since_start FROM jo
-		UNION ALL
-		SELECT 'perfkit_job_failures_1d', format('job="%s"', perfkit._prom_label(jo.job)), jo.failures_1d
-		FROM jo WHERE jo.failures_1d IS NOT NULL
-		UNION ALL
-		SELECT 'perfkit_job_running', format('job="%s"', perfkit._prom_label(jo.job)),
-			   CASE WHEN jo.running THEN 1 ELSE 0 END FROM jo
+		SELECT x.family, format('job_name="%s"', perfkit._prom_label(jo.job_name)), x.v
+		FROM jo, LATERAL (VALUES ('perfkit_job_runs_total', jo.runs_total::float8),
+								 ('perfkit_job_failures_total', jo.failures_total::float8),
+								 ('perfkit_job_failures_1d', jo.failures_1d::float8),
+								 ('perfkit_job_running', jo.running::float8)) x(family, v)
 		UNION ALL SELECT 'perfkit_advisor_workload_entries', NULL, wl.entries FROM wl
 		UNION ALL SELECT 'perfkit_advisor_workload_max_entries', NULL, wl.max_entries FROM wl
-		UNION ALL SELECT 'perfkit_advisor_workload_evictions_total', NULL, wl.evictions FROM wl)
+		UNION ALL SELECT 'perfkit_advisor_workload_evictions_total', NULL, wl.evictions FROM wl
+		UNION ALL
+		SELECT 'perfkit_partition_default_rows', format('table="%s"', perfkit._prom_label(pa."table"::text)),
+			   pa.default_rows::float8 FROM pa)
 	SELECT string_agg(
 		format(E'# HELP %s %s\n# TYPE %s %s\n', f.name,
 			   replace(replace(f.help, E'\\', E'\\\\'), E'\n', E'\\n'), f.name, f.kind)
 		|| coalesce((SELECT string_agg(f.name || coalesce('{' || s.labels || '}', '') || ' '
 									   || perfkit._prom_value(s.v) || E'\n', '' ORDER BY s.labels)
-					 FROM smp s WHERE s.family = f.name), ''),
+					 FROM smp s WHERE s.family = f.name AND s.v IS NOT NULL), ''),
 		'' ORDER BY f.ord)
 	INTO body
 	FROM fam f;
-
-	-- Partition maintenance, when installed: rows in default partitions.
-	IF to_regclass('perfkit.partition_sets') IS NOT NULL THEN
-		BEGIN
-			EXECUTE $q$
-				SELECT E'# HELP perfkit_partition_default_rows Rows in the default partition of a maintained table.\n'
-					   || E'# TYPE perfkit_partition_default_rows gauge\n'
-					   || coalesce(string_agg(format(E'perfkit_partition_default_rows{table="%s"} %s\n',
-													 perfkit._prom_label(s."table"::text),
-													 perfkit._prom_value(coalesce(s.rows_in_default, 0))),
-											  '' ORDER BY s."table"::text), '')
-				FROM perfkit.partition_sets s
-			$q$ INTO part;
-			body := body || part;
-		EXCEPTION WHEN others THEN
-			NULL;				-- the health check reports the error
-		END;
-	END IF;
 	RETURN body;
 END
 $$;
@@ -382,6 +452,12 @@ GRANT EXECUTE ON FUNCTION perfkit._health_measurements(), perfkit._health(), per
 	perfkit._statement_text(text, bigint, oid), perfkit.slow_queries(integer),
 	perfkit.n_plus_one_suspects(bigint, integer)
 TO pg_monitor;
+
+REVOKE ALL ON perfkit.metrics_health, perfkit.metrics_database, perfkit.metrics_rollups,
+	perfkit.metrics_jobs, perfkit.metrics_partitions FROM PUBLIC;
+
+GRANT SELECT ON perfkit.metrics_health, perfkit.metrics_database, perfkit.metrics_rollups,
+	perfkit.metrics_jobs, perfkit.metrics_partitions TO pg_monitor;
 
 -----------------------------------------------------------------------------
 -- Health checks of this room (read by perfkit.health(), src/health/)

@@ -1481,7 +1481,9 @@ REVOKE ALL ON FUNCTION perfkit._rollup_purge_forged() FROM PUBLIC;
 
 /*
  * The worst lag of the rollups, in buckets of each rollup's granularity;
- * a rollup whose last refresh failed makes the check at least a warning.
+ * a rollup whose last refresh failed, or that was never refreshed (no
+ * watermark: it has no lag to measure), makes the check at least a
+ * warning.
  */
 CREATE FUNCTION perfkit._health_rollup()
 RETURNS SETOF perfkit.health_measurement
@@ -1494,17 +1496,21 @@ BEGIN
 			   CASE WHEN r.n = 0 THEN 'no rollups'
 					WHEN r.worst IS NULL THEN format('%s rollups, no lag known', r.n)
 					ELSE format('%s: %s buckets behind', r.worst_name, round(r.worst::numeric, 1))
-						 || CASE WHEN r.failing > 0 THEN format('; last refresh failed: %s', r.failing_names) ELSE '' END
-			   END,
-			   r.worst, CASE WHEN r.failing > 0 THEN 'warning' END, NULL::text
+			   END
+			   || CASE WHEN r.failing > 0 THEN format('; last refresh failed: %s', r.failing_names) ELSE '' END
+			   || CASE WHEN r.never > 0 THEN format('; never refreshed: %s', r.never_names) ELSE '' END,
+			   r.worst, CASE WHEN r.failing > 0 OR r.never > 0 THEN 'warning' END, NULL::text
 		FROM (SELECT count(*) AS n,
 					 max(l.buckets) AS worst,
 					 (array_agg(l.name ORDER BY l.buckets DESC NULLS LAST))[1] AS worst_name,
 					 count(*) FILTER (WHERE l.failing) AS failing,
-					 string_agg(l.name, ', ' ORDER BY l.name) FILTER (WHERE l.failing) AS failing_names
+					 string_agg(l.name, ', ' ORDER BY l.name) FILTER (WHERE l.failing) AS failing_names,
+					 count(*) FILTER (WHERE l.never) AS never,
+					 string_agg(l.name, ', ' ORDER BY l.name) FILTER (WHERE l.never) AS never_names
 			  FROM (SELECT x.name,
 						   extract(epoch FROM x.lag)::float8 / perfkit._bucket_seconds(x.granularity) AS buckets,
-						   coalesce(x.last_error_at > coalesce(x.last_refresh_at, '-infinity'), false) AS failing
+						   coalesce(x.last_error_at > coalesce(x.last_refresh_at, '-infinity'), false) AS failing,
+						   x.watermark IS NULL AND x.last_refresh_at IS NULL AS never
 					FROM perfkit.rollups x) l) r;
 END
 $$;
@@ -1512,10 +1518,10 @@ $$;
 INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
 	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
 	('rollup_lag', 10, 'rollup', 'perfkit._health_rollup',
-	 'worst lag of perfkit.rollups in buckets of the rollup''s granularity; any rollup whose last_error_at is after its last_refresh_at',
+	 'worst lag of perfkit.rollups in buckets of the rollup''s granularity; any rollup whose last_error_at is after its last_refresh_at, or never refreshed',
 	 'buckets', 'above',
 	 'perfkit.health_rollup_lag_warn', NULL, 'perfkit.health_rollup_lag_critical', NULL, '{}',
-	 'warning > %1$s, critical > %2$s buckets behind, or last refresh failed',
+	 'warning > %1$s, critical > %2$s buckets behind, last refresh failed, or never refreshed',
 	 'Rollups fall behind: check that the rollups job is scheduled (perfkit.jobs) and read last_error in perfkit.rollups.');
 
 REVOKE ALL ON FUNCTION perfkit._health_rollup() FROM PUBLIC;

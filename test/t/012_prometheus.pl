@@ -18,11 +18,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use File::Basename qw(dirname);
+use File::Spec;
 use HTTP::Tiny;
 use IPC::Run;
 use Test::More;
 
-my $contrib = dirname(__FILE__) . '/../../contrib/prometheus';
+my $contrib = File::Spec->rel2abs(dirname(__FILE__) . '/../../contrib/prometheus');
 for my $bin (qw(prometheus promtool prometheus-postgres-exporter))
 {
 	plan skip_all => "$bin is not installed (make test installs it)"
@@ -46,6 +47,14 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE exporter LOGIN IN ROLE pg_monitor;
 	CREATE TABLE accounts (email text);
 	INSERT INTO accounts VALUES ('a@example.com'), ('a@example.com');
+	-- a rollup and a maintained table, so that every family has samples
+	CREATE TABLE trips (at timestamptz NOT NULL, km int);
+	INSERT INTO trips SELECT now() - i * interval '1 hour', i FROM generate_series(1, 48) i;
+	SELECT perfkit.create_rollup('trips_daily', 'trips', 'at', 'day', measures => ARRAY['sum(km)']);
+	SELECT perfkit.refresh_rollup('trips_daily');
+	CREATE TABLE events (at timestamptz NOT NULL, v int) PARTITION BY RANGE (at);
+	SELECT perfkit.partition_table('events', 'at', '1 day');
+	CALL perfkit.run_job('history');
 });
 # A unique index built concurrently over duplicates is left invalid.
 $node->psql('postgres', 'CREATE UNIQUE INDEX CONCURRENTLY accounts_email ON accounts (email)');
