@@ -40,6 +40,7 @@ extern double perfkit_health_cache_fill_critical;
 extern int	perfkit_health_seq_scan_min_rows;
 extern double perfkit_health_seq_scan_share;
 extern int	perfkit_health_seq_scan_critical_tables;
+extern int	perfkit_metric_timeout;
 
 /* health/gucs.c: registers the room's settings (called by _PG_init) */
 extern void health_define_gucs(void);

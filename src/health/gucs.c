@@ -48,6 +48,7 @@ double		perfkit_health_cache_fill_critical = 0.99;
 int			perfkit_health_seq_scan_min_rows = 100000;
 double		perfkit_health_seq_scan_share = 0.90;
 int			perfkit_health_seq_scan_critical_tables = 10;
+int			perfkit_metric_timeout = 1000;
 
 void
 health_define_gucs(void)
@@ -314,5 +315,16 @@ health_define_gucs(void)
 							INT_MAX,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("perfkit.metric_timeout",
+							"Time a metric defined with perfkit.define_metric() may take to read.",
+							"A slower read gives no samples and an error row in perfkit.metrics_user.",
+							&perfkit_metric_timeout,
+							1000,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }

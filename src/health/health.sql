@@ -207,6 +207,60 @@ COMMENT ON VIEW perfkit.metrics_partitions IS
 'perfkit_partition_default_rows, one row per maintained table';
 
 /*
+ * Business metrics (src/health/metrics.c): an app's own gauges and
+ * counters as SQL queries, each run as the role that defined it (in a
+ * security-restricted operation, with its search_path of definition)
+ * when metrics are read, within perfkit.metric_timeout, its rows kept in
+ * the reading backend for cache_for.  The rows are the user's: pg_dump
+ * dumps them.
+ */
+CREATE TABLE perfkit.user_metrics (
+	name text PRIMARY KEY CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND length(name) <= 48),
+	query text NOT NULL,
+	kind text NOT NULL CHECK (kind IN ('gauge', 'counter')),
+	help text NOT NULL,
+	owner regrole NOT NULL,
+	search_path text NOT NULL,
+	cache_for interval NOT NULL,
+	defined_at timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE perfkit.user_metrics IS
+'metrics defined with perfkit.define_metric(), exposed as perfkit_user_<name>';
+
+SELECT pg_catalog.pg_extension_config_dump('perfkit.user_metrics', '');
+
+CREATE FUNCTION perfkit.define_metric(name text, query text, kind text DEFAULT 'gauge',
+	help text DEFAULT NULL, cache_for interval DEFAULT '10 seconds')
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_define_metric';
+
+COMMENT ON FUNCTION perfkit.define_metric(text, text, text, text, interval) IS
+'define (or replace) a metric perfkit_user_<name>: a SELECT of label columns and one numeric value, run as its owner when metrics are read';
+
+CREATE FUNCTION perfkit.drop_metric(name text)
+RETURNS boolean
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_drop_metric';
+
+COMMENT ON FUNCTION perfkit.drop_metric(text) IS
+'drop a metric defined with perfkit.define_metric()';
+
+CREATE FUNCTION perfkit._user_metric_rows(OUT metric text, OUT kind text, OUT help text,
+	OUT labels jsonb, OUT value float8, OUT error text)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'perfkit_user_metric_rows';
+
+CREATE VIEW perfkit.metrics_user AS
+SELECT u.metric, u.labels, u.value, u.error
+FROM perfkit._user_metric_rows() u;
+
+COMMENT ON VIEW perfkit.metrics_user IS
+'the rows of the metrics defined with perfkit.define_metric(); error tells why a metric gave none';
+
+/*
  * perfkit.metrics(): the rows above as Prometheus exposition text.  Every
  * family has HELP and TYPE lines, then its samples; names start with
  * perfkit_, counters end in _total.  Counters count since the server
@@ -238,6 +292,7 @@ BEGIN
 	ro AS MATERIALIZED (SELECT * FROM perfkit.metrics_rollups),
 	jo AS MATERIALIZED (SELECT * FROM perfkit.metrics_jobs),
 	pa AS MATERIALIZED (SELECT * FROM unnest(parts)),
+	um AS MATERIALIZED (SELECT * FROM perfkit._user_metric_rows() u WHERE u.error IS NULL),
 	fam(ord, name, kind, help) AS (VALUES
 		(1, 'perfkit_health_status', 'gauge', 'Status of a perfkit.health() check: 0 ok, 1 warning, 2 critical.'),
 		(2, 'perfkit_health_value', 'gauge', 'Value a perfkit.health() check measured (a ratio, seconds or a count).'),
@@ -263,7 +318,9 @@ BEGIN
 		(40, 'perfkit_advisor_workload_entries', 'gauge', 'Statements in the index advisor''s workload store.'),
 		(41, 'perfkit_advisor_workload_max_entries', 'gauge', 'Statements the index advisor''s workload store keeps at most.'),
 		(42, 'perfkit_advisor_workload_evictions_total', 'counter', 'Statements evicted from the index advisor''s workload store.'),
-		(50, 'perfkit_partition_default_rows', 'gauge', 'Rows in the default partition of a maintained table.')),
+		(50, 'perfkit_partition_default_rows', 'gauge', 'Rows in the default partition of a maintained table.')
+		UNION ALL
+		SELECT DISTINCT 100, 'perfkit_user_' || um.metric, um.kind, um.help FROM um),
 	smp(family, labels, v) AS (
 		SELECT 'perfkit_health_status', format('check="%s"', perfkit._prom_label(h."check")), h.status::float8 FROM h
 		UNION ALL
@@ -296,14 +353,19 @@ BEGIN
 		UNION ALL SELECT 'perfkit_advisor_workload_evictions_total', NULL, wl.evictions FROM wl
 		UNION ALL
 		SELECT 'perfkit_partition_default_rows', format('table="%s"', perfkit._prom_label(pa."table"::text)),
-			   pa.default_rows::float8 FROM pa)
+			   pa.default_rows::float8 FROM pa
+		UNION ALL
+		SELECT 'perfkit_user_' || um.metric,
+			   (SELECT string_agg(format('%s="%s"', l.key, perfkit._prom_label(l.value)), ',' ORDER BY l.key)
+				FROM jsonb_each_text(um.labels) l),
+			   um.value FROM um)
 	SELECT string_agg(
 		format(E'# HELP %s %s\n# TYPE %s %s\n', f.name,
 			   replace(replace(f.help, E'\\', E'\\\\'), E'\n', E'\\n'), f.name, f.kind)
 		|| coalesce((SELECT string_agg(f.name || coalesce('{' || s.labels || '}', '') || ' '
 									   || perfkit._prom_value(s.v) || E'\n', '' ORDER BY s.labels)
 					 FROM smp s WHERE s.family = f.name AND s.v IS NOT NULL), ''),
-		'' ORDER BY f.ord)
+		'' ORDER BY f.ord, f.name)
 	INTO body
 	FROM fam f;
 	RETURN body;
@@ -454,10 +516,22 @@ GRANT EXECUTE ON FUNCTION perfkit._health_measurements(), perfkit._health(), per
 TO pg_monitor;
 
 REVOKE ALL ON perfkit.metrics_health, perfkit.metrics_database, perfkit.metrics_rollups,
-	perfkit.metrics_jobs, perfkit.metrics_partitions FROM PUBLIC;
+	perfkit.metrics_jobs, perfkit.metrics_partitions, perfkit.metrics_user FROM PUBLIC;
 
 GRANT SELECT ON perfkit.metrics_health, perfkit.metrics_database, perfkit.metrics_rollups,
-	perfkit.metrics_jobs, perfkit.metrics_partitions TO pg_monitor;
+	perfkit.metrics_jobs, perfkit.metrics_partitions, perfkit.metrics_user TO pg_monitor;
+
+/*
+ * Defining metrics is for the roles the extension's owner grants it to
+ * (an app's owner role): a metric runs its owner's query whenever a
+ * monitoring role reads metrics.
+ */
+REVOKE ALL ON FUNCTION perfkit.define_metric(text, text, text, text, interval),
+	perfkit.drop_metric(text), perfkit._user_metric_rows() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION perfkit._user_metric_rows() TO pg_monitor;
+
+GRANT SELECT ON perfkit.user_metrics TO pg_monitor;
 
 -----------------------------------------------------------------------------
 -- Health checks of this room (read by perfkit.health(), src/health/)
