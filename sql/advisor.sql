@@ -93,6 +93,36 @@ SELECT * FROM advise('SELECT vehicle_id, engine_rpm FROM adv_readings WHERE vehi
 SELECT * FROM advise($q$SELECT v.vin, r.recorded_at FROM adv_vehicles v JOIN adv_readings r ON r.vehicle_id = v.id WHERE v.vin = 'VIN00000042'$q$);
 
 --
+-- bound parameters: types inferred as PREPARE infers them, costed as the
+-- generic plan (what EXPLAIN EXECUTE shows under force_generic_plan)
+--
+SELECT * FROM advise('SELECT * FROM adv_readings WHERE vehicle_id = $1');
+SELECT * FROM advise('SELECT * FROM adv_readings WHERE vehicle_id = $1 AND recorded_at >= $2 ORDER BY recorded_at LIMIT 20');
+PREPARE adv_generic(int) AS SELECT * FROM adv_readings WHERE vehicle_id = $1;
+SET plan_cache_mode = force_generic_plan;
+CREATE FUNCTION adv_plan_cost(q text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	j json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO j;
+	RETURN (j -> 0 -> 'Plan' ->> 'Total Cost')::float8;
+END
+$$;
+SELECT round(a.cost_before) = round(adv_plan_cost('EXECUTE adv_generic(7)')) AS before_is_generic_plan
+FROM perfkit.index_advisor('SELECT * FROM adv_readings WHERE vehicle_id = $1') a;
+RESET plan_cache_mode;
+DEALLOCATE adv_generic;
+-- parameters whose types cannot be inferred: "SELECT $1" takes text, as
+-- PREPARE does (nothing to index); a gap ($2 without $1) is an error
+SELECT * FROM perfkit.index_advisor('SELECT $1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM perfkit.index_advisor('SELECT * FROM adv_readings WHERE vehicle_id = $2');
+\echo :LAST_ERROR_SQLSTATE
+-- comments holding semicolons are comments, not statement ends
+SELECT * FROM advise('SELECT * FROM adv_readings /* one; two */ WHERE vehicle_id = $1 -- three; four');
+SELECT * FROM advise(E'-- lookup; by vehicle\nSELECT * FROM adv_readings WHERE vehicle_id = 7;');
+
+--
 -- negative controls: nothing proposed
 --
 -- tiny table
@@ -171,13 +201,24 @@ ORDER BY example COLLATE "C", calls;
 
 SELECT entries > 0 AS has_entries, max_entries, evictions FROM perfkit.workload_info();
 
--- A statement run with parameters is captured but cannot be re-planned.
+-- A statement run with parameters is captured with its parameter types and
+-- can be re-planned; run with parameters or with literals (spelled in
+-- another case, with a cast), its calls count under one entry: 3 + 2.
 SET perfkit.advisor_sample_rate = 1;
 PREPARE adv_p(int) AS SELECT * FROM adv_tiny WHERE id = $1;
 EXECUTE adv_p(1);
+EXECUTE adv_p(2);
+EXECUTE adv_p(3);
 SET perfkit.advisor_sample_rate = 0;
 SELECT command, calls, replannable, example FROM perfkit.workload
-WHERE example LIKE '%adv_tiny WHERE id =%';
+WHERE example ILIKE '%adv_tiny WHERE id =%';
+SET perfkit.advisor_sample_rate = 1;
+SELECT * FROM adv_tiny WHERE id = 4;
+select *  from adv_tiny
+  where id = '5'::int; -- a comment; with a semicolon
+SET perfkit.advisor_sample_rate = 0;
+SELECT command, calls, replannable, example FROM perfkit.workload
+WHERE example ILIKE '%adv_tiny%where id =%';
 DEALLOCATE adv_p;
 
 --
@@ -331,4 +372,5 @@ WHERE table_name = 'adv_lint'::regclass;
 
 DROP TABLE adv_lint, adv_events, adv_tiny, adv_trips, adv_readings, adv_vehicles;
 DROP FUNCTION advise(text);
+DROP FUNCTION adv_plan_cost(text);
 DROP ROLE adv_nobody;

@@ -99,7 +99,12 @@ typedef struct WorkloadSample
 	bool		replannable;
 	Oid			userid;			/* who ran the example */
 	char	   *example;
+	int			nparams;		/* its parameters ($1, ...) */
+	Oid		   *paramtypes;		/* their types, as bound */
 } WorkloadSample;
+
+/* Most parameters whose types capture keeps for one statement. */
+#define ADVISOR_MAX_PARAMS	32
 
 extern List *advisor_workload_samples(Oid dbid);
 
@@ -117,7 +122,8 @@ extern double advisor_cost(Query *query, Oid userid, List *hypos);
 extern void advisor_hypo_estimate(HypoIndex *hypo, double fraction);
 
 /* src/advisor/candidates.c */
-extern Query *advisor_analyze(const char *sql, bool for_user);
+extern Query *advisor_analyze(const char *sql, bool for_user,
+							  Oid *paramtypes, int nparams);
 extern AdvisorQuery *advisor_query_info(Query *query, double weight,
 										double rows_per_call);
 extern List *advisor_candidates(List *queries);

@@ -42,7 +42,7 @@ LEFT JOIN pg_catalog.pg_database d ON d.oid = w.dbid
 ORDER BY w.total_time DESC, w.queryid;
 
 COMMENT ON VIEW perfkit.workload IS
-'statements sampled by the index advisor (perfkit.advisor_sample_rate), per query id; calls, time and rows count sampled executions only';
+'statements sampled by the index advisor (perfkit.advisor_sample_rate), per statement (literals and parameters aside); calls, time and rows count sampled executions only';
 
 CREATE FUNCTION perfkit.workload_reset()
 RETURNS bigint

@@ -99,6 +99,13 @@ static Oid	next_fake_oid = 0xFFFF0000;
  * Parse, analyze and rewrite one statement.  Only SELECT, INSERT, UPDATE
  * and DELETE are accepted; for_user also checks the caller's privileges
  * on every table, as executing it would.
+ *
+ * Parameters ($1, ...): with nparams >= 0, paramtypes gives their types
+ * (a captured statement, with the types it was bound with); with nparams
+ * < 0 their types are inferred from the statement, as PREPARE without
+ * types does, and a parameter whose type cannot be inferred is an error
+ * (42P18).  The planner costs a statement with parameters as a generic
+ * plan (what a prepared statement gets after its custom plans).
  */
 /*
  * Errors in the statement point into its own text, not into the query
@@ -118,7 +125,7 @@ analyze_error_callback(void *arg)
 }
 
 Query *
-advisor_analyze(const char *sql, bool for_user)
+advisor_analyze(const char *sql, bool for_user, Oid *paramtypes, int nparams)
 {
 	List	   *raw;
 	RawStmt    *rs;
@@ -137,6 +144,13 @@ advisor_analyze(const char *sql, bool for_user)
 				 errmsg("the index advisor costs exactly one statement at a time"),
 				 errdetail("The text holds %d statements.", list_length(raw))));
 	rs = linitial_node(RawStmt, raw);
+
+	/*
+	 * An EXECUTE of a prepared statement is captured with the PREPARE's
+	 * text: cost the statement prepared, with the parameters given.
+	 */
+	if (IsA(rs->stmt, PrepareStmt))
+		rs->stmt = ((PrepareStmt *) rs->stmt)->query;
 	switch (nodeTag(rs->stmt))
 	{
 		case T_SelectStmt:
@@ -150,7 +164,16 @@ advisor_analyze(const char *sql, bool for_user)
 					 errmsg("the index advisor costs only SELECT, INSERT, UPDATE and DELETE statements"),
 					 errdetail("The statement is %s.", CreateCommandName(rs->stmt))));
 	}
-	queries = pg_analyze_and_rewrite_fixedparams(rs, sql, NULL, 0, NULL);
+	if (nparams < 0)
+	{
+		Oid		   *types = NULL;
+		int			n = 0;
+
+		queries = pg_analyze_and_rewrite_varparams(rs, sql, &types, &n, NULL);
+	}
+	else
+		queries = pg_analyze_and_rewrite_fixedparams(rs, sql, paramtypes, nparams,
+													 NULL);
 	if (list_length(queries) != 1 ||
 		linitial_node(Query, queries)->commandType == CMD_UTILITY)
 		ereport(ERROR,
@@ -705,7 +728,7 @@ predicate_fraction(Oid relid, const char *predsql)
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid)),
 				   predsql);
-	q = advisor_analyze(sql, false);
+	q = advisor_analyze(sql, false, NULL, 0);
 	{
 		PlannedStmt *p = pg_plan_query(q, sql, 0, NULL);
 

@@ -37,8 +37,12 @@
  * caller of recommend_indexes(), a superuser, they would run as the
  * superuser.  index_advisor() plans the caller's own text as the caller.
  *
- * Costing runs with parallelism off (cursor options 0) and no parameters,
- * so generic-plan costs never enter.
+ * Costing runs with parallelism off (cursor options 0) and no bound
+ * parameter values: a statement with parameters ($1) is costed as its
+ * generic plan, the one a prepared statement settles on, in which a
+ * comparison with a parameter is estimated from the column's statistics
+ * (its number of distinct values for equality, default selectivities for
+ * ranges).
  *
  * src/advisor/hypo.c
  *

@@ -506,7 +506,7 @@ perfkit_index_advisor(PG_FUNCTION_ARGS)
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 
-	q = advisor_analyze(sql, true);
+	q = advisor_analyze(sql, true, NULL, -1);
 	aq = advisor_query_info(q, 1.0, 1.0);
 	cands = advisor_candidates(list_make1(aq));
 	choices = select_indexes(list_make1(aq), cands, SINGLE_QUERY_MIN_IMPROVEMENT,
@@ -743,7 +743,8 @@ check_sample(void *arg)
 	AdvisorIdentity id;
 
 	advisor_become(c->s->userid, &id);
-	c->q = advisor_analyze(c->s->example, false);
+	c->q = advisor_analyze(c->s->example, false, c->s->paramtypes,
+						   c->s->nparams);
 	c->planning = true;
 	if (!ExecCheckRTPerms(c->q->rtable, false))
 	{
