@@ -293,6 +293,55 @@ SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_readings WHERE vehic
 SELECT count(*) AS proposals FROM advise('SELECT * FROM adv_readings WHERE vehicle_id IN (7, 8)');
 
 --
+-- partitioned tables: candidates on the parent, costed through partition
+-- pruning (the costs are the real plan's), built ON ONLY the parent, each
+-- partition CONCURRENTLY, each attached; later partitions inherit it
+--
+CREATE TABLE adv_parts (
+	vehicle_id int NOT NULL,
+	recorded_at timestamptz NOT NULL,
+	rpm int NOT NULL
+) PARTITION BY RANGE (recorded_at);
+CREATE TABLE adv_parts_2024_01 PARTITION OF adv_parts
+	FOR VALUES FROM ('2024-01-01 00:00+00') TO ('2024-02-01 00:00+00');
+CREATE TABLE adv_parts_2024_02 PARTITION OF adv_parts
+	FOR VALUES FROM ('2024-02-01 00:00+00') TO ('2024-03-01 00:00+00');
+CREATE TABLE adv_parts_2024_03 PARTITION OF adv_parts
+	FOR VALUES FROM ('2024-03-01 00:00+00') TO ('2024-04-01 00:00+00');
+ALTER TABLE adv_parts_2024_01 SET (autovacuum_enabled = false);
+ALTER TABLE adv_parts_2024_02 SET (autovacuum_enabled = false);
+ALTER TABLE adv_parts_2024_03 SET (autovacuum_enabled = false);
+INSERT INTO adv_parts
+SELECT g % 1000 + 1, '2024-01-01 00:00+00'::timestamptz + g * interval '40 seconds', g % 7000
+FROM generate_series(1, 190000) g;
+VACUUM ANALYZE adv_parts, adv_parts_2024_01, adv_parts_2024_02, adv_parts_2024_03;
+SELECT index_statement, table_name, halves
+FROM advise($q$SELECT * FROM adv_parts WHERE vehicle_id = 7 AND recorded_at >= '2024-02-01 00:00+00' AND recorded_at < '2024-03-01 00:00+00'$q$);
+-- the cost before is the pruned plan's (one partition), as EXPLAIN shows
+SELECT round(a.cost_before) = round(adv_plan_cost($q$SELECT * FROM adv_parts WHERE vehicle_id = 7 AND recorded_at >= '2024-02-01 00:00+00' AND recorded_at < '2024-03-01 00:00+00'$q$)) AS pruned_plan_cost
+FROM perfkit.index_advisor($q$SELECT * FROM adv_parts WHERE vehicle_id = 7 AND recorded_at >= '2024-02-01 00:00+00' AND recorded_at < '2024-03-01 00:00+00'$q$) a;
+SELECT perfkit.apply_index(index_statement) AS built
+FROM perfkit.index_advisor($q$SELECT * FROM adv_parts WHERE vehicle_id = 7 AND recorded_at >= '2024-02-01 00:00+00' AND recorded_at < '2024-03-01 00:00+00'$q$);
+-- the parent's index is valid, each partition has one attached
+SELECT c.relname, i.indisvalid, (SELECT count(*) FROM pg_inherits h WHERE h.inhparent = i.indexrelid) AS attached
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'adv_parts'::regclass;
+EXPLAIN (COSTS OFF)
+SELECT * FROM adv_parts WHERE vehicle_id = 7 AND recorded_at >= '2024-02-01 00:00+00' AND recorded_at < '2024-03-01 00:00+00';
+-- a partition created later gets the index from the parent
+CREATE TABLE adv_parts_2024_04 PARTITION OF adv_parts
+	FOR VALUES FROM ('2024-04-01 00:00+00') TO ('2024-05-01 00:00+00');
+SELECT count(*) AS new_partition_indexes FROM pg_index WHERE indrelid = 'adv_parts_2024_04'::regclass;
+SELECT count(*) AS proposals
+FROM advise($q$SELECT * FROM adv_parts WHERE vehicle_id = 7 AND recorded_at >= '2024-02-01 00:00+00' AND recorded_at < '2024-03-01 00:00+00'$q$);
+-- from psql, one statement at a time (CONCURRENTLY, writes not blocked)
+DROP INDEX adv_parts_vehicle_id_recorded_at_incl_idx;
+SELECT unnest(string_to_array(index_statement, E';\n'))
+FROM perfkit.index_advisor($q$SELECT * FROM adv_parts WHERE vehicle_id = 7 AND recorded_at >= '2024-02-01 00:00+00' AND recorded_at < '2024-03-01 00:00+00'$q$) \gexec
+SELECT c.relname, i.indisvalid, (SELECT count(*) FROM pg_inherits h WHERE h.inhparent = i.indexrelid) AS attached
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'adv_parts'::regclass;
+DROP TABLE adv_parts;
+
+--
 -- A captured statement calling a function its author owns is not re-planned
 -- by another role: planning folds constants, which would run the function
 -- with the rights of whoever calls recommend_indexes().

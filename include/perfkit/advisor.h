@@ -53,7 +53,11 @@ typedef struct HypoIndex
 	Oid			fakeoid;		/* never a real relation's OID */
 	char	   *signature;		/* canonical text: equal signatures, same index */
 	char	   *name;			/* stable index name */
-	char	   *statement;		/* CREATE INDEX CONCURRENTLY ... */
+	char	   *statement;		/* CREATE INDEX CONCURRENTLY ..., or for a
+								 * partitioned table the script that builds
+								 * it without blocking writes */
+	List	   *steps;			/* what apply_index() runs: the statements
+								 * of the script without CONCURRENTLY */
 	char	   *reason;			/* what the index serves, in words */
 } HypoIndex;
 
@@ -120,6 +124,8 @@ extern bool advisor_error_propagates(ErrorData *edata, void *arg);
 extern int	advisor_left_out(ErrorData *edata);
 extern double advisor_cost(Query *query, Oid userid, List *hypos);
 extern void advisor_hypo_estimate(HypoIndex *hypo, double fraction);
+extern void advisor_rel_size(Oid relid, double *tuples, double *pages,
+							 double *allvisible);
 
 /* src/advisor/candidates.c */
 extern Query *advisor_analyze(const char *sql, bool for_user,

@@ -34,6 +34,11 @@
  * (|correlation| >= BRIN_MIN_CORRELATION in pg_stats); text_pattern_ops
  * for LIKE prefixes.
  *
+ * Partitioned tables get candidates on the parent (its statistics are
+ * those of the whole tree, its size the sum of its leaf partitions'; no
+ * BRIN), costed through pruning by hypo.c, and a statement that is the
+ * script building it without blocking writes (index_statements()).
+ *
  * A candidate that an existing valid index already provides is dropped:
  * a btree whose key columns (with the same operator classes) are a prefix
  * of an existing btree's, unless the existing one is partial with another
@@ -59,6 +64,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -218,7 +224,8 @@ is_table_column(Query *q, Var *var)
 		return false;
 	rte = rt_fetch(var->varno, q->rtable);
 	return rte->rtekind == RTE_RELATION &&
-		(rte->relkind == RELKIND_RELATION || rte->relkind == RELKIND_MATVIEW) &&
+		(rte->relkind == RELKIND_RELATION || rte->relkind == RELKIND_MATVIEW ||
+		 rte->relkind == RELKIND_PARTITIONED_TABLE) &&
 		rte->relid >= FirstNormalObjectId;
 }
 
@@ -457,7 +464,8 @@ collect_level(Query *q, WalkContext *ctx)
 		if (rte->rtekind != RTE_RELATION || rte->relid < FirstNormalObjectId)
 			continue;
 		ctx->relids = list_append_unique_oid(ctx->relids, rte->relid);
-		if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW)
+		if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW &&
+			rte->relkind != RELKIND_PARTITIONED_TABLE)
 			continue;
 		/* one RelUse per table per level (self-joins share it) */
 		if (use_for(q, rti, level_uses) == NULL)
@@ -658,6 +666,13 @@ covered_by_existing(HypoIndex *h)
 	return covered;
 }
 
+/* A partitioned table's statistics are those of its whole tree. */
+static bool
+is_partitioned(Oid relid)
+{
+	return get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
+}
+
 /* The column's physical order correlation from pg_statistic, or 0. */
 static double
 column_correlation(Oid relid, AttrNumber attnum)
@@ -666,7 +681,7 @@ column_correlation(Oid relid, AttrNumber attnum)
 	double		corr = 0;
 
 	tp = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
-						 Int16GetDatum(attnum), BoolGetDatum(false));
+						 Int16GetDatum(attnum), BoolGetDatum(is_partitioned(relid)));
 	if (HeapTupleIsValid(tp))
 	{
 		AttStatsSlot sslot;
@@ -689,7 +704,7 @@ few_distinct(Oid relid, AttrNumber attnum)
 	double		reltuples = 0;
 
 	tp = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
-						 Int16GetDatum(attnum), BoolGetDatum(false));
+						 Int16GetDatum(attnum), BoolGetDatum(is_partitioned(relid)));
 	if (HeapTupleIsValid(tp))
 	{
 		nd = ((Form_pg_statistic) GETSTRUCT(tp))->stadistinct;
@@ -697,13 +712,11 @@ few_distinct(Oid relid, AttrNumber attnum)
 	}
 	if (nd < 0)
 	{
-		tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-		if (HeapTupleIsValid(tp))
-		{
-			reltuples = ((Form_pg_class) GETSTRUCT(tp))->reltuples;
-			ReleaseSysCache(tp);
-		}
-		nd = -nd * Max(reltuples, 0);
+		double		pages;
+		double		allvisible;
+
+		advisor_rel_size(relid, &reltuples, &pages, &allvisible);
+		nd = -nd * reltuples;
 	}
 	return nd > 0 && nd <= FEW_DISTINCT;
 }
@@ -712,19 +725,17 @@ few_distinct(Oid relid, AttrNumber attnum)
 static double
 predicate_fraction(Oid relid, const char *predsql)
 {
-	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	double		reltuples = 0;
+	double		pages;
+	double		allvisible;
 	char	   *sql;
 	Query	   *q;
 
-	if (HeapTupleIsValid(tp))
-	{
-		reltuples = ((Form_pg_class) GETSTRUCT(tp))->reltuples;
-		ReleaseSysCache(tp);
-	}
+	advisor_rel_size(relid, &reltuples, &pages, &allvisible);
 	if (reltuples <= 0)
 		return 1.0;
-	sql = psprintf("SELECT FROM ONLY %s WHERE %s",
+	sql = psprintf(is_partitioned(relid) ? "SELECT FROM %s WHERE %s" :
+				   "SELECT FROM ONLY %s WHERE %s",
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid)),
 				   predsql);
@@ -736,6 +747,169 @@ predicate_fraction(Oid relid, const char *predsql)
 	}
 }
 
+/*
+ * The stable name of an index of relid (named relname) on the key columns
+ * keynames (joined by "_"): table, keys, "_incl" when it has INCLUDE
+ * columns, the kind, "_idx"; cut to fit with a hash of the signature sig,
+ * and given a hash of it instead of "_idx" when the name is taken.
+ */
+static char *
+index_name(Oid relid, const char *relname, const char *keynames, bool include,
+		   AdvisorKind kind, const char *predicate_sql, const char *sig)
+{
+	StringInfoData name;
+
+	initStringInfo(&name);
+	appendStringInfo(&name, "%s_%s", relname, keynames);
+	if (include)
+		appendStringInfoString(&name, "_incl");
+	switch (kind)
+	{
+		case ADVISOR_PARTIAL:
+			appendStringInfo(&name, "_partial_%08x",
+							 hash_bytes((const unsigned char *) predicate_sql,
+										strlen(predicate_sql)));
+			break;
+		case ADVISOR_BRIN:
+			appendStringInfoString(&name, "_brin");
+			break;
+		case ADVISOR_PATTERN:
+			appendStringInfoString(&name, "_pattern");
+			break;
+		default:
+			break;
+	}
+	appendStringInfoString(&name, "_idx");
+	if (name.len >= NAMEDATALEN)
+	{
+		uint32		hv = hash_bytes((const unsigned char *) sig, strlen(sig));
+		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
+
+		name.data[cut] = '\0';
+		name.len = cut;
+		appendStringInfo(&name, "_%08x_idx", hv);
+	}
+	/* a name taken by another relation gets a hash of the definition */
+	if (OidIsValid(get_relname_relid(name.data, get_rel_namespace(relid))))
+	{
+		uint32		hv = hash_bytes((const unsigned char *) sig, strlen(sig));
+		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
+
+		name.data[cut] = '\0';
+		name.len = cut;
+		appendStringInfo(&name, "_%08x", hv);
+	}
+	return name.data;
+}
+
+static int
+oid_name_cmp(const ListCell *a, const ListCell *b)
+{
+	Oid			x = lfirst_oid(a);
+	Oid			y = lfirst_oid(b);
+	int			c = strcmp(get_namespace_name(get_rel_namespace(x)),
+						   get_namespace_name(get_rel_namespace(y)));
+
+	return c != 0 ? c : strcmp(get_rel_name(x), get_rel_name(y));
+}
+
+/*
+ * The partitions of parentid, each indexed (a leaf CONCURRENTLY, a
+ * partitioned one ON ONLY and then its own partitions) and attached to
+ * parent_index.  Appends the script's statements to script (with their
+ * separators) and what apply_index() runs to *steps; false if a partition
+ * cannot have the index (a foreign table).
+ */
+static bool
+partition_steps(Oid parentid, const char *parent_index, HypoIndex *h,
+				const char *keynames, bool include, const char *tail,
+				const char *sig, StringInfo script, List **steps)
+{
+	List	   *children = find_inheritance_children(parentid, NoLock);
+	ListCell   *lc;
+
+	list_sort(children, oid_name_cmp);
+	foreach(lc, children)
+	{
+		Oid			child = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(child);
+		char	   *nsp = get_namespace_name(get_rel_namespace(child));
+		char	   *rel = get_rel_name(child);
+		char	   *name = index_name(child, rel, keynames, include, h->kind,
+									  h->predicate_sql, sig);
+		char	   *qrel = quote_qualified_identifier(nsp, rel);
+		char	   *qindex = quote_qualified_identifier(nsp, name);
+		char	   *attach;
+
+		if (relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			char	   *step = psprintf("CREATE INDEX %s ON ONLY %s%s",
+										quote_identifier(name), qrel, tail);
+
+			appendStringInfo(script, ";\n%s", step);
+			*steps = lappend(*steps, step);
+			if (!partition_steps(child, qindex, h, keynames, include, tail, sig,
+								 script, steps))
+				return false;
+		}
+		else if (relkind == RELKIND_RELATION)
+		{
+			appendStringInfo(script, ";\nCREATE INDEX CONCURRENTLY %s ON %s%s",
+							 quote_identifier(name), qrel, tail);
+			*steps = lappend(*steps, psprintf("CREATE INDEX %s ON %s%s",
+											  quote_identifier(name), qrel, tail));
+		}
+		else
+			return false;
+		attach = psprintf("ALTER INDEX %s ATTACH PARTITION %s", parent_index, qindex);
+		appendStringInfo(script, ";\n%s", attach);
+		*steps = lappend(*steps, attach);
+	}
+	return true;
+}
+
+/*
+ * h's statement and steps; tail is what follows "ON table".  A plain
+ * table's statement is CREATE INDEX CONCURRENTLY.  A partitioned table's
+ * is a script, the way to build it in PostgreSQL 15 without blocking
+ * writes (CREATE INDEX CONCURRENTLY refuses partitioned tables): the
+ * index ON ONLY the parent (invalid while partitions lack theirs), each
+ * partition's CONCURRENTLY, each attached; once every partition's is
+ * attached the parent's is valid, and partitions created later get one
+ * of their own.  False if it cannot be built (a foreign partition).
+ */
+static bool
+index_statements(HypoIndex *h, const char *nspname, const char *relname,
+				 List *keys, List *include, const char *tail, const char *sig)
+{
+	char	   *qrel = quote_qualified_identifier(nspname, relname);
+
+	if (!is_partitioned(h->relid))
+	{
+		h->statement = psprintf("CREATE INDEX CONCURRENTLY %s ON %s%s",
+								quote_identifier(h->name), qrel, tail);
+		h->steps = list_make1(psprintf("CREATE INDEX %s ON %s%s",
+									   quote_identifier(h->name), qrel, tail));
+		return true;
+	}
+	else
+	{
+		StringInfoData script;
+		char	   *first = psprintf("CREATE INDEX %s ON ONLY %s%s",
+									 quote_identifier(h->name), qrel, tail);
+
+		initStringInfo(&script);
+		appendStringInfoString(&script, first);
+		h->steps = list_make1(first);
+		if (!partition_steps(h->relid, quote_qualified_identifier(nspname, h->name), h,
+							 colnames(h->relid, keys, "_", false), include != NIL,
+							 tail, sig, &script, &h->steps))
+			return false;
+		h->statement = script.data;
+		return true;
+	}
+}
+
 static HypoIndex *
 make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 			   Node *pred_clause, const char *reason)
@@ -744,7 +918,6 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 	char	   *relname = get_rel_name(relid);
 	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
 	StringInfoData sig;
-	StringInfoData name;
 	StringInfoData stmt;
 	ListCell   *lc;
 	int			i = 0;
@@ -777,53 +950,12 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 					 h->predicate_sql ? h->predicate_sql : "");
 	h->signature = sig.data;
 
-	initStringInfo(&name);
-	appendStringInfo(&name, "%s_%s", relname, colnames(relid, keys, "_", false));
-	if (include != NIL)
-		appendStringInfoString(&name, "_incl");
-	switch (kind)
-	{
-		case ADVISOR_PARTIAL:
-			appendStringInfo(&name, "_partial_%08x",
-							 hash_bytes((const unsigned char *) h->predicate_sql,
-										strlen(h->predicate_sql)));
-			break;
-		case ADVISOR_BRIN:
-			appendStringInfoString(&name, "_brin");
-			break;
-		case ADVISOR_PATTERN:
-			appendStringInfoString(&name, "_pattern");
-			break;
-		default:
-			break;
-	}
-	appendStringInfoString(&name, "_idx");
-	if (name.len >= NAMEDATALEN)
-	{
-		uint32		hv = hash_bytes((const unsigned char *) sig.data, sig.len);
-		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
+	h->name = index_name(relid, relname, colnames(relid, keys, "_", false),
+						 include != NIL, kind, h->predicate_sql, sig.data);
 
-		name.data[cut] = '\0';
-		name.len = cut;
-		appendStringInfo(&name, "_%08x_idx", hv);
-	}
-	/* a name taken by another relation gets a hash of the definition */
-	if (OidIsValid(get_relname_relid(name.data, get_rel_namespace(relid))))
-	{
-		uint32		hv = hash_bytes((const unsigned char *) sig.data, sig.len);
-		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
-
-		name.data[cut] = '\0';
-		name.len = cut;
-		appendStringInfo(&name, "_%08x", hv);
-	}
-	h->name = name.data;
-
+	/* what follows "ON table": the same on every partition (names) */
 	initStringInfo(&stmt);
-	appendStringInfo(&stmt, "CREATE INDEX CONCURRENTLY %s ON %s USING %s (",
-					 quote_identifier(h->name),
-					 quote_qualified_identifier(nspname, relname),
-					 kind == ADVISOR_BRIN ? "brin" : "btree");
+	appendStringInfo(&stmt, " USING %s (", kind == ADVISOR_BRIN ? "brin" : "btree");
 	for (i = 0; i < h->nkeys; i++)
 	{
 		if (i > 0)
@@ -837,7 +969,8 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 		appendStringInfo(&stmt, " INCLUDE (%s)", colnames(relid, include, ", ", true));
 	if (h->predicate_sql)
 		appendStringInfo(&stmt, " WHERE %s", h->predicate_sql);
-	h->statement = stmt.data;
+	if (!index_statements(h, nspname, relname, keys, include, stmt.data, sig.data))
+		return NULL;
 	h->reason = pstrdup(reason);
 
 	if (covered_by_existing(h))
@@ -893,20 +1026,15 @@ candidates_for_use(RelUse *u, List **out)
 {
 	Oid			relid = u->relid;
 	ListCell   *lc;
-	HeapTuple	tp;
 	double		relpages = 0;
 	double		allvisible = 0;
+	double		reltuples;
+	bool		partitioned = is_partitioned(relid);
 	List	   *eq_range = list_concat_unique_int(list_copy(u->eq), u->range);
 
-	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (HeapTupleIsValid(tp))
-	{
-		relpages = ((Form_pg_class) GETSTRUCT(tp))->relpages;
-		allvisible = ((Form_pg_class) GETSTRUCT(tp))->relallvisible;
-		ReleaseSysCache(tp);
-	}
+	advisor_rel_size(relid, &reltuples, &relpages, &allvisible);
 	/* never vacuumed or analyzed: its size on disk */
-	if (relpages == 0)
+	if (relpages == 0 && !partitioned)
 	{
 		Relation	rel = relation_open(relid, AccessShareLock);
 
@@ -1056,8 +1184,12 @@ candidates_for_use(RelUse *u, List **out)
 											  clause, why));
 		}
 	}
-	/* BRIN for ranges on columns that follow the physical order */
-	if (relpages >= BRIN_MIN_PAGES)
+	/*
+	 * BRIN for ranges on columns that follow the physical order (not on a
+	 * partitioned table: its statistics' correlation is of a sample drawn
+	 * across partitions, not of any partition's order)
+	 */
+	if (relpages >= BRIN_MIN_PAGES && !partitioned)
 	{
 		foreach(lc, u->range)
 		{

@@ -109,6 +109,7 @@
 typedef struct Produced
 {
 	char	   *statement;
+	List	   *steps;			/* what apply_index() runs */
 	char	   *name;
 	Oid			nspid;
 } Produced;
@@ -141,6 +142,9 @@ remember(HypoIndex *h)
 		advisor_produced = list_delete_first(advisor_produced);
 	p = palloc(sizeof(Produced));
 	p->statement = pstrdup(h->statement);
+	p->steps = NIL;
+	foreach(lc, h->steps)
+		p->steps = lappend(p->steps, pstrdup(lfirst(lc)));
 	p->name = pstrdup(h->name);
 	p->nspid = get_rel_namespace(h->relid);
 	advisor_produced = lappend(advisor_produced, p);
@@ -946,8 +950,6 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 	char	   *stmt;
 	ListCell   *lc;
 	Produced   *found = NULL;
-	const char *prefix = "CREATE INDEX CONCURRENTLY ";
-	char	   *plain;
 	Oid			indexoid;
 	int			nestlevel;
 
@@ -963,13 +965,12 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 		if (strcmp(p->statement, stmt) == 0)
 			found = p;
 	}
-	if (found == NULL || strncmp(stmt, prefix, strlen(prefix)) != 0)
+	if (found == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("apply_index runs only statements the index advisor produced"),
 				 errdetail("The statement was not returned by index_advisor() or recommend_indexes() in this session."),
 				 errhint("Pass an index_statement value those functions returned, unchanged.")));
-	plain = psprintf("CREATE INDEX %s", stmt + strlen(prefix));
 
 	/*
 	 * Run with search_path pinned: the statement's names were printed for
@@ -982,7 +983,8 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	pk_spi_exec(plain, 0, NULL, NULL, NULL, false);
+	foreach(lc, found->steps)
+		pk_spi_exec((const char *) lfirst(lc), 0, NULL, NULL, NULL, false);
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
 	indexoid = get_relname_relid(found->name, found->nspid);
