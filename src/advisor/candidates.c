@@ -386,6 +386,21 @@ analyze_clause(Node *clause, Query *q, List *level_uses)
 			u->eq = add_attnum(u->eq, var->varattno);
 		else if (!join)
 			u->range = add_attnum(u->range, var->varattno);
+
+		/*
+		 * A join (a.x = b.y): either side's column may serve a
+		 * parameterized nested loop, so the other side is a candidate too.
+		 */
+		if (strategy == BTEqualStrategyNumber && join && !commuted &&
+			IsA(r, Var) && is_table_column(q, (Var *) r) &&
+			((Var *) r)->varno != var->varno &&
+			btree_strategy(op->opno, ((Var *) r)->vartype) == BTEqualStrategyNumber)
+		{
+			RelUse	   *ru = use_for(q, ((Var *) r)->varno, level_uses);
+
+			if (ru != NULL)
+				ru->eq = add_attnum(ru->eq, ((Var *) r)->varattno);
+		}
 		if (!join && IsA(other, Const) && !((Const *) other)->constisnull)
 			note_const(u, clause, var->varno, var->varattno);
 		return;

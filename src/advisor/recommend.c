@@ -17,9 +17,14 @@
  * Costs are cached per (candidate, query) and only the queries on the
  * table of the last chosen index are costed again in the next round: a
  * hypothetical index on one table cannot change the plan of a query that
- * does not touch it.  A candidate that gains nothing, or too little, is
- * dropped for good: adding indexes never makes another more useful in
- * this model (what-if calls dominate the run time, as in the literature).
+ * does not touch it.  Every candidate is evaluated again in every round,
+ * even one that gained nothing before: indexes interact.  An index on a
+ * join column (review.book_id) may be useless while the other side of the
+ * join is read whole, and make the plan a parameterized nested loop once
+ * an index on the other table (book.author_id) narrows that side down.
+ * Only a chosen candidate and those prefix-related to it leave the pool;
+ * the cache keeps the re-evaluation to the queries the last choice
+ * touched.
  *
  * A btree whose keys lead, or are led by, a chosen btree's keys is not
  * chosen after it (it would be a duplicate to drop later).  After the
@@ -401,12 +406,10 @@ select_indexes(List *queries, List *cands, double min_improvement,
 			list_free(with);
 			wo = count_writes ? write_overhead(h, qs, nq) : 0;
 			net = (before - after) - wo;
+			/* not now; maybe after another choice (indexes interact) */
 			if (n == 0 || before <= 0 || (before - after) / before < min_improvement ||
 				net <= 0)
-			{
-				dead[j] = true;
 				continue;
-			}
 			if (best < 0 || net > best_net * 1.01 ||
 				(net >= best_net * 0.99 && h->pages < cs[best]->pages))
 			{
