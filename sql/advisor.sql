@@ -464,6 +464,29 @@ FROM perfkit.unindexed_foreign_keys() WHERE table_name = 'adv_lint'::regclass;
 CREATE INDEX adv_lint_parent ON adv_lint (parent, a);
 SELECT count(*) AS unindexed FROM perfkit.unindexed_foreign_keys()
 WHERE table_name = 'adv_lint'::regclass;
+-- the only index of a foreign key is never proposed for dropping, even
+-- unused: it is listed with its reason and no drop statement; of two unused
+-- ones, the older is kept; once another is scanned, it may go
+SELECT index_name, drop_statement, reason
+FROM perfkit.unused_indexes() WHERE index_name::text LIKE 'adv_lint_parent%'
+ORDER BY index_name::text COLLATE "C";
+CREATE INDEX adv_lint_parent_only ON adv_lint (parent);
+SELECT index_name, drop_statement, reason
+FROM perfkit.unused_indexes() WHERE index_name::text LIKE 'adv_lint_parent%'
+ORDER BY index_name::text COLLATE "C";
+SET enable_seqscan = off;
+SELECT count(*) FROM adv_lint WHERE parent = 1;
+RESET enable_seqscan;
+SELECT pg_stat_force_next_flush();
+SELECT index_name, drop_statement, reason
+FROM perfkit.unused_indexes() WHERE index_name::text LIKE 'adv_lint_parent%'
+ORDER BY index_name::text COLLATE "C";
+-- ground truth: every proposed drop done, the key is still served
+SELECT drop_statement FROM perfkit.unused_indexes()
+WHERE table_name = 'adv_lint'::regclass AND drop_statement IS NOT NULL
+ORDER BY index_name::text COLLATE "C" \gexec
+SELECT count(*) AS unindexed_after_drops FROM perfkit.unindexed_foreign_keys()
+WHERE table_name = 'adv_lint'::regclass;
 
 DROP TABLE adv_lint, adv_events, adv_tiny, adv_trips, adv_readings, adv_vehicles;
 DROP FUNCTION advise(text);

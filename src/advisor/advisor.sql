@@ -104,28 +104,64 @@ COMMENT ON FUNCTION perfkit.apply_index(text) IS
 --
 CREATE FUNCTION perfkit.unused_indexes()
 RETURNS TABLE(index_name regclass, table_name regclass, index_bytes bigint,
-			  idx_scan bigint, stats_reset timestamptz, drop_statement text)
+			  idx_scan bigint, stats_reset timestamptz, drop_statement text,
+			  reason text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT i.indexrelid::regclass, i.indrelid::regclass,
-		   pg_relation_size(i.indexrelid), s.idx_scan,
+	WITH unused AS (
+		SELECT i.indexrelid, i.indrelid, s.idx_scan,
+			   -- the first foreign key this index alone serves: its columns
+			   -- lead it (any order), and no other valid index of the table
+			   -- (non-partial, no expressions) led by them stays: one that
+			   -- is scanned or backs a constraint, or an older unused one
+			   -- (of several unused ones, the oldest is kept)
+			   (SELECT k.oid
+				FROM pg_constraint k
+				WHERE k.contype = 'f' AND k.conrelid = i.indrelid
+				  AND i.indpred IS NULL AND i.indexprs IS NULL
+				  AND i.indnkeyatts >= cardinality(k.conkey)
+				  AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] @> k.conkey
+				  AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] <@ k.conkey
+				  AND NOT EXISTS (
+					SELECT FROM pg_index o
+					WHERE o.indrelid = k.conrelid AND o.indexrelid <> i.indexrelid
+					  AND o.indisvalid AND o.indpred IS NULL AND o.indexprs IS NULL
+					  AND o.indnkeyatts >= cardinality(k.conkey)
+					  AND (o.indkey::int2[])[0:cardinality(k.conkey) - 1] @> k.conkey
+					  AND (o.indkey::int2[])[0:cardinality(k.conkey) - 1] <@ k.conkey
+					  AND (o.indexrelid < i.indexrelid
+						   OR o.indisunique OR o.indisprimary OR o.indisexclusion
+						   OR EXISTS (SELECT FROM pg_constraint ok WHERE ok.conindid = o.indexrelid)
+						   OR coalesce((SELECT os.idx_scan FROM pg_stat_all_indexes os
+										WHERE os.indexrelid = o.indexrelid), 0) > 0))
+				ORDER BY k.conname
+				LIMIT 1) AS fk
+		FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid
+		JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
+		WHERE s.idx_scan = 0
+		  AND i.indisvalid
+		  AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
+		  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+		  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+									 'pg_toast'::regnamespace, 'perfkit'::regnamespace)
+	)
+	SELECT u.indexrelid::regclass, u.indrelid::regclass,
+		   pg_relation_size(u.indexrelid), u.idx_scan,
 		   (SELECT d.stats_reset FROM pg_stat_database d WHERE d.datname = current_database()),
-		   format('DROP INDEX CONCURRENTLY %s', i.indexrelid::regclass)
-	FROM pg_index i
-	JOIN pg_class c ON c.oid = i.indexrelid
-	JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
-	WHERE s.idx_scan = 0
-	  AND i.indisvalid
-	  AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
-	  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-	  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
-								 'pg_toast'::regnamespace, 'perfkit'::regnamespace)
-	ORDER BY pg_relation_size(i.indexrelid) DESC, i.indexrelid::regclass::text
+		   CASE WHEN u.fk IS NULL THEN format('DROP INDEX CONCURRENTLY %s', u.indexrelid::regclass) END,
+		   CASE WHEN u.fk IS NULL THEN 'never scanned since the statistics were reset'
+				ELSE format('keep: the only index serving foreign key %I to %s (deleting or updating a referenced row scans it)',
+							k.conname, k.confrelid::regclass)
+		   END
+	FROM unused u
+	LEFT JOIN pg_constraint k ON k.oid = u.fk
+	ORDER BY pg_relation_size(u.indexrelid) DESC, u.indexrelid::regclass::text
 $$;
 
 COMMENT ON FUNCTION perfkit.unused_indexes() IS
-'indexes never scanned since the statistics were reset; never unique or constraint-backing ones';
+'indexes never scanned since the statistics were reset; never unique or constraint-backing ones; the only index of a foreign key is listed with no drop statement';
 
 CREATE FUNCTION perfkit.duplicate_indexes()
 RETURNS TABLE(index_name regclass, covered_by regclass, table_name regclass,
