@@ -488,6 +488,65 @@ ORDER BY index_name::text COLLATE "C" \gexec
 SELECT count(*) AS unindexed_after_drops FROM perfkit.unindexed_foreign_keys()
 WHERE table_name = 'adv_lint'::regclass;
 
+--
+-- apply_index in another session: a statement the advisor produced is
+-- recognized by building it again (plain, partial, pattern, partitioned);
+-- anything else, even one character off, is refused
+--
+CREATE TABLE adv_produced AS
+SELECT index_statement FROM perfkit.index_advisor($q$SELECT * FROM adv_readings WHERE status = 'ALARM' ORDER BY recorded_at DESC LIMIT 10$q$)
+UNION ALL
+SELECT index_statement FROM perfkit.index_advisor($q$SELECT * FROM adv_vehicles WHERE vin LIKE 'VIN0000012%'$q$)
+UNION ALL
+SELECT index_statement FROM perfkit.index_advisor('SELECT * FROM adv_trips WHERE km = 5');
+SELECT index_statement FROM adv_produced ORDER BY 1;
+CREATE TABLE adv_parts2 (k int NOT NULL, v int NOT NULL) PARTITION BY LIST (k);
+CREATE TABLE adv_parts2_a PARTITION OF adv_parts2 FOR VALUES IN (1);
+CREATE TABLE adv_parts2_b PARTITION OF adv_parts2 FOR VALUES IN (2);
+INSERT INTO adv_parts2 SELECT 1 + g % 2, g FROM generate_series(1, 100000) g;
+ANALYZE adv_parts2;
+INSERT INTO adv_produced
+SELECT index_statement FROM perfkit.index_advisor('SELECT * FROM adv_parts2 WHERE v = 5');
+SELECT count(*) AS produced FROM adv_produced;
+\c
+SET max_parallel_workers_per_gather = 0;
+-- tampered: another column, a function in the predicate, a second
+-- statement, UNIQUE, another name, another method
+SELECT perfkit.apply_index(replace(index_statement, '(km', '(id')) FROM adv_produced WHERE index_statement LIKE '%(km%';
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.apply_index(replace(index_statement, '(status = ''ALARM''::text)', '(lower(status) = ''alarm''::text)'))
+FROM adv_produced WHERE index_statement LIKE '%ALARM%';
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.apply_index(index_statement || '; DROP TABLE adv_tiny') FROM adv_produced WHERE index_statement LIKE '%(km%';
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.apply_index(replace(index_statement, 'CREATE INDEX', 'CREATE UNIQUE INDEX')) FROM adv_produced WHERE index_statement LIKE '%(km%';
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.apply_index(replace(index_statement, '_idx ON', '_idy ON')) FROM adv_produced WHERE index_statement LIKE '%(km%';
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.apply_index(replace(index_statement, 'USING btree', 'USING hash')) FROM adv_produced WHERE index_statement LIKE '%(km%';
+\echo :LAST_ERROR_SQLSTATE
+-- not the owner
+CREATE ROLE adv_other;
+GRANT SELECT ON adv_produced TO adv_other;
+SET ROLE adv_other;
+SELECT perfkit.apply_index(index_statement) FROM adv_produced WHERE index_statement LIKE '%(km%';
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP OWNED BY adv_other;
+DROP ROLE adv_other;
+-- the advisor's own statements build, in this new session
+SELECT perfkit.apply_index(index_statement) AS built FROM adv_produced WHERE index_statement LIKE '%ALARM%';
+SELECT perfkit.apply_index(index_statement) AS built FROM adv_produced WHERE index_statement LIKE '%pattern%';
+SELECT perfkit.apply_index(index_statement) AS built FROM adv_produced WHERE index_statement LIKE '%(km%';
+SELECT perfkit.apply_index(index_statement) AS built FROM adv_produced WHERE index_statement LIKE '%ON ONLY%';
+-- built once, the same statement is no longer one the advisor gives
+SELECT perfkit.apply_index(index_statement) AS built FROM adv_produced WHERE index_statement LIKE '%(km%';
+\echo :LAST_ERROR_SQLSTATE
+SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid IN ('adv_parts2'::regclass, 'adv_parts2_a'::regclass, 'adv_parts2_b'::regclass)
+ORDER BY 1;
+DROP TABLE adv_produced, adv_parts2;
+
 DROP TABLE adv_lint, adv_events, adv_tiny, adv_trips, adv_readings, adv_vehicles;
 DROP FUNCTION advise(text);
 DROP FUNCTION adv_plan_cost(text);

@@ -133,6 +133,7 @@ extern Query *advisor_analyze(const char *sql, bool for_user,
 extern AdvisorQuery *advisor_query_info(Query *query, double weight,
 										double rows_per_call);
 extern List *advisor_candidates(List *queries);
+extern HypoIndex *advisor_candidate_from_statement(const char *stmt);
 
 /* src/advisor/recommend.c */
 extern List *advisor_produced;

@@ -74,6 +74,8 @@
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parse_clause.h"
+#include "parser/parse_relation.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
@@ -925,9 +927,15 @@ index_statements(HypoIndex *h, const char *nspname, const char *relname,
 	}
 }
 
+/*
+ * A candidate: kind of index on relid's columns keys, INCLUDE include,
+ * with the predicate pred_clause (Vars of varno 1) or none.  NULL when it
+ * cannot be built, or when check_useful and an existing index gives it
+ * already or its predicate is not selective enough.
+ */
 static HypoIndex *
-make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
-			   Node *pred_clause, const char *reason)
+build_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
+				Node *pred_clause, const char *reason, bool check_useful)
 {
 	HypoIndex  *h = palloc0(sizeof(HypoIndex));
 	char	   *relname = get_rel_name(relid);
@@ -987,6 +995,8 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 	if (!index_statements(h, nspname, relname, keys, include, stmt.data, sig.data))
 		return NULL;
 	h->reason = pstrdup(reason);
+	if (!check_useful)
+		return h;
 
 	if (covered_by_existing(h))
 		return NULL;
@@ -1000,6 +1010,156 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 	h->fakeoid = next_fake_oid++;
 	if (next_fake_oid < 0xFFFF0000)
 		next_fake_oid = 0xFFFF0000;
+	return h;
+}
+
+static HypoIndex *
+make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
+			   Node *pred_clause, const char *reason)
+{
+	return build_candidate(relid, kind, keys, include, pred_clause, reason, true);
+}
+
+/* Is e a conjunct of the advisor's shape: col op constant, col IS NOT NULL? */
+static bool
+advisor_shaped_conjunct(Node *e)
+{
+	if (IsA(e, NullTest))
+	{
+		NullTest   *nt = (NullTest *) e;
+
+		return nt->nulltesttype == IS_NOT_NULL && !nt->argisrow &&
+			IsA(strip((Node *) nt->arg), Var);
+	}
+	if (IsA(e, OpExpr) && list_length(((OpExpr *) e)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) e;
+		Node	   *l = strip(linitial(op->args));
+		Node	   *r = strip(lsecond(op->args));
+
+		if (IsA(l, Var) && IsA(r, Const))
+			return btree_strategy(op->opno, ((Var *) l)->vartype) != 0;
+		if (IsA(r, Var) && IsA(l, Const))
+			return btree_strategy(op->opno, ((Var *) r)->vartype) != 0;
+	}
+	return false;
+}
+
+/* The attribute number of a plain column IndexElem, or InvalidAttrNumber. */
+static AttrNumber
+plain_column(Oid relid, IndexElem *e)
+{
+	AttrNumber	a;
+
+	if (e->name == NULL || e->expr != NULL || e->indexcolname != NULL ||
+		e->collation != NIL || e->opclassopts != NIL ||
+		e->ordering != SORTBY_DEFAULT || e->nulls_ordering != SORTBY_NULLS_DEFAULT)
+		return InvalidAttrNumber;
+	a = get_attnum(relid, e->name);
+	return a > 0 ? a : InvalidAttrNumber;
+}
+
+/*
+ * The candidate whose statement is exactly stmt, or NULL: the advisor's
+ * own shape, recognized by building the candidate again from what stmt
+ * names (its table, kind, key and INCLUDE columns, a predicate of the
+ * shape candidates have) and comparing the statement built with stmt,
+ * character for character.  For a partitioned table the whole script is
+ * built again from the partitions it has now.  So apply_index() builds
+ * what index_advisor() or recommend_indexes() returned in any session,
+ * and nothing else.
+ */
+HypoIndex *
+advisor_candidate_from_statement(const char *stmt)
+{
+	List	   *raw;
+	IndexStmt  *is;
+	Oid			relid;
+	bool		partitioned;
+	AdvisorKind kind = ADVISOR_BTREE;
+	List	   *keys = NIL;
+	List	   *include = NIL;
+	Node	   *pred = NULL;
+	ListCell   *lc;
+	HypoIndex  *h;
+
+	raw = pg_parse_query(stmt);
+	if (raw == NIL || !IsA(linitial_node(RawStmt, raw)->stmt, IndexStmt))
+		return NULL;
+	is = (IndexStmt *) linitial_node(RawStmt, raw)->stmt;
+	if (is->idxname == NULL || is->unique || is->primary || is->isconstraint ||
+		is->deferrable || is->initdeferred || is->tableSpace != NULL ||
+		is->options != NIL || is->excludeOpNames != NIL || is->nulls_not_distinct ||
+		is->if_not_exists || is->relation == NULL || is->relation->schemaname == NULL ||
+		is->accessMethod == NULL)
+		return NULL;
+	relid = RangeVarGetRelid(is->relation, AccessShareLock, true);
+	if (!OidIsValid(relid))
+		return NULL;
+	partitioned = is_partitioned(relid);
+	if (partitioned ? (is->concurrent || is->relation->inh) :
+		(!is->concurrent || !is->relation->inh || list_length(raw) != 1))
+		return NULL;
+	if (strcmp(is->accessMethod, "brin") == 0)
+		kind = ADVISOR_BRIN;
+	else if (strcmp(is->accessMethod, "btree") != 0)
+		return NULL;
+	foreach(lc, is->indexParams)
+	{
+		IndexElem  *e = lfirst_node(IndexElem, lc);
+		List	   *opclass = e->opclass;
+		AttrNumber	a;
+
+		/* text_pattern_ops, on the first key of a btree only */
+		if (opclass != NIL)
+		{
+			if (lc != list_head(is->indexParams) || kind != ADVISOR_BTREE ||
+				list_length(opclass) != 1 ||
+				strcmp(strVal(linitial(opclass)), "text_pattern_ops") != 0)
+				return NULL;
+			kind = ADVISOR_PATTERN;
+			e->opclass = NIL;
+		}
+		a = plain_column(relid, e);
+		e->opclass = opclass;
+		if (a == InvalidAttrNumber)
+			return NULL;
+		keys = lappend_int(keys, a);
+	}
+	foreach(lc, is->indexIncludingParams)
+	{
+		AttrNumber	a = plain_column(relid, lfirst_node(IndexElem, lc));
+
+		if (a == InvalidAttrNumber)
+			return NULL;
+		include = lappend_int(include, a);
+	}
+	if (is->whereClause != NULL)
+	{
+		ParseState *pstate = make_parsestate(NULL);
+		Relation	rel = relation_open(relid, AccessShareLock);
+		ParseNamespaceItem *nsitem;
+		List	   *conjuncts;
+
+		pstate->p_sourcetext = stmt;
+		nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, NULL,
+											   false, true);
+		addNSItemToQuery(pstate, nsitem, false, true, true);
+		pred = transformWhereClause(pstate, copyObject(is->whereClause),
+									EXPR_KIND_INDEX_PREDICATE, "WHERE");
+		relation_close(rel, AccessShareLock);
+		free_parsestate(pstate);
+		conjuncts = normalize_predicate(pred);
+		foreach(lc, conjuncts)
+			if (!advisor_shaped_conjunct(lfirst(lc)))
+				return NULL;
+		if (kind != ADVISOR_BTREE)
+			return NULL;
+		kind = ADVISOR_PARTIAL;
+	}
+	h = build_candidate(relid, kind, keys, include, pred, "", false);
+	if (h == NULL || strcmp(h->statement, stmt) != 0)
+		return NULL;
 	return h;
 }
 

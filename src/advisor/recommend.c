@@ -69,9 +69,13 @@
  * (reaches_untrusted_objects()).  index_advisor() plans the caller's own
  * text as the caller.
  *
- * apply_index() builds only statements this session's index_advisor() or
- * recommend_indexes() produced, as the caller, and without CONCURRENTLY:
- * CREATE INDEX CONCURRENTLY cannot run inside a function.
+ * apply_index() builds only statements of the advisor's own shape: one
+ * this session's index_advisor() or recommend_indexes() produced, or one
+ * that building the candidate again from what it names gives character
+ * for character (advisor_candidate_from_statement(), candidates.c), so
+ * one produced in another session.  It runs as the caller, who must own
+ * the table, and without CONCURRENTLY: CREATE INDEX CONCURRENTLY cannot
+ * run inside a function.
  *
  * src/advisor/recommend.c
  *
@@ -117,6 +121,7 @@ typedef struct Produced
 	List	   *steps;			/* what apply_index() runs */
 	char	   *name;
 	Oid			nspid;
+	Oid			relid;
 } Produced;
 
 List	   *advisor_produced = NIL;
@@ -152,6 +157,7 @@ remember(HypoIndex *h)
 		p->steps = lappend(p->steps, pstrdup(lfirst(lc)));
 	p->name = pstrdup(h->name);
 	p->nspid = get_rel_namespace(h->relid);
+	p->relid = h->relid;
 	advisor_produced = lappend(advisor_produced, p);
 	MemoryContextSwitchTo(old);
 }
@@ -954,6 +960,10 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	Produced   *found = NULL;
 	Oid			indexoid;
+	List	   *steps;
+	char	   *name;
+	Oid			nspid;
+	Oid			relid;
 	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
@@ -968,12 +978,35 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 		if (strcmp(p->statement, stmt) == 0)
 			found = p;
 	}
-	if (found == NULL)
+	if (found != NULL)
+	{
+		steps = found->steps;
+		name = found->name;
+		nspid = found->nspid;
+		relid = found->relid;
+	}
+	else
+	{
+		/* produced in another session: recognized by building it again */
+		HypoIndex  *h = advisor_candidate_from_statement(stmt);
+
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("apply_index runs only statements the index advisor produced"),
+					 errdetail("The statement is not one index_advisor() or recommend_indexes() returns for this table as it is now."),
+					 errhint("Pass an index_statement value those functions returned, unchanged; for a partitioned table whose partitions changed since, ask again.")));
+		steps = h->steps;
+		name = h->name;
+		nspid = get_rel_namespace(h->relid);
+		relid = h->relid;
+	}
+	if (!pg_class_ownercheck(relid, GetUserId()))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("apply_index runs only statements the index advisor produced"),
-				 errdetail("The statement was not returned by index_advisor() or recommend_indexes() in this session."),
-				 errhint("Pass an index_statement value those functions returned, unchanged.")));
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s to build its index",
+						get_rel_name(relid)),
+				 errdetail("apply_index builds indexes as its caller.")));
 
 	/*
 	 * Run with search_path pinned: the statement's names were printed for
@@ -986,12 +1019,12 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	foreach(lc, found->steps)
+	foreach(lc, steps)
 		pk_spi_exec((const char *) lfirst(lc), 0, NULL, NULL, NULL, false);
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
-	indexoid = get_relname_relid(found->name, found->nspid);
+	indexoid = get_relname_relid(name, nspid);
 	if (!OidIsValid(indexoid))
-		elog(ERROR, "index \"%s\" was not created", found->name);
+		elog(ERROR, "index \"%s\" was not created", name);
 	PG_RETURN_OID(indexoid);
 }
