@@ -203,6 +203,27 @@ ORDER BY example COLLATE "C", calls;
 
 SELECT entries > 0 AS has_entries, max_entries, evictions FROM perfkit.workload_info();
 
+-- noise: perfkit's own statements and foreign-key triggers' checks are
+-- marked internal; the real trigger query, as the server ran it, is
+CREATE TABLE adv_fk_parent (id int PRIMARY KEY);
+CREATE TABLE adv_fk_child (id int, parent int REFERENCES adv_fk_parent);
+INSERT INTO adv_fk_parent VALUES (1);
+SET perfkit.advisor_sample_rate = 1;
+INSERT INTO adv_fk_child VALUES (1, 1);
+SELECT count(*) FROM perfkit.workload_info();
+SET perfkit.advisor_sample_rate = 0;
+SELECT internal, regexp_replace(example, '\s+', ' ', 'g') AS example FROM perfkit.workload
+WHERE example LIKE '%adv\_fk\_%' OR example LIKE '%workload\_info%'
+ORDER BY example COLLATE "C";
+DROP TABLE adv_fk_child, adv_fk_parent;
+SELECT q, perfkit.internal_statement(q) AS internal FROM (VALUES
+	('SELECT * FROM adv_readings WHERE vehicle_id = 7'),
+	('SELECT perfkit.cached(''k'', 60, $$SELECT 1$$)'),
+	('select * from "perfkit" . cache_entries'),
+	('SELECT * FROM myperfkit.t'),
+	('DELETE FROM ONLY "public"."adv_fk_child" WHERE $1 OPERATOR(pg_catalog.=) "parent"'),
+	('DELETE FROM adv_fk_child WHERE parent = $1')) v(q);
+
 -- A statement run with parameters is captured with its parameter types and
 -- can be re-planned; run with parameters or with literals (spelled in
 -- another case, with a cast), its calls count under one entry: 3 + 2.

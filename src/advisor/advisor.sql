@@ -19,6 +19,34 @@ RETURNS SETOF record
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_workload';
 
+--
+-- Noise in a statement list.  perfkit.internal_statement(query) says
+-- whether a statement's text is not the application's own: perfkit's
+-- (it names an object of the perfkit schema: cached(), cache_get(), the
+-- rollup refresh's and the jobs' statements, which perfkit always writes
+-- schema-qualified) or a referential-integrity trigger's (PostgreSQL's
+-- ri_triggers.c writes "SELECT 1 FROM [ONLY] t x WHERE ... FOR KEY SHARE
+-- OF x" for every insert or update of a referencing row, and cascades as
+-- "DELETE FROM [ONLY] t WHERE $1 OPERATOR(pg_catalog.=) col" and
+-- "UPDATE [ONLY] t SET ... WHERE $n OPERATOR(pg_catalog.=) col").  The
+-- measured fact for filters over perfkit.workload or pg_stat_statements
+-- (slow_queries(), n_plus_one_suspects()); perfkit.workload, below, shows
+-- it as its internal column.
+--
+CREATE FUNCTION perfkit.internal_statement(query text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT query ~* '(^|[^[:alnum:]_$"])"?perfkit"?\s*\.'
+		OR query ~ '^\s*SELECT 1 FROM (ONLY )?\S+ x WHERE .* FOR KEY SHARE OF x\s*$'
+		OR query ~ '^\s*DELETE FROM (ONLY )?\S+ WHERE \$1 OPERATOR\(pg_catalog\.=\) '
+		OR query ~ '^\s*UPDATE (ONLY )?\S+ SET .* WHERE \$[0-9]+ OPERATOR\(pg_catalog\.=\) '
+$$;
+
+COMMENT ON FUNCTION perfkit.internal_statement(text) IS
+'whether a statement is perfkit''s own or a foreign-key trigger''s, not the application''s (for noise filters)';
+
 /*
  * perfkit.workload: the sampled statements.  Query texts may hold
  * personal data: only superusers and members of pg_read_all_stats may
@@ -36,7 +64,8 @@ SELECT d.datname AS database,
 	   w.example,
 	   w.replannable,
 	   w.first_seen,
-	   w.last_seen
+	   w.last_seen,
+	   perfkit.internal_statement(w.example) AS internal
 FROM perfkit._workload() w
 LEFT JOIN pg_catalog.pg_database d ON d.oid = w.dbid
 ORDER BY w.total_time DESC, w.queryid;
