@@ -146,6 +146,7 @@ if [ "${PERFKIT_VALGRIND:-0}" = 1 ]; then
 fi
 
 if want tap; then
+pk_require_packages python3-psycopg	# t/006_advisor.pl's application client
 pk_say "TAP (prove)"
 mkdir -p "$work/tap" && chown "$(pk_run_user)" "$work/tap"
 (cd "$work/test" &&

@@ -53,7 +53,11 @@ typedef struct HypoIndex
 	Oid			fakeoid;		/* never a real relation's OID */
 	char	   *signature;		/* canonical text: equal signatures, same index */
 	char	   *name;			/* stable index name */
-	char	   *statement;		/* CREATE INDEX CONCURRENTLY ... */
+	char	   *statement;		/* CREATE INDEX CONCURRENTLY ..., or for a
+								 * partitioned table the script that builds
+								 * it without blocking writes */
+	List	   *steps;			/* what apply_index() runs: the statements
+								 * of the script without CONCURRENTLY */
 	char	   *reason;			/* what the index serves, in words */
 } HypoIndex;
 
@@ -99,7 +103,12 @@ typedef struct WorkloadSample
 	bool		replannable;
 	Oid			userid;			/* who ran the example */
 	char	   *example;
+	int			nparams;		/* its parameters ($1, ...) */
+	Oid		   *paramtypes;		/* their types, as bound */
 } WorkloadSample;
+
+/* Most parameters whose types capture keeps for one statement. */
+#define ADVISOR_MAX_PARAMS	32
 
 extern List *advisor_workload_samples(Oid dbid);
 
@@ -115,12 +124,16 @@ extern bool advisor_error_propagates(ErrorData *edata, void *arg);
 extern int	advisor_left_out(ErrorData *edata);
 extern double advisor_cost(Query *query, Oid userid, List *hypos);
 extern void advisor_hypo_estimate(HypoIndex *hypo, double fraction);
+extern void advisor_rel_size(Oid relid, double *tuples, double *pages,
+							 double *allvisible);
 
 /* src/advisor/candidates.c */
-extern Query *advisor_analyze(const char *sql, bool for_user);
+extern Query *advisor_analyze(const char *sql, bool for_user,
+							  Oid *paramtypes, int nparams);
 extern AdvisorQuery *advisor_query_info(Query *query, double weight,
 										double rows_per_call);
 extern List *advisor_candidates(List *queries);
+extern HypoIndex *advisor_candidate_from_statement(const char *stmt);
 
 /* src/advisor/recommend.c */
 extern List *advisor_produced;

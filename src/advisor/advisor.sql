@@ -19,6 +19,34 @@ RETURNS SETOF record
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_workload';
 
+--
+-- Noise in a statement list.  perfkit.internal_statement(query) says
+-- whether a statement's text is not the application's own: perfkit's
+-- (it names an object of the perfkit schema: cached(), cache_get(), the
+-- rollup refresh's and the jobs' statements, which perfkit always writes
+-- schema-qualified) or a referential-integrity trigger's (PostgreSQL's
+-- ri_triggers.c writes "SELECT 1 FROM [ONLY] t x WHERE ... FOR KEY SHARE
+-- OF x" for every insert or update of a referencing row, and cascades as
+-- "DELETE FROM [ONLY] t WHERE $1 OPERATOR(pg_catalog.=) col" and
+-- "UPDATE [ONLY] t SET ... WHERE $n OPERATOR(pg_catalog.=) col").  The
+-- measured fact for filters over perfkit.workload or pg_stat_statements
+-- (slow_queries(), n_plus_one_suspects()); perfkit.workload, below, shows
+-- it as its internal column.
+--
+CREATE FUNCTION perfkit.internal_statement(query text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT query ~* '(^|[^[:alnum:]_$"])"?perfkit"?\s*\.'
+		OR query ~ '^\s*SELECT 1 FROM (ONLY )?\S+ x WHERE .* FOR KEY SHARE OF x\s*$'
+		OR query ~ '^\s*DELETE FROM (ONLY )?\S+ WHERE \$1 OPERATOR\(pg_catalog\.=\) '
+		OR query ~ '^\s*UPDATE (ONLY )?\S+ SET .* WHERE \$[0-9]+ OPERATOR\(pg_catalog\.=\) '
+$$;
+
+COMMENT ON FUNCTION perfkit.internal_statement(text) IS
+'whether a statement is perfkit''s own or a foreign-key trigger''s, not the application''s (for noise filters)';
+
 /*
  * perfkit.workload: the sampled statements.  Query texts may hold
  * personal data: only superusers and members of pg_read_all_stats may
@@ -36,13 +64,14 @@ SELECT d.datname AS database,
 	   w.example,
 	   w.replannable,
 	   w.first_seen,
-	   w.last_seen
+	   w.last_seen,
+	   perfkit.internal_statement(w.example) AS internal
 FROM perfkit._workload() w
 LEFT JOIN pg_catalog.pg_database d ON d.oid = w.dbid
 ORDER BY w.total_time DESC, w.queryid;
 
 COMMENT ON VIEW perfkit.workload IS
-'statements sampled by the index advisor (perfkit.advisor_sample_rate), per query id; calls, time and rows count sampled executions only';
+'statements sampled by the index advisor (perfkit.advisor_sample_rate), per statement (literals and parameters aside); calls, time and rows count sampled executions only';
 
 CREATE FUNCTION perfkit.workload_reset()
 RETURNS bigint
@@ -104,28 +133,64 @@ COMMENT ON FUNCTION perfkit.apply_index(text) IS
 --
 CREATE FUNCTION perfkit.unused_indexes()
 RETURNS TABLE(index_name regclass, table_name regclass, index_bytes bigint,
-			  idx_scan bigint, stats_reset timestamptz, drop_statement text)
+			  idx_scan bigint, stats_reset timestamptz, drop_statement text,
+			  reason text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT i.indexrelid::regclass, i.indrelid::regclass,
-		   pg_relation_size(i.indexrelid), s.idx_scan,
+	WITH unused AS (
+		SELECT i.indexrelid, i.indrelid, s.idx_scan,
+			   -- the first foreign key this index alone serves: its columns
+			   -- lead it (any order), and no other valid index of the table
+			   -- (non-partial, no expressions) led by them stays: one that
+			   -- is scanned or backs a constraint, or an older unused one
+			   -- (of several unused ones, the oldest is kept)
+			   (SELECT k.oid
+				FROM pg_constraint k
+				WHERE k.contype = 'f' AND k.conrelid = i.indrelid
+				  AND i.indpred IS NULL AND i.indexprs IS NULL
+				  AND i.indnkeyatts >= cardinality(k.conkey)
+				  AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] @> k.conkey
+				  AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] <@ k.conkey
+				  AND NOT EXISTS (
+					SELECT FROM pg_index o
+					WHERE o.indrelid = k.conrelid AND o.indexrelid <> i.indexrelid
+					  AND o.indisvalid AND o.indpred IS NULL AND o.indexprs IS NULL
+					  AND o.indnkeyatts >= cardinality(k.conkey)
+					  AND (o.indkey::int2[])[0:cardinality(k.conkey) - 1] @> k.conkey
+					  AND (o.indkey::int2[])[0:cardinality(k.conkey) - 1] <@ k.conkey
+					  AND (o.indexrelid < i.indexrelid
+						   OR o.indisunique OR o.indisprimary OR o.indisexclusion
+						   OR EXISTS (SELECT FROM pg_constraint ok WHERE ok.conindid = o.indexrelid)
+						   OR coalesce((SELECT os.idx_scan FROM pg_stat_all_indexes os
+										WHERE os.indexrelid = o.indexrelid), 0) > 0))
+				ORDER BY k.conname
+				LIMIT 1) AS fk
+		FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid
+		JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
+		WHERE s.idx_scan = 0
+		  AND i.indisvalid
+		  AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
+		  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+		  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+									 'pg_toast'::regnamespace, 'perfkit'::regnamespace)
+	)
+	SELECT u.indexrelid::regclass, u.indrelid::regclass,
+		   pg_relation_size(u.indexrelid), u.idx_scan,
 		   (SELECT d.stats_reset FROM pg_stat_database d WHERE d.datname = current_database()),
-		   format('DROP INDEX CONCURRENTLY %s', i.indexrelid::regclass)
-	FROM pg_index i
-	JOIN pg_class c ON c.oid = i.indexrelid
-	JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
-	WHERE s.idx_scan = 0
-	  AND i.indisvalid
-	  AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
-	  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-	  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
-								 'pg_toast'::regnamespace, 'perfkit'::regnamespace)
-	ORDER BY pg_relation_size(i.indexrelid) DESC, i.indexrelid::regclass::text
+		   CASE WHEN u.fk IS NULL THEN format('DROP INDEX CONCURRENTLY %s', u.indexrelid::regclass) END,
+		   CASE WHEN u.fk IS NULL THEN 'never scanned since the statistics were reset'
+				ELSE format('keep: the only index serving foreign key %I to %s (deleting or updating a referenced row scans it)',
+							k.conname, k.confrelid::regclass)
+		   END
+	FROM unused u
+	LEFT JOIN pg_constraint k ON k.oid = u.fk
+	ORDER BY pg_relation_size(u.indexrelid) DESC, u.indexrelid::regclass::text
 $$;
 
 COMMENT ON FUNCTION perfkit.unused_indexes() IS
-'indexes never scanned since the statistics were reset; never unique or constraint-backing ones';
+'indexes never scanned since the statistics were reset; never unique or constraint-backing ones; the only index of a foreign key is listed with no drop statement';
 
 CREATE FUNCTION perfkit.duplicate_indexes()
 RETURNS TABLE(index_name regclass, covered_by regclass, table_name regclass,

@@ -34,6 +34,11 @@
  * (|correlation| >= BRIN_MIN_CORRELATION in pg_stats); text_pattern_ops
  * for LIKE prefixes.
  *
+ * Partitioned tables get candidates on the parent (its statistics are
+ * those of the whole tree, its size the sum of its leaf partitions'; no
+ * BRIN), costed through pruning by hypo.c, and a statement that is the
+ * script building it without blocking writes (index_statements()).
+ *
  * A candidate that an existing valid index already provides is dropped:
  * a btree whose key columns (with the same operator classes) are a prefix
  * of an existing btree's, unless the existing one is partial with another
@@ -59,6 +64,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -68,6 +74,8 @@
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parse_clause.h"
+#include "parser/parse_relation.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
@@ -99,6 +107,13 @@ static Oid	next_fake_oid = 0xFFFF0000;
  * Parse, analyze and rewrite one statement.  Only SELECT, INSERT, UPDATE
  * and DELETE are accepted; for_user also checks the caller's privileges
  * on every table, as executing it would.
+ *
+ * Parameters ($1, ...): with nparams >= 0, paramtypes gives their types
+ * (a captured statement, with the types it was bound with); with nparams
+ * < 0 their types are inferred from the statement, as PREPARE without
+ * types does, and a parameter whose type cannot be inferred is an error
+ * (42P18).  The planner costs a statement with parameters as a generic
+ * plan (what a prepared statement gets after its custom plans).
  */
 /*
  * Errors in the statement point into its own text, not into the query
@@ -118,7 +133,7 @@ analyze_error_callback(void *arg)
 }
 
 Query *
-advisor_analyze(const char *sql, bool for_user)
+advisor_analyze(const char *sql, bool for_user, Oid *paramtypes, int nparams)
 {
 	List	   *raw;
 	RawStmt    *rs;
@@ -137,6 +152,13 @@ advisor_analyze(const char *sql, bool for_user)
 				 errmsg("the index advisor costs exactly one statement at a time"),
 				 errdetail("The text holds %d statements.", list_length(raw))));
 	rs = linitial_node(RawStmt, raw);
+
+	/*
+	 * An EXECUTE of a prepared statement is captured with the PREPARE's
+	 * text: cost the statement prepared, with the parameters given.
+	 */
+	if (IsA(rs->stmt, PrepareStmt))
+		rs->stmt = ((PrepareStmt *) rs->stmt)->query;
 	switch (nodeTag(rs->stmt))
 	{
 		case T_SelectStmt:
@@ -150,7 +172,16 @@ advisor_analyze(const char *sql, bool for_user)
 					 errmsg("the index advisor costs only SELECT, INSERT, UPDATE and DELETE statements"),
 					 errdetail("The statement is %s.", CreateCommandName(rs->stmt))));
 	}
-	queries = pg_analyze_and_rewrite_fixedparams(rs, sql, NULL, 0, NULL);
+	if (nparams < 0)
+	{
+		Oid		   *types = NULL;
+		int			n = 0;
+
+		queries = pg_analyze_and_rewrite_varparams(rs, sql, &types, &n, NULL);
+	}
+	else
+		queries = pg_analyze_and_rewrite_fixedparams(rs, sql, paramtypes, nparams,
+													 NULL);
 	if (list_length(queries) != 1 ||
 		linitial_node(Query, queries)->commandType == CMD_UTILITY)
 		ereport(ERROR,
@@ -195,7 +226,8 @@ is_table_column(Query *q, Var *var)
 		return false;
 	rte = rt_fetch(var->varno, q->rtable);
 	return rte->rtekind == RTE_RELATION &&
-		(rte->relkind == RELKIND_RELATION || rte->relkind == RELKIND_MATVIEW) &&
+		(rte->relkind == RELKIND_RELATION || rte->relkind == RELKIND_MATVIEW ||
+		 rte->relkind == RELKIND_PARTITIONED_TABLE) &&
 		rte->relid >= FirstNormalObjectId;
 }
 
@@ -356,6 +388,21 @@ analyze_clause(Node *clause, Query *q, List *level_uses)
 			u->eq = add_attnum(u->eq, var->varattno);
 		else if (!join)
 			u->range = add_attnum(u->range, var->varattno);
+
+		/*
+		 * A join (a.x = b.y): either side's column may serve a
+		 * parameterized nested loop, so the other side is a candidate too.
+		 */
+		if (strategy == BTEqualStrategyNumber && join && !commuted &&
+			IsA(r, Var) && is_table_column(q, (Var *) r) &&
+			((Var *) r)->varno != var->varno &&
+			btree_strategy(op->opno, ((Var *) r)->vartype) == BTEqualStrategyNumber)
+		{
+			RelUse	   *ru = use_for(q, ((Var *) r)->varno, level_uses);
+
+			if (ru != NULL)
+				ru->eq = add_attnum(ru->eq, ((Var *) r)->varattno);
+		}
 		if (!join && IsA(other, Const) && !((Const *) other)->constisnull)
 			note_const(u, clause, var->varno, var->varattno);
 		return;
@@ -434,7 +481,8 @@ collect_level(Query *q, WalkContext *ctx)
 		if (rte->rtekind != RTE_RELATION || rte->relid < FirstNormalObjectId)
 			continue;
 		ctx->relids = list_append_unique_oid(ctx->relids, rte->relid);
-		if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW)
+		if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW &&
+			rte->relkind != RELKIND_PARTITIONED_TABLE)
 			continue;
 		/* one RelUse per table per level (self-joins share it) */
 		if (use_for(q, rti, level_uses) == NULL)
@@ -635,6 +683,13 @@ covered_by_existing(HypoIndex *h)
 	return covered;
 }
 
+/* A partitioned table's statistics are those of its whole tree. */
+static bool
+is_partitioned(Oid relid)
+{
+	return get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
+}
+
 /* The column's physical order correlation from pg_statistic, or 0. */
 static double
 column_correlation(Oid relid, AttrNumber attnum)
@@ -643,7 +698,7 @@ column_correlation(Oid relid, AttrNumber attnum)
 	double		corr = 0;
 
 	tp = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
-						 Int16GetDatum(attnum), BoolGetDatum(false));
+						 Int16GetDatum(attnum), BoolGetDatum(is_partitioned(relid)));
 	if (HeapTupleIsValid(tp))
 	{
 		AttStatsSlot sslot;
@@ -666,7 +721,7 @@ few_distinct(Oid relid, AttrNumber attnum)
 	double		reltuples = 0;
 
 	tp = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
-						 Int16GetDatum(attnum), BoolGetDatum(false));
+						 Int16GetDatum(attnum), BoolGetDatum(is_partitioned(relid)));
 	if (HeapTupleIsValid(tp))
 	{
 		nd = ((Form_pg_statistic) GETSTRUCT(tp))->stadistinct;
@@ -674,13 +729,11 @@ few_distinct(Oid relid, AttrNumber attnum)
 	}
 	if (nd < 0)
 	{
-		tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-		if (HeapTupleIsValid(tp))
-		{
-			reltuples = ((Form_pg_class) GETSTRUCT(tp))->reltuples;
-			ReleaseSysCache(tp);
-		}
-		nd = -nd * Max(reltuples, 0);
+		double		pages;
+		double		allvisible;
+
+		advisor_rel_size(relid, &reltuples, &pages, &allvisible);
+		nd = -nd * reltuples;
 	}
 	return nd > 0 && nd <= FEW_DISTINCT;
 }
@@ -689,23 +742,21 @@ few_distinct(Oid relid, AttrNumber attnum)
 static double
 predicate_fraction(Oid relid, const char *predsql)
 {
-	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	double		reltuples = 0;
+	double		pages;
+	double		allvisible;
 	char	   *sql;
 	Query	   *q;
 
-	if (HeapTupleIsValid(tp))
-	{
-		reltuples = ((Form_pg_class) GETSTRUCT(tp))->reltuples;
-		ReleaseSysCache(tp);
-	}
+	advisor_rel_size(relid, &reltuples, &pages, &allvisible);
 	if (reltuples <= 0)
 		return 1.0;
-	sql = psprintf("SELECT FROM ONLY %s WHERE %s",
+	sql = psprintf(is_partitioned(relid) ? "SELECT FROM %s WHERE %s" :
+				   "SELECT FROM ONLY %s WHERE %s",
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											  get_rel_name(relid)),
 				   predsql);
-	q = advisor_analyze(sql, false);
+	q = advisor_analyze(sql, false, NULL, 0);
 	{
 		PlannedStmt *p = pg_plan_query(q, sql, 0, NULL);
 
@@ -713,15 +764,183 @@ predicate_fraction(Oid relid, const char *predsql)
 	}
 }
 
+/*
+ * The stable name of an index of relid (named relname) on the key columns
+ * keynames (joined by "_"): table, keys, "_incl" when it has INCLUDE
+ * columns, the kind, "_idx"; cut to fit with a hash of the signature sig,
+ * and given a hash of it instead of "_idx" when the name is taken.
+ */
+static char *
+index_name(Oid relid, const char *relname, const char *keynames, bool include,
+		   AdvisorKind kind, const char *predicate_sql, const char *sig)
+{
+	StringInfoData name;
+
+	initStringInfo(&name);
+	appendStringInfo(&name, "%s_%s", relname, keynames);
+	if (include)
+		appendStringInfoString(&name, "_incl");
+	switch (kind)
+	{
+		case ADVISOR_PARTIAL:
+			appendStringInfo(&name, "_partial_%08x",
+							 hash_bytes((const unsigned char *) predicate_sql,
+										strlen(predicate_sql)));
+			break;
+		case ADVISOR_BRIN:
+			appendStringInfoString(&name, "_brin");
+			break;
+		case ADVISOR_PATTERN:
+			appendStringInfoString(&name, "_pattern");
+			break;
+		default:
+			break;
+	}
+	appendStringInfoString(&name, "_idx");
+	if (name.len >= NAMEDATALEN)
+	{
+		uint32		hv = hash_bytes((const unsigned char *) sig, strlen(sig));
+		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
+
+		name.data[cut] = '\0';
+		name.len = cut;
+		appendStringInfo(&name, "_%08x_idx", hv);
+	}
+	/* a name taken by another relation gets a hash of the definition */
+	if (OidIsValid(get_relname_relid(name.data, get_rel_namespace(relid))))
+	{
+		uint32		hv = hash_bytes((const unsigned char *) sig, strlen(sig));
+		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
+
+		name.data[cut] = '\0';
+		name.len = cut;
+		appendStringInfo(&name, "_%08x", hv);
+	}
+	return name.data;
+}
+
+static int
+oid_name_cmp(const ListCell *a, const ListCell *b)
+{
+	Oid			x = lfirst_oid(a);
+	Oid			y = lfirst_oid(b);
+	int			c = strcmp(get_namespace_name(get_rel_namespace(x)),
+						   get_namespace_name(get_rel_namespace(y)));
+
+	return c != 0 ? c : strcmp(get_rel_name(x), get_rel_name(y));
+}
+
+/*
+ * The partitions of parentid, each indexed (a leaf CONCURRENTLY, a
+ * partitioned one ON ONLY and then its own partitions) and attached to
+ * parent_index.  Appends the script's statements to script (with their
+ * separators) and what apply_index() runs to *steps; false if a partition
+ * cannot have the index (a foreign table).
+ */
+static bool
+partition_steps(Oid parentid, const char *parent_index, HypoIndex *h,
+				const char *keynames, bool include, const char *tail,
+				const char *sig, StringInfo script, List **steps)
+{
+	List	   *children = find_inheritance_children(parentid, NoLock);
+	ListCell   *lc;
+
+	list_sort(children, oid_name_cmp);
+	foreach(lc, children)
+	{
+		Oid			child = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(child);
+		char	   *nsp = get_namespace_name(get_rel_namespace(child));
+		char	   *rel = get_rel_name(child);
+		char	   *name = index_name(child, rel, keynames, include, h->kind,
+									  h->predicate_sql, sig);
+		char	   *qrel = quote_qualified_identifier(nsp, rel);
+		char	   *qindex = quote_qualified_identifier(nsp, name);
+		char	   *attach;
+
+		if (relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			char	   *step = psprintf("CREATE INDEX %s ON ONLY %s%s",
+										quote_identifier(name), qrel, tail);
+
+			appendStringInfo(script, ";\n%s", step);
+			*steps = lappend(*steps, step);
+			if (!partition_steps(child, qindex, h, keynames, include, tail, sig,
+								 script, steps))
+				return false;
+		}
+		else if (relkind == RELKIND_RELATION)
+		{
+			appendStringInfo(script, ";\nCREATE INDEX CONCURRENTLY %s ON %s%s",
+							 quote_identifier(name), qrel, tail);
+			*steps = lappend(*steps, psprintf("CREATE INDEX %s ON %s%s",
+											  quote_identifier(name), qrel, tail));
+		}
+		else
+			return false;
+		attach = psprintf("ALTER INDEX %s ATTACH PARTITION %s", parent_index, qindex);
+		appendStringInfo(script, ";\n%s", attach);
+		*steps = lappend(*steps, attach);
+	}
+	return true;
+}
+
+/*
+ * h's statement and steps; tail is what follows "ON table".  A plain
+ * table's statement is CREATE INDEX CONCURRENTLY.  A partitioned table's
+ * is a script, the way to build it in PostgreSQL 15 without blocking
+ * writes (CREATE INDEX CONCURRENTLY refuses partitioned tables): the
+ * index ON ONLY the parent (invalid while partitions lack theirs), each
+ * partition's CONCURRENTLY, each attached; once every partition's is
+ * attached the parent's is valid, and partitions created later get one
+ * of their own.  False if it cannot be built (a foreign partition).
+ */
+static bool
+index_statements(HypoIndex *h, const char *nspname, const char *relname,
+				 List *keys, List *include, const char *tail, const char *sig)
+{
+	char	   *qrel = quote_qualified_identifier(nspname, relname);
+
+	if (!is_partitioned(h->relid))
+	{
+		h->statement = psprintf("CREATE INDEX CONCURRENTLY %s ON %s%s",
+								quote_identifier(h->name), qrel, tail);
+		h->steps = list_make1(psprintf("CREATE INDEX %s ON %s%s",
+									   quote_identifier(h->name), qrel, tail));
+		return true;
+	}
+	else
+	{
+		StringInfoData script;
+		char	   *first = psprintf("CREATE INDEX %s ON ONLY %s%s",
+									 quote_identifier(h->name), qrel, tail);
+
+		initStringInfo(&script);
+		appendStringInfoString(&script, first);
+		h->steps = list_make1(first);
+		if (!partition_steps(h->relid, quote_qualified_identifier(nspname, h->name), h,
+							 colnames(h->relid, keys, "_", false), include != NIL,
+							 tail, sig, &script, &h->steps))
+			return false;
+		h->statement = script.data;
+		return true;
+	}
+}
+
+/*
+ * A candidate: kind of index on relid's columns keys, INCLUDE include,
+ * with the predicate pred_clause (Vars of varno 1) or none.  NULL when it
+ * cannot be built, or when check_useful and an existing index gives it
+ * already or its predicate is not selective enough.
+ */
 static HypoIndex *
-make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
-			   Node *pred_clause, const char *reason)
+build_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
+				Node *pred_clause, const char *reason, bool check_useful)
 {
 	HypoIndex  *h = palloc0(sizeof(HypoIndex));
 	char	   *relname = get_rel_name(relid);
 	char	   *nspname = get_namespace_name(get_rel_namespace(relid));
 	StringInfoData sig;
-	StringInfoData name;
 	StringInfoData stmt;
 	ListCell   *lc;
 	int			i = 0;
@@ -754,53 +973,12 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 					 h->predicate_sql ? h->predicate_sql : "");
 	h->signature = sig.data;
 
-	initStringInfo(&name);
-	appendStringInfo(&name, "%s_%s", relname, colnames(relid, keys, "_", false));
-	if (include != NIL)
-		appendStringInfoString(&name, "_incl");
-	switch (kind)
-	{
-		case ADVISOR_PARTIAL:
-			appendStringInfo(&name, "_partial_%08x",
-							 hash_bytes((const unsigned char *) h->predicate_sql,
-										strlen(h->predicate_sql)));
-			break;
-		case ADVISOR_BRIN:
-			appendStringInfoString(&name, "_brin");
-			break;
-		case ADVISOR_PATTERN:
-			appendStringInfoString(&name, "_pattern");
-			break;
-		default:
-			break;
-	}
-	appendStringInfoString(&name, "_idx");
-	if (name.len >= NAMEDATALEN)
-	{
-		uint32		hv = hash_bytes((const unsigned char *) sig.data, sig.len);
-		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
+	h->name = index_name(relid, relname, colnames(relid, keys, "_", false),
+						 include != NIL, kind, h->predicate_sql, sig.data);
 
-		name.data[cut] = '\0';
-		name.len = cut;
-		appendStringInfo(&name, "_%08x_idx", hv);
-	}
-	/* a name taken by another relation gets a hash of the definition */
-	if (OidIsValid(get_relname_relid(name.data, get_rel_namespace(relid))))
-	{
-		uint32		hv = hash_bytes((const unsigned char *) sig.data, sig.len);
-		int			cut = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 14);
-
-		name.data[cut] = '\0';
-		name.len = cut;
-		appendStringInfo(&name, "_%08x", hv);
-	}
-	h->name = name.data;
-
+	/* what follows "ON table": the same on every partition (names) */
 	initStringInfo(&stmt);
-	appendStringInfo(&stmt, "CREATE INDEX CONCURRENTLY %s ON %s USING %s (",
-					 quote_identifier(h->name),
-					 quote_qualified_identifier(nspname, relname),
-					 kind == ADVISOR_BRIN ? "brin" : "btree");
+	appendStringInfo(&stmt, " USING %s (", kind == ADVISOR_BRIN ? "brin" : "btree");
 	for (i = 0; i < h->nkeys; i++)
 	{
 		if (i > 0)
@@ -814,8 +992,11 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 		appendStringInfo(&stmt, " INCLUDE (%s)", colnames(relid, include, ", ", true));
 	if (h->predicate_sql)
 		appendStringInfo(&stmt, " WHERE %s", h->predicate_sql);
-	h->statement = stmt.data;
+	if (!index_statements(h, nspname, relname, keys, include, stmt.data, sig.data))
+		return NULL;
 	h->reason = pstrdup(reason);
+	if (!check_useful)
+		return h;
 
 	if (covered_by_existing(h))
 		return NULL;
@@ -829,6 +1010,156 @@ make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
 	h->fakeoid = next_fake_oid++;
 	if (next_fake_oid < 0xFFFF0000)
 		next_fake_oid = 0xFFFF0000;
+	return h;
+}
+
+static HypoIndex *
+make_candidate(Oid relid, AdvisorKind kind, List *keys, List *include,
+			   Node *pred_clause, const char *reason)
+{
+	return build_candidate(relid, kind, keys, include, pred_clause, reason, true);
+}
+
+/* Is e a conjunct of the advisor's shape: col op constant, col IS NOT NULL? */
+static bool
+advisor_shaped_conjunct(Node *e)
+{
+	if (IsA(e, NullTest))
+	{
+		NullTest   *nt = (NullTest *) e;
+
+		return nt->nulltesttype == IS_NOT_NULL && !nt->argisrow &&
+			IsA(strip((Node *) nt->arg), Var);
+	}
+	if (IsA(e, OpExpr) && list_length(((OpExpr *) e)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) e;
+		Node	   *l = strip(linitial(op->args));
+		Node	   *r = strip(lsecond(op->args));
+
+		if (IsA(l, Var) && IsA(r, Const))
+			return btree_strategy(op->opno, ((Var *) l)->vartype) != 0;
+		if (IsA(r, Var) && IsA(l, Const))
+			return btree_strategy(op->opno, ((Var *) r)->vartype) != 0;
+	}
+	return false;
+}
+
+/* The attribute number of a plain column IndexElem, or InvalidAttrNumber. */
+static AttrNumber
+plain_column(Oid relid, IndexElem *e)
+{
+	AttrNumber	a;
+
+	if (e->name == NULL || e->expr != NULL || e->indexcolname != NULL ||
+		e->collation != NIL || e->opclassopts != NIL ||
+		e->ordering != SORTBY_DEFAULT || e->nulls_ordering != SORTBY_NULLS_DEFAULT)
+		return InvalidAttrNumber;
+	a = get_attnum(relid, e->name);
+	return a > 0 ? a : InvalidAttrNumber;
+}
+
+/*
+ * The candidate whose statement is exactly stmt, or NULL: the advisor's
+ * own shape, recognized by building the candidate again from what stmt
+ * names (its table, kind, key and INCLUDE columns, a predicate of the
+ * shape candidates have) and comparing the statement built with stmt,
+ * character for character.  For a partitioned table the whole script is
+ * built again from the partitions it has now.  So apply_index() builds
+ * what index_advisor() or recommend_indexes() returned in any session,
+ * and nothing else.
+ */
+HypoIndex *
+advisor_candidate_from_statement(const char *stmt)
+{
+	List	   *raw;
+	IndexStmt  *is;
+	Oid			relid;
+	bool		partitioned;
+	AdvisorKind kind = ADVISOR_BTREE;
+	List	   *keys = NIL;
+	List	   *include = NIL;
+	Node	   *pred = NULL;
+	ListCell   *lc;
+	HypoIndex  *h;
+
+	raw = pg_parse_query(stmt);
+	if (raw == NIL || !IsA(linitial_node(RawStmt, raw)->stmt, IndexStmt))
+		return NULL;
+	is = (IndexStmt *) linitial_node(RawStmt, raw)->stmt;
+	if (is->idxname == NULL || is->unique || is->primary || is->isconstraint ||
+		is->deferrable || is->initdeferred || is->tableSpace != NULL ||
+		is->options != NIL || is->excludeOpNames != NIL || is->nulls_not_distinct ||
+		is->if_not_exists || is->relation == NULL || is->relation->schemaname == NULL ||
+		is->accessMethod == NULL)
+		return NULL;
+	relid = RangeVarGetRelid(is->relation, AccessShareLock, true);
+	if (!OidIsValid(relid))
+		return NULL;
+	partitioned = is_partitioned(relid);
+	if (partitioned ? (is->concurrent || is->relation->inh) :
+		(!is->concurrent || !is->relation->inh || list_length(raw) != 1))
+		return NULL;
+	if (strcmp(is->accessMethod, "brin") == 0)
+		kind = ADVISOR_BRIN;
+	else if (strcmp(is->accessMethod, "btree") != 0)
+		return NULL;
+	foreach(lc, is->indexParams)
+	{
+		IndexElem  *e = lfirst_node(IndexElem, lc);
+		List	   *opclass = e->opclass;
+		AttrNumber	a;
+
+		/* text_pattern_ops, on the first key of a btree only */
+		if (opclass != NIL)
+		{
+			if (lc != list_head(is->indexParams) || kind != ADVISOR_BTREE ||
+				list_length(opclass) != 1 ||
+				strcmp(strVal(linitial(opclass)), "text_pattern_ops") != 0)
+				return NULL;
+			kind = ADVISOR_PATTERN;
+			e->opclass = NIL;
+		}
+		a = plain_column(relid, e);
+		e->opclass = opclass;
+		if (a == InvalidAttrNumber)
+			return NULL;
+		keys = lappend_int(keys, a);
+	}
+	foreach(lc, is->indexIncludingParams)
+	{
+		AttrNumber	a = plain_column(relid, lfirst_node(IndexElem, lc));
+
+		if (a == InvalidAttrNumber)
+			return NULL;
+		include = lappend_int(include, a);
+	}
+	if (is->whereClause != NULL)
+	{
+		ParseState *pstate = make_parsestate(NULL);
+		Relation	rel = relation_open(relid, AccessShareLock);
+		ParseNamespaceItem *nsitem;
+		List	   *conjuncts;
+
+		pstate->p_sourcetext = stmt;
+		nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, NULL,
+											   false, true);
+		addNSItemToQuery(pstate, nsitem, false, true, true);
+		pred = transformWhereClause(pstate, copyObject(is->whereClause),
+									EXPR_KIND_INDEX_PREDICATE, "WHERE");
+		relation_close(rel, AccessShareLock);
+		free_parsestate(pstate);
+		conjuncts = normalize_predicate(pred);
+		foreach(lc, conjuncts)
+			if (!advisor_shaped_conjunct(lfirst(lc)))
+				return NULL;
+		if (kind != ADVISOR_BTREE)
+			return NULL;
+		kind = ADVISOR_PARTIAL;
+	}
+	h = build_candidate(relid, kind, keys, include, pred, "", false);
+	if (h == NULL || strcmp(h->statement, stmt) != 0)
+		return NULL;
 	return h;
 }
 
@@ -870,20 +1201,15 @@ candidates_for_use(RelUse *u, List **out)
 {
 	Oid			relid = u->relid;
 	ListCell   *lc;
-	HeapTuple	tp;
 	double		relpages = 0;
 	double		allvisible = 0;
+	double		reltuples;
+	bool		partitioned = is_partitioned(relid);
 	List	   *eq_range = list_concat_unique_int(list_copy(u->eq), u->range);
 
-	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (HeapTupleIsValid(tp))
-	{
-		relpages = ((Form_pg_class) GETSTRUCT(tp))->relpages;
-		allvisible = ((Form_pg_class) GETSTRUCT(tp))->relallvisible;
-		ReleaseSysCache(tp);
-	}
+	advisor_rel_size(relid, &reltuples, &relpages, &allvisible);
 	/* never vacuumed or analyzed: its size on disk */
-	if (relpages == 0)
+	if (relpages == 0 && !partitioned)
 	{
 		Relation	rel = relation_open(relid, AccessShareLock);
 
@@ -1033,8 +1359,12 @@ candidates_for_use(RelUse *u, List **out)
 											  clause, why));
 		}
 	}
-	/* BRIN for ranges on columns that follow the physical order */
-	if (relpages >= BRIN_MIN_PAGES)
+	/*
+	 * BRIN for ranges on columns that follow the physical order (not on a
+	 * partitioned table: its statistics' correlation is of a sample drawn
+	 * across partitions, not of any partition's order)
+	 */
+	if (relpages >= BRIN_MIN_PAGES && !partitioned)
 	{
 		foreach(lc, u->range)
 		{

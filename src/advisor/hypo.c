@@ -23,6 +23,14 @@
  * range of a column, and perfkit supplies its own cost estimator for BRIN
  * (PostgreSQL's opens the index to read its pages_per_range).
  *
+ * Partitioned tables.  A candidate on a partitioned table stands for the
+ * index PostgreSQL builds on each of its partitions: the planner never
+ * looks at a partitioned table's own indexes, so the get_relation_info
+ * hook shows, on each partition it plans (those partition pruning keeps),
+ * a copy of the parent's hypothetical index with the partition's
+ * attribute numbers (matched by name) and its own size estimate.  A
+ * partition named directly by a query sees its ancestors' candidates too.
+ *
  * Size estimates: a btree has one tuple per table row (times the
  * predicate's selectivity for a partial index) of MAXALIGN(8 + key and
  * INCLUDE widths) plus a 4-byte line pointer, leaves filled to the default
@@ -37,8 +45,12 @@
  * caller of recommend_indexes(), a superuser, they would run as the
  * superuser.  index_advisor() plans the caller's own text as the caller.
  *
- * Costing runs with parallelism off (cursor options 0) and no parameters,
- * so generic-plan costs never enter.
+ * Costing runs with parallelism off (cursor options 0) and no bound
+ * parameter values: a statement with parameters ($1) is costed as its
+ * generic plan, the one a prepared statement settles on, in which a
+ * comparison with a parameter is estimated from the column's statistics
+ * (its number of distinct values for equality, default selectivities for
+ * ranges).
  *
  * src/advisor/hypo.c
  *
@@ -49,11 +61,15 @@
 #include <math.h>
 
 #include "access/amapi.h"
+#include "access/attmap.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/partition.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_opclass.h"
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
@@ -97,6 +113,40 @@ void
 advisor_planner_exit(void)
 {
 	planner_depth--;
+}
+
+/*
+ * A relation's tuples, pages and all-visible pages from pg_class; for a
+ * partitioned table, the sums over its leaf partitions.
+ */
+void
+advisor_rel_size(Oid relid, double *tuples, double *pages, double *allvisible)
+{
+	List	   *rels;
+	ListCell   *lc;
+
+	*tuples = *pages = *allvisible = 0;
+	if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		rels = find_all_inheritors(relid, NoLock, NULL);
+	else
+		rels = list_make1_oid(relid);
+	foreach(lc, rels)
+	{
+		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_class c;
+
+		if (!HeapTupleIsValid(tp))
+			continue;
+		c = (Form_pg_class) GETSTRUCT(tp);
+		if (c->relkind != RELKIND_PARTITIONED_TABLE)
+		{
+			*tuples += Max(c->reltuples, 0);
+			*pages += c->relpages;
+			*allvisible += c->relallvisible;
+		}
+		ReleaseSysCache(tp);
+	}
+	list_free(rels);
 }
 
 /* The hypothetical index with this fake OID, or NULL. */
@@ -267,25 +317,66 @@ build_index_info(HypoIndex *h, RelOptInfo *rel, Relation heap)
  * get_relation_info hook: add the hypothetical indexes of this relation,
  * only while perfkit costs and only in the costed query's own planning.
  */
+/*
+ * The copy of h, a candidate on a partitioned table, that partition
+ * childid (a descendant of h's table) gets: its attribute numbers and
+ * predicate mapped by column name, its size estimated from its own rows.
+ */
+static HypoIndex *
+hypo_for_partition(HypoIndex *h, Oid childid, Relation child)
+{
+	HypoIndex  *c = palloc(sizeof(HypoIndex));
+	double		tuples;
+	double		pages;
+	double		allvisible;
+	int			i;
+
+	*c = *h;
+	c->relid = childid;
+	for (i = 0; i < h->ncols; i++)
+		c->attnums[i] = get_attnum(childid, get_attname(h->relid, h->attnums[i], false));
+	if (h->predicate != NIL)
+	{
+		Relation	parent = table_open(h->relid, NoLock);
+		AttrMap    *map = build_attrmap_by_name(RelationGetDescr(child),
+												RelationGetDescr(parent));
+		bool		whole_row;
+
+		c->predicate = (List *) map_variable_attnos((Node *) h->predicate, 1, 0, map,
+													InvalidOid, &whole_row);
+		table_close(parent, NoLock);
+	}
+	advisor_rel_size(h->relid, &tuples, &pages, &allvisible);
+	advisor_hypo_estimate(c, tuples > 0 ? Min(h->tuples / tuples, 1.0) : 1.0);
+	return c;
+}
+
 void
 advisor_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 						  bool inhparent, RelOptInfo *rel)
 {
 	ListCell   *lc;
 	Relation	heap;
+	List	   *ancestors = NIL;
 
 	if (!costing || planner_depth != 1 || inhparent || active_hypos == NIL)
 		return;
+	if (get_rel_relispartition(relationObjectId))
+		ancestors = get_partition_ancestors(relationObjectId);
 	heap = NULL;
 	foreach(lc, active_hypos)
 	{
 		HypoIndex  *h = lfirst(lc);
+		bool		inherited = list_member_oid(ancestors, h->relid);
 
-		if (h->relid != relationObjectId)
+		if (h->relid != relationObjectId && !inherited)
 			continue;
 		if (heap == NULL)
 			heap = table_open(relationObjectId, NoLock);
-		rel->indexlist = lappend(rel->indexlist, build_index_info(h, rel, heap));
+		rel->indexlist = lappend(rel->indexlist,
+								 build_index_info(inherited ?
+												  hypo_for_partition(h, relationObjectId, heap) : h,
+												  rel, heap));
 	}
 	if (heap != NULL)
 		table_close(heap, NoLock);
@@ -418,22 +509,15 @@ column_width(Oid relid, AttrNumber attnum)
 void
 advisor_hypo_estimate(HypoIndex *h, double fraction)
 {
-	HeapTuple	tp;
 	double		reltuples = 0;
 	double		relpages = 0;
 	int32		width = 0;
 	int			i;
 	double		usable = BLCKSZ - SizeOfPageHeaderData;
 
-	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(h->relid));
-	if (HeapTupleIsValid(tp))
-	{
-		Form_pg_class c = (Form_pg_class) GETSTRUCT(tp);
+	double		allvisible;
 
-		reltuples = Max(c->reltuples, 0);
-		relpages = c->relpages;
-		ReleaseSysCache(tp);
-	}
+	advisor_rel_size(h->relid, &reltuples, &relpages, &allvisible);
 	for (i = 0; i < h->ncols; i++)
 		width += column_width(h->relid, h->attnums[i]);
 

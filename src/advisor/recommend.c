@@ -17,9 +17,14 @@
  * Costs are cached per (candidate, query) and only the queries on the
  * table of the last chosen index are costed again in the next round: a
  * hypothetical index on one table cannot change the plan of a query that
- * does not touch it.  A candidate that gains nothing, or too little, is
- * dropped for good: adding indexes never makes another more useful in
- * this model (what-if calls dominate the run time, as in the literature).
+ * does not touch it.  Every candidate is evaluated again in every round,
+ * even one that gained nothing before: indexes interact.  An index on a
+ * join column (review.book_id) may be useless while the other side of the
+ * join is read whole, and make the plan a parameterized nested loop once
+ * an index on the other table (book.author_id) narrows that side down.
+ * Only a chosen candidate and those prefix-related to it leave the pool;
+ * the cache keeps the re-evaluation to the queries the last choice
+ * touched.
  *
  * A btree whose keys lead, or are led by, a chosen btree's keys is not
  * chosen after it (it would be a duplicate to drop later).  After the
@@ -64,9 +69,13 @@
  * (reaches_untrusted_objects()).  index_advisor() plans the caller's own
  * text as the caller.
  *
- * apply_index() builds only statements this session's index_advisor() or
- * recommend_indexes() produced, as the caller, and without CONCURRENTLY:
- * CREATE INDEX CONCURRENTLY cannot run inside a function.
+ * apply_index() builds only statements of the advisor's own shape: one
+ * this session's index_advisor() or recommend_indexes() produced, or one
+ * that building the candidate again from what it names gives character
+ * for character (advisor_candidate_from_statement(), candidates.c), so
+ * one produced in another session.  It runs as the caller, who must own
+ * the table, and without CONCURRENTLY: CREATE INDEX CONCURRENTLY cannot
+ * run inside a function.
  *
  * src/advisor/recommend.c
  *
@@ -109,8 +118,10 @@
 typedef struct Produced
 {
 	char	   *statement;
+	List	   *steps;			/* what apply_index() runs */
 	char	   *name;
 	Oid			nspid;
+	Oid			relid;
 } Produced;
 
 List	   *advisor_produced = NIL;
@@ -141,8 +152,12 @@ remember(HypoIndex *h)
 		advisor_produced = list_delete_first(advisor_produced);
 	p = palloc(sizeof(Produced));
 	p->statement = pstrdup(h->statement);
+	p->steps = NIL;
+	foreach(lc, h->steps)
+		p->steps = lappend(p->steps, pstrdup(lfirst(lc)));
 	p->name = pstrdup(h->name);
 	p->nspid = get_rel_namespace(h->relid);
+	p->relid = h->relid;
 	advisor_produced = lappend(advisor_produced, p);
 	MemoryContextSwitchTo(old);
 }
@@ -397,12 +412,10 @@ select_indexes(List *queries, List *cands, double min_improvement,
 			list_free(with);
 			wo = count_writes ? write_overhead(h, qs, nq) : 0;
 			net = (before - after) - wo;
+			/* not now; maybe after another choice (indexes interact) */
 			if (n == 0 || before <= 0 || (before - after) / before < min_improvement ||
 				net <= 0)
-			{
-				dead[j] = true;
 				continue;
-			}
 			if (best < 0 || net > best_net * 1.01 ||
 				(net >= best_net * 0.99 && h->pages < cs[best]->pages))
 			{
@@ -506,7 +519,7 @@ perfkit_index_advisor(PG_FUNCTION_ARGS)
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 
-	q = advisor_analyze(sql, true);
+	q = advisor_analyze(sql, true, NULL, -1);
 	aq = advisor_query_info(q, 1.0, 1.0);
 	cands = advisor_candidates(list_make1(aq));
 	choices = select_indexes(list_make1(aq), cands, SINGLE_QUERY_MIN_IMPROVEMENT,
@@ -743,7 +756,8 @@ check_sample(void *arg)
 	AdvisorIdentity id;
 
 	advisor_become(c->s->userid, &id);
-	c->q = advisor_analyze(c->s->example, false);
+	c->q = advisor_analyze(c->s->example, false, c->s->paramtypes,
+						   c->s->nparams);
 	c->planning = true;
 	if (!ExecCheckRTPerms(c->q->rtable, false))
 	{
@@ -945,9 +959,11 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 	char	   *stmt;
 	ListCell   *lc;
 	Produced   *found = NULL;
-	const char *prefix = "CREATE INDEX CONCURRENTLY ";
-	char	   *plain;
 	Oid			indexoid;
+	List	   *steps;
+	char	   *name;
+	Oid			nspid;
+	Oid			relid;
 	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
@@ -962,13 +978,35 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 		if (strcmp(p->statement, stmt) == 0)
 			found = p;
 	}
-	if (found == NULL || strncmp(stmt, prefix, strlen(prefix)) != 0)
+	if (found != NULL)
+	{
+		steps = found->steps;
+		name = found->name;
+		nspid = found->nspid;
+		relid = found->relid;
+	}
+	else
+	{
+		/* produced in another session: recognized by building it again */
+		HypoIndex  *h = advisor_candidate_from_statement(stmt);
+
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("apply_index runs only statements the index advisor produced"),
+					 errdetail("The statement is not one index_advisor() or recommend_indexes() returns for this table as it is now."),
+					 errhint("Pass an index_statement value those functions returned, unchanged; for a partitioned table whose partitions changed since, ask again.")));
+		steps = h->steps;
+		name = h->name;
+		nspid = get_rel_namespace(h->relid);
+		relid = h->relid;
+	}
+	if (!pg_class_ownercheck(relid, GetUserId()))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("apply_index runs only statements the index advisor produced"),
-				 errdetail("The statement was not returned by index_advisor() or recommend_indexes() in this session."),
-				 errhint("Pass an index_statement value those functions returned, unchanged.")));
-	plain = psprintf("CREATE INDEX %s", stmt + strlen(prefix));
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s to build its index",
+						get_rel_name(relid)),
+				 errdetail("apply_index builds indexes as its caller.")));
 
 	/*
 	 * Run with search_path pinned: the statement's names were printed for
@@ -981,11 +1019,12 @@ perfkit_apply_index(PG_FUNCTION_ARGS)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	pk_spi_exec(plain, 0, NULL, NULL, NULL, false);
+	foreach(lc, steps)
+		pk_spi_exec((const char *) lfirst(lc), 0, NULL, NULL, NULL, false);
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
-	indexoid = get_relname_relid(found->name, found->nspid);
+	indexoid = get_relname_relid(name, nspid);
 	if (!OidIsValid(indexoid))
-		elog(ERROR, "index \"%s\" was not created", found->name);
+		elog(ERROR, "index \"%s\" was not created", name);
 	PG_RETURN_OID(indexoid);
 }

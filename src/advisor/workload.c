@@ -17,18 +17,37 @@
  * utility statements) are not sampled; perfkit calls EnableQueryId() in
  * _PG_init, so compute_query_id = auto computes them.
  *
- * The store.  A shared hash table keyed by (database, query id) with at
+ * The store.  A shared hash table keyed by (database, fingerprint) with at
  * most perfkit.advisor_max_queries entries of fixed size, each holding
- * the counters of the sampled executions (calls, total time, rows) and one
- * example text of at most perfkit.advisor_max_query_length bytes.  The
- * example is the statement's own text, with its constants, cut out of the
- * source string by its location.  A statement executed with parameters
- * ($1, from the extended protocol or from a PL/pgSQL function) cannot be
- * re-planned on its own: its text is kept only until a parameterless
- * execution of the same query id replaces it, and the entry says whether
- * it can be re-planned.  When the store is full, a new query id evicts
+ * the counters of the sampled executions (calls, total time, rows), the
+ * query id and one example text of at most perfkit.advisor_max_query_length
+ * bytes.  The example is the statement's own text, with its constants, cut
+ * out of the source string by its location.
+ *
+ * The fingerprint.  Query ids tell "WHERE id = 5" from "WHERE id = $1" (a
+ * Param is jumbled with its type and number, a Const with its type), so
+ * an application that binds parameters and the same statement typed in
+ * psql would be two entries.  The key is therefore a hash of the text
+ * normalized by statement_fingerprint(): comments and whitespace runs
+ * dropped, ASCII letters outside quoted identifiers lowered, and every
+ * literal (number, string, dollar-quoted string) and every parameter
+ * reference $n, with any "::type" cast after it, replaced by one
+ * placeholder.  One entry then counts the calls of a statement whether it
+ * ran with literals or with parameters; its queryid is the example's.
+ *
+ * Parameters.  A statement executed with bound parameters ($1, from the
+ * extended protocol or PREPARE) is kept with the types it was bound with
+ * (at most ADVISOR_MAX_PARAMS; a statement with more is not re-planned):
+ * recommend_indexes() analyzes the text with those types and costs its
+ * generic plan.  No bound value is kept, so no value of a table the
+ * capturing role may read reaches another role.  A parameterless example
+ * replaces one with parameters (constants give the planner real values);
+ * the entry says whether it can be re-planned.  PL/pgSQL passes its
+ * variables through a hook, not as $n: such texts name the variables and
+ * are left out when they no longer analyze on their own.  When the store
+ * is full, a new statement evicts
  * the entry with the fewest calls (the oldest among equals): a linear
- * walk, done only when a new query id arrives at a full store.  The
+ * walk, done only when a new statement arrives at a full store.  The
  * entry records who ran the example (the current user at ExecutorEnd,
  * the owner inside a SECURITY DEFINER function): recommend_indexes()
  * re-plans the text as that role, never with its own caller's rights.
@@ -48,6 +67,7 @@
 
 #include "access/parallel.h"
 #include "catalog/pg_authid.h"
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "executor/instrument.h"
@@ -72,12 +92,13 @@
 typedef struct WorkloadKey
 {
 	Oid			dbid;
-	uint64		queryid;
+	uint64		fingerprint;	/* statement_fingerprint() of the text */
 } WorkloadKey;
 
 typedef struct WorkloadEntry
 {
 	WorkloadKey key;
+	uint64		queryid;		/* the example's query id */
 	Oid			userid;			/* who ran the example */
 	CmdType		cmd;
 	int64		calls;
@@ -87,6 +108,9 @@ typedef struct WorkloadEntry
 	TimestampTz last_seen;
 	bool		has_params;		/* the example came with parameters */
 	bool		truncated;		/* the example was longer than the limit */
+	int			nparams;		/* how many, if has_params */
+	Oid			paramtypes[ADVISOR_MAX_PARAMS]; /* their types (InvalidOid:
+												 * unknown) */
 	int			textlen;
 	char		text[FLEXIBLE_ARRAY_MEMBER];
 } WorkloadEntry;
@@ -193,6 +217,234 @@ evict_one(void)
 	}
 }
 
+static inline bool
+ident_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
+}
+
+/*
+ * The statement's fingerprint: a hash of its text with comments dropped,
+ * whitespace runs made one space, ASCII letters outside double quotes
+ * lowered, and literals and parameter references (each with a "::type"
+ * cast that follows it) made one placeholder "?".  "SELECT * FROM t
+ * WHERE id = 5" and "select * from t where id = $1" have the same one.
+ * Only a fingerprint, not a parser: a malformed text still gets one.
+ */
+static uint64
+statement_fingerprint(const char *s, int len)
+{
+	char	   *out = palloc(len + 1);
+	int			n = 0;
+	int			i = 0;
+	int			start = 0;
+	uint64		h;
+
+#define PREV_IDENT() (n > 0 && ident_char((unsigned char) out[n - 1]))
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) s[i];
+		bool		placeholder = false;
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+			c == '\v' || (c == '-' && i + 1 < len && s[i + 1] == '-') ||
+			(c == '/' && i + 1 < len && s[i + 1] == '*'))
+		{
+			/* whitespace and comments: one space */
+			if (c == '-')
+				while (i < len && s[i] != '\n')
+					i++;
+			else if (c == '/')
+			{
+				int			depth = 0;
+
+				while (i < len)
+				{
+					if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
+					{
+						depth++;
+						i += 2;
+					}
+					else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
+					{
+						i += 2;
+						if (--depth == 0)
+							break;
+					}
+					else
+						i++;
+				}
+			}
+			else
+				i++;
+			if (n > 0 && out[n - 1] != ' ')
+				out[n++] = ' ';
+			continue;
+		}
+		if (c == '"')
+		{
+			/* a quoted identifier, as it is */
+			out[n++] = s[i++];
+			while (i < len)
+			{
+				out[n++] = s[i];
+				if (s[i++] == '"')
+				{
+					if (i < len && s[i] == '"')
+						out[n++] = s[i++];
+					else
+						break;
+				}
+			}
+			continue;
+		}
+		if (c == '\'')
+		{
+			/* a string; E'...' (the E already copied) has backslash escapes */
+			bool		escapes = n > 0 && (out[n - 1] == 'e') &&
+			!(n > 1 && ident_char((unsigned char) out[n - 2]));
+
+			if (escapes)
+				n--;
+			i++;
+			while (i < len)
+			{
+				if (escapes && s[i] == '\\' && i + 1 < len)
+					i += 2;
+				else if (s[i] == '\'')
+				{
+					i++;
+					if (i < len && s[i] == '\'')
+						i++;
+					else
+						break;
+				}
+				else
+					i++;
+			}
+			placeholder = true;
+		}
+		else if (c == '$' && !PREV_IDENT() && i + 1 < len &&
+				 s[i + 1] >= '0' && s[i + 1] <= '9')
+		{
+			/* a parameter reference */
+			i++;
+			while (i < len && s[i] >= '0' && s[i] <= '9')
+				i++;
+			placeholder = true;
+		}
+		else if (c == '$' && !PREV_IDENT())
+		{
+			/* a dollar-quoted string, $$...$$ or $tag$...$tag$ */
+			int			t = i + 1;
+
+			while (t < len && ident_char((unsigned char) s[t]) && s[t] != '$')
+				t++;
+			if (t < len && s[t] == '$')
+			{
+				int			taglen = t - i + 1;
+				int			j = t + 1;
+
+				while (j + taglen <= len && memcmp(s + j, s + i, taglen) != 0)
+					j++;
+				i = Min(j + taglen, len);
+				placeholder = true;
+			}
+			else
+				out[n++] = s[i++];
+		}
+		else if (((c >= '0' && c <= '9') ||
+				  (c == '.' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')) &&
+				 !PREV_IDENT())
+		{
+			/* a number: digits, a point, an exponent */
+			while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+							   s[i] == '_'))
+				i++;
+			if (i < len && (s[i] == 'e' || s[i] == 'E'))
+			{
+				i++;
+				if (i < len && (s[i] == '+' || s[i] == '-'))
+					i++;
+				while (i < len && s[i] >= '0' && s[i] <= '9')
+					i++;
+			}
+			placeholder = true;
+		}
+		else
+		{
+			out[n++] = (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+			i++;
+		}
+		if (placeholder)
+		{
+			/* a cast right after it, "::name" or "::name(...)", goes too */
+			int			j = i;
+
+			while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n'))
+				j++;
+			if (j + 1 < len && s[j] == ':' && s[j + 1] == ':')
+			{
+				j += 2;
+				while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n'))
+					j++;
+				if (j < len && ident_char((unsigned char) s[j]) && s[j] != '$')
+				{
+					while (j < len && (ident_char((unsigned char) s[j]) || s[j] == '.'))
+						j++;
+					if (j < len && s[j] == '(')
+						while (j < len && s[j++] != ')')
+							;
+					i = j;
+				}
+			}
+			out[n++] = '?';
+		}
+	}
+#undef PREV_IDENT
+	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == ';'))
+		n--;
+	out[n] = '\0';
+
+	/*
+	 * EXECUTE of a prepared statement comes with the PREPARE's text:
+	 * "prepare name [(types)] as " is left out.
+	 */
+	if (strncmp(out, "prepare ", 8) == 0)
+	{
+		int			p = 8;
+
+		if (out[p] == '"')
+			while (++p < n && out[p] != '"')
+				;
+		while (p < n && out[p] != ' ' && out[p] != '(')
+			p++;
+		if (p < n && out[p] == ' ')
+			p++;
+		if (p < n && out[p] == '(')
+		{
+			int			depth = 0;
+
+			for (; p < n; p++)
+			{
+				if (out[p] == '(')
+					depth++;
+				else if (out[p] == ')' && --depth == 0)
+					break;
+			}
+			p++;
+			if (p < n && out[p] == ' ')
+				p++;
+		}
+		if (p + 3 <= n && strncmp(out + p, "as ", 3) == 0)
+			start = p + 3;
+	}
+	h = hash_bytes_extended((const unsigned char *) out + start, n - start, 0);
+	pfree(out);
+	return h;
+}
+
 static void
 store_sample(QueryDesc *queryDesc, uint64 queryid)
 {
@@ -200,6 +452,9 @@ store_sample(QueryDesc *queryDesc, uint64 queryid)
 	WorkloadEntry *e;
 	bool		found;
 	bool		has_params;
+	int			nparams = 0;
+	Oid			paramtypes[ADVISOR_MAX_PARAMS];
+	uint64		fingerprint;
 	const char *text;
 	int			location = queryDesc->plannedstmt->stmt_location;
 	int			len = queryDesc->plannedstmt->stmt_len;
@@ -211,6 +466,17 @@ store_sample(QueryDesc *queryDesc, uint64 queryid)
 	ms = queryDesc->totaltime->total * 1000.0;
 	text = CleanQuerytext(queryDesc->sourceText, &location, &len);
 	has_params = queryDesc->params != NULL && queryDesc->params->numParams > 0;
+	if (has_params)
+	{
+		ParamListInfo p = queryDesc->params;
+		int			k;
+
+		/* a hook-fetched list (paramFetch) may not have filled its types */
+		nparams = p->numParams;
+		for (k = 0; k < Min(nparams, ADVISOR_MAX_PARAMS); k++)
+			paramtypes[k] = p->paramFetch == NULL ? p->params[k].ptype : InvalidOid;
+	}
+	fingerprint = statement_fingerprint(text, len);
 
 	/* how much of the text fits, cut on a character boundary */
 	keep = len;
@@ -219,7 +485,7 @@ store_sample(QueryDesc *queryDesc, uint64 queryid)
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.queryid = queryid;
+	key.fingerprint = fingerprint;
 
 	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_WORKLOAD), LW_EXCLUSIVE);
 	e = hash_search(whash, &key, HASH_FIND, NULL);
@@ -253,6 +519,11 @@ store_sample(QueryDesc *queryDesc, uint64 queryid)
 		e->textlen = n;
 		e->truncated = len > perfkit_advisor_max_query_length;
 		e->has_params = has_params;
+		e->nparams = nparams;
+		if (nparams > 0)
+			memcpy(e->paramtypes, paramtypes,
+				   sizeof(Oid) * Min(nparams, ADVISOR_MAX_PARAMS));
+		e->queryid = queryid;
 		e->userid = GetUserId();
 	}
 	LWLockRelease(perfkit_lock(PERFKIT_LOCK_WORKLOAD));
@@ -290,6 +561,27 @@ advisor_xact(XactEvent event)
 		nsampled = 0;
 }
 
+/*
+ * Can the example be planned again?  Not when it was cut, nor when it had
+ * more parameters than kept or one of unknown type.
+ */
+static bool
+entry_replannable(WorkloadEntry *e)
+{
+	int			k;
+
+	if (e->truncated)
+		return false;
+	if (!e->has_params)
+		return true;
+	if (e->nparams > ADVISOR_MAX_PARAMS)
+		return false;
+	for (k = 0; k < e->nparams; k++)
+		if (!OidIsValid(e->paramtypes[k]))
+			return false;
+	return true;
+}
+
 /* Superusers and members of pg_read_all_stats may read query texts. */
 static void
 require_read_all_stats(const char *what)
@@ -314,7 +606,7 @@ sample_cmp(const ListCell *a, const ListCell *b)
 
 	if (x->queryid != y->queryid)
 		return x->queryid < y->queryid ? -1 : 1;
-	return 0;
+	return strcmp(x->example, y->example);
 }
 
 List *
@@ -335,14 +627,18 @@ advisor_workload_samples(Oid dbid)
 		if (e->key.dbid != dbid)
 			continue;
 		s = palloc(sizeof(WorkloadSample));
-		s->queryid = e->key.queryid;
+		s->queryid = e->queryid;
 		s->calls = e->calls;
 		s->total_ms = e->total_ms;
 		s->rows = e->rows;
 		s->cmd = e->cmd;
-		s->replannable = !e->has_params && !e->truncated;
+		s->replannable = entry_replannable(e);
 		s->userid = e->userid;
 		s->example = pnstrdup(e->text, e->textlen);
+		s->nparams = e->has_params ? e->nparams : 0;
+		s->paramtypes = palloc(sizeof(Oid) * Max(s->nparams, 1));
+		if (s->nparams > 0)
+			memcpy(s->paramtypes, e->paramtypes, sizeof(Oid) * s->nparams);
 		result = lappend(result, s);
 	}
 	LWLockRelease(perfkit_lock(PERFKIT_LOCK_WORKLOAD));
@@ -408,14 +704,14 @@ perfkit_workload(PG_FUNCTION_ARGS)
 		e = lfirst(lc);
 		values[0] = ObjectIdGetDatum(e->key.dbid);
 		values[1] = ObjectIdGetDatum(e->userid);
-		values[2] = Int64GetDatum((int64) e->key.queryid);
+		values[2] = Int64GetDatum((int64) e->queryid);
 		values[3] = CStringGetTextDatum(cmd_name(e->cmd));
 		values[4] = Int64GetDatum(e->calls);
 		values[5] = Float8GetDatum(e->total_ms);
 		values[6] = Float8GetDatum(e->calls > 0 ? e->total_ms / e->calls : 0);
 		values[7] = Int64GetDatum(e->rows);
 		values[8] = CStringGetTextDatum(pnstrdup(e->text, e->textlen));
-		values[9] = BoolGetDatum(!e->has_params && !e->truncated);
+		values[9] = BoolGetDatum(entry_replannable(e));
 		values[10] = TimestampTzGetDatum(e->first_seen);
 		values[11] = TimestampTzGetDatum(e->last_seen);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
