@@ -114,6 +114,7 @@ extern List *cache_store_entries(bool all_roles);
 extern Size cache_versions_shmem_size(void);
 extern void cache_versions_shmem_init(void);
 extern uint32 cache_version_bucket(Oid dbid, Oid relid);
+extern uint32 cache_version_bucket_name(Oid dbid, char kind, const char *name);
 extern uint64 cache_version_read(uint32 bucket);
 extern void cache_version_bump(uint32 bucket);
 extern bool cache_deps_current(const CacheDep *deps, int ndeps);
@@ -130,6 +131,7 @@ extern void cache_track_utility(PlannedStmt *pstmt, bool before);
 extern void cache_track_xact(XactEvent event);
 extern bool cache_track_wrote_any(const CacheDep *deps, int ndeps);
 extern void cache_track_relation(Oid relid, bool with_descendants);
+extern uint32 cache_track_session_bucket(void);
 
 /* like.c */
 extern PkLikePattern *pk_like_compile(const char *pat, int patlen);

@@ -153,6 +153,18 @@ check_relation(Oid relid)
 }
 
 /*
+ * What a query depends on: relations, and buckets of names and epochs
+ * (src/cache/tracking.c).
+ */
+typedef struct DepsContext
+{
+	List	   *rels;			/* relation OIDs */
+	List	   *buckets;		/* name buckets, as ints */
+	bool		user_routine;	/* calls a user-defined routine */
+	bool		user_type;		/* involves a user-defined type */
+} DepsContext;
+
+/*
  * Add relid to deps.  A scan with inheritance (inh) also reads every
  * inheritor: each is checked, and the children of plain inheritance are
  * added too (a written partition marks its ancestors, so partitions need
@@ -178,8 +190,23 @@ add_relation(List **deps, Oid relid, bool inh)
 	}
 }
 
+static void
+add_function(DepsContext *cx, Oid funcid, bool by_name)
+{
+	if (funcid >= FirstNormalObjectId)
+		cx->user_routine = true;
+	if (by_name)
+	{
+		char	   *name = get_func_name(funcid);
+
+		if (name != NULL)
+			cx->buckets = list_append_unique_int(cx->buckets,
+												 (int) cache_version_bucket_name(MyDatabaseId, 'f', name));
+	}
+}
+
 static bool
-deps_walker(Node *node, List **deps)
+deps_walker(Node *node, DepsContext *cx)
 {
 	if (node == NULL)
 		return false;
@@ -188,12 +215,35 @@ deps_walker(Node *node, List **deps)
 		RangeTblEntry *rte = (RangeTblEntry *) node;
 
 		if (rte->rtekind == RTE_RELATION)
-			add_relation(deps, rte->relid, rte->inh);
+			add_relation(&cx->rels, rte->relid, rte->inh);
 		return false;
+	}
+	switch (nodeTag(node))
+	{
+		case T_Var:
+		case T_Const:
+		case T_Param:
+		case T_FuncExpr:
+		case T_OpExpr:
+		case T_Aggref:
+		case T_WindowFunc:
+		case T_CoerceViaIO:
+		case T_RelabelType:
+		case T_ArrayCoerceExpr:
+		case T_CoerceToDomain:
+		case T_RowExpr:
+		case T_FieldSelect:
+		case T_SubscriptingRef:
+			if (exprType(node) >= FirstNormalObjectId)
+				cx->user_type = true;
+			break;
+		default:
+			break;
 	}
 	if (IsA(node, FuncExpr))
 	{
-		Oid			f = ((FuncExpr *) node)->funcid;
+		FuncExpr   *fe = (FuncExpr *) node;
+		Oid			f = fe->funcid;
 
 		if (f == F_CURRENT_SETTING_TEXT || f == F_CURRENT_SETTING_TEXT_BOOL ||
 			f == F_PG_BACKEND_PID)
@@ -204,6 +254,25 @@ deps_walker(Node *node, List **deps)
 					 errdetail("Its result depends on the session, and entries are shared "
 							   "by every session of the role."),
 					 errhint("Pass the value as a parameter instead.")));
+		add_function(cx, f, fe->funcformat == COERCE_EXPLICIT_CALL);
+	}
+	else if (IsA(node, Aggref))
+		add_function(cx, ((Aggref *) node)->aggfnoid, true);
+	else if (IsA(node, WindowFunc))
+		add_function(cx, ((WindowFunc *) node)->winfnoid, true);
+	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+	{
+		OpExpr	   *op = (OpExpr *) node;
+
+		set_opfuncid(op);
+		add_function(cx, op->opfuncid, false);
+	}
+	else if (IsA(node, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) node;
+
+		set_sa_opfuncid(op);
+		add_function(cx, op->opfuncid, false);
 	}
 	if (IsA(node, Query))
 	{
@@ -212,10 +281,10 @@ deps_walker(Node *node, List **deps)
 					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 					 errmsg("cached() accepts only read-only SELECT queries"),
 					 errdetail("SELECT ... FOR UPDATE or FOR SHARE locks rows.")));
-		return query_tree_walker((Query *) node, deps_walker, deps,
+		return query_tree_walker((Query *) node, deps_walker, cx,
 								 QTW_EXAMINE_RTES_BEFORE);
 	}
-	return expression_tree_walker(node, deps_walker, deps);
+	return expression_tree_walker(node, deps_walker, cx);
 }
 
 /*
@@ -223,8 +292,10 @@ deps_walker(Node *node, List **deps)
  * Returns false when its result must not be cached (row-level security).
  */
 static bool
-check_query(SPIPlanPtr plan, List **deps)
+check_query(SPIPlanPtr plan, List **deps, List **buckets)
 {
+	DepsContext cx = {NIL, NIL, false, false};
+	ListCell   *lc;
 	List	   *sources = SPI_plan_get_plan_sources(plan);
 	CachedPlanSource *src;
 	Query	   *query;
@@ -257,15 +328,40 @@ check_query(SPIPlanPtr plan, List **deps)
 				 errhint("A volatile function may return something else on every call.")));
 
 	/* also refuses FOR UPDATE/SHARE and session-dependent functions */
-	(void) deps_walker((Node *) query, deps);
+	(void) deps_walker((Node *) query, &cx);
+
+	/*
+	 * The names of the relations read (a new one of the same name may
+	 * shadow them), and the routine and type epochs if the query uses
+	 * user-defined ones.
+	 */
+	foreach(lc, cx.rels)
+	{
+		char	   *name = get_rel_name(lfirst_oid(lc));
+
+		if (name != NULL)
+			cx.buckets = list_append_unique_int(cx.buckets,
+												(int) cache_version_bucket_name(MyDatabaseId, 'r', name));
+	}
+	if (cx.user_routine)
+		cx.buckets = list_append_unique_int(cx.buckets,
+											(int) cache_version_bucket_name(MyDatabaseId, 'R', ""));
+	if (cx.user_type)
+		cx.buckets = list_append_unique_int(cx.buckets,
+											(int) cache_version_bucket_name(MyDatabaseId, 'T', ""));
+	*deps = cx.rels;
+	*buckets = cx.buckets;
 	return !query->hasRowSecurity;
 }
 
-/* The versions of deps, with both epochs first. */
+/*
+ * The versions of deps (relations) and of buckets (names and epochs, with
+ * relid InvalidOid), with the database and global epochs first.
+ */
 static CacheDep *
-read_versions(List *deps, int *ndeps)
+read_versions(List *deps, List *buckets, int *ndeps)
 {
-	CacheDep   *d = palloc((list_length(deps) + 2) * sizeof(CacheDep));
+	CacheDep   *d = palloc((list_length(deps) + list_length(buckets) + 2) * sizeof(CacheDep));
 	ListCell   *lc;
 	int			n = 0;
 
@@ -277,6 +373,11 @@ read_versions(List *deps, int *ndeps)
 	{
 		d[n].relid = lfirst_oid(lc);
 		d[n++].bucket = cache_version_bucket(MyDatabaseId, lfirst_oid(lc));
+	}
+	foreach(lc, buckets)
+	{
+		d[n].relid = InvalidOid;
+		d[n++].bucket = (uint32) lfirst_int(lc);
 	}
 	for (int i = 0; i < n; i++)
 		d[i].version = cache_version_read(d[i].bucket);
@@ -354,7 +455,10 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	SPIPrepareOptions popts;
 	SPIExecuteOptions eopts;
 	ParamListInfo paramLI;
-	List	   *deps = NIL;
+	List	   *volatile deps = NIL;
+	List	   *volatile buckets = NIL;
+	List	   *qdeps;
+	List	   *qbuckets;
 	volatile bool cacheable;
 	CacheDep   *versions;
 	int			ndeps;
@@ -394,6 +498,16 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		}
 		GetTempNamespaceState(&temp_ns, &temp_toast_ns);
 		appendStringInfo(&key, "%c%u%c%u", '\0', GetSessionUserId(), '\0', temp_ns);
+
+		/*
+		 * The temporary schema's OID is reused by later sessions: such a
+		 * session's entries are its own (and depend on its bucket, bumped
+		 * when it creates a temporary object, which may shadow what a
+		 * query read).
+		 */
+		if (OidIsValid(temp_ns))
+			appendStringInfo(&key, "%c%d.%lld", '\0', MyProcPid,
+							 (long long) MyStartTimestamp);
 	}
 	for (i = 0; i < nparams; i++)
 	{
@@ -431,7 +545,17 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	plan = SPI_prepare_extended(query, &popts);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare_extended failed: %s", SPI_result_code_string(SPI_result));
-	cacheable = check_query(plan, &deps) && use_cache;
+	cacheable = check_query(plan, &qdeps, &qbuckets) && use_cache;
+	{
+		Oid			temp_ns;
+		Oid			temp_toast_ns;
+
+		GetTempNamespaceState(&temp_ns, &temp_toast_ns);
+		if (OidIsValid(temp_ns))
+			qbuckets = lappend_int(qbuckets, (int) cache_track_session_bucket());
+	}
+	deps = qdeps;
+	buckets = qbuckets;
 
 	if (pt.ntypes > nparams)
 		ereport(ERROR,
@@ -465,7 +589,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		}
 	}
 
-	versions = read_versions(deps, &ndeps);
+	versions = read_versions(deps, buckets, &ndeps);
 	commits_before = cache_version_commits();
 	pg_memory_barrier();
 
@@ -527,7 +651,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 			if (extra != NIL)
 			{
 				int			nextra;
-				CacheDep   *more = read_versions(extra, &nextra);
+				CacheDep   *more = read_versions(extra, NIL, &nextra);
 
 				pg_memory_barrier();
 				if (cache_version_commits() != commits_before)
@@ -561,7 +685,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		foreach(lc, deps)
 			if (get_rel_relispartition(lfirst_oid(lc)))
 				check = list_concat_unique_oid(check, get_partition_ancestors(lfirst_oid(lc)));
-		all = read_versions(check, &nall);
+		all = read_versions(check, buckets, &nall);
 		if (cache_track_wrote_any(all, nall))
 			cacheable = false;
 	}
