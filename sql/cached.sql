@@ -31,6 +31,36 @@ SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $2', ARRA
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cached('SELECT count(*) AS n FROM trips', ARRAY['1']);
 \echo :LAST_ERROR_SQLSTATE
+-- Parameters of any type, as clients send them: arrays of any type, a
+-- jsonb array for mixed types, one value; each typed as the query infers.
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1 AND km > $2',
+					  ARRAY[3, 500]) AS int_array;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE km > $1', ARRAY[990.5]) AS numeric_array;
+SELECT perfkit.cached('SELECT $1::date + 1 AS next, $2::timestamptz AS at, $3::boolean AS b',
+					  '["2026-01-31", "2026-01-31 10:00+00", true]'::jsonb) AS mixed_jsonb;
+SELECT perfkit.cached('SELECT $1::date + 1 AS next', ARRAY[DATE '2026-02-28']) AS date_array;
+SELECT perfkit.cached('SELECT $1::timestamptz AS at', ARRAY[TIMESTAMPTZ '2026-03-01 12:00+00']) AS ts_array;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1', 4) AS one_value;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1 AND km > $2',
+					  '[3, 500]') AS json_literal;
+SELECT perfkit.cached('SELECT $1::int IS NULL AS is_null', '[null]'::jsonb) AS json_null;
+SELECT perfkit.cached('SELECT 1', '{"a": 1}'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT 1', ARRAY[[1, 2], [3, 4]]);
+\echo :LAST_ERROR_SQLSTATE
+-- cached_rows(): the rows with their own types, columns matched by name.
+SELECT id, km, pg_typeof(km) AS km_type, even
+FROM perfkit.cached_rows('SELECT id, km, id % 2 = 0 AS even FROM trips WHERE id <= $1 ORDER BY id',
+						 ARRAY[3]) AS t(id int, km numeric, even boolean);
+SELECT count(*) = (SELECT count(*) FROM trips WHERE vehicle = 2) AS same_as_direct
+FROM perfkit.cached_rows('SELECT id FROM trips WHERE vehicle = $1', ARRAY[2]) AS t(id int);
+-- cache_warm() for a list of parameter sets.
+SELECT perfkit.cache_warm(ARRAY['SELECT count(*) AS n FROM trips WHERE vehicle = $1'],
+						  param_sets => '[[1], [2], [3]]') AS warmed;
+SELECT perfkit.cache_warm(ARRAY['SELECT count(*) AS n FROM trips WHERE vehicle = $1'],
+						  param_sets => '[[1], [2], [3], [4]]') AS warmed_again;
+SELECT perfkit.cache_warm(ARRAY['SELECT 1'], param_sets => '[1]');
+\echo :LAST_ERROR_SQLSTATE
 -- Rows come back in the query's order, with every column type.
 SELECT perfkit.cached('SELECT id, km, id % 2 = 0 AS even, ARRAY[id] AS a FROM trips ORDER BY id DESC LIMIT 3');
 SELECT perfkit.cached('SELECT 1 AS x WHERE false');

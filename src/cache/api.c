@@ -197,6 +197,15 @@ perfkit_cache_invalidate(PG_FUNCTION_ARGS)
 				 errmsg("cache key pattern must not be empty"),
 				 errhint("Use '%%' to match every key.")));
 	compiled = pk_like_compile(VARDATA_ANY(pattern), patlen);
+	/* Redis' KEYS/SCAN habit: 'k:*' matches only the key "k:*" here */
+	if (memchr(VARDATA_ANY(pattern), '*', patlen) != NULL &&
+		memchr(VARDATA_ANY(pattern), '%', patlen) == NULL &&
+		memchr(VARDATA_ANY(pattern), '_', patlen) == NULL)
+		ereport(NOTICE,
+				(errmsg("cache key pattern \"%s\" has \"*\" but no LIKE wildcard",
+						text_to_cstring(pattern)),
+				 errdetail("cache_invalidate() takes LIKE patterns, in which \"*\" matches only itself."),
+				 errhint("Use %% for any run of characters and _ for one, as in 'k:%%'.")));
 	removed = cache_store_invalidate_pattern(MyDatabaseId, GetUserId(), compiled);
 	pk_like_free(compiled);
 	PG_RETURN_INT64(removed);

@@ -61,21 +61,30 @@ AS 'MODULE_PATHNAME', 'perfkit_cache_expire';
 COMMENT ON FUNCTION perfkit.cache_expire() IS
 'the cache_expire job: remove expired entries; returns how many went';
 
-CREATE FUNCTION perfkit.cached(query text, params text[] DEFAULT '{}', ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cached';
 
-COMMENT ON FUNCTION perfkit.cached(text, text[], interval) IS
-'rows of a read-only query as a jsonb array, cached until ttl or a committed write to a table it read';
+COMMENT ON FUNCTION perfkit.cached(text, "any", interval) IS
+'rows of a read-only query as a jsonb array, cached until ttl or a committed write to a table it read; params: an array of any type, a jsonb array, or one value';
 
-CREATE FUNCTION perfkit.cache_warm(queries text[], ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cached_rows(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cached_rows';
+
+COMMENT ON FUNCTION perfkit.cached_rows(text, "any", interval) IS
+'the rows of cached() as records of the column definition list given, each column with its own type';
+
+CREATE FUNCTION perfkit.cache_warm(queries text[], ttl interval DEFAULT NULL,
+									param_sets jsonb DEFAULT NULL)
 RETURNS integer
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_warm';
 
-COMMENT ON FUNCTION perfkit.cache_warm(text[], interval) IS
-'run queries through cached(); returns how many were not cached yet';
+COMMENT ON FUNCTION perfkit.cache_warm(text[], interval, jsonb) IS
+'run queries through cached(), each once per parameter set of param_sets (a jsonb array of arrays) if given; returns how many were not cached yet';
 
 CREATE FUNCTION perfkit.cache_stats(
 	OUT entries bigint, OUT bytes_used bigint, OUT bytes_total bigint,

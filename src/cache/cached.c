@@ -68,6 +68,7 @@
 #include "parser/parse_param.h"
 #include "parser/parsetree.h"
 #include "utils/array.h"
+#include "access/htup_details.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -438,13 +439,171 @@ covered_by(Oid relid, List *deps)
 }
 
 /*
- * Run query (with nparams text parameters) through the cache.  *computed
- * tells whether it ran.  Returns the result as jsonb.
+ * Parameters as cached() got them: each value in its text form (NULL for
+ * SQL NULL) and the type it came as, used for a $n whose type the query
+ * leaves open.
+ */
+typedef struct CacheParams
+{
+	int			n;
+	char	  **values;
+	Oid		   *types;
+} CacheParams;
+
+static void
+params_alloc(CacheParams *p, int n)
+{
+	p->n = n;
+	p->values = palloc0(Max(n, 1) * sizeof(char *));
+	p->types = palloc0(Max(n, 1) * sizeof(Oid));
+}
+
+/* The elements of a jsonb array as parameters. */
+static void
+params_from_jsonb(CacheParams *p, JsonbContainer *array)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			i = 0;
+
+	if (!JsonContainerIsArray(array) || JsonContainerIsScalar(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameters given as jsonb must be a JSON array"),
+				 errhint("Pass [42, \"2026-01-01\", true] for $1, $2, $3.")));
+	params_alloc(p, JsonContainerSize(array));
+	it = JsonbIteratorInit(array);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		switch (v.type)
+		{
+			case jbvNull:
+				p->types[i] = TEXTOID;
+				break;
+			case jbvString:
+				p->values[i] = pnstrdup(v.val.string.val, v.val.string.len);
+				p->types[i] = TEXTOID;
+				break;
+			case jbvNumeric:
+				p->values[i] = DatumGetCString(DirectFunctionCall1(numeric_out,
+																   NumericGetDatum(v.val.numeric)));
+				p->types[i] = NUMERICOID;
+				break;
+			case jbvBool:
+				p->values[i] = pstrdup(v.val.boolean ? "true" : "false");
+				p->types[i] = BOOLOID;
+				break;
+			default:
+				p->values[i] = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+				p->types[i] = JSONBOID;
+				break;
+		}
+		i++;
+	}
+	p->n = i;
+}
+
+/*
+ * The parameters argument argno, of any type: NULL for none; an unknown
+ * literal ('{1,2}') read as text[]; an array, one parameter per element
+ * (one dimension); a jsonb array, one per element, for mixed types; any
+ * other value, one parameter.
+ */
+static void
+params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
+	Oid			elem;
+
+	params_alloc(p, 0);
+	if (PG_ARGISNULL(argno))
+		return;
+	if (!OidIsValid(type))
+		elog(ERROR, "could not determine the type of the parameters argument");
+	if (type == UNKNOWNOID)
+	{
+		/*
+		 * An untyped literal: a JSON array ('[42, "x"]', as psycopg2's Json
+		 * sends it) or else a text[] ('{a,b}', or with dimensions
+		 * '[1:2]={a,b}').
+		 */
+		char	   *lit = DatumGetCString(PG_GETARG_DATUM(argno));
+		const char *c = lit + strspn(lit, " \t\r\n");
+		int			ndigits = (*c == '[') ? (int) strspn(c + 1, "-0123456789") : 0;
+
+		if (*c == '[' && !(ndigits > 0 && c[1 + ndigits] == ':'))
+		{
+			Jsonb	   *j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(lit)));
+
+			params_from_jsonb(p, &j->root);
+			return;
+		}
+		fcinfo->args[argno].value = OidInputFunctionCall(F_ARRAY_IN, lit, TEXTOID, -1);
+		type = TEXTARRAYOID;
+	}
+	if (type == JSONBOID || type == JSONOID)
+	{
+		Jsonb	   *j;
+
+		if (type == JSONOID)
+			j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												   CStringGetDatum(TextDatumGetCString(PG_GETARG_DATUM(argno)))));
+		else
+			j = PG_GETARG_JSONB_P(argno);
+		params_from_jsonb(p, &j->root);
+		return;
+	}
+	elem = get_element_type(type);
+	if (OidIsValid(elem))
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(PG_GETARG_DATUM(argno));
+		Datum	   *values;
+		bool	   *nulls;
+		int			n;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Oid			out;
+		bool		isvarlena;
+
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("parameters must be a one-dimensional array")));
+		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, elem, typlen, typbyval, typalign, &values, &nulls, &n);
+		getTypeOutputInfo(elem, &out, &isvarlena);
+		params_alloc(p, n);
+		for (int i = 0; i < n; i++)
+		{
+			p->types[i] = elem;
+			if (!nulls[i])
+				p->values[i] = OidOutputFunctionCall(out, values[i]);
+		}
+		return;
+	}
+	{
+		Oid			out;
+		bool		isvarlena;
+
+		getTypeOutputInfo(type, &out, &isvarlena);
+		params_alloc(p, 1);
+		p->types[0] = type;
+		p->values[0] = OidOutputFunctionCall(out, PG_GETARG_DATUM(argno));
+	}
+}
+
+/*
+ * Run query (with parameters params) through the cache.  *computed tells
+ * whether it ran.  Returns the result as jsonb.
  */
 static Jsonb *
-cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
-			 int64 ttl, bool *computed)
+cached_query(const char *query, CacheParams *params, int64 ttl, bool *computed)
 {
+	int			nparams = params->n;
 	StringInfoData key;
 	CacheKey	k;
 	bool		use_cache;
@@ -509,15 +668,18 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 			appendStringInfo(&key, "%c%d.%lld", '\0', MyProcPid,
 							 (long long) MyStartTimestamp);
 	}
+	/* each value with the type it came as, for a $n left open */
 	for (i = 0; i < nparams; i++)
 	{
 		appendStringInfoChar(&key, '\0');
-		if (pnulls[i])
+		if (params->types[i] != TEXTOID)
+			appendStringInfo(&key, "%u", params->types[i]);
+		if (params->values[i] == NULL)
 			appendStringInfoChar(&key, 'N');
 		else
 		{
 			appendStringInfoChar(&key, 'V');
-			appendStringInfoString(&key, TextDatumGetCString(params[i]));
+			appendStringInfoString(&key, params->values[i]);
 		}
 	}
 
@@ -574,17 +736,17 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		Oid			type = pt.types[i];
 
 		if (!OidIsValid(type) || type == UNKNOWNOID)
-			type = TEXTOID;
+			type = OidIsValid(params->types[i]) ? params->types[i] : TEXTOID;
 		prm->ptype = type;
 		prm->pflags = PARAM_FLAG_CONST;
-		prm->isnull = pnulls[i];
-		if (!pnulls[i])
+		prm->isnull = params->values[i] == NULL;
+		if (params->values[i] != NULL)
 		{
 			Oid			typinput;
 			Oid			typioparam;
 
 			getTypeInputInfo(type, &typinput, &typioparam);
-			prm->value = OidInputFunctionCall(typinput, TextDatumGetCString(params[i]),
+			prm->value = OidInputFunctionCall(typinput, params->values[i],
 											  typioparam, -1);
 		}
 	}
@@ -704,9 +866,9 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	return result;
 }
 
-/* params text[] as datums; NULL array means none */
+/* queries text[] as datums; NULL array means none */
 static int
-param_array(FunctionCallInfo fcinfo, int argno, Datum **values, bool **nulls)
+text_array(FunctionCallInfo fcinfo, int argno, Datum **values, bool **nulls)
 {
 	int			n;
 
@@ -729,33 +891,141 @@ query_arg(Datum d)
 	return query;
 }
 
-PG_FUNCTION_INFO_V1(perfkit_cached);
-
-/* cached(query text, params text[] DEFAULT '{}', ttl interval DEFAULT NULL) */
-Datum
-perfkit_cached(PG_FUNCTION_ARGS)
+static char *
+query_arg_checked(FunctionCallInfo fcinfo)
 {
-	Datum	   *params = NULL;
-	bool	   *pnulls = NULL;
-	int			nparams;
-	bool		computed;
-
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("query must not be null")));
-	nparams = param_array(fcinfo, 1, &params, &pnulls);
-	PG_RETURN_JSONB_P(cached_query(query_arg(PG_GETARG_DATUM(0)), nparams, params,
-								   pnulls, cache_ttl_arg(fcinfo, 2), &computed));
+	return query_arg(PG_GETARG_DATUM(0));
+}
+
+PG_FUNCTION_INFO_V1(perfkit_cached);
+
+/* cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL) */
+Datum
+perfkit_cached(PG_FUNCTION_ARGS)
+{
+	char	   *query = query_arg_checked(fcinfo);
+	CacheParams params;
+	bool		computed;
+
+	params_arg(fcinfo, 1, &params);
+	PG_RETURN_JSONB_P(cached_query(query, &params, cache_ttl_arg(fcinfo, 2), &computed));
+}
+
+PG_FUNCTION_INFO_V1(perfkit_cached_rows);
+
+/*
+ * cached_rows(query text, params "any" DEFAULT NULL, ttl interval DEFAULT
+ * NULL) RETURNS SETOF record
+ *
+ * The rows of cached(), each as a record of the column definition list
+ * the caller gives (columns matched by name): a client gets numerics,
+ * dates and timestamps with their own types.  The conversion is
+ * jsonb_to_recordset()'s, run with SPI; names and types come from the
+ * caller's column list, quoted.
+ */
+Datum
+perfkit_cached_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *query = query_arg_checked(fcinfo);
+	CacheParams params;
+	bool		computed;
+	Jsonb	   *rows;
+	TupleDesc	want;
+	StringInfoData sql;
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1];
+	int			rc;
+
+	params_arg(fcinfo, 1, &params);
+	rows = cached_query(query, &params, cache_ttl_arg(fcinfo, 2), &computed);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	want = rsinfo->setDesc;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS t(");
+	for (int a = 0; a < want->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(want, a);
+
+		appendStringInfo(&sql, "%s%s %s", a > 0 ? ", " : "",
+						 quote_identifier(NameStr(att->attname)),
+						 format_type_with_typemod(att->atttypid, att->atttypmod));
+	}
+	appendStringInfoChar(&sql, ')');
+
+	args[0] = JsonbPGetDatum(rows);
+	SPI_connect();
+	rc = SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(rc));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		Datum	   *values = palloc(want->natts * sizeof(Datum));
+		bool	   *nulls = palloc(want->natts * sizeof(bool));
+
+		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, want, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_warm);
 
+/* The parameter sets of cache_warm(): a jsonb array of arrays. */
+static List *
+param_sets_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Jsonb	   *sets;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	List	   *result = NIL;
+
+	if (PG_ARGISNULL(argno))
+	{
+		CacheParams *none = palloc(sizeof(CacheParams));
+
+		params_alloc(none, 0);
+		return list_make1(none);
+	}
+	sets = PG_GETARG_JSONB_P(argno);
+	if (!JB_ROOT_IS_ARRAY(sets) || JB_ROOT_IS_SCALAR(sets))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("param_sets must be a JSON array of arrays"),
+				 errhint("Pass '[[1], [2]]' to warm a query for $1 = 1 and for $1 = 2.")));
+	it = JsonbIteratorInit(&sets->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		CacheParams *params;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("param_sets must be a JSON array of arrays"),
+					 errhint("Pass '[[1], [2]]' to warm a query for $1 = 1 and for $1 = 2.")));
+		params = palloc(sizeof(CacheParams));
+		params_from_jsonb(params, v.val.binary.data);
+		result = lappend(result, params);
+	}
+	return result;
+}
+
 /*
- * cache_warm(queries text[], ttl interval DEFAULT NULL) RETURNS integer
+ * cache_warm(queries text[], ttl interval DEFAULT NULL, param_sets jsonb
+ * DEFAULT NULL) RETURNS integer
  *
- * Runs each query through cached() and returns how many had to run (the
- * others were already cached).
+ * Runs each query through cached(), once per parameter set if param_sets
+ * is given, and returns how many had to run (the others were already
+ * cached).
  */
 Datum
 perfkit_cache_warm(PG_FUNCTION_ARGS)
@@ -765,23 +1035,32 @@ perfkit_cache_warm(PG_FUNCTION_ARGS)
 	int			n;
 	int			ran = 0;
 	int64		ttl = cache_ttl_arg(fcinfo, 1);
+	List	   *sets;
+	ListCell   *lc;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("queries must not be null")));
-	n = param_array(fcinfo, 0, &queries, &nulls);
+	sets = param_sets_arg(fcinfo, 2);
+	n = text_array(fcinfo, 0, &queries, &nulls);
 	for (int i = 0; i < n; i++)
 	{
-		bool		computed;
+		char	   *query;
 
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("query must not be null")));
-		(void) cached_query(query_arg(queries[i]), 0, NULL, NULL, ttl, &computed);
-		if (computed)
-			ran++;
+		query = query_arg(queries[i]);
+		foreach(lc, sets)
+		{
+			bool		computed;
+
+			(void) cached_query(query, lfirst(lc), ttl, &computed);
+			if (computed)
+				ran++;
+		}
 	}
 	PG_RETURN_INT32(ran);
 }
