@@ -97,6 +97,8 @@ typedef struct CacheEntryInfo
 extern Size cache_store_shmem_size(void);
 extern void cache_store_shmem_init(void);
 extern void cache_key_init(CacheKey *k, uint16 kind, const char *key, uint32 keylen);
+extern void cache_key_init_role(CacheKey *k, uint16 kind, const char *key, uint32 keylen,
+								Oid roleid);
 extern Size cache_max_value(void);
 extern bool cache_store_get(const CacheKey *k, char **value, uint32 *vallen);
 extern void cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
@@ -105,7 +107,7 @@ extern bool cache_store_delete(const CacheKey *k);
 typedef struct PkLikePattern PkLikePattern;
 extern int64 cache_store_invalidate_pattern(Oid dbid, Oid roleid, PkLikePattern *pattern);
 extern int64 cache_store_invalidate_rel(Oid dbid, Oid relid);
-extern int64 cache_store_clear(void);
+extern int64 cache_store_clear(Oid dbid);
 extern int64 cache_store_expire(void);
 extern void cache_store_stats(CacheStats *stats);
 extern List *cache_store_entries(bool all_roles);

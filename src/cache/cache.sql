@@ -4,38 +4,39 @@
  * the shared-memory store has no catalog table.
  */
 
-CREATE FUNCTION perfkit.cache_set(key text, value jsonb, ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cache_set(key text, value jsonb, ttl interval DEFAULT NULL,
+								   namespace text DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_set';
 
-COMMENT ON FUNCTION perfkit.cache_set(text, jsonb, interval) IS
-'store a value in the shared cache under key for ttl (default perfkit.cache_default_ttl)';
+COMMENT ON FUNCTION perfkit.cache_set(text, jsonb, interval, text) IS
+'store a value in the shared cache under key for ttl (default perfkit.cache_default_ttl), in the namespace of a role the caller is a member of (default its own)';
 
-CREATE FUNCTION perfkit.cache_get(key text)
+CREATE FUNCTION perfkit.cache_get(key text, namespace text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+LANGUAGE C VOLATILE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_get';
 
-COMMENT ON FUNCTION perfkit.cache_get(text) IS
-'the cached value of key, or NULL when absent or expired';
+COMMENT ON FUNCTION perfkit.cache_get(text, text) IS
+'the cached value of key (in namespace, default the caller''s own), or NULL when absent or expired';
 
-CREATE FUNCTION perfkit.cache_delete(key text)
+CREATE FUNCTION perfkit.cache_delete(key text, namespace text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_delete';
 
-COMMENT ON FUNCTION perfkit.cache_delete(text) IS
+COMMENT ON FUNCTION perfkit.cache_delete(text, text) IS
 'remove key from the cache; true when it was there';
 
-CREATE FUNCTION perfkit.cache_invalidate(pattern text)
+CREATE FUNCTION perfkit.cache_invalidate(pattern text, namespace text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_invalidate';
 
 -- cache_invalidate(): patterns are bounded (CACHE_MAX_PATTERN, 1024 bytes)
-COMMENT ON FUNCTION perfkit.cache_invalidate(text) IS
-'remove the caller''s keys that match a LIKE pattern of at most 1024 bytes; returns how many went';
+COMMENT ON FUNCTION perfkit.cache_invalidate(text, text) IS
+'remove the keys of namespace (default the caller''s own) that match a LIKE pattern of at most 1024 bytes; returns how many went';
 
 CREATE FUNCTION perfkit.cache_invalidate_table(tbl regclass)
 RETURNS bigint
@@ -51,7 +52,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_clear';
 
 COMMENT ON FUNCTION perfkit.cache_clear() IS
-'remove every entry of every database and role; returns how many went';
+'superusers: remove every entry of every database and role; the database owner: every entry of this database; returns how many went';
 
 CREATE FUNCTION perfkit.cache_expire()
 RETURNS bigint
@@ -135,8 +136,6 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
 -----------------------------------------------------------------------------
 -- Privileges
 -----------------------------------------------------------------------------
-
-REVOKE ALL ON FUNCTION perfkit.cache_clear() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION perfkit.cache_expire() FROM PUBLIC;
 

@@ -230,8 +230,15 @@ require_cache(void)
 void
 cache_key_init(CacheKey *k, uint16 kind, const char *key, uint32 keylen)
 {
+	cache_key_init_role(k, kind, key, keylen, GetUserId());
+}
+
+/* Fill in k's identity for the current database and namespace roleid. */
+void
+cache_key_init_role(CacheKey *k, uint16 kind, const char *key, uint32 keylen, Oid roleid)
+{
 	k->dbid = MyDatabaseId;
-	k->roleid = GetUserId();
+	k->roleid = roleid;
 	k->kind = kind;
 	k->key = key;
 	k->keylen = keylen;
@@ -806,15 +813,18 @@ cache_store_invalidate_rel(Oid dbid, Oid relid)
 }
 
 static bool
-visit_all(CachePartition *p, uint32 head, void *arg, int64 *work)
+visit_db(CachePartition *p, uint32 head, void *arg, int64 *work)
 {
-	return true;
+	Oid			dbid = *(Oid *) arg;
+
+	return !OidIsValid(dbid) || ENTRY(p, head)->dbid == dbid;
 }
 
+/* Remove every entry of database dbid, or of all (InvalidOid). */
 int64
-cache_store_clear(void)
+cache_store_clear(Oid dbid)
 {
-	return walk(visit_all, NULL, invalidations_of);
+	return walk(visit_db, &dbid, invalidations_of);
 }
 
 static bool
