@@ -338,6 +338,46 @@ DROP DATABASE perfkit_regress_roles;
 DROP TABLE group_data;
 DROP ROLE perfkit_member, perfkit_group;
 
+-- cache_entries lists only live entries: an invalidated result is gone
+-- from it at once, before any lookup removes it.
+CREATE TABLE hot (id int);
+INSERT INTO hot VALUES (1);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot');
+SELECT count(*) AS listed FROM perfkit.cache_entries WHERE key = 'SELECT count(*) AS n FROM hot';
+INSERT INTO hot VALUES (2);
+SELECT count(*) AS listed_after_write FROM perfkit.cache_entries WHERE key = 'SELECT count(*) AS n FROM hot';
+
+-- Bounded staleness, opt-in: with max_staleness, a result invalidated by
+-- a commit is served until that long after it was computed, counted as a
+-- stale hit; without it (the default), never.
+CREATE TEMP TABLE s0 AS SELECT stale_hits, hits FROM perfkit.cache_stats();
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS computed;
+INSERT INTO hot VALUES (3);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS within_bound;
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot') AS default_never_stale;
+SELECT s.stale_hits - s0.stale_hits AS stale_hits, s.hits - s0.hits AS fresh_hits
+FROM perfkit.cache_stats() s, s0;
+-- Past the bound it recomputes.
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 second') AS computed;
+INSERT INTO hot VALUES (4);
+SELECT pg_sleep(1.2);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 second') AS past_bound;
+-- A transaction that wrote the table sees its writes, whatever the bound.
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS computed;
+BEGIN;
+INSERT INTO hot VALUES (5);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS own_write;
+COMMIT;
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 month');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '-1 second');
+\echo :LAST_ERROR_SQLSTATE
+-- the entry computed before that commit (4 rows) is within its hour
+SELECT n AS served_within_bound, (SELECT count(*) FROM hot) AS committed
+FROM perfkit.cached_rows('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS t(n int);
+SELECT n AS fresh FROM perfkit.cached_rows('SELECT count(*) AS n FROM hot') AS t(n int);
+DROP TABLE hot;
+
 -- DDL invalidates what it changes, nothing else.  hit(q) tells whether
 -- cached(q) was served from the cache; fresh(q) whether what it returned
 -- equals the query run directly (the ground truth).

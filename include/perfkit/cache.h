@@ -72,6 +72,7 @@ typedef struct CacheStats
 	int64		bytes_used;
 	int64		bytes_total;
 	int64		hits;
+	int64		stale_hits;
 	int64		misses;
 	int64		evictions;
 	int64		expirations;
@@ -101,8 +102,10 @@ extern void cache_key_init_role(CacheKey *k, uint16 kind, const char *key, uint3
 								Oid roleid);
 extern Size cache_max_value(void);
 extern bool cache_store_get(const CacheKey *k, char **value, uint32 *vallen);
+extern bool cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen,
+									int64 max_stale);
 extern void cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
-							const CacheDep *deps, int ndeps, int64 ttl);
+							const CacheDep *deps, int ndeps, int64 ttl, TimestampTz since);
 extern bool cache_store_delete(const CacheKey *k);
 typedef struct PkLikePattern PkLikePattern;
 extern int64 cache_store_invalidate_pattern(Oid dbid, Oid roleid, PkLikePattern *pattern);

@@ -164,7 +164,7 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	cache_key_init_role(&k, CACHE_KIND_VALUE, key, keylen, roleid);
-	cache_store_put(&k, (char *) value, VARSIZE(value), NULL, 0, ttl);
+	cache_store_put(&k, (char *) value, VARSIZE(value), NULL, 0, ttl, 0);
 	PG_RETURN_VOID();
 }
 
@@ -339,8 +339,8 @@ perfkit_cache_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
 	CacheStats	s;
-	Datum		values[9];
-	bool		nulls[9] = {0};
+	Datum		values[10];
+	bool		nulls[10] = {0};
 
 	perfkit_require_preload();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -351,13 +351,16 @@ perfkit_cache_stats(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(s.bytes_total);
 	values[3] = Int64GetDatum(s.hits);
 	values[4] = Int64GetDatum(s.misses);
-	if (s.hits + s.misses > 0)
-		values[5] = Float8GetDatum((double) s.hits / (double) (s.hits + s.misses));
+	/* hit_ratio: reads served, fresh or within their staleness bound */
+	if (s.hits + s.stale_hits + s.misses > 0)
+		values[5] = Float8GetDatum((double) (s.hits + s.stale_hits) /
+								   (double) (s.hits + s.stale_hits + s.misses));
 	else
 		nulls[5] = true;
 	values[6] = Int64GetDatum(s.evictions);
 	values[7] = Int64GetDatum(s.expirations);
 	values[8] = Int64GetDatum(s.invalidations);
+	values[9] = Int64GetDatum(s.stale_hits);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

@@ -62,20 +62,22 @@ AS 'MODULE_PATHNAME', 'perfkit_cache_expire';
 COMMENT ON FUNCTION perfkit.cache_expire() IS
 'the cache_expire job: remove expired entries; returns how many went';
 
-CREATE FUNCTION perfkit.cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL,
+							   max_staleness interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cached';
 
-COMMENT ON FUNCTION perfkit.cached(text, "any", interval) IS
-'rows of a read-only query as a jsonb array, cached until ttl or a committed write to a table it read; params: an array of any type, a jsonb array, or one value';
+COMMENT ON FUNCTION perfkit.cached(text, "any", interval, interval) IS
+'rows of a read-only query as a jsonb array, cached until ttl or a committed write to a table it read (or, with max_staleness, until that long after it was computed); params: an array of any type, a jsonb array, or one value';
 
-CREATE FUNCTION perfkit.cached_rows(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cached_rows(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL,
+									max_staleness interval DEFAULT NULL)
 RETURNS SETOF record
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cached_rows';
 
-COMMENT ON FUNCTION perfkit.cached_rows(text, "any", interval) IS
+COMMENT ON FUNCTION perfkit.cached_rows(text, "any", interval, interval) IS
 'the rows of cached() as records of the column definition list given, each column with its own type';
 
 CREATE FUNCTION perfkit.cache_warm(queries text[], ttl interval DEFAULT NULL,
@@ -90,7 +92,8 @@ COMMENT ON FUNCTION perfkit.cache_warm(text[], interval, jsonb) IS
 CREATE FUNCTION perfkit.cache_stats(
 	OUT entries bigint, OUT bytes_used bigint, OUT bytes_total bigint,
 	OUT hits bigint, OUT misses bigint, OUT hit_ratio float8,
-	OUT evictions bigint, OUT expirations bigint, OUT invalidations bigint)
+	OUT evictions bigint, OUT expirations bigint, OUT invalidations bigint,
+	OUT stale_hits bigint)
 RETURNS record
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_stats';
@@ -107,7 +110,8 @@ LANGUAGE C VOLATILE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_entries';
 
 /*
- * perfkit.cache_entries: a role sees its own entries, superusers all.
+ * perfkit.cache_entries: the live entries (not expired, not invalidated);
+ * a role sees its own, superusers all.
  * depends_on lists the relations a cached() result read (names resolve in
  * the current database only).
  */
@@ -127,7 +131,7 @@ FROM perfkit._cache_entries() e
 LEFT JOIN pg_catalog.pg_database d ON d.oid = e.dbid;
 
 COMMENT ON VIEW perfkit.cache_entries IS
-'entries of the result cache: a role sees its own, superusers all';
+'live entries of the result cache (expired and invalidated ones are left out): a role sees its own, superusers all';
 
 INSERT INTO perfkit.job_registry (job, command, default_schedule, description) VALUES
 	('cache_expire', 'SELECT perfkit.cache_expire()', '* * * * *',

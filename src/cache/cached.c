@@ -601,8 +601,10 @@ params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
  * whether it ran.  Returns the result as jsonb.
  */
 static Jsonb *
-cached_query(const char *query, CacheParams *params, int64 ttl, bool *computed)
+cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
+			 bool *computed)
 {
+	TimestampTz since;
 	int			nparams = params->n;
 	StringInfoData key;
 	CacheKey	k;
@@ -688,7 +690,7 @@ cached_query(const char *query, CacheParams *params, int64 ttl, bool *computed)
 	if (use_cache)
 	{
 		cache_key_init(&k, CACHE_KIND_QUERY, key.data, key.len);
-		if (cache_store_get(&k, &value, &vallen))
+		if (cache_store_get_bounded(&k, &value, &vallen, max_stale))
 		{
 			*computed = false;
 			return (Jsonb *) value;
@@ -751,6 +753,7 @@ cached_query(const char *query, CacheParams *params, int64 ttl, bool *computed)
 		}
 	}
 
+	since = GetCurrentTimestamp();
 	versions = read_versions(deps, buckets, &ndeps);
 	commits_before = cache_version_commits();
 	pg_memory_barrier();
@@ -862,7 +865,7 @@ cached_query(const char *query, CacheParams *params, int64 ttl, bool *computed)
 
 	if (cacheable && ndeps <= PG_UINT16_MAX &&
 		(Size) key.len + (Size) ndeps * sizeof(CacheDep) + VARSIZE(result) <= cache_max_value())
-		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl);
+		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl, since);
 	return result;
 }
 
@@ -901,9 +904,38 @@ query_arg_checked(FunctionCallInfo fcinfo)
 	return query_arg(PG_GETARG_DATUM(0));
 }
 
+/*
+ * The max_staleness argument argno in microseconds: NULL or 0 for never
+ * stale; at most the longest TTL.
+ */
+static int64
+staleness_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *iv;
+	int64		usecs;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return 0;
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (iv->month != 0 || iv->day < 0 || iv->time < 0 ||
+		iv->day > CACHE_MAX_TTL_USECS / USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_staleness must be a non-negative interval of days, hours, minutes or seconds")));
+	usecs = (int64) iv->day * USECS_PER_DAY + iv->time;
+	if (usecs < 0 || usecs > CACHE_MAX_TTL_USECS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_staleness must be at most 100 years")));
+	return usecs;
+}
+
 PG_FUNCTION_INFO_V1(perfkit_cached);
 
-/* cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL) */
+/*
+ * cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL,
+ *		  max_staleness interval DEFAULT NULL)
+ */
 Datum
 perfkit_cached(PG_FUNCTION_ARGS)
 {
@@ -912,7 +944,8 @@ perfkit_cached(PG_FUNCTION_ARGS)
 	bool		computed;
 
 	params_arg(fcinfo, 1, &params);
-	PG_RETURN_JSONB_P(cached_query(query, &params, cache_ttl_arg(fcinfo, 2), &computed));
+	PG_RETURN_JSONB_P(cached_query(query, &params, cache_ttl_arg(fcinfo, 2),
+								   staleness_arg(fcinfo, 3), &computed));
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cached_rows);
@@ -942,7 +975,8 @@ perfkit_cached_rows(PG_FUNCTION_ARGS)
 	int			rc;
 
 	params_arg(fcinfo, 1, &params);
-	rows = cached_query(query, &params, cache_ttl_arg(fcinfo, 2), &computed);
+	rows = cached_query(query, &params, cache_ttl_arg(fcinfo, 2), staleness_arg(fcinfo, 3),
+						&computed);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	want = rsinfo->setDesc;
@@ -1057,7 +1091,7 @@ perfkit_cache_warm(PG_FUNCTION_ARGS)
 		{
 			bool		computed;
 
-			(void) cached_query(query, lfirst(lc), ttl, &computed);
+			(void) cached_query(query, lfirst(lc), ttl, 0, &computed);
 			if (computed)
 				ran++;
 		}
