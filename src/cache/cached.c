@@ -1,9 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * cached.c
- *	  cached(query, params, ttl) and cache_warm(queries, ttl): read-only
- *	  query results cached until their TTL or a committed write to a table
- *	  they read, whichever comes first.
+ *	  cached(query, params, ttl, max_staleness), cached_rows() and
+ *	  cache_warm(queries, ttl, param_sets): read-only query results cached
+ *	  until their TTL or a committed write to a table they read, whichever
+ *	  comes first.
+ *
+ * Parameters come as the client sends them (params_arg()): an array of
+ * any type, a jsonb array (mixed types), one value, or an untyped literal
+ * (a JSON array, else text[]).  Each value goes in its text form, read as
+ * the type the query infers for $n; the key holds the text and the type
+ * it came as.  cached_rows() turns the stored jsonb back into rows of the
+ * caller's column definition list with jsonb_to_recordset().
  *
  * The entry's identity is (database, current user, query text, search_path,
  * parameters).  A hit costs one lookup: the entry carries the version of
@@ -14,14 +22,20 @@
  * for PREPARE), checked, and its dependencies collected from the rewritten
  * query tree, views, subqueries, CTEs and inheritance children included
  * (a written partition bumps its ancestors, so partitioned tables need no
- * expansion here).  Then, in this order:
+ * expansion here), plus buckets of names and epochs that DDL bumps (see
+ * tracking.c): the name of each relation read, the name of each function
+ * called by name, the routine epoch if it calls a user-defined routine,
+ * the type epoch if it involves a user-defined type, and the session's
+ * bucket if the session has a temporary schema.  Then, in this order:
  *   1. read the versions of the dependencies and of the database and
  *      global epochs, then a memory barrier;
  *   2. execute the query, with a snapshot SPI takes after step 1;
  *   3. store the result with the versions read in step 1.
  * A write that commits after the snapshot bumps a version after step 1,
  * so the stored entry is stale from the start: a result computed on a
- * snapshot older than a commit is never served after that commit.
+ * snapshot older than a commit is never served after that commit, unless
+ * the caller gave max_staleness: then until that long after step 1 (the
+ * entry's "since"), so the commit was at most that long ago.
  *
  * Relations read only inside functions the query calls do not appear in
  * its tree.  While the query runs, every plan the executor starts is
