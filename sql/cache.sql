@@ -63,7 +63,7 @@ SELECT perfkit.cache_get('short');
 SELECT pg_sleep(0.3);
 SELECT perfkit.cache_get('short') IS NULL AS expired;
 -- The default TTL applies when none is given.
-SET perfkit.cache_default_ttl = '1s';
+SET perfkit.cache_default_ttl = '1min';
 SELECT perfkit.cache_set('default_ttl', '1');
 SELECT extract(epoch FROM expires_at - created_at) AS ttl_seconds
 FROM perfkit.cache_entries WHERE key = 'default_ttl';

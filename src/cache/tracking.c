@@ -15,7 +15,7 @@
  *     epoch once it is done, since the prepared transaction's writes were
  *     tracked by a backend that is gone.
  * A written partition also marks its ancestors, so results that read the
- *  partitioned table go too.
+ * partitioned table go too.
  *
  * DDL marks what it changes, nothing else.  While a DDL statement runs,
  * a relcache callback collects every relation whose relcache entry the
@@ -273,8 +273,10 @@ typedef enum DdlClass
 /*
  * The class of stmt; with mark, also make the marks that the statement's
  * text shows (names created, epochs, relations named).  Called before the
- * statement runs (mark) and after it (not), so it must not depend on the
- * catalogs for the class.
+ * statement runs (mark) and after it (not), so the class must not depend
+ * on the catalogs.  CREATE INDEX and ALTER TABLE mark the relations they
+ * name both times: their CONCURRENTLY forms commit as they go, and the
+ * marks made before are bumped at the first of those commits.
  */
 static DdlClass
 ddl_class(Node *stmt, bool mark)
@@ -405,7 +407,6 @@ ddl_class(Node *stmt, bool mark)
 				AlterTableStmt *a = (AlterTableStmt *) stmt;
 				ListCell   *lc;
 
-				/* before and after: DETACH CONCURRENTLY commits as it goes */
 				mark_rangevar(a->relation, true);
 				foreach(lc, a->cmds)
 				{
