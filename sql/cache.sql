@@ -63,7 +63,7 @@ SELECT perfkit.cache_get('short');
 SELECT pg_sleep(0.3);
 SELECT perfkit.cache_get('short') IS NULL AS expired;
 -- The default TTL applies when none is given.
-SET perfkit.cache_default_ttl = '1s';
+SET perfkit.cache_default_ttl = '1min';
 SELECT perfkit.cache_set('default_ttl', '1');
 SELECT extract(epoch FROM expires_at - created_at) AS ttl_seconds
 FROM perfkit.cache_entries WHERE key = 'default_ttl';
@@ -86,6 +86,10 @@ SELECT perfkit.cache_invalidate('dashboard_trips') AS underscore_is_one_char;
 SELECT perfkit.cache_invalidate('dash\%lit') AS escaped_percent;
 SELECT key FROM perfkit.cache_entries WHERE key LIKE 'dash%' ORDER BY key;
 SELECT perfkit.cache_invalidate('no match at all') AS none;
+-- Redis habit: '*' is no wildcard in LIKE; a NOTICE says so.
+SELECT perfkit.cache_set('k:1', '1');
+SELECT perfkit.cache_invalidate('k:*') AS star_removes_nothing;
+SELECT perfkit.cache_invalidate('k:%') AS percent_removes;
 SELECT perfkit.cache_invalidate('abc\');
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cache_invalidate('');

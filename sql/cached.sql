@@ -31,6 +31,36 @@ SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $2', ARRA
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cached('SELECT count(*) AS n FROM trips', ARRAY['1']);
 \echo :LAST_ERROR_SQLSTATE
+-- Parameters of any type, as clients send them: arrays of any type, a
+-- jsonb array for mixed types, one value; each typed as the query infers.
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1 AND km > $2',
+					  ARRAY[3, 500]) AS int_array;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE km > $1', ARRAY[990.5]) AS numeric_array;
+SELECT perfkit.cached('SELECT $1::date + 1 AS next, $2::timestamptz AS at, $3::boolean AS b',
+					  '["2026-01-31", "2026-01-31 10:00+00", true]'::jsonb) AS mixed_jsonb;
+SELECT perfkit.cached('SELECT $1::date + 1 AS next', ARRAY[DATE '2026-02-28']) AS date_array;
+SELECT perfkit.cached('SELECT $1::timestamptz AS at', ARRAY[TIMESTAMPTZ '2026-03-01 12:00+00']) AS ts_array;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1', 4) AS one_value;
+SELECT perfkit.cached('SELECT count(*) AS n FROM trips WHERE vehicle = $1 AND km > $2',
+					  '[3, 500]') AS json_literal;
+SELECT perfkit.cached('SELECT $1::int IS NULL AS is_null', '[null]'::jsonb) AS json_null;
+SELECT perfkit.cached('SELECT 1', '{"a": 1}'::jsonb);
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT 1', ARRAY[[1, 2], [3, 4]]);
+\echo :LAST_ERROR_SQLSTATE
+-- cached_rows(): the rows with their own types, columns matched by name.
+SELECT id, km, pg_typeof(km) AS km_type, even
+FROM perfkit.cached_rows('SELECT id, km, id % 2 = 0 AS even FROM trips WHERE id <= $1 ORDER BY id',
+						 ARRAY[3]) AS t(id int, km numeric, even boolean);
+SELECT count(*) = (SELECT count(*) FROM trips WHERE vehicle = 2) AS same_as_direct
+FROM perfkit.cached_rows('SELECT id FROM trips WHERE vehicle = $1', ARRAY[2]) AS t(id int);
+-- cache_warm() for a list of parameter sets.
+SELECT perfkit.cache_warm(ARRAY['SELECT count(*) AS n FROM trips WHERE vehicle = $1'],
+						  param_sets => '[[1], [2], [3]]') AS warmed;
+SELECT perfkit.cache_warm(ARRAY['SELECT count(*) AS n FROM trips WHERE vehicle = $1'],
+						  param_sets => '[[1], [2], [3], [4]]') AS warmed_again;
+SELECT perfkit.cache_warm(ARRAY['SELECT 1'], param_sets => '[1]');
+\echo :LAST_ERROR_SQLSTATE
 -- Rows come back in the query's order, with every column type.
 SELECT perfkit.cached('SELECT id, km, id % 2 = 0 AS even, ARRAY[id] AS a FROM trips ORDER BY id DESC LIMIT 3');
 SELECT perfkit.cached('SELECT 1 AS x WHERE false');
@@ -307,6 +337,228 @@ RESET ROLE;
 DROP DATABASE perfkit_regress_roles;
 DROP TABLE group_data;
 DROP ROLE perfkit_member, perfkit_group;
+
+-- cache_entries lists only live entries: an invalidated result is gone
+-- from it at once, before any lookup removes it.
+CREATE TABLE hot (id int);
+INSERT INTO hot VALUES (1);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot');
+SELECT count(*) AS listed FROM perfkit.cache_entries WHERE key = 'SELECT count(*) AS n FROM hot';
+INSERT INTO hot VALUES (2);
+SELECT count(*) AS listed_after_write FROM perfkit.cache_entries WHERE key = 'SELECT count(*) AS n FROM hot';
+
+-- Bounded staleness, opt-in: with max_staleness, a result invalidated by
+-- a commit is served until that long after it was computed, counted as a
+-- stale hit; without it (the default), never.
+CREATE TEMP TABLE s0 AS SELECT stale_hits, hits FROM perfkit.cache_stats();
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS computed;
+INSERT INTO hot VALUES (3);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS within_bound;
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot') AS default_never_stale;
+SELECT s.stale_hits - s0.stale_hits AS stale_hits, s.hits - s0.hits AS fresh_hits
+FROM perfkit.cache_stats() s, s0;
+-- Past the bound it recomputes.
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 second') AS computed;
+INSERT INTO hot VALUES (4);
+SELECT pg_sleep(1.2);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 second') AS past_bound;
+-- A transaction that wrote the table sees its writes, whatever the bound.
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS computed;
+BEGIN;
+INSERT INTO hot VALUES (5);
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS own_write;
+COMMIT;
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '1 month');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cached('SELECT count(*) AS n FROM hot', max_staleness => '-1 second');
+\echo :LAST_ERROR_SQLSTATE
+-- the entry computed before that commit (4 rows) is within its hour
+SELECT n AS served_within_bound, (SELECT count(*) FROM hot) AS committed
+FROM perfkit.cached_rows('SELECT count(*) AS n FROM hot', max_staleness => '1 hour') AS t(n int);
+SELECT n AS fresh FROM perfkit.cached_rows('SELECT count(*) AS n FROM hot') AS t(n int);
+DROP TABLE hot;
+
+-- DDL invalidates what it changes, nothing else.  hit(q) tells whether
+-- cached(q) was served from the cache; fresh(q) whether what it returned
+-- equals the query run directly (the ground truth).
+CREATE FUNCTION hit(q text) RETURNS boolean LANGUAGE plpgsql
+AS $$ DECLARE b bigint := misses(); BEGIN PERFORM perfkit.cached(q); RETURN misses() = b; END $$;
+CREATE FUNCTION fresh(q text) RETURNS boolean LANGUAGE plpgsql
+AS $$
+DECLARE truth jsonb;
+BEGIN
+	EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t)), ''[]'') FROM (%s) t', q) INTO truth;
+	RETURN perfkit.cached(q) = truth;
+END $$;
+CREATE TABLE ddl_a (id int, v int);
+INSERT INTO ddl_a VALUES (1, 10), (2, 20);
+CREATE TABLE ddl_b (id int);
+INSERT INTO ddl_b VALUES (1), (2), (3);
+CREATE FUNCTION prime() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM perfkit.cached('SELECT * FROM ddl_a ORDER BY id');
+	PERFORM perfkit.cached('SELECT count(*) AS n FROM ddl_b');
+END $$;
+CREATE VIEW ddl_check AS
+SELECT hit('SELECT * FROM ddl_a ORDER BY id') AS a_hit,
+	   fresh('SELECT * FROM ddl_a ORDER BY id') AS a_fresh,
+	   hit('SELECT count(*) AS n FROM ddl_b') AS b_hit,
+	   fresh('SELECT count(*) AS n FROM ddl_b') AS b_fresh;
+SELECT prime();
+SELECT * FROM ddl_check AS "nothing changed";
+CREATE TABLE ddl_new (x int);
+CREATE VIEW ddl_new_v AS SELECT 1 AS one;
+CREATE INDEX ON ddl_new (x);
+CREATE SEQUENCE ddl_new_seq;
+CREATE FUNCTION ddl_new_f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TYPE ddl_new_t AS (a int);
+CREATE SCHEMA ddl_new_s;
+COMMENT ON TABLE ddl_a IS 'comments change no result';
+DROP TABLE ddl_new;
+SELECT * FROM ddl_check AS "unrelated CREATE, DROP, COMMENT";
+-- This session has a temporary schema, so its results are its own, and a
+-- new temporary table (which may shadow what they read) recomputes them;
+-- other sessions' results stay (isolation spec cache_ddl).
+SELECT prime();
+CREATE TEMP TABLE ddl_tmp (x int);
+SELECT * FROM ddl_check AS "temp table in a session with temporary schema";
+SELECT prime();
+CREATE INDEX ddl_a_v ON ddl_a (v);
+SELECT * FROM ddl_check AS "CREATE INDEX on ddl_a";
+SELECT prime();
+ALTER TABLE ddl_a ADD COLUMN w int DEFAULT 7;
+SELECT * FROM ddl_check AS "ALTER TABLE ddl_a";
+SELECT perfkit.cached('SELECT * FROM ddl_a ORDER BY id') AS with_new_column;
+SELECT prime();
+GRANT SELECT ON ddl_a TO PUBLIC;
+SELECT * FROM ddl_check AS "GRANT on ddl_a";
+SELECT prime();
+REVOKE SELECT ON ddl_a FROM PUBLIC;
+SELECT * FROM ddl_check AS "REVOKE on ddl_a";
+SELECT prime();
+GRANT SELECT (id) ON ddl_a TO PUBLIC;
+SELECT * FROM ddl_check AS "column GRANT on ddl_a";
+SELECT prime();
+CREATE POLICY ddl_a_all ON ddl_a USING (true);
+SELECT * FROM ddl_check AS "CREATE POLICY on ddl_a";
+SELECT prime();
+DROP POLICY ddl_a_all ON ddl_a;
+SELECT * FROM ddl_check AS "DROP POLICY on ddl_a";
+SELECT prime();
+ALTER TABLE ddl_a RENAME COLUMN w TO w2;
+SELECT * FROM ddl_check AS "RENAME COLUMN of ddl_a";
+SELECT prime();
+DROP INDEX ddl_a_v;
+SELECT * FROM ddl_check AS "DROP INDEX on ddl_a";
+SELECT prime();
+TRUNCATE ddl_b;
+SELECT * FROM ddl_check AS "TRUNCATE ddl_b";
+INSERT INTO ddl_b VALUES (1), (2), (3);
+-- A DDL that rolls back invalidates nothing.
+SELECT prime();
+BEGIN;
+ALTER TABLE ddl_a ADD COLUMN gone int;
+ROLLBACK;
+SELECT * FROM ddl_check AS "rolled-back ALTER";
+-- DDL inside a function counts like any other.
+CREATE FUNCTION ddl_in_function() RETURNS void LANGUAGE plpgsql
+AS $$ BEGIN EXECUTE 'ALTER TABLE ddl_a ALTER COLUMN v SET DEFAULT 5'; END $$;
+SELECT prime();
+SELECT ddl_in_function();
+SELECT * FROM ddl_check AS "ALTER ddl_a in a function";
+-- Changes that can alter how any query resolves stay broad.
+SELECT prime();
+ALTER DATABASE contrib_regression SET perfkit.cache_default_ttl = 300;
+SELECT * FROM ddl_check AS "ALTER DATABASE SET";
+ALTER DATABASE contrib_regression RESET perfkit.cache_default_ttl;
+
+-- Partition trees: creating, attaching and detaching a partition, DDL on
+-- a partition.
+CREATE TABLE ddl_p (at int, v int) PARTITION BY RANGE (at);
+CREATE TABLE ddl_p1 PARTITION OF ddl_p FOR VALUES FROM (0) TO (10);
+INSERT INTO ddl_p VALUES (1, 1), (2, 2);
+CREATE TABLE ddl_p3 (at int, v int);
+INSERT INTO ddl_p3 VALUES (25, 1), (26, 1), (27, 1);
+CREATE VIEW ddl_pcheck AS
+SELECT hit('SELECT count(*) AS n FROM ddl_p') AS p_hit,
+	   fresh('SELECT count(*) AS n FROM ddl_p') AS p_fresh,
+	   hit('SELECT count(*) AS n FROM ddl_b') AS b_hit;
+SELECT prime(), perfkit.cached('SELECT count(*) AS n FROM ddl_p');
+CREATE TABLE ddl_p2 PARTITION OF ddl_p FOR VALUES FROM (10) TO (20);
+SELECT * FROM ddl_pcheck AS "created a partition";
+ALTER TABLE ddl_p ATTACH PARTITION ddl_p3 FOR VALUES FROM (20) TO (30);
+SELECT * FROM ddl_pcheck AS "attached a partition";
+SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_p') AS with_attached;
+ALTER TABLE ddl_p1 ADD CONSTRAINT ddl_p1_v CHECK (v > 0);
+SELECT * FROM ddl_pcheck AS "ALTER TABLE of a partition";
+ALTER TABLE ddl_p DETACH PARTITION ddl_p3;
+SELECT * FROM ddl_pcheck AS "detached a partition";
+SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_p') AS without_detached;
+DROP TABLE ddl_p2;
+SELECT * FROM ddl_pcheck AS "dropped a partition";
+
+-- Functions, views and types a query used.
+CREATE FUNCTION ddl_f() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1';
+CREATE FUNCTION ddl_h() RETURNS int LANGUAGE sql STABLE AS 'SELECT 10';
+CREATE FUNCTION ddl_g() RETURNS int LANGUAGE plpgsql STABLE AS 'BEGIN RETURN ddl_h(); END';
+CREATE VIEW ddl_v AS SELECT count(*) AS n FROM ddl_b;
+CREATE TYPE ddl_mood AS ENUM ('sad', 'ok');
+CREATE TABLE ddl_m (m ddl_mood);
+INSERT INTO ddl_m VALUES ('ok');
+CREATE VIEW ddl_fcheck AS
+SELECT fresh('SELECT ddl_f() AS f') AS f_fresh,
+	   fresh('SELECT ddl_g() AS g') AS g_fresh,
+	   fresh('SELECT n FROM ddl_v') AS v_fresh,
+	   fresh('SELECT m FROM ddl_m') AS m_fresh,
+	   hit('SELECT count(*) AS n FROM ddl_b') AS b_hit;
+SELECT prime(), perfkit.cached('SELECT ddl_f() AS f'), perfkit.cached('SELECT ddl_g() AS g'),
+	   perfkit.cached('SELECT n FROM ddl_v'), perfkit.cached('SELECT m FROM ddl_m');
+SELECT hit('SELECT ddl_f() AS f') AS f_hit, hit('SELECT ddl_g() AS g') AS g_hit,
+	   hit('SELECT n FROM ddl_v') AS v_hit, hit('SELECT m FROM ddl_m') AS m_hit;
+CREATE OR REPLACE FUNCTION ddl_f() RETURNS int LANGUAGE sql STABLE AS 'SELECT 2';
+SELECT * FROM ddl_fcheck AS "replaced ddl_f";
+-- ddl_g calls ddl_h, which no query tree shows.
+CREATE OR REPLACE FUNCTION ddl_h() RETURNS int LANGUAGE sql STABLE AS 'SELECT 20';
+SELECT * FROM ddl_fcheck AS "replaced ddl_h";
+SELECT perfkit.cached('SELECT ddl_g() AS g') AS g_after_inner_replaced;
+CREATE OR REPLACE VIEW ddl_v AS SELECT count(*) + 100 AS n FROM ddl_b;
+SELECT * FROM ddl_fcheck AS "replaced ddl_v";
+ALTER TYPE ddl_mood RENAME VALUE 'ok' TO 'happy';
+SELECT * FROM ddl_fcheck AS "renamed an enum value";
+SELECT perfkit.cached('SELECT m FROM ddl_m') AS renamed_label;
+-- A new overload may change what a call resolves to.
+CREATE FUNCTION ddl_k(numeric) RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'numeric' $$;
+SELECT perfkit.cached('SELECT ddl_k(1) AS k');
+CREATE FUNCTION ddl_k(int) RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'int' $$;
+SELECT perfkit.cached('SELECT ddl_k(1) AS k') AS new_overload;
+DROP FUNCTION ddl_f();
+SELECT perfkit.cached('SELECT ddl_f() AS f');
+\echo :LAST_ERROR_SQLSTATE
+DROP VIEW ddl_fcheck, ddl_v;
+SELECT perfkit.cached('SELECT n FROM ddl_v');
+\echo :LAST_ERROR_SQLSTATE
+SELECT hit('SELECT count(*) AS n FROM ddl_b') AS b_hit_after_drops;
+
+-- A new table of the same name earlier in search_path shadows the one a
+-- result read.
+CREATE SCHEMA ddl_s;
+SET search_path = ddl_s, public;
+SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_b') AS public_ddl_b;
+CREATE TABLE ddl_s.ddl_b (id int);
+SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_b') AS shadowed_by_new_table;
+DROP TABLE ddl_s.ddl_b;
+CREATE TABLE ddl_s.other (id int);
+SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_b') AS public_again;
+ALTER TABLE ddl_s.other RENAME TO ddl_b;
+SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_b') AS shadowed_by_rename;
+RESET search_path;
+DROP SCHEMA ddl_s, ddl_new_s CASCADE;
+DROP VIEW ddl_check, ddl_pcheck, ddl_new_v;
+DROP TABLE ddl_a, ddl_b, ddl_p, ddl_p3, ddl_m, ddl_tmp;
+DROP TYPE ddl_mood, ddl_new_t;
+DROP SEQUENCE ddl_new_seq;
+DROP FUNCTION prime(), hit(text), fresh(text), ddl_g(), ddl_h(), ddl_k(int), ddl_k(numeric),
+	ddl_new_f(), ddl_in_function();
 
 SELECT perfkit.cache_clear() > 0 AS cleared;
 DROP TABLE secrets, trips, trip_log, readings, other.trips CASCADE;

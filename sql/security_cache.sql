@@ -1,5 +1,7 @@
 --
--- security_cache: attacks on cache by a plain role (issue 12).
+-- security_cache: attacks on cache by a plain role (issue 12); shared
+-- namespaces across member and non-member roles, and clearing by the
+-- database owner (issue 17).
 --
 -- Item 7: cache_invalidate() matches keys in time linear in the key, with
 -- a bounded pattern, so a hostile pattern cannot hold a partition lock for
@@ -152,6 +154,55 @@ SELECT count(*) AS alice_keys_left, sum((perfkit.cache_get(key))::int) AS alice_
 FROM perfkit.cache_entries WHERE key LIKE 'alice:%';
 SELECT perfkit.cache_invalidate('alice:%') AS alice_invalidates_own;
 RESET ROLE;
+
+-- Shared namespaces: a key stored in the namespace of a role is shared by
+-- its members; a non-member never reads, writes or clears it.
+CREATE ROLE sec_cache_app;
+CREATE ROLE sec_cache_api IN ROLE sec_cache_app;
+CREATE ROLE sec_cache_worker IN ROLE sec_cache_app;
+CREATE ROLE sec_cache_outsider;
+SET ROLE sec_cache_worker;
+SELECT perfkit.cache_set('driver:DRV0001:eta', '12', namespace => 'sec_cache_app');
+SELECT perfkit.cache_set('driver:DRV0002:eta', '7', namespace => 'sec_cache_app');
+SELECT perfkit.cache_set('driver:DRV0001:eta', '"worker own"');
+SET ROLE sec_cache_api;
+SELECT perfkit.cache_get('driver:DRV0001:eta', namespace => 'sec_cache_app') AS api_reads_shared;
+SELECT perfkit.cache_get('driver:DRV0001:eta') AS api_own_namespace_is_empty;
+SET ROLE sec_cache_outsider;
+SELECT perfkit.cache_get('driver:DRV0001:eta', namespace => 'sec_cache_app');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_set('driver:DRV0001:eta', '0', namespace => 'sec_cache_app');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_delete('driver:DRV0001:eta', namespace => 'sec_cache_app');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_invalidate('driver:%', namespace => 'sec_cache_app');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_get('x', namespace => 'no_such_role');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_clear();
+\echo :LAST_ERROR_SQLSTATE
+-- The worker (which writes the data) invalidates what the API serves.
+SET ROLE sec_cache_worker;
+SELECT perfkit.cache_invalidate('driver:DRV0001:%', namespace => 'sec_cache_app') AS worker_invalidated;
+SET ROLE sec_cache_api;
+SELECT perfkit.cache_get('driver:DRV0001:eta', namespace => 'sec_cache_app') AS api_sees_it_gone;
+SELECT perfkit.cache_get('driver:DRV0002:eta', namespace => 'sec_cache_app') AS other_key_stays;
+SELECT perfkit.cache_delete('driver:DRV0002:eta', namespace => 'sec_cache_app') AS api_deletes_shared;
+SET ROLE sec_cache_worker;
+SELECT perfkit.cache_get('driver:DRV0001:eta') AS worker_own_key_untouched;
+RESET ROLE;
+-- The owner of a database clears its entries, every role's, without
+-- being a superuser.
+CREATE ROLE sec_cache_dbowner;
+ALTER DATABASE contrib_regression OWNER TO sec_cache_dbowner;
+SELECT perfkit.cache_set('owner:probe', '1');
+SET ROLE sec_cache_dbowner;
+SELECT perfkit.cache_clear() > 0 AS owner_cleared;
+RESET ROLE;
+SELECT count(*) AS entries_left_here FROM perfkit.cache_entries WHERE database = current_database();
+SELECT perfkit.cache_get('owner:probe') AS superuser_key_gone;
+ALTER DATABASE contrib_regression OWNER TO CURRENT_USER;
+DROP ROLE sec_cache_api, sec_cache_worker, sec_cache_app, sec_cache_outsider, sec_cache_dbowner;
 
 DROP ROLE sec_cache_alice;
 DROP ROLE sec_cache_mallory;

@@ -25,7 +25,8 @@
  *							   advisor_executor_start()	(src/advisor/workload.c)
  *	  ExecutorEnd_hook		-> cache_track_executor_end()	(src/cache/tracking.c)
  *							   advisor_executor_end()	(src/advisor/workload.c)
- *	  ProcessUtility_hook	-> cache_track_utility()	(src/cache/tracking.c)
+ *	  ProcessUtility_hook	-> cache_track_utility()	(src/cache/tracking.c),
+ *							   which registers a relcache callback per backend
  *	  planner_hook			-> advisor_planner_enter/exit()	(src/advisor/hypo.c),
  *							   only while the advisor costs a query
  *	  get_relation_info_hook -> advisor_get_relation_info()	(src/advisor/hypo.c)

@@ -26,6 +26,8 @@ set -uo pipefail
 cd "$PK_TOP"
 
 pk_require_packages $PK_PACKAGES $PK_TEST_PACKAGES
+# the result cache's client test, test/t/003_cache_clients.pl
+pk_require_packages python3-psycopg2 python3-psycopg
 
 pk_say "building with -Wall -Wextra -Werror and installing"
 pk_build_install WERROR=1

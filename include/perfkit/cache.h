@@ -72,6 +72,7 @@ typedef struct CacheStats
 	int64		bytes_used;
 	int64		bytes_total;
 	int64		hits;
+	int64		stale_hits;
 	int64		misses;
 	int64		evictions;
 	int64		expirations;
@@ -97,15 +98,19 @@ typedef struct CacheEntryInfo
 extern Size cache_store_shmem_size(void);
 extern void cache_store_shmem_init(void);
 extern void cache_key_init(CacheKey *k, uint16 kind, const char *key, uint32 keylen);
+extern void cache_key_init_role(CacheKey *k, uint16 kind, const char *key, uint32 keylen,
+								Oid roleid);
 extern Size cache_max_value(void);
 extern bool cache_store_get(const CacheKey *k, char **value, uint32 *vallen);
+extern bool cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen,
+									int64 max_stale);
 extern void cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
-							const CacheDep *deps, int ndeps, int64 ttl);
+							const CacheDep *deps, int ndeps, int64 ttl, TimestampTz since);
 extern bool cache_store_delete(const CacheKey *k);
 typedef struct PkLikePattern PkLikePattern;
 extern int64 cache_store_invalidate_pattern(Oid dbid, Oid roleid, PkLikePattern *pattern);
 extern int64 cache_store_invalidate_rel(Oid dbid, Oid relid);
-extern int64 cache_store_clear(void);
+extern int64 cache_store_clear(Oid dbid);
 extern int64 cache_store_expire(void);
 extern void cache_store_stats(CacheStats *stats);
 extern List *cache_store_entries(bool all_roles);
@@ -114,6 +119,7 @@ extern List *cache_store_entries(bool all_roles);
 extern Size cache_versions_shmem_size(void);
 extern void cache_versions_shmem_init(void);
 extern uint32 cache_version_bucket(Oid dbid, Oid relid);
+extern uint32 cache_version_bucket_name(Oid dbid, char kind, const char *name);
 extern uint64 cache_version_read(uint32 bucket);
 extern void cache_version_bump(uint32 bucket);
 extern bool cache_deps_current(const CacheDep *deps, int ndeps);
@@ -130,6 +136,7 @@ extern void cache_track_utility(PlannedStmt *pstmt, bool before);
 extern void cache_track_xact(XactEvent event);
 extern bool cache_track_wrote_any(const CacheDep *deps, int ndeps);
 extern void cache_track_relation(Oid relid, bool with_descendants);
+extern uint32 cache_track_session_bucket(void);
 
 /* like.c */
 extern PkLikePattern *pk_like_compile(const char *pat, int patlen);

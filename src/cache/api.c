@@ -5,9 +5,14 @@
  *	  cache_invalidate, cache_invalidate_table, cache_clear, cache_expire,
  *	  cache_stats and the rows behind the cache_entries view.
  *
- * Every entry is namespaced by database and by the current user
- * (GetUserId(): SET ROLE and SECURITY DEFINER functions count), so a role
- * never reads, overwrites or invalidates another role's keys.  Input is
+ * Every entry is namespaced by database and by a role: by default the
+ * current user (GetUserId(): SET ROLE and SECURITY DEFINER functions
+ * count); with namespace => 'app', the role app, which the current user
+ * must be a member of (is_member_of_role(), superusers are members of
+ * every role), so every member shares it.  A role never reads, overwrites
+ * or invalidates keys of a namespace it is not a member of.  cache_clear()
+ * clears everything for a superuser, this database's entries for the
+ * database's owner, and is refused to anyone else.  Input is
  * checked before any lock is taken: keys must be non-empty and at most
  * CACHE_MAX_KEY bytes, values at most cache_max_value(), TTLs positive,
  * LIKE patterns well formed and at most CACHE_MAX_PATTERN bytes (compiled
@@ -64,6 +69,28 @@ key_arg(FunctionCallInfo fcinfo, int argno, uint32 *keylen)
 }
 
 /*
+ * The namespace argument argno: NULL for the current user's own, else a
+ * role the current user is a member of.
+ */
+static Oid
+namespace_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name;
+	Oid			roleid;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return GetUserId();
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	roleid = get_role_oid(name, false);
+	if (roleid != GetUserId() && !is_member_of_role(GetUserId(), roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for cache namespace \"%s\"", name),
+				 errdetail("Only members of role \"%s\" may use its namespace.", name)));
+	return roleid;
+}
+
+/*
  * The TTL argument argno in microseconds (NULL: the default).  Shared with
  * cached.c.
  */
@@ -102,7 +129,10 @@ cache_ttl_arg(FunctionCallInfo fcinfo, int argno)
 
 PG_FUNCTION_INFO_V1(perfkit_cache_set);
 
-/* cache_set(key text, value jsonb, ttl interval DEFAULT NULL) RETURNS void */
+/*
+ * cache_set(key text, value jsonb, ttl interval DEFAULT NULL, namespace
+ * text DEFAULT NULL) RETURNS void
+ */
 Datum
 perfkit_cache_set(PG_FUNCTION_ARGS)
 {
@@ -111,6 +141,7 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 	Jsonb	   *value;
 	int64		ttl;
 	CacheKey	k;
+	Oid			roleid = namespace_arg(fcinfo, 3);
 
 	perfkit_require_preload();
 	if (PG_ARGISNULL(1))
@@ -132,27 +163,32 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 	if (!perfkit_cache_enabled)
 		PG_RETURN_VOID();
 
-	cache_key_init(&k, CACHE_KIND_VALUE, key, keylen);
-	cache_store_put(&k, (char *) value, VARSIZE(value), NULL, 0, ttl);
+	cache_key_init_role(&k, CACHE_KIND_VALUE, key, keylen, roleid);
+	cache_store_put(&k, (char *) value, VARSIZE(value), NULL, 0, ttl, 0);
 	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_get);
 
-/* cache_get(key text) RETURNS jsonb: NULL on a miss */
+/* cache_get(key text, namespace text DEFAULT NULL) RETURNS jsonb: NULL on a miss */
 Datum
 perfkit_cache_get(PG_FUNCTION_ARGS)
 {
 	uint32		keylen;
-	char	   *key = key_arg(fcinfo, 0, &keylen);
+	char	   *key;
 	CacheKey	k;
 	char	   *value;
 	uint32		vallen;
+	Oid			roleid;
 
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	key = key_arg(fcinfo, 0, &keylen);
+	roleid = namespace_arg(fcinfo, 1);
 	perfkit_require_preload();
 	if (!perfkit_cache_enabled)
 		PG_RETURN_NULL();
-	cache_key_init(&k, CACHE_KIND_VALUE, key, keylen);
+	cache_key_init_role(&k, CACHE_KIND_VALUE, key, keylen, roleid);
 	if (!cache_store_get(&k, &value, &vallen))
 		PG_RETURN_NULL();
 	PG_RETURN_POINTER(value);
@@ -160,22 +196,23 @@ perfkit_cache_get(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(perfkit_cache_delete);
 
-/* cache_delete(key text) RETURNS boolean */
+/* cache_delete(key text, namespace text DEFAULT NULL) RETURNS boolean */
 Datum
 perfkit_cache_delete(PG_FUNCTION_ARGS)
 {
 	uint32		keylen;
 	char	   *key = key_arg(fcinfo, 0, &keylen);
 	CacheKey	k;
+	Oid			roleid = namespace_arg(fcinfo, 1);
 
 	perfkit_require_preload();
-	cache_key_init(&k, CACHE_KIND_VALUE, key, keylen);
+	cache_key_init_role(&k, CACHE_KIND_VALUE, key, keylen, roleid);
 	PG_RETURN_BOOL(cache_store_delete(&k));
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_invalidate);
 
-/* cache_invalidate(pattern text) RETURNS bigint */
+/* cache_invalidate(pattern text, namespace text DEFAULT NULL) RETURNS bigint */
 Datum
 perfkit_cache_invalidate(PG_FUNCTION_ARGS)
 {
@@ -183,6 +220,7 @@ perfkit_cache_invalidate(PG_FUNCTION_ARGS)
 	int			patlen;
 	PkLikePattern *compiled;
 	int64		removed;
+	Oid			roleid;
 
 	perfkit_require_preload();
 	if (PG_ARGISNULL(0))
@@ -196,8 +234,18 @@ perfkit_cache_invalidate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cache key pattern must not be empty"),
 				 errhint("Use '%%' to match every key.")));
+	roleid = namespace_arg(fcinfo, 1);
 	compiled = pk_like_compile(VARDATA_ANY(pattern), patlen);
-	removed = cache_store_invalidate_pattern(MyDatabaseId, GetUserId(), compiled);
+	/* Redis' KEYS/SCAN habit: 'k:*' matches only the key "k:*" here */
+	if (memchr(VARDATA_ANY(pattern), '*', patlen) != NULL &&
+		memchr(VARDATA_ANY(pattern), '%', patlen) == NULL &&
+		memchr(VARDATA_ANY(pattern), '_', patlen) == NULL)
+		ereport(NOTICE,
+				(errmsg("cache key pattern \"%s\" has \"*\" but no LIKE wildcard",
+						text_to_cstring(pattern)),
+				 errdetail("cache_invalidate() takes LIKE patterns, in which \"*\" matches only itself."),
+				 errhint("Use %% for any run of characters and _ for one, as in 'k:%%'.")));
+	removed = cache_store_invalidate_pattern(MyDatabaseId, roleid, compiled);
 	pk_like_free(compiled);
 	PG_RETURN_INT64(removed);
 }
@@ -253,12 +301,24 @@ perfkit_cache_invalidate_table(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(perfkit_cache_clear);
 
-/* cache_clear() RETURNS bigint: every entry of every database and role */
+/*
+ * cache_clear() RETURNS bigint: every entry of every database and role for
+ * a superuser; every entry of this database for its owner.
+ */
 Datum
 perfkit_cache_clear(PG_FUNCTION_ARGS)
 {
 	perfkit_require_preload();
-	PG_RETURN_INT64(cache_store_clear());
+	if (superuser())
+		PG_RETURN_INT64(cache_store_clear(InvalidOid));
+	if (pg_database_ownercheck(MyDatabaseId, GetUserId()))
+		PG_RETURN_INT64(cache_store_clear(MyDatabaseId));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to clear the cache"),
+			 errdetail("Superusers clear every entry, the owner of a database its entries."),
+			 errhint("Use cache_invalidate('%%', namespace => ...) for the keys of a role you are a member of.")));
+	PG_RETURN_NULL();
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_expire);
@@ -279,8 +339,8 @@ perfkit_cache_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
 	CacheStats	s;
-	Datum		values[9];
-	bool		nulls[9] = {0};
+	Datum		values[10];
+	bool		nulls[10] = {0};
 
 	perfkit_require_preload();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -291,13 +351,16 @@ perfkit_cache_stats(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(s.bytes_total);
 	values[3] = Int64GetDatum(s.hits);
 	values[4] = Int64GetDatum(s.misses);
-	if (s.hits + s.misses > 0)
-		values[5] = Float8GetDatum((double) s.hits / (double) (s.hits + s.misses));
+	/* hit_ratio: reads served, fresh or within their staleness bound */
+	if (s.hits + s.stale_hits + s.misses > 0)
+		values[5] = Float8GetDatum((double) (s.hits + s.stale_hits) /
+								   (double) (s.hits + s.stale_hits + s.misses));
 	else
 		nulls[5] = true;
 	values[6] = Int64GetDatum(s.evictions);
 	values[7] = Int64GetDatum(s.expirations);
 	values[8] = Int64GetDatum(s.invalidations);
+	values[9] = Int64GetDatum(s.stale_hits);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

@@ -4,38 +4,39 @@
  * the shared-memory store has no catalog table.
  */
 
-CREATE FUNCTION perfkit.cache_set(key text, value jsonb, ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cache_set(key text, value jsonb, ttl interval DEFAULT NULL,
+								   namespace text DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_set';
 
-COMMENT ON FUNCTION perfkit.cache_set(text, jsonb, interval) IS
-'store a value in the shared cache under key for ttl (default perfkit.cache_default_ttl)';
+COMMENT ON FUNCTION perfkit.cache_set(text, jsonb, interval, text) IS
+'store a value in the shared cache under key for ttl (default perfkit.cache_default_ttl), in the namespace of a role the caller is a member of (default its own)';
 
-CREATE FUNCTION perfkit.cache_get(key text)
+CREATE FUNCTION perfkit.cache_get(key text, namespace text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+LANGUAGE C VOLATILE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_get';
 
-COMMENT ON FUNCTION perfkit.cache_get(text) IS
-'the cached value of key, or NULL when absent or expired';
+COMMENT ON FUNCTION perfkit.cache_get(text, text) IS
+'the cached value of key (in namespace, default the caller''s own), or NULL when absent or expired';
 
-CREATE FUNCTION perfkit.cache_delete(key text)
+CREATE FUNCTION perfkit.cache_delete(key text, namespace text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_delete';
 
-COMMENT ON FUNCTION perfkit.cache_delete(text) IS
+COMMENT ON FUNCTION perfkit.cache_delete(text, text) IS
 'remove key from the cache; true when it was there';
 
-CREATE FUNCTION perfkit.cache_invalidate(pattern text)
+CREATE FUNCTION perfkit.cache_invalidate(pattern text, namespace text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_invalidate';
 
 -- cache_invalidate(): patterns are bounded (CACHE_MAX_PATTERN, 1024 bytes)
-COMMENT ON FUNCTION perfkit.cache_invalidate(text) IS
-'remove the caller''s keys that match a LIKE pattern of at most 1024 bytes; returns how many went';
+COMMENT ON FUNCTION perfkit.cache_invalidate(text, text) IS
+'remove the keys of namespace (default the caller''s own) that match a LIKE pattern of at most 1024 bytes; returns how many went';
 
 CREATE FUNCTION perfkit.cache_invalidate_table(tbl regclass)
 RETURNS bigint
@@ -51,7 +52,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_clear';
 
 COMMENT ON FUNCTION perfkit.cache_clear() IS
-'remove every entry of every database and role; returns how many went';
+'superusers: remove every entry of every database and role; the database owner: every entry of this database; returns how many went';
 
 CREATE FUNCTION perfkit.cache_expire()
 RETURNS bigint
@@ -61,26 +62,38 @@ AS 'MODULE_PATHNAME', 'perfkit_cache_expire';
 COMMENT ON FUNCTION perfkit.cache_expire() IS
 'the cache_expire job: remove expired entries; returns how many went';
 
-CREATE FUNCTION perfkit.cached(query text, params text[] DEFAULT '{}', ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL,
+							   max_staleness interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cached';
 
-COMMENT ON FUNCTION perfkit.cached(text, text[], interval) IS
-'rows of a read-only query as a jsonb array, cached until ttl or a committed write to a table it read';
+COMMENT ON FUNCTION perfkit.cached(text, "any", interval, interval) IS
+'rows of a read-only query as a jsonb array, cached until ttl or a committed write to a table it read (or, with max_staleness, until that long after it was computed); params: an array of any type, a jsonb array, or one value';
 
-CREATE FUNCTION perfkit.cache_warm(queries text[], ttl interval DEFAULT NULL)
+CREATE FUNCTION perfkit.cached_rows(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL,
+									max_staleness interval DEFAULT NULL)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cached_rows';
+
+COMMENT ON FUNCTION perfkit.cached_rows(text, "any", interval, interval) IS
+'the rows of cached() as records of the column definition list given, each column with its own type';
+
+CREATE FUNCTION perfkit.cache_warm(queries text[], ttl interval DEFAULT NULL,
+									param_sets jsonb DEFAULT NULL)
 RETURNS integer
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_warm';
 
-COMMENT ON FUNCTION perfkit.cache_warm(text[], interval) IS
-'run queries through cached(); returns how many were not cached yet';
+COMMENT ON FUNCTION perfkit.cache_warm(text[], interval, jsonb) IS
+'run queries through cached(), each once per parameter set of param_sets (a jsonb array of arrays) if given; returns how many were not cached yet';
 
 CREATE FUNCTION perfkit.cache_stats(
 	OUT entries bigint, OUT bytes_used bigint, OUT bytes_total bigint,
 	OUT hits bigint, OUT misses bigint, OUT hit_ratio float8,
-	OUT evictions bigint, OUT expirations bigint, OUT invalidations bigint)
+	OUT evictions bigint, OUT expirations bigint, OUT invalidations bigint,
+	OUT stale_hits bigint)
 RETURNS record
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_stats';
@@ -97,7 +110,8 @@ LANGUAGE C VOLATILE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_entries';
 
 /*
- * perfkit.cache_entries: a role sees its own entries, superusers all.
+ * perfkit.cache_entries: the live entries (not expired, not invalidated);
+ * a role sees its own, superusers all.
  * depends_on lists the relations a cached() result read (names resolve in
  * the current database only).
  */
@@ -117,7 +131,7 @@ FROM perfkit._cache_entries() e
 LEFT JOIN pg_catalog.pg_database d ON d.oid = e.dbid;
 
 COMMENT ON VIEW perfkit.cache_entries IS
-'entries of the result cache: a role sees its own, superusers all';
+'live entries of the result cache (expired and invalidated ones are left out): a role sees its own, superusers all';
 
 INSERT INTO perfkit.job_registry (job, command, default_schedule, description) VALUES
 	('cache_expire', 'SELECT perfkit.cache_expire()', '* * * * *',
@@ -126,8 +140,6 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
 -----------------------------------------------------------------------------
 -- Privileges
 -----------------------------------------------------------------------------
-
-REVOKE ALL ON FUNCTION perfkit.cache_clear() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION perfkit.cache_expire() FROM PUBLIC;
 

@@ -1,9 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * cached.c
- *	  cached(query, params, ttl) and cache_warm(queries, ttl): read-only
- *	  query results cached until their TTL or a committed write to a table
- *	  they read, whichever comes first.
+ *	  cached(query, params, ttl, max_staleness), cached_rows() and
+ *	  cache_warm(queries, ttl, param_sets): read-only query results cached
+ *	  until their TTL or a committed write to a table they read, whichever
+ *	  comes first.
+ *
+ * Parameters come as the client sends them (params_arg()): an array of
+ * any type, a jsonb array (mixed types), one value, or an untyped literal
+ * (a JSON array, else text[]).  Each value goes in its text form, read as
+ * the type the query infers for $n; the key holds the text and the type
+ * it came as.  cached_rows() turns the stored jsonb back into rows of the
+ * caller's column definition list with jsonb_to_recordset().
  *
  * The entry's identity is (database, current user, query text, search_path,
  * parameters).  A hit costs one lookup: the entry carries the version of
@@ -14,14 +22,20 @@
  * for PREPARE), checked, and its dependencies collected from the rewritten
  * query tree, views, subqueries, CTEs and inheritance children included
  * (a written partition bumps its ancestors, so partitioned tables need no
- * expansion here).  Then, in this order:
+ * expansion here), plus buckets of names and epochs that DDL bumps (see
+ * tracking.c): the name of each relation read, the name of each function
+ * called by name, the routine epoch if it calls a user-defined routine,
+ * the type epoch if it involves a user-defined type, and the session's
+ * bucket if the session has a temporary schema.  Then, in this order:
  *   1. read the versions of the dependencies and of the database and
  *      global epochs, then a memory barrier;
  *   2. execute the query, with a snapshot SPI takes after step 1;
  *   3. store the result with the versions read in step 1.
  * A write that commits after the snapshot bumps a version after step 1,
  * so the stored entry is stale from the start: a result computed on a
- * snapshot older than a commit is never served after that commit.
+ * snapshot older than a commit is never served after that commit, unless
+ * the caller gave max_staleness: then until that long after step 1 (the
+ * entry's "since"), so the commit was at most that long ago.
  *
  * Relations read only inside functions the query calls do not appear in
  * its tree.  While the query runs, every plan the executor starts is
@@ -68,6 +82,7 @@
 #include "parser/parse_param.h"
 #include "parser/parsetree.h"
 #include "utils/array.h"
+#include "access/htup_details.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -153,6 +168,18 @@ check_relation(Oid relid)
 }
 
 /*
+ * What a query depends on: relations, and buckets of names and epochs
+ * (src/cache/tracking.c).
+ */
+typedef struct DepsContext
+{
+	List	   *rels;			/* relation OIDs */
+	List	   *buckets;		/* name buckets, as ints */
+	bool		user_routine;	/* calls a user-defined routine */
+	bool		user_type;		/* involves a user-defined type */
+} DepsContext;
+
+/*
  * Add relid to deps.  A scan with inheritance (inh) also reads every
  * inheritor: each is checked, and the children of plain inheritance are
  * added too (a written partition marks its ancestors, so partitions need
@@ -178,8 +205,23 @@ add_relation(List **deps, Oid relid, bool inh)
 	}
 }
 
+static void
+add_function(DepsContext *cx, Oid funcid, bool by_name)
+{
+	if (funcid >= FirstNormalObjectId)
+		cx->user_routine = true;
+	if (by_name)
+	{
+		char	   *name = get_func_name(funcid);
+
+		if (name != NULL)
+			cx->buckets = list_append_unique_int(cx->buckets,
+												 (int) cache_version_bucket_name(MyDatabaseId, 'f', name));
+	}
+}
+
 static bool
-deps_walker(Node *node, List **deps)
+deps_walker(Node *node, DepsContext *cx)
 {
 	if (node == NULL)
 		return false;
@@ -188,12 +230,35 @@ deps_walker(Node *node, List **deps)
 		RangeTblEntry *rte = (RangeTblEntry *) node;
 
 		if (rte->rtekind == RTE_RELATION)
-			add_relation(deps, rte->relid, rte->inh);
+			add_relation(&cx->rels, rte->relid, rte->inh);
 		return false;
+	}
+	switch (nodeTag(node))
+	{
+		case T_Var:
+		case T_Const:
+		case T_Param:
+		case T_FuncExpr:
+		case T_OpExpr:
+		case T_Aggref:
+		case T_WindowFunc:
+		case T_CoerceViaIO:
+		case T_RelabelType:
+		case T_ArrayCoerceExpr:
+		case T_CoerceToDomain:
+		case T_RowExpr:
+		case T_FieldSelect:
+		case T_SubscriptingRef:
+			if (exprType(node) >= FirstNormalObjectId)
+				cx->user_type = true;
+			break;
+		default:
+			break;
 	}
 	if (IsA(node, FuncExpr))
 	{
-		Oid			f = ((FuncExpr *) node)->funcid;
+		FuncExpr   *fe = (FuncExpr *) node;
+		Oid			f = fe->funcid;
 
 		if (f == F_CURRENT_SETTING_TEXT || f == F_CURRENT_SETTING_TEXT_BOOL ||
 			f == F_PG_BACKEND_PID)
@@ -204,6 +269,25 @@ deps_walker(Node *node, List **deps)
 					 errdetail("Its result depends on the session, and entries are shared "
 							   "by every session of the role."),
 					 errhint("Pass the value as a parameter instead.")));
+		add_function(cx, f, fe->funcformat == COERCE_EXPLICIT_CALL);
+	}
+	else if (IsA(node, Aggref))
+		add_function(cx, ((Aggref *) node)->aggfnoid, true);
+	else if (IsA(node, WindowFunc))
+		add_function(cx, ((WindowFunc *) node)->winfnoid, true);
+	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+	{
+		OpExpr	   *op = (OpExpr *) node;
+
+		set_opfuncid(op);
+		add_function(cx, op->opfuncid, false);
+	}
+	else if (IsA(node, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) node;
+
+		set_sa_opfuncid(op);
+		add_function(cx, op->opfuncid, false);
 	}
 	if (IsA(node, Query))
 	{
@@ -212,10 +296,10 @@ deps_walker(Node *node, List **deps)
 					(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 					 errmsg("cached() accepts only read-only SELECT queries"),
 					 errdetail("SELECT ... FOR UPDATE or FOR SHARE locks rows.")));
-		return query_tree_walker((Query *) node, deps_walker, deps,
+		return query_tree_walker((Query *) node, deps_walker, cx,
 								 QTW_EXAMINE_RTES_BEFORE);
 	}
-	return expression_tree_walker(node, deps_walker, deps);
+	return expression_tree_walker(node, deps_walker, cx);
 }
 
 /*
@@ -223,8 +307,10 @@ deps_walker(Node *node, List **deps)
  * Returns false when its result must not be cached (row-level security).
  */
 static bool
-check_query(SPIPlanPtr plan, List **deps)
+check_query(SPIPlanPtr plan, List **deps, List **buckets)
 {
+	DepsContext cx = {NIL, NIL, false, false};
+	ListCell   *lc;
 	List	   *sources = SPI_plan_get_plan_sources(plan);
 	CachedPlanSource *src;
 	Query	   *query;
@@ -257,15 +343,40 @@ check_query(SPIPlanPtr plan, List **deps)
 				 errhint("A volatile function may return something else on every call.")));
 
 	/* also refuses FOR UPDATE/SHARE and session-dependent functions */
-	(void) deps_walker((Node *) query, deps);
+	(void) deps_walker((Node *) query, &cx);
+
+	/*
+	 * The names of the relations read (a new one of the same name may
+	 * shadow them), and the routine and type epochs if the query uses
+	 * user-defined ones.
+	 */
+	foreach(lc, cx.rels)
+	{
+		char	   *name = get_rel_name(lfirst_oid(lc));
+
+		if (name != NULL)
+			cx.buckets = list_append_unique_int(cx.buckets,
+												(int) cache_version_bucket_name(MyDatabaseId, 'r', name));
+	}
+	if (cx.user_routine)
+		cx.buckets = list_append_unique_int(cx.buckets,
+											(int) cache_version_bucket_name(MyDatabaseId, 'R', ""));
+	if (cx.user_type)
+		cx.buckets = list_append_unique_int(cx.buckets,
+											(int) cache_version_bucket_name(MyDatabaseId, 'T', ""));
+	*deps = cx.rels;
+	*buckets = cx.buckets;
 	return !query->hasRowSecurity;
 }
 
-/* The versions of deps, with both epochs first. */
+/*
+ * The versions of deps (relations) and of buckets (names and epochs, with
+ * relid InvalidOid), with the database and global epochs first.
+ */
 static CacheDep *
-read_versions(List *deps, int *ndeps)
+read_versions(List *deps, List *buckets, int *ndeps)
 {
-	CacheDep   *d = palloc((list_length(deps) + 2) * sizeof(CacheDep));
+	CacheDep   *d = palloc((list_length(deps) + list_length(buckets) + 2) * sizeof(CacheDep));
 	ListCell   *lc;
 	int			n = 0;
 
@@ -277,6 +388,11 @@ read_versions(List *deps, int *ndeps)
 	{
 		d[n].relid = lfirst_oid(lc);
 		d[n++].bucket = cache_version_bucket(MyDatabaseId, lfirst_oid(lc));
+	}
+	foreach(lc, buckets)
+	{
+		d[n].relid = InvalidOid;
+		d[n++].bucket = (uint32) lfirst_int(lc);
 	}
 	for (int i = 0; i < n; i++)
 		d[i].version = cache_version_read(d[i].bucket);
@@ -337,13 +453,173 @@ covered_by(Oid relid, List *deps)
 }
 
 /*
- * Run query (with nparams text parameters) through the cache.  *computed
- * tells whether it ran.  Returns the result as jsonb.
+ * Parameters as cached() got them: each value in its text form (NULL for
+ * SQL NULL) and the type it came as, used for a $n whose type the query
+ * leaves open.
+ */
+typedef struct CacheParams
+{
+	int			n;
+	char	  **values;
+	Oid		   *types;
+} CacheParams;
+
+static void
+params_alloc(CacheParams *p, int n)
+{
+	p->n = n;
+	p->values = palloc0(Max(n, 1) * sizeof(char *));
+	p->types = palloc0(Max(n, 1) * sizeof(Oid));
+}
+
+/* The elements of a jsonb array as parameters. */
+static void
+params_from_jsonb(CacheParams *p, JsonbContainer *array)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			i = 0;
+
+	if (!JsonContainerIsArray(array) || JsonContainerIsScalar(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameters given as jsonb must be a JSON array"),
+				 errhint("Pass [42, \"2026-01-01\", true] for $1, $2, $3.")));
+	params_alloc(p, JsonContainerSize(array));
+	it = JsonbIteratorInit(array);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		switch (v.type)
+		{
+			case jbvNull:
+				p->types[i] = TEXTOID;
+				break;
+			case jbvString:
+				p->values[i] = pnstrdup(v.val.string.val, v.val.string.len);
+				p->types[i] = TEXTOID;
+				break;
+			case jbvNumeric:
+				p->values[i] = DatumGetCString(DirectFunctionCall1(numeric_out,
+																   NumericGetDatum(v.val.numeric)));
+				p->types[i] = NUMERICOID;
+				break;
+			case jbvBool:
+				p->values[i] = pstrdup(v.val.boolean ? "true" : "false");
+				p->types[i] = BOOLOID;
+				break;
+			default:
+				p->values[i] = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+				p->types[i] = JSONBOID;
+				break;
+		}
+		i++;
+	}
+	p->n = i;
+}
+
+/*
+ * The parameters argument argno, of any type: NULL for none; an unknown
+ * literal ('{1,2}') read as text[]; an array, one parameter per element
+ * (one dimension); a jsonb array, one per element, for mixed types; any
+ * other value, one parameter.
+ */
+static void
+params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
+	Oid			elem;
+
+	params_alloc(p, 0);
+	if (PG_ARGISNULL(argno))
+		return;
+	if (!OidIsValid(type))
+		elog(ERROR, "could not determine the type of the parameters argument");
+	if (type == UNKNOWNOID)
+	{
+		/*
+		 * An untyped literal: a JSON array ('[42, "x"]', as psycopg2's Json
+		 * sends it) or else a text[] ('{a,b}', or with dimensions
+		 * '[1:2]={a,b}').
+		 */
+		char	   *lit = DatumGetCString(PG_GETARG_DATUM(argno));
+		const char *c = lit + strspn(lit, " \t\r\n");
+		int			ndigits = (*c == '[') ? (int) strspn(c + 1, "-0123456789") : 0;
+
+		if (*c == '[' && !(ndigits > 0 && c[1 + ndigits] == ':'))
+		{
+			Jsonb	   *j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(lit)));
+
+			params_from_jsonb(p, &j->root);
+			return;
+		}
+		fcinfo->args[argno].value = OidInputFunctionCall(F_ARRAY_IN, lit, TEXTOID, -1);
+		type = TEXTARRAYOID;
+	}
+	if (type == JSONBOID || type == JSONOID)
+	{
+		Jsonb	   *j;
+
+		if (type == JSONOID)
+			j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												   CStringGetDatum(TextDatumGetCString(PG_GETARG_DATUM(argno)))));
+		else
+			j = PG_GETARG_JSONB_P(argno);
+		params_from_jsonb(p, &j->root);
+		return;
+	}
+	elem = get_element_type(type);
+	if (OidIsValid(elem))
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(PG_GETARG_DATUM(argno));
+		Datum	   *values;
+		bool	   *nulls;
+		int			n;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Oid			out;
+		bool		isvarlena;
+
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("parameters must be a one-dimensional array")));
+		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, elem, typlen, typbyval, typalign, &values, &nulls, &n);
+		getTypeOutputInfo(elem, &out, &isvarlena);
+		params_alloc(p, n);
+		for (int i = 0; i < n; i++)
+		{
+			p->types[i] = elem;
+			if (!nulls[i])
+				p->values[i] = OidOutputFunctionCall(out, values[i]);
+		}
+		return;
+	}
+	{
+		Oid			out;
+		bool		isvarlena;
+
+		getTypeOutputInfo(type, &out, &isvarlena);
+		params_alloc(p, 1);
+		p->types[0] = type;
+		p->values[0] = OidOutputFunctionCall(out, PG_GETARG_DATUM(argno));
+	}
+}
+
+/*
+ * Run query (with parameters params) through the cache.  *computed tells
+ * whether it ran.  Returns the result as jsonb.
  */
 static Jsonb *
-cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
-			 int64 ttl, bool *computed)
+cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
+			 bool *computed)
 {
+	TimestampTz since;
+	int			nparams = params->n;
 	StringInfoData key;
 	CacheKey	k;
 	bool		use_cache;
@@ -354,7 +630,10 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	SPIPrepareOptions popts;
 	SPIExecuteOptions eopts;
 	ParamListInfo paramLI;
-	List	   *deps = NIL;
+	List	   *volatile deps = NIL;
+	List	   *volatile buckets = NIL;
+	List	   *qdeps;
+	List	   *qbuckets;
 	volatile bool cacheable;
 	CacheDep   *versions;
 	int			ndeps;
@@ -394,16 +673,29 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		}
 		GetTempNamespaceState(&temp_ns, &temp_toast_ns);
 		appendStringInfo(&key, "%c%u%c%u", '\0', GetSessionUserId(), '\0', temp_ns);
+
+		/*
+		 * The temporary schema's OID is reused by later sessions: such a
+		 * session's entries are its own (and depend on its bucket, bumped
+		 * when it creates a temporary object, which may shadow what a
+		 * query read).
+		 */
+		if (OidIsValid(temp_ns))
+			appendStringInfo(&key, "%c%d.%lld", '\0', MyProcPid,
+							 (long long) MyStartTimestamp);
 	}
+	/* each value with the type it came as, for a $n left open */
 	for (i = 0; i < nparams; i++)
 	{
 		appendStringInfoChar(&key, '\0');
-		if (pnulls[i])
+		if (params->types[i] != TEXTOID)
+			appendStringInfo(&key, "%u", params->types[i]);
+		if (params->values[i] == NULL)
 			appendStringInfoChar(&key, 'N');
 		else
 		{
 			appendStringInfoChar(&key, 'V');
-			appendStringInfoString(&key, TextDatumGetCString(params[i]));
+			appendStringInfoString(&key, params->values[i]);
 		}
 	}
 
@@ -412,7 +704,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	if (use_cache)
 	{
 		cache_key_init(&k, CACHE_KIND_QUERY, key.data, key.len);
-		if (cache_store_get(&k, &value, &vallen))
+		if (cache_store_get_bounded(&k, &value, &vallen, max_stale))
 		{
 			*computed = false;
 			return (Jsonb *) value;
@@ -431,7 +723,17 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 	plan = SPI_prepare_extended(query, &popts);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare_extended failed: %s", SPI_result_code_string(SPI_result));
-	cacheable = check_query(plan, &deps) && use_cache;
+	cacheable = check_query(plan, &qdeps, &qbuckets) && use_cache;
+	{
+		Oid			temp_ns;
+		Oid			temp_toast_ns;
+
+		GetTempNamespaceState(&temp_ns, &temp_toast_ns);
+		if (OidIsValid(temp_ns))
+			qbuckets = lappend_int(qbuckets, (int) cache_track_session_bucket());
+	}
+	deps = qdeps;
+	buckets = qbuckets;
 
 	if (pt.ntypes > nparams)
 		ereport(ERROR,
@@ -450,22 +752,23 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		Oid			type = pt.types[i];
 
 		if (!OidIsValid(type) || type == UNKNOWNOID)
-			type = TEXTOID;
+			type = OidIsValid(params->types[i]) ? params->types[i] : TEXTOID;
 		prm->ptype = type;
 		prm->pflags = PARAM_FLAG_CONST;
-		prm->isnull = pnulls[i];
-		if (!pnulls[i])
+		prm->isnull = params->values[i] == NULL;
+		if (params->values[i] != NULL)
 		{
 			Oid			typinput;
 			Oid			typioparam;
 
 			getTypeInputInfo(type, &typinput, &typioparam);
-			prm->value = OidInputFunctionCall(typinput, TextDatumGetCString(params[i]),
+			prm->value = OidInputFunctionCall(typinput, params->values[i],
 											  typioparam, -1);
 		}
 	}
 
-	versions = read_versions(deps, &ndeps);
+	since = GetCurrentTimestamp();
+	versions = read_versions(deps, buckets, &ndeps);
 	commits_before = cache_version_commits();
 	pg_memory_barrier();
 
@@ -527,7 +830,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 			if (extra != NIL)
 			{
 				int			nextra;
-				CacheDep   *more = read_versions(extra, &nextra);
+				CacheDep   *more = read_versions(extra, NIL, &nextra);
 
 				pg_memory_barrier();
 				if (cache_version_commits() != commits_before)
@@ -561,7 +864,7 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 		foreach(lc, deps)
 			if (get_rel_relispartition(lfirst_oid(lc)))
 				check = list_concat_unique_oid(check, get_partition_ancestors(lfirst_oid(lc)));
-		all = read_versions(check, &nall);
+		all = read_versions(check, buckets, &nall);
 		if (cache_track_wrote_any(all, nall))
 			cacheable = false;
 	}
@@ -576,13 +879,13 @@ cached_query(const char *query, int nparams, Datum *params, bool *pnulls,
 
 	if (cacheable && ndeps <= PG_UINT16_MAX &&
 		(Size) key.len + (Size) ndeps * sizeof(CacheDep) + VARSIZE(result) <= cache_max_value())
-		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl);
+		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl, since);
 	return result;
 }
 
-/* params text[] as datums; NULL array means none */
+/* queries text[] as datums; NULL array means none */
 static int
-param_array(FunctionCallInfo fcinfo, int argno, Datum **values, bool **nulls)
+text_array(FunctionCallInfo fcinfo, int argno, Datum **values, bool **nulls)
 {
 	int			n;
 
@@ -605,33 +908,172 @@ query_arg(Datum d)
 	return query;
 }
 
-PG_FUNCTION_INFO_V1(perfkit_cached);
-
-/* cached(query text, params text[] DEFAULT '{}', ttl interval DEFAULT NULL) */
-Datum
-perfkit_cached(PG_FUNCTION_ARGS)
+static char *
+query_arg_checked(FunctionCallInfo fcinfo)
 {
-	Datum	   *params = NULL;
-	bool	   *pnulls = NULL;
-	int			nparams;
-	bool		computed;
-
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("query must not be null")));
-	nparams = param_array(fcinfo, 1, &params, &pnulls);
-	PG_RETURN_JSONB_P(cached_query(query_arg(PG_GETARG_DATUM(0)), nparams, params,
-								   pnulls, cache_ttl_arg(fcinfo, 2), &computed));
+	return query_arg(PG_GETARG_DATUM(0));
+}
+
+/*
+ * The max_staleness argument argno in microseconds: NULL or 0 for never
+ * stale; at most the longest TTL.
+ */
+static int64
+staleness_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *iv;
+	int64		usecs;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return 0;
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (iv->month != 0 || iv->day < 0 || iv->time < 0 ||
+		iv->day > CACHE_MAX_TTL_USECS / USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_staleness must be a non-negative interval of days, hours, minutes or seconds")));
+	usecs = (int64) iv->day * USECS_PER_DAY + iv->time;
+	if (usecs < 0 || usecs > CACHE_MAX_TTL_USECS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_staleness must be at most 100 years")));
+	return usecs;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_cached);
+
+/*
+ * cached(query text, params "any" DEFAULT NULL, ttl interval DEFAULT NULL,
+ *		  max_staleness interval DEFAULT NULL)
+ */
+Datum
+perfkit_cached(PG_FUNCTION_ARGS)
+{
+	char	   *query = query_arg_checked(fcinfo);
+	CacheParams params;
+	bool		computed;
+
+	params_arg(fcinfo, 1, &params);
+	PG_RETURN_JSONB_P(cached_query(query, &params, cache_ttl_arg(fcinfo, 2),
+								   staleness_arg(fcinfo, 3), &computed));
+}
+
+PG_FUNCTION_INFO_V1(perfkit_cached_rows);
+
+/*
+ * cached_rows(query text, params "any" DEFAULT NULL, ttl interval DEFAULT
+ * NULL) RETURNS SETOF record
+ *
+ * The rows of cached(), each as a record of the column definition list
+ * the caller gives (columns matched by name): a client gets numerics,
+ * dates and timestamps with their own types.  The conversion is
+ * jsonb_to_recordset()'s, run with SPI; names and types come from the
+ * caller's column list, quoted.
+ */
+Datum
+perfkit_cached_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *query = query_arg_checked(fcinfo);
+	CacheParams params;
+	bool		computed;
+	Jsonb	   *rows;
+	TupleDesc	want;
+	StringInfoData sql;
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1];
+	int			rc;
+
+	params_arg(fcinfo, 1, &params);
+	rows = cached_query(query, &params, cache_ttl_arg(fcinfo, 2), staleness_arg(fcinfo, 3),
+						&computed);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	want = rsinfo->setDesc;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS t(");
+	for (int a = 0; a < want->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(want, a);
+
+		appendStringInfo(&sql, "%s%s %s", a > 0 ? ", " : "",
+						 quote_identifier(NameStr(att->attname)),
+						 format_type_with_typemod(att->atttypid, att->atttypmod));
+	}
+	appendStringInfoChar(&sql, ')');
+
+	args[0] = JsonbPGetDatum(rows);
+	SPI_connect();
+	rc = SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(rc));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		Datum	   *values = palloc(want->natts * sizeof(Datum));
+		bool	   *nulls = palloc(want->natts * sizeof(bool));
+
+		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, want, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(perfkit_cache_warm);
 
+/* The parameter sets of cache_warm(): a jsonb array of arrays. */
+static List *
+param_sets_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Jsonb	   *sets;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	List	   *result = NIL;
+
+	if (PG_ARGISNULL(argno))
+	{
+		CacheParams *none = palloc(sizeof(CacheParams));
+
+		params_alloc(none, 0);
+		return list_make1(none);
+	}
+	sets = PG_GETARG_JSONB_P(argno);
+	if (!JB_ROOT_IS_ARRAY(sets) || JB_ROOT_IS_SCALAR(sets))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("param_sets must be a JSON array of arrays"),
+				 errhint("Pass '[[1], [2]]' to warm a query for $1 = 1 and for $1 = 2.")));
+	it = JsonbIteratorInit(&sets->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		CacheParams *params;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("param_sets must be a JSON array of arrays"),
+					 errhint("Pass '[[1], [2]]' to warm a query for $1 = 1 and for $1 = 2.")));
+		params = palloc(sizeof(CacheParams));
+		params_from_jsonb(params, v.val.binary.data);
+		result = lappend(result, params);
+	}
+	return result;
+}
+
 /*
- * cache_warm(queries text[], ttl interval DEFAULT NULL) RETURNS integer
+ * cache_warm(queries text[], ttl interval DEFAULT NULL, param_sets jsonb
+ * DEFAULT NULL) RETURNS integer
  *
- * Runs each query through cached() and returns how many had to run (the
- * others were already cached).
+ * Runs each query through cached(), once per parameter set if param_sets
+ * is given, and returns how many had to run (the others were already
+ * cached).
  */
 Datum
 perfkit_cache_warm(PG_FUNCTION_ARGS)
@@ -641,23 +1083,32 @@ perfkit_cache_warm(PG_FUNCTION_ARGS)
 	int			n;
 	int			ran = 0;
 	int64		ttl = cache_ttl_arg(fcinfo, 1);
+	List	   *sets;
+	ListCell   *lc;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("queries must not be null")));
-	n = param_array(fcinfo, 0, &queries, &nulls);
+	sets = param_sets_arg(fcinfo, 2);
+	n = text_array(fcinfo, 0, &queries, &nulls);
 	for (int i = 0; i < n; i++)
 	{
-		bool		computed;
+		char	   *query;
 
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("query must not be null")));
-		(void) cached_query(query_arg(queries[i]), 0, NULL, NULL, ttl, &computed);
-		if (computed)
-			ran++;
+		query = query_arg(queries[i]);
+		foreach(lc, sets)
+		{
+			bool		computed;
+
+			(void) cached_query(query, lfirst(lc), ttl, 0, &computed);
+			if (computed)
+				ran++;
+		}
 	}
 	PG_RETURN_INT32(ran);
 }

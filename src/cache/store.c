@@ -104,6 +104,7 @@ typedef struct CacheEntry
 	uint16		kind;
 	TimestampTz created;
 	TimestampTz expires;
+	TimestampTz since;			/* cached(): when its versions were read */
 } CacheEntry;
 
 #define HEADER_SIZE		MAXALIGN(sizeof(CacheEntry))
@@ -119,6 +120,7 @@ typedef struct CachePartition
 	uint32		lru_tail;		/* newest */
 	uint32		nentries;
 	pg_atomic_uint64 hits;
+	pg_atomic_uint64 stale_hits;
 	pg_atomic_uint64 misses;
 	pg_atomic_uint64 evictions;
 	pg_atomic_uint64 expirations;
@@ -212,6 +214,7 @@ cache_store_shmem_init(void)
 		p->lru_head = p->lru_tail = CHUNK_NONE;
 		p->nentries = 0;
 		pg_atomic_init_u64(&p->hits, 0);
+		pg_atomic_init_u64(&p->stale_hits, 0);
 		pg_atomic_init_u64(&p->misses, 0);
 		pg_atomic_init_u64(&p->evictions, 0);
 		pg_atomic_init_u64(&p->expirations, 0);
@@ -230,8 +233,15 @@ require_cache(void)
 void
 cache_key_init(CacheKey *k, uint16 kind, const char *key, uint32 keylen)
 {
+	cache_key_init_role(k, kind, key, keylen, GetUserId());
+}
+
+/* Fill in k's identity for the current database and namespace roleid. */
+void
+cache_key_init_role(CacheKey *k, uint16 kind, const char *key, uint32 keylen, Oid roleid)
+{
 	k->dbid = MyDatabaseId;
-	k->roleid = GetUserId();
+	k->roleid = roleid;
 	k->kind = kind;
 	k->key = key;
 	k->keylen = keylen;
@@ -452,7 +462,7 @@ make_room(CachePartition *p, uint32 need, TimestampTz now)
  */
 void
 cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
-				const CacheDep *deps, int ndeps, int64 ttl)
+				const CacheDep *deps, int ndeps, int64 ttl, TimestampTz since)
 {
 	CachePartition *p;
 	Size		payload = (Size) k->keylen + (Size) ndeps * sizeof(CacheDep) + vallen;
@@ -507,6 +517,7 @@ cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
 	e->kind = k->kind;
 	e->created = now;
 	e->expires = now + ttl;
+	e->since = since != 0 ? since : now;
 	payload_copy(p, head, 0, (char *) k->key, k->keylen, true);
 	if (ndeps > 0)
 		payload_copy(p, head, k->keylen, (char *) deps, ndeps * sizeof(CacheDep), true);
@@ -526,17 +537,28 @@ typedef enum LookupResult
 	LOOKUP_MISS,
 	LOOKUP_EXPIRED,				/* to be removed */
 	LOOKUP_STALE,				/* a relation it read was written: remove */
+	LOOKUP_STALE_HIT,			/* stale, but within the caller's bound */
 	LOOKUP_OWN_WRITES			/* this transaction wrote what it read: skip */
 } LookupResult;
+
+bool
+cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
+{
+	return cache_store_get_bounded(k, value, vallen, 0);
+}
 
 /*
  * Look k up.  On a hit, *value is a palloc'd copy of the value.  A value
  * that expired or went stale is removed and reported as a miss; so is an
  * entry that depends on what this transaction has written, but that one
- * stays for other transactions.
+ * stays for other transactions.  With max_stale > 0 (microseconds), a
+ * stale entry whose versions were read at most max_stale ago is served
+ * and counted as a stale hit: whatever commit made it stale came after
+ * those versions were read, so at most max_stale ago.  Never to a
+ * transaction that wrote what it read.
  */
 bool
-cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
+cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen, int64 max_stale)
 {
 	CachePartition *p;
 	TimestampTz now = GetCurrentTimestamp();
@@ -564,14 +586,15 @@ cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
 
 				payload_copy(p, head, e->keylen, (char *) deps,
 							 e->ndeps * sizeof(CacheDep), false);
-				if (!cache_deps_current(deps, e->ndeps))
-					result = LOOKUP_STALE;
-				else if (cache_track_wrote_any(deps, e->ndeps))
+				if (cache_track_wrote_any(deps, e->ndeps))
 					result = LOOKUP_OWN_WRITES;
+				else if (!cache_deps_current(deps, e->ndeps))
+					result = (max_stale > 0 && now - e->since <= max_stale) ?
+						LOOKUP_STALE_HIT : LOOKUP_STALE;
 				pfree(deps);
 			}
 		}
-		if (result == LOOKUP_HIT)
+		if (result == LOOKUP_HIT || result == LOOKUP_STALE_HIT)
 		{
 			*vallen = e->vallen;
 			*value = palloc(e->vallen);
@@ -589,6 +612,12 @@ cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
 	{
 		if (perfkit_cache_track_stats)
 			pg_atomic_fetch_add_u64(&p->hits, 1);
+		return true;
+	}
+	if (result == LOOKUP_STALE_HIT)
+	{
+		/* counted whatever perfkit.cache_track_stats says: it is opt-in */
+		pg_atomic_fetch_add_u64(&p->stale_hits, 1);
 		return true;
 	}
 	if (perfkit_cache_track_stats)
@@ -806,15 +835,18 @@ cache_store_invalidate_rel(Oid dbid, Oid relid)
 }
 
 static bool
-visit_all(CachePartition *p, uint32 head, void *arg, int64 *work)
+visit_db(CachePartition *p, uint32 head, void *arg, int64 *work)
 {
-	return true;
+	Oid			dbid = *(Oid *) arg;
+
+	return !OidIsValid(dbid) || ENTRY(p, head)->dbid == dbid;
 }
 
+/* Remove every entry of database dbid, or of all (InvalidOid). */
 int64
-cache_store_clear(void)
+cache_store_clear(Oid dbid)
 {
-	return walk(visit_all, NULL, invalidations_of);
+	return walk(visit_db, &dbid, invalidations_of);
 }
 
 static bool
@@ -833,6 +865,7 @@ cache_store_expire(void)
 
 typedef struct EntriesArg
 {
+	TimestampTz now;
 	bool		all_roles;
 	Oid			roleid;
 	List	   *result;
@@ -850,6 +883,20 @@ visit_collect(CachePartition *p, uint32 head, void *arg, int64 *work)
 		return false;
 	/* the key copied, and each dependency found along the chain */
 	*work += (int64) chunks_for(e->keylen) + (int64) e->ndeps * e->nchunks;
+	/* only live entries: not expired, every version still current */
+	if (e->expires <= a->now)
+		return false;
+	if (e->ndeps > 0)
+	{
+		CacheDep   *deps = palloc(e->ndeps * sizeof(CacheDep));
+		bool		current;
+
+		payload_copy(p, head, e->keylen, (char *) deps, e->ndeps * sizeof(CacheDep), false);
+		current = cache_deps_current(deps, e->ndeps);
+		pfree(deps);
+		if (!current)
+			return false;
+	}
 	info = palloc(sizeof(CacheEntryInfo));
 	info->dbid = e->dbid;
 	info->roleid = e->roleid;
@@ -876,12 +923,17 @@ visit_collect(CachePartition *p, uint32 head, void *arg, int64 *work)
 	return false;
 }
 
-/* Every entry (of the current role unless all_roles), as CacheEntryInfo. */
+/*
+ * Every live entry (of the current role unless all_roles), as
+ * CacheEntryInfo: expired entries and results a commit has invalidated
+ * (which no lookup would serve fresh) are left out.
+ */
 List *
 cache_store_entries(bool all_roles)
 {
 	EntriesArg	a;
 
+	a.now = GetCurrentTimestamp();
 	a.all_roles = all_roles;
 	a.roleid = GetUserId();
 	a.result = NIL;
@@ -906,6 +958,7 @@ cache_store_stats(CacheStats *s)
 		s->bytes_total += (int64) p->nchunks * CHUNK_SIZE;
 		LWLockRelease(p->lock);
 		s->hits += (int64) pg_atomic_read_u64(&p->hits);
+		s->stale_hits += (int64) pg_atomic_read_u64(&p->stale_hits);
 		s->misses += (int64) pg_atomic_read_u64(&p->misses);
 		s->evictions += (int64) pg_atomic_read_u64(&p->evictions);
 		s->expirations += (int64) pg_atomic_read_u64(&p->expirations);

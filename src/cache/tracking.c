@@ -9,15 +9,45 @@
  *     and data-modifying CTEs, at any nesting level, so writes made by
  *     triggers, functions, procedures and foreign-key actions count too.
  *   - ExecutorEnd: the partitions that INSERT or MERGE routed rows into.
- *   - ProcessUtility: COPY FROM (the table and its partitions); every
- *     other utility statement that can change data, definitions or
- *     privileges (TRUNCATE, ALTER, DROP, GRANT, REFRESH MATERIALIZED VIEW,
- *     CREATE ... AS, ...) marks the whole database; statements on roles
- *     (shared by all databases) mark every database; COMMIT PREPARED bumps
- *     the global epoch once it is done, since the prepared transaction's
- *     writes were tracked by a backend that is gone.
+ *   - ProcessUtility: COPY FROM and TRUNCATE (the tables and what inherits
+ *     from them); DDL as described below; statements on roles (shared by
+ *     all databases) mark every database; COMMIT PREPARED bumps the global
+ *     epoch once it is done, since the prepared transaction's writes were
+ *     tracked by a backend that is gone.
  * A written partition also marks its ancestors, so results that read the
  * partitioned table go too.
+ *
+ * DDL marks what it changes, nothing else.  While a DDL statement runs,
+ * a relcache callback collects every relation whose relcache entry the
+ * statement invalidates; after it, a CommandCounterIncrement makes the
+ * statement's last invalidations run here (PostgreSQL would do the same
+ * before the next statement), and each collected relation is marked with
+ * its partition ancestors.  That set is exact whatever path the DDL took:
+ * ALTER (recursing to partitions and children), DROP (with CASCADE),
+ * CREATE INDEX, ATTACH/DETACH PARTITION and creating a partition (both
+ * invalidate the parent), GRANT/REVOKE on tables and columns, policies,
+ * rules, CREATE OR REPLACE VIEW, REFRESH MATERIALIZED VIEW.  A new
+ * relation invalidates only itself (no result read it) and its name: a
+ * new table may shadow one of the same name later in search_path, so
+ * cached() results depend on the names of the relations they read and
+ * creating, renaming or moving a relation marks its name.  Routines and
+ * types are coarser: cached() results that call a user-defined routine
+ * depend on the database's routine epoch, bumped by CREATE OR REPLACE,
+ * ALTER, RENAME and DROP of any routine and by GRANT/REVOKE on one (a
+ * routine may call another, which no query tree shows); results that call
+ * a function depend on its name, marked by creating a function of that
+ * name (a new overload may change which one a call resolves to); results
+ * that involve a user-defined type depend on the type epoch, bumped by any
+ * DDL on types and domains.  Temporary objects mark no shared name and,
+ * as their relations are never dependencies (cached() refuses them),
+ * invalidate no other session's results; within the session, whose
+ * entries are its own once it has a temporary schema, creating one bumps
+ * the session's bucket, on which those entries depend (a new temporary
+ * table may shadow what they read).  Everything else that can change how queries
+ * resolve or render (schemas, operators, casts, collations, extensions,
+ * ALTER DATABASE, publications, ...) marks the whole database.  DDL that
+ * commits as it goes (CREATE INDEX CONCURRENTLY, DETACH ... CONCURRENTLY)
+ * marks the relations it names before and after.
  *
  * The marks are kept in backend memory until the transaction ends.  At
  * XACT_EVENT_COMMIT, which PostgreSQL calls after the commit is visible to
@@ -39,10 +69,12 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "parser/parsetree.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 
 #include "perfkit/cache.h"
@@ -54,6 +86,43 @@ static uint32 marks[MAX_MARKS];
 static int	nmarks = 0;
 static bool mark_database = false;
 static bool mark_global = false;	/* roles changed: every database */
+
+/*
+ * Relations whose relcache entries were invalidated while a DDL statement
+ * ran (ddl_depth > 0), marked once it is done; on overflow, the database.
+ */
+#define MAX_DDL_RELS	256
+
+static Oid	ddl_rels[MAX_DDL_RELS];
+static int	nddl_rels = 0;
+static bool ddl_overflow = false;
+static int	ddl_depth = 0;
+static bool relcache_callback_registered = false;
+
+/*
+ * Relcache invalidations run here, our own as well as other backends'
+ * (those only cost a miss).  No catalog access: collect, mark later.
+ */
+static void
+ddl_relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (ddl_depth <= 0)
+		return;
+	if (!OidIsValid(relid))
+	{
+		ddl_overflow = true;
+		return;
+	}
+	for (i = 0; i < nddl_rels; i++)
+		if (ddl_rels[i] == relid)
+			return;
+	if (nddl_rels < MAX_DDL_RELS)
+		ddl_rels[nddl_rels++] = relid;
+	else
+		ddl_overflow = true;
+}
 
 static void
 mark_bucket(uint32 bucket)
@@ -137,42 +206,83 @@ cache_track_executor_end(QueryDesc *queryDesc)
 	}
 }
 
-/*
- * Called before (before = true) and after a utility statement runs.
- */
-void
-cache_track_utility(PlannedStmt *pstmt, bool before)
+/* Mark a name of kind ('r' relation, 'f' function) as created here. */
+static void
+mark_name(char kind, const char *name)
 {
-	Node	   *stmt = pstmt->utilityStmt;
+	mark_bucket(cache_version_bucket_name(MyDatabaseId, kind, name));
+}
 
-	if (!before)
-	{
-		if (IsA(stmt, TransactionStmt) &&
-			castNode(TransactionStmt, stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
-		{
-			cache_version_commit_done();
-			cache_version_bump(cache_version_bucket(InvalidOid, InvalidOid));
-		}
+/* Mark the routine or the type epoch of this database. */
+static void
+mark_epoch(char kind)
+{
+	mark_bucket(cache_version_bucket_name(MyDatabaseId, kind, ""));
+}
+
+/* Mark the relation rv names, if it exists. */
+static void
+mark_rangevar(RangeVar *rv, bool with_descendants)
+{
+	Oid			relid;
+
+	if (rv == NULL)
 		return;
-	}
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (OidIsValid(relid))
+		cache_track_relation(relid, with_descendants);
+}
 
+static bool
+rangevar_is_temp(const RangeVar *rv)
+{
+	return rv->relpersistence == RELPERSISTENCE_TEMP ||
+		(rv->schemaname != NULL && strcmp(rv->schemaname, "pg_temp") == 0);
+}
+
+static bool
+is_relation_type(ObjectType t)
+{
+	return t == OBJECT_TABLE || t == OBJECT_VIEW || t == OBJECT_MATVIEW ||
+		t == OBJECT_INDEX || t == OBJECT_SEQUENCE || t == OBJECT_FOREIGN_TABLE;
+}
+
+static bool
+is_routine_type(ObjectType t)
+{
+	return t == OBJECT_FUNCTION || t == OBJECT_PROCEDURE || t == OBJECT_ROUTINE ||
+		t == OBJECT_AGGREGATE;
+}
+
+static bool
+is_type_type(ObjectType t)
+{
+	return t == OBJECT_TYPE || t == OBJECT_DOMAIN;
+}
+
+/* How a utility statement is tracked. */
+typedef enum DdlClass
+{
+	DDL_NONE,					/* changes no data, definition or privilege */
+	DDL_ROLES,					/* roles: every database */
+	DDL_DATABASE,				/* may change how any query resolves: the database */
+	DDL_TEMP,					/* creates a temporary object: this session only */
+	DDL_PRECISE					/* the relations it invalidates, and its marks */
+} DdlClass;
+
+/*
+ * The class of stmt; with mark, also make the marks that the statement's
+ * text shows (names created, epochs, relations named).  Called before the
+ * statement runs (mark) and after it (not), so the class must not depend
+ * on the catalogs.  CREATE INDEX and ALTER TABLE mark the relations they
+ * name both times: their CONCURRENTLY forms commit as they go, and the
+ * marks made before are bumped at the first of those commits.
+ */
+static DdlClass
+ddl_class(Node *stmt, bool mark)
+{
 	switch (nodeTag(stmt))
 	{
-		case T_CopyStmt:
-			{
-				CopyStmt   *copy = (CopyStmt *) stmt;
-				Oid			relid;
-
-				if (!copy->is_from)
-					break;
-				relid = RangeVarGetRelid(copy->relation, NoLock, true);
-				if (OidIsValid(relid))
-					cache_track_relation(relid, true);
-				else
-					mark_database = true;
-			}
-			break;
-
 			/* Statements that change no data, definition or privilege. */
 		case T_TransactionStmt:
 		case T_VariableSetStmt:
@@ -197,7 +307,23 @@ cache_track_utility(PlannedStmt *pstmt, bool before)
 		case T_ConstraintsSetStmt:
 		case T_ReindexStmt:
 		case T_ClusterStmt:
-			break;
+		case T_CommentStmt:
+		case T_SecLabelStmt:
+		case T_CreateSchemaStmt:	/* its elements run as statements of their own */
+			return DDL_NONE;
+
+		case T_CopyStmt:
+			if (mark && castNode(CopyStmt, stmt)->is_from)
+			{
+				CopyStmt   *copy = (CopyStmt *) stmt;
+				Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
+
+				if (OidIsValid(relid))
+					cache_track_relation(relid, true);
+				else
+					mark_database = true;
+			}
+			return DDL_NONE;
 
 			/*
 			 * Roles are shared by every database: a change of membership or
@@ -210,19 +336,365 @@ cache_track_utility(PlannedStmt *pstmt, bool before)
 		case T_GrantRoleStmt:
 		case T_ReassignOwnedStmt:
 		case T_DropOwnedStmt:
-			mark_global = true;
-			break;
+			return DDL_ROLES;
+
+			/* New relations: their names (unless temporary) */
+		case T_CreateStmt:
+		case T_CreateForeignTableStmt:
+			{
+				RangeVar   *rv = ((CreateStmt *) stmt)->relation;
+
+				if (rangevar_is_temp(rv))
+					return DDL_TEMP;
+				if (mark)
+					mark_name('r', rv->relname);
+				return DDL_PRECISE;
+			}
+		case T_CreateTableAsStmt:
+			{
+				RangeVar   *rv = castNode(CreateTableAsStmt, stmt)->into->rel;
+
+				if (rangevar_is_temp(rv))
+					return DDL_TEMP;
+				if (mark)
+					mark_name('r', rv->relname);
+				return DDL_PRECISE;
+			}
+		case T_ViewStmt:
+			{
+				RangeVar   *rv = castNode(ViewStmt, stmt)->view;
+
+				if (rangevar_is_temp(rv))
+					return DDL_TEMP;
+				if (mark)
+					mark_name('r', rv->relname);
+				return DDL_PRECISE;
+			}
+		case T_CreateSeqStmt:
+			{
+				RangeVar   *rv = castNode(CreateSeqStmt, stmt)->sequence;
+
+				if (rangevar_is_temp(rv))
+					return DDL_TEMP;
+				if (mark)
+					mark_name('r', rv->relname);
+				return DDL_PRECISE;
+			}
+
+			/* Data and definitions of named relations */
+		case T_TruncateStmt:
+			if (mark)
+			{
+				TruncateStmt *t = (TruncateStmt *) stmt;
+				ListCell   *lc;
+
+				if (t->behavior == DROP_CASCADE)
+					mark_database = true;
+				foreach(lc, t->relations)
+					mark_rangevar(lfirst_node(RangeVar, lc),
+								  lfirst_node(RangeVar, lc)->inh);
+			}
+			return DDL_PRECISE;
+		case T_RefreshMatViewStmt:
+			if (mark)
+				mark_rangevar(castNode(RefreshMatViewStmt, stmt)->relation, false);
+			return DDL_PRECISE;
+		case T_IndexStmt:
+			mark_rangevar(castNode(IndexStmt, stmt)->relation, false);
+			return DDL_PRECISE;
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *a = (AlterTableStmt *) stmt;
+				ListCell   *lc;
+
+				mark_rangevar(a->relation, true);
+				foreach(lc, a->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					if (cmd->subtype == AT_AttachPartition ||
+						cmd->subtype == AT_DetachPartition ||
+						cmd->subtype == AT_DetachPartitionFinalize)
+						mark_rangevar(((PartitionCmd *) cmd->def)->name, true);
+				}
+				if (mark && a->objtype == OBJECT_TYPE)
+					mark_epoch('T');
+				return DDL_PRECISE;
+			}
+		case T_AlterSeqStmt:
+		case T_CreatePolicyStmt:
+		case T_AlterPolicyStmt:
+		case T_RuleStmt:
+		case T_CreateTrigStmt:
+		case T_CreateStatsStmt:
+		case T_AlterStatsStmt:
+			return DDL_PRECISE;
+
+		case T_DropStmt:
+			{
+				ObjectType t = castNode(DropStmt, stmt)->removeType;
+
+				if (is_routine_type(t))
+				{
+					if (mark)
+						mark_epoch('R');
+					return DDL_PRECISE;
+				}
+				if (is_type_type(t))
+				{
+					if (mark)
+						mark_epoch('T');
+					return DDL_PRECISE;
+				}
+				if (is_relation_type(t) || t == OBJECT_POLICY || t == OBJECT_RULE ||
+					t == OBJECT_TRIGGER || t == OBJECT_STATISTIC_EXT)
+					return DDL_PRECISE;
+				return DDL_DATABASE;
+			}
+		case T_GrantStmt:
+			{
+				GrantStmt  *g = (GrantStmt *) stmt;
+
+				if (g->targtype == ACL_TARGET_DEFAULTS)
+					return DDL_DATABASE;
+				if (is_relation_type(g->objtype))
+					return DDL_PRECISE;
+				if (is_routine_type(g->objtype))
+				{
+					if (mark)
+						mark_epoch('R');
+					return DDL_PRECISE;
+				}
+				if (is_type_type(g->objtype))
+				{
+					if (mark)
+						mark_epoch('T');
+					return DDL_PRECISE;
+				}
+				return DDL_DATABASE;
+			}
 		case T_RenameStmt:
-			if (castNode(RenameStmt, stmt)->renameType == OBJECT_ROLE)
-				mark_global = true;
-			else
-				mark_database = true;
-			break;
+			{
+				RenameStmt *r = (RenameStmt *) stmt;
+
+				if (r->renameType == OBJECT_ROLE)
+					return DDL_ROLES;
+				if (is_relation_type(r->renameType))
+				{
+					if (mark)
+						mark_name('r', r->newname);
+					return DDL_PRECISE;
+				}
+				if (r->renameType == OBJECT_COLUMN || r->renameType == OBJECT_TABCONSTRAINT ||
+					r->renameType == OBJECT_POLICY || r->renameType == OBJECT_RULE ||
+					r->renameType == OBJECT_TRIGGER)
+					return DDL_PRECISE;
+				if (is_routine_type(r->renameType))
+				{
+					if (mark)
+					{
+						mark_epoch('R');
+						mark_name('f', r->newname);
+					}
+					return DDL_PRECISE;
+				}
+				if (is_type_type(r->renameType) || r->renameType == OBJECT_ATTRIBUTE)
+				{
+					if (mark)
+						mark_epoch('T');
+					return DDL_PRECISE;
+				}
+				return DDL_DATABASE;
+			}
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *a = (AlterObjectSchemaStmt *) stmt;
+
+				if (is_relation_type(a->objectType))
+				{
+					if (mark && a->relation != NULL)
+						mark_name('r', a->relation->relname);
+					return DDL_PRECISE;
+				}
+				if (is_routine_type(a->objectType))
+				{
+					if (mark)
+					{
+						ObjectWithArgs *owa = castNode(ObjectWithArgs, a->object);
+
+						mark_epoch('R');
+						mark_name('f', strVal(llast(owa->objname)));
+					}
+					return DDL_PRECISE;
+				}
+				if (is_type_type(a->objectType))
+				{
+					if (mark)
+						mark_epoch('T');
+					return DDL_PRECISE;
+				}
+				return DDL_DATABASE;
+			}
+		case T_AlterOwnerStmt:
+			{
+				ObjectType t = castNode(AlterOwnerStmt, stmt)->objectType;
+
+				if (is_routine_type(t))
+				{
+					if (mark)
+						mark_epoch('R');
+					return DDL_PRECISE;
+				}
+				if (is_type_type(t))
+				{
+					if (mark)
+						mark_epoch('T');
+					return DDL_PRECISE;
+				}
+				return DDL_DATABASE;
+			}
+
+			/* Routines */
+		case T_CreateFunctionStmt:
+			if (mark)
+			{
+				CreateFunctionStmt *f = (CreateFunctionStmt *) stmt;
+
+				mark_name('f', strVal(llast(f->funcname)));
+				if (f->replace)
+					mark_epoch('R');
+			}
+			return DDL_PRECISE;
+		case T_AlterFunctionStmt:
+			if (mark)
+				mark_epoch('R');
+			return DDL_PRECISE;
+		case T_DefineStmt:
+			{
+				DefineStmt *d = (DefineStmt *) stmt;
+
+				if (d->kind == OBJECT_AGGREGATE)
+				{
+					if (mark)
+					{
+						mark_name('f', strVal(llast(d->defnames)));
+						if (d->replace)
+							mark_epoch('R');
+					}
+					return DDL_PRECISE;
+				}
+				if (d->kind == OBJECT_TYPE)
+				{
+					if (mark)
+						mark_epoch('T');
+					return DDL_PRECISE;
+				}
+				return DDL_DATABASE;
+			}
+
+			/* Types */
+		case T_CompositeTypeStmt:
+		case T_CreateEnumStmt:
+		case T_CreateRangeStmt:
+		case T_CreateDomainStmt:
+		case T_AlterEnumStmt:
+		case T_AlterDomainStmt:
+		case T_AlterTypeStmt:
+			if (mark)
+				mark_epoch('T');
+			return DDL_PRECISE;
 
 		default:
+			return DDL_DATABASE;
+	}
+}
+
+/*
+ * Called before (before = true) and after a utility statement runs (after
+ * only when it succeeded).
+ */
+void
+cache_track_utility(PlannedStmt *pstmt, bool before)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	DdlClass	class;
+
+	if (!relcache_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(ddl_relcache_callback, (Datum) 0);
+		relcache_callback_registered = true;
+	}
+
+	if (!before)
+	{
+		if (IsA(stmt, TransactionStmt) &&
+			castNode(TransactionStmt, stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
+		{
+			cache_version_commit_done();
+			cache_version_bump(cache_version_bucket(InvalidOid, InvalidOid));
+		}
+		class = ddl_class(stmt, false);
+		if (class == DDL_TEMP)
+			cache_version_bump(cache_track_session_bucket());
+		if (class != DDL_PRECISE)
+			return;
+
+		/*
+		 * Run the statement's pending invalidations now, so that the
+		 * callback sees them, then mark what they named.
+		 */
+		if (IsTransactionState())
+			CommandCounterIncrement();
+		if (ddl_depth > 0)
+			ddl_depth--;
+		for (int i = 0; i < nddl_rels; i++)
+			cache_track_relation(ddl_rels[i], false);
+		nddl_rels = 0;
+		if (ddl_overflow)
+			mark_database = true;
+		ddl_overflow = false;
+		return;
+	}
+
+	class = ddl_class(stmt, true);
+	switch (class)
+	{
+		case DDL_NONE:
+			break;
+		case DDL_TEMP:
+			cache_version_bump(cache_track_session_bucket());
+			break;
+		case DDL_ROLES:
+			mark_global = true;
+			break;
+		case DDL_DATABASE:
 			mark_database = true;
 			break;
+		case DDL_PRECISE:
+			ddl_depth++;
+			break;
 	}
+}
+
+/*
+ * The bucket of this session: cached() results of a session that has a
+ * temporary schema depend on it, and the session bumps it (at once, not
+ * at commit: no other session reads these results) when it creates a
+ * temporary object, which may shadow a relation such a result read.
+ */
+uint32
+cache_track_session_bucket(void)
+{
+	static uint32 bucket = 0;
+
+	if (bucket == 0)
+	{
+		char		name[64];
+
+		snprintf(name, sizeof(name), "%d.%lld", MyProcPid, (long long) MyStartTimestamp);
+		bucket = cache_version_bucket_name(MyDatabaseId, 's', name);
+	}
+	return bucket;
 }
 
 void
@@ -248,12 +720,18 @@ cache_track_xact(XactEvent event)
 				cache_version_bump(cache_version_bucket(InvalidOid, InvalidOid));
 			nmarks = 0;
 			mark_database = mark_global = false;
+			nddl_rels = 0;
+			ddl_overflow = false;
+			ddl_depth = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			nmarks = 0;
 			mark_database = mark_global = false;
+			nddl_rels = 0;
+			ddl_overflow = false;
+			ddl_depth = 0;
 			break;
 		default:
 			break;

@@ -8,8 +8,10 @@
  * relation's version lives in the bucket hash(database, relation); the
  * database epoch in hash(database, 0), and the global epoch in bucket 0.
  * A committed write bumps the buckets of every relation it wrote (see
- * tracking.c); DDL, TRUNCATE and anything perfkit cannot attribute to
- * relations bump the database epoch; COMMIT PREPARED bumps the global one.
+ * tracking.c), DDL the relations it changes and the names it creates;
+ * the routine and type epochs of a database live in buckets of names too
+ * (cache_version_bucket_name); DDL that perfkit cannot attribute bumps
+ * the database epoch; COMMIT PREPARED bumps the global one.
  *
  * A cached() result records, for every relation it read and for both
  * epochs, the bucket and its version before the query's snapshot was
@@ -78,6 +80,23 @@ cache_version_bucket(Oid dbid, Oid relid)
 	if (!OidIsValid(dbid) && !OidIsValid(relid))
 		return 0;
 	h = hash_combine(murmurhash32((uint32) dbid), murmurhash32((uint32) relid));
+	h %= VERSION_BUCKETS - 1;
+	return h + 1;
+}
+
+/*
+ * The bucket of a name (kind 'r' relation, 'f' function) or, with an
+ * empty name, of an epoch ('R' routines, 'T' types) of database dbid:
+ * see src/cache/tracking.c for who bumps them.
+ */
+uint32
+cache_version_bucket_name(Oid dbid, char kind, const char *name)
+{
+	uint32		h;
+
+	h = hash_combine(murmurhash32((uint32) dbid),
+					 hash_bytes((const unsigned char *) name, (int) strlen(name)));
+	h = hash_combine(h, murmurhash32((uint32) (unsigned char) kind | 0x5a000000));
 	h %= VERSION_BUCKETS - 1;
 	return h + 1;
 }
