@@ -158,7 +158,7 @@ extern void part_rel_checksum(Oid relid, List *colnames, Snapshot snap,
 /* convert.c */
 extern void part_conversion_lock(Oid relid, bool session);
 extern int64 part_convert_run(Oid relid, const char *column, const Interval *every,
-							  int batch_rows, int max_batches);
+							  int batch_rows, int max_batches, char unique_keys);
 
 /* convert_worker.c */
 extern PGDLLEXPORT void perfkit_convert_worker_main(Datum main_arg);

@@ -162,6 +162,7 @@ CREATE TABLE perfkit.conversions (
 	watermark bigint NOT NULL,
 	blocks_total bigint NOT NULL,
 	rows_copied bigint NOT NULL,
+	unique_keys text NOT NULL DEFAULT 'refuse' CHECK (unique_keys IN ('refuse', 'extend')),
 	started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
@@ -217,13 +218,14 @@ COMMENT ON VIEW perfkit.conversion_progress IS
 'progress of convert_to_partitioned() runs: rows and blocks copied, writes waiting to be synced';
 
 CREATE FUNCTION perfkit.convert_to_partitioned(tbl regclass, "column" name, every interval,
-	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL)
+	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL,
+	unique_keys text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
 
-COMMENT ON FUNCTION perfkit.convert_to_partitioned(regclass, name, interval, integer, integer) IS
-'turn a plain table into a table partitioned by range on a time column, copying rows in batches (committed by a background worker) while writers go on; resumable; returns the rows moved';
+COMMENT ON FUNCTION perfkit.convert_to_partitioned(regclass, name, interval, integer, integer, text) IS
+'turn a plain table into a table partitioned by range on a time column, copying rows in batches (committed by a background worker) while writers go on; resumable; unique_keys => ''extend'' widens unique keys that lack the column; returns the rows moved';
 
 -----------------------------------------------------------------------------
 -- Privileges
