@@ -49,6 +49,11 @@ SELECT perfkit.partition_table('readings', 'at', '1 month', -1);
 CREATE TABLE plain (at timestamptz);
 SELECT perfkit.partition_table('plain', 'at', '1 month');
 \echo :LAST_ERROR_SQLSTATE
+-- A new user's table with a surrogate key: the hint names the way out.
+CREATE TABLE plain_keyed (id bigserial PRIMARY KEY, at timestamptz NOT NULL);
+SELECT perfkit.partition_table('plain_keyed', 'at', '1 month');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE plain_keyed;
 CREATE TABLE by_list (at timestamptz, kind text) PARTITION BY LIST (kind);
 SELECT perfkit.partition_table('by_list', 'at', '1 month');
 \echo :LAST_ERROR_SQLSTATE
@@ -187,6 +192,25 @@ WHERE p.parent = 'by_date'::regclass;
 -- Re-registering changes the settings and keeps the partitions.
 SELECT perfkit.partition_table('by_date', 'd', '7 days', 3, brin => true) AS created;
 SELECT "interval", premake, partitions FROM perfkit.partition_sets WHERE "table" = 'by_date'::regclass;
+-- Re-calling with some arguments changes only those: start, the default
+-- partition and brin keep their values (start moves only when given).
+CREATE TABLE recall (at timestamp NOT NULL, n int) PARTITION BY RANGE (at);
+SELECT perfkit.partition_table('recall', 'at', '1 hour', 2, start => now() - interval '3 hours',
+							   default_partition => false, brin => true) AS created;
+CREATE TEMP TABLE recall_before AS
+SELECT start, premake, default_partition, brin FROM perfkit.partition_config WHERE parent = 'recall'::regclass;
+SELECT perfkit.partition_table('recall', 'at', '1 hour', premake => 3) AS created;
+SELECT c.start = b.start AS start_kept, c.premake AS premake,
+	   NOT c.default_partition AS no_default_kept, c.brin AS brin_kept,
+	   (SELECT count(*) FROM perfkit.partitions WHERE parent = 'recall'::regclass AND is_default) AS defaults
+FROM perfkit.partition_config c, recall_before b WHERE c.parent = 'recall'::regclass;
+-- Moving start on purpose: give it.
+SELECT perfkit.partition_table('recall', 'at', '1 hour', start => now() - interval '5 hours') AS created;
+SELECT c.start < b.start AS start_moved, c.premake FROM perfkit.partition_config c, recall_before b
+WHERE c.parent = 'recall'::regclass;
+DROP TABLE recall_before;
+DROP TABLE recall;
+DELETE FROM perfkit.partition_config WHERE parent::oid NOT IN (SELECT oid FROM pg_class);
 
 -- Retention.
 SELECT perfkit.set_retention('readings', '1 month', 'shred');

@@ -42,14 +42,14 @@ COMMENT ON TABLE perfkit.partition_config IS
 SELECT pg_catalog.pg_extension_config_dump('perfkit.partition_config', '');
 
 CREATE FUNCTION perfkit.partition_table(tbl regclass, "column" name, every interval,
-	premake integer DEFAULT 4, start timestamptz DEFAULT NULL,
-	default_partition boolean DEFAULT true, brin boolean DEFAULT false)
+	premake integer DEFAULT NULL, start timestamptz DEFAULT NULL,
+	default_partition boolean DEFAULT NULL, brin boolean DEFAULT NULL)
 RETURNS integer
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_partition_table';
 
 COMMENT ON FUNCTION perfkit.partition_table(regclass, name, interval, integer, timestamptz, boolean, boolean) IS
-'manage a range-partitioned table: register it and create its partitions up to now + premake intervals; returns how many were created';
+'manage a range-partitioned table: register it (premake 4, start at the oldest row, a default partition, no BRIN unless given) or change only the settings given, and create its partitions up to now + premake intervals; returns how many were created';
 
 CREATE FUNCTION perfkit.set_retention(tbl regclass, keep interval, mode text DEFAULT 'detach',
 	require_rollups boolean DEFAULT true, archive_schema name DEFAULT NULL)

@@ -386,6 +386,33 @@ check_partitioning(Relation rel, AttrNumber attnum, const char *column)
 {
 	PartitionKey pkey;
 
+	if (rel->rd_rel->relkind == RELKIND_RELATION)
+	{
+		/*
+		 * A plain table whose unique keys lack the column: PostgreSQL
+		 * would refuse them on the partitioned table the user is told to
+		 * create, so say what to do about them.
+		 */
+		Oid			argtypes[2] = {OIDOID, INT2OID};
+		Datum		values[2];
+
+		values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+		values[1] = Int16GetDatum(attnum);
+		if (part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+					  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					  "WHERE i.indrelid = $1 AND i.indisunique AND NOT "
+					  "$2 = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
+					  "ORDER BY i.indexrelid LIMIT 1",
+					  2, argtypes, values, NULL, false) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("table \"%s\" is not partitioned", RelationGetRelationName(rel)),
+					 errdetail("Its unique key \"%s\" does not contain column \"%s\", which a partitioned table requires.",
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), column),
+					 errhint("Convert it with perfkit.convert_to_partitioned(..., unique_keys => 'extend'), which adds column \"%s\" to such keys, "
+							 "or create it with PARTITION BY RANGE (%s) and keys that contain the column, such as PRIMARY KEY (id, %s).",
+							 column, quote_identifier(column), quote_identifier(column))));
+	}
 	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -575,14 +602,23 @@ PG_FUNCTION_INFO_V1(perfkit_partition_table);
  *     premake int, start timestamptz, default_partition boolean,
  *     brin boolean) RETURNS integer
  *
- * Registers (or re-registers with new settings) a range-partitioned table
- * and runs its maintenance at once; returns the partitions created.
+ * Registers a range-partitioned table, or changes the settings of one
+ * registered, and runs its maintenance at once; returns the partitions
+ * created.  The optional arguments default to NULL: on a new set that
+ * means premake 4, a start at the data's oldest row (else now), a default
+ * partition and no BRIN index; on a registered set, the setting it has
+ * (start included: it moves only when given).
  */
 Datum
 perfkit_partition_table(PG_FUNCTION_ARGS)
 {
 	TimestampTz start;
+	int64		start_key = PK_TIME_MIN;
+	int			premake = 4;
+	bool		want_default = true;
+	bool		brin = false;
 	int			created;
+	PkSet	   *set;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -591,12 +627,36 @@ perfkit_partition_table(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(4))
 		start = PG_GETARG_TIMESTAMPTZ(4);
 	SPI_connect();
+	set = part_set_load(PG_GETARG_OID(0), true);
+	if (set != NULL)
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1];
+
+		premake = set->premake;
+		start_key = set->start;
+		want_default = set->default_partition;
+		values[0] = ObjectIdGetDatum(set->parent);
+		if (part_exec("SELECT brin FROM perfkit.partition_config "
+					  "WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+					  1, argtypes, values, NULL, false) > 0)
+		{
+			bool		isnull;
+
+			brin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	if (!PG_ARGISNULL(3))
+		premake = PG_GETARG_INT32(3);
+	if (!PG_ARGISNULL(5))
+		want_default = PG_GETARG_BOOL(5);
+	if (!PG_ARGISNULL(6))
+		brin = PG_GETARG_BOOL(6);
 	created = part_register_set(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
-								PG_GETARG_INTERVAL_P(2),
-								PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3),
-								PG_ARGISNULL(4) ? NULL : &start, PK_TIME_MIN,
-								PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5),
-								PG_ARGISNULL(6) ? false : PG_GETARG_BOOL(6));
+								PG_GETARG_INTERVAL_P(2), premake,
+								PG_ARGISNULL(4) ? NULL : &start, start_key,
+								want_default, brin);
 	SPI_finish();
 	PG_RETURN_INT32(created);
 }
