@@ -24,6 +24,9 @@ CREATE TABLE perfkit.partition_config (
 	retention_mode text CHECK (retention_mode IN ('detach', 'drop')),
 	archive_schema name,
 	require_rollups boolean NOT NULL DEFAULT true,
+	-- set_retention(..., force => true): the next run may drop more than
+	-- perfkit.retention_drop_max_share of the rows; cleared by that run
+	retention_force boolean NOT NULL DEFAULT false,
 	last_run timestamptz,
 	last_status text,
 	last_error text,
@@ -52,13 +55,23 @@ COMMENT ON FUNCTION perfkit.partition_table(regclass, name, interval, integer, t
 'manage a range-partitioned table: register it (premake 4, start at the oldest row, a default partition, no BRIN unless given) or change only the settings given, and create its partitions up to now + premake intervals; returns how many were created';
 
 CREATE FUNCTION perfkit.set_retention(tbl regclass, keep interval, mode text DEFAULT 'detach',
-	require_rollups boolean DEFAULT true, archive_schema name DEFAULT NULL)
+	require_rollups boolean DEFAULT true, archive_schema name DEFAULT NULL,
+	force boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_set_retention';
 
-COMMENT ON FUNCTION perfkit.set_retention(regclass, interval, text, boolean, name) IS
-'retire partitions older than keep (detach or drop) once no rollup needs them; a NULL keep removes the policy';
+COMMENT ON FUNCTION perfkit.set_retention(regclass, interval, text, boolean, name, boolean) IS
+'retire partitions older than keep (detach or drop) once no rollup needs them; a NOTICE says what the next run retires; force lets one run drop more than perfkit.retention_drop_max_share of the rows; a NULL keep removes the policy';
+
+CREATE FUNCTION perfkit.retention_preview(tbl regclass DEFAULT NULL)
+RETURNS TABLE (partitioned_table regclass, partition regclass, range_start text,
+			   range_end text, rows_estimate bigint, mode text, action text, blocked_by text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_retention_preview';
+
+COMMENT ON FUNCTION perfkit.retention_preview(regclass) IS
+'what the next run of retention would do to each partition past retention (of tbl, or of every table the caller owns): detach, drop or keep, and what keeps it';
 
 CREATE FUNCTION perfkit.run_maintenance(tbl regclass DEFAULT NULL)
 RETURNS TABLE (partitioned_table regclass, status text, created integer, moved bigint,

@@ -224,7 +224,8 @@ part_set_load(Oid parent, bool missing_ok)
 	if (part_exec_saved(&load_plan,
 						"SELECT column_name::text, every, premake, start, default_partition, "
 						"retention, retention_mode, archive_schema::text, require_rollups, "
-						"layout_digest, covered_from, covered_to, oldest_upper, default_rel "
+						"layout_digest, covered_from, covered_to, oldest_upper, default_rel, "
+						"retention_force "
 						"FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 						1, argtypes, values, NULL) == 0)
 	{
@@ -263,6 +264,7 @@ part_set_load(Oid parent, bool missing_ok)
 	set->drop = !isnull && strcmp(TextDatumGetCString(d), "drop") == 0;
 	set->archive_schema = SPI_getvalue(tup, desc, 8);
 	set->require_rollups = getbool(tup, desc, 9, true);
+	set->force = getbool(tup, desc, 15, false);
 	d = SPI_getbinval(tup, desc, 10, &isnull);
 	set->has_layout = !isnull;
 	if (!isnull)
@@ -675,9 +677,9 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	Oid			parent;
 	char	   *mode;
 	bool		require_rollups;
-	Oid			argtypes[5] = {OIDOID, INTERVALOID, TEXTOID, BOOLOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
+	Oid			argtypes[6] = {OIDOID, INTERVALOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', ' '};
 	Oid			save_userid;
 	int			save_sec;
 	int			save_nest;
@@ -734,13 +736,77 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	values[2] = CStringGetTextDatum(mode);
 	values[3] = BoolGetDatum(require_rollups);
+	values[5] = BoolGetDatum(!PG_ARGISNULL(5) && PG_GETARG_BOOL(5));
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	part_exec("UPDATE perfkit.partition_config SET retention = $2, "
 			  "retention_mode = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, "
-			  "require_rollups = $4, archive_schema = $5 "
+			  "require_rollups = $4, archive_schema = $5, retention_force = $6 "
 			  "WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-			  5, argtypes, values, nulls, false);
+			  6, argtypes, values, nulls, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
+
+	/* What the next run retires with this policy (retention_preview). */
+	if (!PG_ARGISNULL(1))
+	{
+		PkSet	   *set;
+		PkOwnerSave owner;
+		Oid			default_oid;
+		List	   *plan;
+		double		total;
+		double		rows = 0;
+		double		held_rows = 0;
+		int			retired = 0;
+		int			kept = 0;
+		int			held = 0;
+		ListCell   *lc;
+		StringInfoData names;
+		const char *verb;
+
+		CommandCounterIncrement();
+		set = part_set_load(parent, false);
+		verb = set->drop ? "drop" : "detach";
+		part_as_table_owner_begin(parent, &owner);
+		plan = part_retention_plan(set, part_layout_read(set, &default_oid), default_oid, &total);
+		part_as_table_owner_end(&owner);
+		initStringInfo(&names);
+		foreach(lc, plan)
+		{
+			PkRetireItem *item = lfirst(lc);
+
+			if (item->held_by_share)
+			{
+				held++;
+				held_rows += item->rows;
+				continue;
+			}
+			if (item->blockers != NIL)
+			{
+				kept++;
+				continue;
+			}
+			retired++;
+			rows += item->rows;
+			if (names.len > 0)
+				appendStringInfoString(&names, ", ");
+			appendStringInfoString(&names, get_rel_name(item->range.relid));
+		}
+		if (held > 0)
+			ereport(WARNING,
+					(errmsg("the next run of retention on table \"%s\" drops nothing: its %d partitions to drop hold about %.0f rows, %.0f%% of the table's",
+							get_rel_name(parent), held, held_rows,
+							total > 0 ? 100.0 * held_rows / total : 0.0),
+					 errdetail("A run drops at most perfkit.retention_drop_max_share (%.0f%%) of a table's rows.",
+							   100.0 * perfkit_retention_drop_max_share),
+					 errhint("Check keep; if it is meant, call perfkit.set_retention(..., force => true) to allow the next run.  perfkit.retention_preview('%s') lists the partitions.",
+							 get_rel_name(parent))));
+		else
+			ereport(NOTICE,
+					(errmsg("the next run of retention on table \"%s\" will %s %d partitions (about %.0f rows)%s",
+							get_rel_name(parent), verb, retired, rows,
+							kept > 0 ? psprintf(" and keep %d that rollups still need", kept) : ""),
+					 retired > 0 ? errdetail("To %s: %s.", verb, names.data) : 0,
+					 errhint("perfkit.retention_preview('%s') lists them.", get_rel_name(parent))));
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }
