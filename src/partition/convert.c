@@ -61,9 +61,14 @@
  *
  * Refused (clear errors): tables with inheritance, row-level security
  * forced on the owner (the copy would not see every row), a NOT VALID
- * check constraint that a row violates (the copy checks it), user
- * triggers, views or foreign keys of other tables that depend on it (all
- * listed), exclusion constraints, and unique keys whose key columns do
+ * check constraint that a row violates (the copy checks it), perfkit
+ * rollups on the table (their definitions, live views and triggers name
+ * it: moving them is the rollups room's, not done yet), user triggers
+ * that PostgreSQL does not allow on a partitioned table (tried on the
+ * copy at setup in a subtransaction rolled back, all named; the others
+ * are made on the copy at the swap, after the last rows are copied, so
+ * they fire on the table until then and never for the rows copied), views
+ * or foreign keys of other tables that depend on it (all listed), exclusion constraints, and unique keys whose key columns do
  * not contain the partition column (a partitioned table cannot enforce
  * them), unless unique_keys => 'extend': then each such primary key,
  * unique constraint or unique index is built on the copy with the
@@ -88,6 +93,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "utils/resowner.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
@@ -275,6 +281,144 @@ state_save(ConvState *st)
 }
 
 /*
+ * The definitions of relid's user triggers (not perfkit's own), as
+ * pg_get_triggerdef() writes them, with their enabled state: a list of
+ * "CREATE ... TRIGGER" strings and a parallel list of ALTER TABLE ...
+ * (DISABLE | ENABLE REPLICA | ENABLE ALWAYS) TRIGGER suffixes (NULL when
+ * enabled, the default), and their names.
+ */
+static void
+user_triggers(Oid relid, List **defs, List **states, List **names)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	uint64		n,
+				i;
+
+	*defs = *states = *names = NIL;
+	values[0] = ObjectIdGetDatum(relid);
+	n = part_exec("SELECT pg_catalog.pg_get_triggerdef(t.oid), "
+				  "CASE t.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' "
+				  "WHEN 'A' THEN 'ENABLE ALWAYS' END, t.tgname::text "
+				  "FROM pg_catalog.pg_trigger t "
+				  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
+				  "AND t.tgname NOT IN ('__perfkit_convert', '__perfkit_convert_truncate') "
+				  "ORDER BY t.tgname",
+				  1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		*defs = lappend(*defs, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		*states = lappend(*states, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		*names = lappend(*names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+	}
+}
+
+/*
+ * def (a trigger of the table qold) made on the table qnew instead:
+ * pg_get_triggerdef() writes " ON schema.table " with the name qualified
+ * as quote_qualified_identifier() does (search_path is pinned).
+ */
+static char *
+trigger_def_on(const char *def, const char *qold, const char *qnew)
+{
+	char	   *on = psprintf(" ON %s ", qold);
+	const char *p = strstr(def, on);
+
+	if (p == NULL)
+		elog(ERROR, "unexpected trigger definition: %s", def);
+	return psprintf("%.*s ON %s %s", (int) (p - def), def, qnew, p + strlen(on));
+}
+
+/*
+ * Run sql in a subtransaction that is rolled back whatever happens (a
+ * test): NULL if it ran, else why not (the error's detail, or message).
+ */
+static char *
+try_exec(const char *sql)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	char	   *volatile why = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		exec(sql);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		why = edata->detail ? edata->detail : edata->message;
+	}
+	PG_END_TRY();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return why;
+}
+
+/*
+ * Make relid's user triggers on newrel (after the copy: they must not fire
+ * on the rows copied), with their enabled state.  With dry_run, only try
+ * each in a subtransaction rolled back at once, and refuse, naming them
+ * all, those that PostgreSQL does not allow on a partitioned table (row
+ * triggers with transition tables, for instance), with its reason.
+ */
+static void
+copy_triggers(Oid relid, Oid newrel, bool dry_run)
+{
+	char	   *qold = qualified(relid);
+	char	   *qnew = qualified(newrel);
+	List	   *defs,
+			   *states,
+			   *names;
+	ListCell   *lc,
+			   *lc2,
+			   *lc3;
+	StringInfoData refused;
+	char	   *reason = NULL;
+
+	user_triggers(relid, &defs, &states, &names);
+	initStringInfo(&refused);
+	forthree(lc, defs, lc2, states, lc3, names)
+	{
+		char	   *def = trigger_def_on(lfirst(lc), qold, qnew);
+
+		if (!dry_run)
+		{
+			exec(def);
+			if (lfirst(lc2) != NULL)
+				exec(psprintf("ALTER TABLE %s %s TRIGGER %s", qnew, (char *) lfirst(lc2),
+							  quote_identifier(lfirst(lc3))));
+			continue;
+		}
+		{
+			char	   *why = try_exec(def);
+
+			if (why != NULL)
+			{
+				if (refused.len > 0)
+					appendStringInfoString(&refused, ", ");
+				appendStringInfoString(&refused, quote_identifier(lfirst(lc3)));
+				if (reason == NULL)
+					reason = why;
+			}
+		}
+	}
+	if (refused.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("triggers of table \"%s\" cannot be made on a partitioned table: %s",
+						get_rel_name(relid), refused.data),
+				 errdetail("%s", reason),
+				 errhint("Drop or change those triggers, convert the table, then create them again.")));
+}
+
+/*
  * Refuse what a conversion cannot carry over.  With extend, unique keys
  * that lack the partition column are announced (NOTICE) as widened by it
  * instead of refused.
@@ -311,13 +455,27 @@ check_convertible(Oid relid, const char *column, bool extend)
 				 errmsg("table \"%s\" forces row-level security on its owner", name),
 				 errdetail("The conversion reads the table as its owner, who would not see every row."),
 				 errhint("Run ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, convert the table, then FORCE it again.")));
-	what = query_text("SELECT t.tgname FROM pg_catalog.pg_trigger t "
-					  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal LIMIT 1", relid);
+	/*
+	 * The capture triggers of perfkit rollups: the rollup's definition,
+	 * live view and triggers name the table, and are the rollups room's
+	 * to move (not done yet).  User triggers are checked against the
+	 * partitioned copy in conversion_setup (copy_triggers).
+	 */
+	what = query_text("SELECT pg_catalog.string_agg(DISTINCT r.name, ', ') "
+					  "FROM perfkit.rollups r WHERE r.source = $1::pg_catalog.regclass "
+					  "HAVING count(*) > 0", relid);
+	if (what == NULL)
+		what = query_text("SELECT pg_catalog.string_agg(t.tgname, ', ') FROM pg_catalog.pg_trigger t "
+						  "JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
+						  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
+						  "AND p.proname = '_rollup_capture' HAVING count(*) > 0", relid);
 	if (what != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" has trigger \"%s\"", name, what),
-				 errhint("Drop its triggers, convert the table, then create them again.")));
+				 errmsg("table \"%s\" is the source of perfkit rollups: %s", name, what),
+				 errdetail("Converting a table that rollups capture changes from is not supported yet."),
+				 errhint("Do not drop the rollups' triggers (that would break them).  Convert the table before creating its rollups, "
+						 "or drop the rollups, convert the table and create them again (they are recomputed from the raw rows).")));
 	/*
 	 * Foreign keys of other tables: the swap drops the table they
 	 * reference, and a key widened by the partition column could not serve
@@ -501,6 +659,9 @@ conversion_setup(Oid relid, const char *column, const Interval *every, bool exte
 				  "PARTITION BY RANGE (%s)",
 				  qnew, qold, SRC_COLUMN, quote_identifier(column)));
 	newrel = get_relname_relid(newname, nsp);
+
+	/* User triggers PostgreSQL refuses on a partitioned table: refused now. */
+	copy_triggers(relid, newrel, true);
 
 	/* Foreign keys to other tables. */
 	{
@@ -1140,6 +1301,8 @@ conversion_swap(ConvState *st, const char *cols)
 	exec(psprintf("DROP TRIGGER __perfkit_convert ON %s", qold));
 	exec(psprintf("DROP TRIGGER __perfkit_convert_truncate ON %s", qold));
 	exec(psprintf("ALTER TABLE %s DROP COLUMN %s", qnew, SRC_COLUMN));
+	/* the user's triggers, from now on only */
+	copy_triggers(relid, newrel, false);
 
 	/* Statements that carry sequences, grants and the comment over. */
 	values[0] = ObjectIdGetDatum(relid);
