@@ -248,6 +248,19 @@ SELECT count(*) AS same_id FROM legacy WHERE id = 1;
 DROP TABLE legacy, legacy_expected, legacy_audit;
 DROP FUNCTION legacy_default_v(), legacy_count();
 
+-- DROP TABLE ... CASCADE of a table being converted leaves nothing
+-- behind: its copy, its conversion row, its log and the copy's set go.
+CREATE TABLE doomed (id bigserial PRIMARY KEY, at timestamptz NOT NULL);
+INSERT INTO doomed (at) SELECT now() - g * interval '1 hour' FROM generate_series(1, 2000) g;
+SELECT perfkit.convert_to_partitioned('doomed', 'at', '1 day', 200, 1, unique_keys => 'extend') > 0 AS copying;
+UPDATE doomed SET at = at + interval '1 second' WHERE id % 100 = 0;
+CREATE VIEW doomed_v AS SELECT * FROM doomed;
+DROP TABLE doomed CASCADE;
+SELECT to_regclass('doomed_partitioned') IS NULL AS copy_gone,
+	   (SELECT count(*) FROM perfkit.conversions) AS conversions,
+	   (SELECT count(*) FROM perfkit.partition_config WHERE parent::oid NOT IN (SELECT oid FROM pg_class)) AS stale_sets,
+	   (SELECT count(*) FROM pg_class WHERE relname LIKE 'doomed%') AS relations_left;
+
 RESET ROLE;
 SELECT count(*) AS log_rows FROM perfkit.convert_log;
 DROP TABLE trips, no_key_ts, viewed CASCADE;

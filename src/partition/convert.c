@@ -100,6 +100,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -1927,4 +1928,90 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(perfkit_partition_sql_drop);
+
+/*
+ * The sql_drop event trigger of the partitions room: when a table being
+ * converted is dropped (DROP TABLE ... CASCADE takes the capture trigger
+ * with it), its half-built copy is dropped (as its owner, restricted) and
+ * its conversion row and log go; when a partition set's table is
+ * dropped, its perfkit.partition_config row goes.  Perfkit's catalogs
+ * are written as the extension's owner.  Nothing happens while the
+ * extension itself is being dropped (its tables are gone).
+ */
+Datum
+perfkit_partition_sql_drop(PG_FUNCTION_ARGS)
+{
+	Oid			nsp;
+	uint64		n,
+				i;
+	List	   *tables = NIL;
+	List	   *copies = NIL;
+	ListCell   *lc,
+			   *lc2;
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nest;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("perfkit._partition_sql_drop() must be called as an event trigger")));
+	nsp = get_namespace_oid("perfkit", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("conversions", nsp)) ||
+		!OidIsValid(get_relname_relid("partition_config", nsp)))
+		PG_RETURN_VOID();
+
+	SPI_connect();
+	n = part_exec("SELECT c.\"table\"::pg_catalog.oid, c.new_table::pg_catalog.oid "
+				  "FROM perfkit.conversions c "
+				  "JOIN pg_catalog.pg_event_trigger_dropped_objects() d "
+				  "ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+				  "AND d.objid OPERATOR(pg_catalog.=) c.\"table\"::pg_catalog.oid",
+				  0, NULL, NULL, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		tables = lappend_oid(tables, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	 SPI_tuptable->tupdesc, 1, &isnull)));
+		copies = lappend_oid(copies, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	 SPI_tuptable->tupdesc, 2, &isnull)));
+	}
+	forboth(lc, tables, lc2, copies)
+	{
+		Oid			newrel = lfirst_oid(lc2);
+		Oid			argtypes[2] = {OIDOID, OIDOID};
+		Datum		values[2];
+
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(newrel)))
+		{
+			PkOwnerSave owner;
+
+			part_as_table_owner_begin(newrel, &owner);
+			exec(psprintf("DROP TABLE %s", qualified(newrel)));
+			part_as_table_owner_end(&owner);
+		}
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[1] = ObjectIdGetDatum(newrel);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+		part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				  2, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
+				  2, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $2",
+				  2, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
+	}
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+	part_exec("DELETE FROM perfkit.partition_config p "
+			  "USING pg_catalog.pg_event_trigger_dropped_objects() d "
+			  "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+			  "AND d.objid OPERATOR(pg_catalog.=) p.parent::pg_catalog.oid",
+			  0, NULL, NULL, NULL, false);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -240,6 +240,19 @@ AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
 COMMENT ON FUNCTION perfkit.convert_to_partitioned(regclass, name, interval, integer, integer, text) IS
 'turn a plain table into a table partitioned by range on a time column, copying rows in batches (committed by a background worker) while writers go on; resumable; unique_keys => ''extend'' widens unique keys that lack the column; returns the rows moved';
 
+/*
+ * Dropping a table being converted (DROP TABLE ... CASCADE) drops its
+ * half-built copy and its conversion state; dropping a partition set's
+ * table removes its row from perfkit.partition_config.
+ */
+CREATE FUNCTION perfkit._partition_sql_drop()
+RETURNS event_trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_partition_sql_drop';
+
+CREATE EVENT TRIGGER perfkit_partition_sql_drop ON sql_drop
+	EXECUTE FUNCTION perfkit._partition_sql_drop();
+
 -----------------------------------------------------------------------------
 -- Privileges
 -----------------------------------------------------------------------------
