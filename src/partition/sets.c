@@ -786,10 +786,14 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 			}
 			retired++;
 			rows += item->rows;
+			if (retired > 10)
+				continue;
 			if (names.len > 0)
 				appendStringInfoString(&names, ", ");
 			appendStringInfoString(&names, get_rel_name(item->range.relid));
 		}
+		if (retired > 10)
+			appendStringInfo(&names, " and %d more", retired - 10);
 		if (held > 0)
 			ereport(WARNING,
 					(errmsg("the next run of retention on table \"%s\" drops nothing: its %d partitions to drop hold about %.0f rows, %.0f%% of the table's",
