@@ -259,61 +259,61 @@ ROLLBACK;
 -- drop 9 partitions, 8010 of 8030 rows; more than
 -- perfkit.retention_drop_max_share (50%): the run drops nothing, and
 -- set_retention() says so at once.
-CREATE TABLE events (at timestamptz NOT NULL, v int) PARTITION BY RANGE (at);
-SELECT perfkit.partition_table('events', 'at', '1 day', 1, start => date_trunc('day', now()) - interval '10 days') AS created;
-INSERT INTO events
+CREATE TABLE ret_events (at timestamptz NOT NULL, v int) PARTITION BY RANGE (at);
+SELECT perfkit.partition_table('ret_events', 'at', '1 day', 1, start => date_trunc('day', now()) - interval '10 days') AS created;
+INSERT INTO ret_events
 SELECT date_trunc('day', now()) - d * interval '1 day' + g * interval '1 second', g
 FROM generate_series(3, 10) d, generate_series(1, 1000) g;
-INSERT INTO events
+INSERT INTO ret_events
 SELECT date_trunc('day', now()) - d * interval '1 day' + g * interval '1 minute', g
 FROM generate_series(0, 2) d, generate_series(1, 10) g;
 SET client_min_messages = notice;
-SELECT perfkit.set_retention('events', '1 day', 'drop');
+SELECT perfkit.set_retention('ret_events', '1 day', 'drop');
 SET client_min_messages = warning;
 -- The preview against the ground truth: the partitions whose range ended
 -- a day ago, their exact rows.
-CREATE TEMP TABLE preview AS SELECT * FROM perfkit.retention_preview('events');
+CREATE TEMP TABLE preview AS SELECT * FROM perfkit.retention_preview('ret_events');
 SELECT count(*) AS partitions, sum(rows_estimate) AS rows, bool_and(action = 'keep') AS all_kept,
 	   bool_and(mode = 'drop') AS drop_mode, min(blocked_by) AS blocked_by
 FROM preview;
 SELECT count(*) AS mismatches FROM (
 	(SELECT partition, range_start, range_end FROM preview
 	 EXCEPT SELECT partition, range_start, range_end FROM perfkit.partitions
-	 WHERE parent = 'events'::regclass AND NOT is_default AND range_end::timestamptz <= now() - interval '1 day')
+	 WHERE parent = 'ret_events'::regclass AND NOT is_default AND range_end::timestamptz <= now() - interval '1 day')
 	UNION ALL
 	(SELECT partition, range_start, range_end FROM perfkit.partitions
-	 WHERE parent = 'events'::regclass AND NOT is_default AND range_end::timestamptz <= now() - interval '1 day'
+	 WHERE parent = 'ret_events'::regclass AND NOT is_default AND range_end::timestamptz <= now() - interval '1 day'
 	 EXCEPT SELECT partition, range_start, range_end FROM preview)) x;
 SELECT count(*) AS wrong_estimates FROM preview p
-WHERE p.rows_estimate <> (SELECT count(*) FROM events e WHERE e.tableoid = p.partition);
+WHERE p.rows_estimate <> (SELECT count(*) FROM ret_events e WHERE e.tableoid = p.partition);
 -- The run does what the preview said: nothing dropped, all kept.
 SELECT status, retired, kept, detail ~ 'exceeds perfkit.retention_drop_max_share' AS says_why
-FROM perfkit.run_maintenance('events');
-SELECT count(*) AS rows FROM events;
+FROM perfkit.run_maintenance('ret_events');
+SELECT count(*) AS rows FROM ret_events;
 -- A share below the threshold (8 days: two partitions, 2000 rows) drops.
 SET client_min_messages = notice;
 \set VERBOSITY terse
-SELECT perfkit.set_retention('events', '8 days', 'drop');
+SELECT perfkit.set_retention('ret_events', '8 days', 'drop');
 \set VERBOSITY default
 SET client_min_messages = warning;
 TRUNCATE preview;
-INSERT INTO preview SELECT * FROM perfkit.retention_preview('events');
+INSERT INTO preview SELECT * FROM perfkit.retention_preview('ret_events');
 SELECT count(*) AS partitions, sum(rows_estimate) AS rows, bool_and(action = 'drop') AS all_dropped FROM preview;
-SELECT status, retired, kept FROM perfkit.run_maintenance('events');
+SELECT status, retired, kept FROM perfkit.run_maintenance('ret_events');
 SELECT count(*) AS previewed_left FROM preview p WHERE to_regclass(p.partition::text) IS NOT NULL;
-SELECT count(*) AS rows, (SELECT count(*) FROM preview) AS previewed FROM events;
+SELECT count(*) AS rows, (SELECT count(*) FROM preview) AS previewed FROM ret_events;
 -- force => true lets one run drop past the share, then is used up.
 SET client_min_messages = notice;
 \set VERBOSITY terse
-SELECT perfkit.set_retention('events', '1 day', 'drop', force => true);
+SELECT perfkit.set_retention('ret_events', '1 day', 'drop', force => true);
 \set VERBOSITY default
 SET client_min_messages = warning;
 SELECT count(*) AS partitions, sum(rows_estimate) AS rows, bool_and(action = 'drop') AS all_dropped
-FROM perfkit.retention_preview('events');
-SELECT status, retired, kept FROM perfkit.run_maintenance('events');
-SELECT count(*) AS rows FROM events;
-SELECT retention_force FROM perfkit.partition_config WHERE parent = 'events'::regclass;
-DROP TABLE events, preview;
+FROM perfkit.retention_preview('ret_events');
+SELECT status, retired, kept FROM perfkit.run_maintenance('ret_events');
+SELECT count(*) AS rows FROM ret_events;
+SELECT retention_force FROM perfkit.partition_config WHERE parent = 'ret_events'::regclass;
+DROP TABLE ret_events, preview;
 DELETE FROM perfkit.partition_config WHERE parent::oid NOT IN (SELECT oid FROM pg_class);
 
 -- A NULL keep removes the policy.
