@@ -15,6 +15,14 @@
  * timestamp and date keys, as that function expects; an unbounded lower
  * end is passed as -infinity.
  *
+ * What a run will do is planned first (part_retention_plan), and the same
+ * plan is what perfkit.retention_preview() and set_retention()'s NOTICE
+ * show, so the preview is what the run does.  In drop mode, when the
+ * partitions to drop hold more than perfkit.retention_drop_max_share of
+ * the table's estimated rows (reltuples, or a count for a partition never
+ * analyzed), the run drops none of them unless set_retention(...,
+ * force => true) allowed it; the first run that drops with it clears it.
+ *
  * DETACH PARTITION needs ACCESS EXCLUSIVE on the parent (DETACH ...
  * CONCURRENTLY cannot run inside a transaction, nor at all when the set
  * has a default partition); maintenance.c takes it with lock_timeout.
