@@ -49,6 +49,11 @@ SELECT perfkit.partition_table('readings', 'at', '1 month', -1);
 CREATE TABLE plain (at timestamptz);
 SELECT perfkit.partition_table('plain', 'at', '1 month');
 \echo :LAST_ERROR_SQLSTATE
+-- A new user's table with a surrogate key: the hint names the way out.
+CREATE TABLE plain_keyed (id bigserial PRIMARY KEY, at timestamptz NOT NULL);
+SELECT perfkit.partition_table('plain_keyed', 'at', '1 month');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE plain_keyed;
 CREATE TABLE by_list (at timestamptz, kind text) PARTITION BY LIST (kind);
 SELECT perfkit.partition_table('by_list', 'at', '1 month');
 \echo :LAST_ERROR_SQLSTATE
@@ -187,6 +192,25 @@ WHERE p.parent = 'by_date'::regclass;
 -- Re-registering changes the settings and keeps the partitions.
 SELECT perfkit.partition_table('by_date', 'd', '7 days', 3, brin => true) AS created;
 SELECT "interval", premake, partitions FROM perfkit.partition_sets WHERE "table" = 'by_date'::regclass;
+-- Re-calling with some arguments changes only those: start, the default
+-- partition and brin keep their values (start moves only when given).
+CREATE TABLE recall (at timestamp NOT NULL, n int) PARTITION BY RANGE (at);
+SELECT perfkit.partition_table('recall', 'at', '1 hour', 2, start => now() - interval '3 hours',
+							   default_partition => false, brin => true) AS created;
+CREATE TEMP TABLE recall_before AS
+SELECT start, premake, default_partition, brin FROM perfkit.partition_config WHERE parent = 'recall'::regclass;
+SELECT perfkit.partition_table('recall', 'at', '1 hour', premake => 3) AS created;
+SELECT c.start = b.start AS start_kept, c.premake AS premake,
+	   NOT c.default_partition AS no_default_kept, c.brin AS brin_kept,
+	   (SELECT count(*) FROM perfkit.partitions WHERE parent = 'recall'::regclass AND is_default) AS defaults
+FROM perfkit.partition_config c, recall_before b WHERE c.parent = 'recall'::regclass;
+-- Moving start on purpose: give it.
+SELECT perfkit.partition_table('recall', 'at', '1 hour', start => now() - interval '5 hours') AS created;
+SELECT c.start < b.start AS start_moved, c.premake FROM perfkit.partition_config c, recall_before b
+WHERE c.parent = 'recall'::regclass;
+DROP TABLE recall_before;
+DROP TABLE recall;
+DELETE FROM perfkit.partition_config WHERE parent::oid NOT IN (SELECT oid FROM pg_class);
 
 -- Retention.
 SELECT perfkit.set_retention('readings', '1 month', 'shred');
@@ -230,6 +254,68 @@ SELECT perfkit.set_retention('ticks', '1 hour', 'drop', false);
 SELECT status, retired, kept FROM perfkit.run_maintenance('ticks');
 SELECT count(*) AS partitions_left FROM perfkit.partitions WHERE parent = 'ticks'::regclass;
 ROLLBACK;
+-- Retention you can see before it acts.  Daily partitions, most rows in
+-- the old ones: keep '1 day' (a typo for '1 year') in drop mode would
+-- drop 9 partitions, 8010 of 8030 rows; more than
+-- perfkit.retention_drop_max_share (50%): the run drops nothing, and
+-- set_retention() says so at once.
+CREATE TABLE ret_events (at timestamptz NOT NULL, v int) PARTITION BY RANGE (at);
+SELECT perfkit.partition_table('ret_events', 'at', '1 day', 1, start => date_trunc('day', now()) - interval '10 days') AS created;
+INSERT INTO ret_events
+SELECT date_trunc('day', now()) - d * interval '1 day' + g * interval '1 second', g
+FROM generate_series(3, 10) d, generate_series(1, 1000) g;
+INSERT INTO ret_events
+SELECT date_trunc('day', now()) - d * interval '1 day' + g * interval '1 minute', g
+FROM generate_series(0, 2) d, generate_series(1, 10) g;
+SET client_min_messages = notice;
+SELECT perfkit.set_retention('ret_events', '1 day', 'drop');
+SET client_min_messages = warning;
+-- The preview against the ground truth: the partitions whose range ended
+-- a day ago, their exact rows.
+CREATE TEMP TABLE preview AS SELECT * FROM perfkit.retention_preview('ret_events');
+SELECT count(*) AS partitions, sum(rows_estimate) AS rows, bool_and(action = 'keep') AS all_kept,
+	   bool_and(mode = 'drop') AS drop_mode, min(blocked_by) AS blocked_by
+FROM preview;
+SELECT count(*) AS mismatches FROM (
+	(SELECT partition, range_start, range_end FROM preview
+	 EXCEPT SELECT partition, range_start, range_end FROM perfkit.partitions
+	 WHERE parent = 'ret_events'::regclass AND NOT is_default AND range_end::timestamptz <= now() - interval '1 day')
+	UNION ALL
+	(SELECT partition, range_start, range_end FROM perfkit.partitions
+	 WHERE parent = 'ret_events'::regclass AND NOT is_default AND range_end::timestamptz <= now() - interval '1 day'
+	 EXCEPT SELECT partition, range_start, range_end FROM preview)) x;
+SELECT count(*) AS wrong_estimates FROM preview p
+WHERE p.rows_estimate <> (SELECT count(*) FROM ret_events e WHERE e.tableoid = p.partition);
+-- The run does what the preview said: nothing dropped, all kept.
+SELECT status, retired, kept, detail ~ 'exceeds perfkit.retention_drop_max_share' AS says_why
+FROM perfkit.run_maintenance('ret_events');
+SELECT count(*) AS rows FROM ret_events;
+-- A share below the threshold (8 days: two partitions, 2000 rows) drops.
+SET client_min_messages = notice;
+\set VERBOSITY terse
+SELECT perfkit.set_retention('ret_events', '8 days', 'drop');
+\set VERBOSITY default
+SET client_min_messages = warning;
+TRUNCATE preview;
+INSERT INTO preview SELECT * FROM perfkit.retention_preview('ret_events');
+SELECT count(*) AS partitions, sum(rows_estimate) AS rows, bool_and(action = 'drop') AS all_dropped FROM preview;
+SELECT status, retired, kept FROM perfkit.run_maintenance('ret_events');
+SELECT count(*) AS previewed_left FROM preview p WHERE to_regclass(p.partition::text) IS NOT NULL;
+SELECT count(*) AS rows, (SELECT count(*) FROM preview) AS previewed FROM ret_events;
+-- force => true lets one run drop past the share, then is used up.
+SET client_min_messages = notice;
+\set VERBOSITY terse
+SELECT perfkit.set_retention('ret_events', '1 day', 'drop', force => true);
+\set VERBOSITY default
+SET client_min_messages = warning;
+SELECT count(*) AS partitions, sum(rows_estimate) AS rows, bool_and(action = 'drop') AS all_dropped
+FROM perfkit.retention_preview('ret_events');
+SELECT status, retired, kept FROM perfkit.run_maintenance('ret_events');
+SELECT count(*) AS rows FROM ret_events;
+SELECT retention_force FROM perfkit.partition_config WHERE parent = 'ret_events'::regclass;
+DROP TABLE ret_events, preview;
+DELETE FROM perfkit.partition_config WHERE parent::oid NOT IN (SELECT oid FROM pg_class);
+
 -- A NULL keep removes the policy.
 SELECT perfkit.set_retention('ticks', NULL);
 SELECT retention IS NULL AS no_retention FROM perfkit.partition_sets WHERE "table" = 'ticks'::regclass;

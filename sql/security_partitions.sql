@@ -382,5 +382,22 @@ INSERT INTO sp_m.spam SELECT generate_series(1, 3);
 RESET ROLE;
 SELECT count(*) AS logged FROM perfkit.convert_log WHERE relid = 'sp_m.spam'::regclass;
 
+-- The retention preview: another role's table is refused, a role's own
+-- list holds only its tables, and a superuser's preview of her table
+-- reads it as her (what counts its rows runs as its owner).
+SET ROLE sp_bob;
+SELECT * FROM perfkit.retention_preview('sp_a.ev');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS bobs_preview FROM perfkit.retention_preview();
+SELECT perfkit.set_retention('sp_a.ev', '1 day', 'drop');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SET ROLE sp_mallory;
+TRUNCATE sp_m.who;
+RESET ROLE;
+SELECT count(*) >= 0 AS previewed FROM perfkit.retention_preview('sp_m.ev');
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sp_mallory';
+SELECT count(*) AS ran_as_other FROM sp_m.who WHERE who <> 'sp_mallory';
+
 DROP SCHEMA sp_m, sp_a CASCADE;
 DROP ROLE sp_mallory, sp_alice, sp_bob;

@@ -70,6 +70,7 @@ typedef struct PkSet
 	bool		drop;			/* retention mode: drop, else detach */
 	char	   *archive_schema; /* NULL: detached tables stay in place */
 	bool		require_rollups;
+	bool		force;			/* the next run may drop past retention_drop_max_share */
 	/* what the last full run found (fast path of a run with nothing to do) */
 	bool		has_layout;
 	uint64		layout_digest;
@@ -158,7 +159,7 @@ extern void part_rel_checksum(Oid relid, List *colnames, Snapshot snap,
 /* convert.c */
 extern void part_conversion_lock(Oid relid, bool session);
 extern int64 part_convert_run(Oid relid, const char *column, const Interval *every,
-							  int batch_rows, int max_batches);
+							  int batch_rows, int max_batches, char unique_keys);
 
 /* convert_worker.c */
 extern PGDLLEXPORT void perfkit_convert_worker_main(Datum main_arg);
@@ -170,8 +171,24 @@ extern bool part_default_has_movable(PkSet *set, Oid default_oid);
 extern bool part_default_never_written(Oid default_oid);
 
 /* retention.c */
+
+/* A partition past retention: what the next run does with it. */
+typedef struct PkRetireItem
+{
+	PkRange		range;
+	double		rows;			/* estimated: reltuples, else counted */
+	List	   *blockers;		/* why it is kept (strings); NIL: retired */
+	bool		held_by_share;	/* kept only by retention_drop_max_share */
+} PkRetireItem;
+
+/* GUC perfkit.retention_drop_max_share (a fraction, 0..1) */
+extern double perfkit_retention_drop_max_share;
+
+extern List *part_retention_plan(PkSet *set, List *ranges, Oid default_oid,
+								 double *total_rows);
 extern int64 part_retention_cutoff(PkSet *set);
-extern void part_apply_retention(PkSet *set, List *ranges, PkRunResult *res);
+extern void part_apply_retention(PkSet *set, List *ranges, Oid default_oid,
+								 PkRunResult *res);
 extern List *part_rollup_blockers(PkSet *set, int64 lo, int64 hi);
 
 /* maintenance.c */

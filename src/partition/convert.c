@@ -61,9 +61,25 @@
  *
  * Refused (clear errors): tables with inheritance, row-level security
  * forced on the owner (the copy would not see every row), a NOT VALID
- * check constraint that a row violates (the copy checks it), user triggers, views or foreign keys that depend on them, and unique
- * keys that do not contain the partition column (a partitioned table
- * cannot enforce them).  A rewrite of T while the conversion runs
+ * check constraint that a row violates (the copy checks it), perfkit
+ * rollups on the table (their definitions, live views and triggers name
+ * it: moving them is the rollups room's, not done yet), user triggers
+ * that PostgreSQL does not allow on a partitioned table (tried on the
+ * copy at setup in a subtransaction rolled back, all named; the others
+ * are made on the copy at the swap, after the last rows are copied, so
+ * they fire on the table until then and never for the rows copied), views
+ * or foreign keys of other tables that depend on it (all listed), exclusion constraints, and unique keys whose key columns do
+ * not contain the partition column (a partitioned table cannot enforce
+ * them), unless unique_keys => 'extend': then each such primary key,
+ * unique constraint or unique index is built on the copy with the
+ * partition column appended to its key columns (a NOTICE says so; the
+ * choice is kept in perfkit.conversions for the resumed calls).
+ *
+ * Names.  After the swap the table, its indexes and constraints take the
+ * old table's names; partitions take perfkit's names (part_partition_name,
+ * table_default); the partitions' indexes and the identity sequences take
+ * the names PostgreSQL would have chosen had the table been created
+ * partitioned (rename_partition_indexes).  A rewrite of T while the conversion runs
  * (VACUUM FULL, CLUSTER) changes the tids and is detected; TRUNCATE is
  * refused by the trigger.  Column privileges and reloptions are not
  * carried over.
@@ -77,11 +93,14 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "utils/resowner.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -122,6 +141,7 @@ typedef struct ConvState
 	int64		rows_copied;
 	Oid			relfilenode;
 	bool		loading;		/* phase 'loading': the copy has no indexes yet */
+	bool		extend;			/* unique_keys 'extend': widen keys by the column */
 } ConvState;
 
 static char *
@@ -217,7 +237,7 @@ state_load(Oid relid, MemoryContext mcxt)
 
 	values[0] = ObjectIdGetDatum(relid);
 	if (part_exec("SELECT new_table::oid, column_name::text, every, watermark, rows_copied, "
-				  "relfilenode::oid, phase = 'loading' "
+				  "relfilenode::oid, phase = 'loading', unique_keys = 'extend' "
 				  "FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 				  1, argtypes, values, NULL, false) == 0)
 		return NULL;
@@ -233,6 +253,7 @@ state_load(Oid relid, MemoryContext mcxt)
 	st->rows_copied = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
 	st->relfilenode = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
 	st->loading = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+	st->extend = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 	MemoryContextSwitchTo(old);
 	return st;
 }
@@ -260,9 +281,151 @@ state_save(ConvState *st)
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 }
 
-/* Refuse what a conversion cannot carry over. */
+/*
+ * The definitions of relid's user triggers (not perfkit's own), as
+ * pg_get_triggerdef() writes them, with their enabled state: a list of
+ * "CREATE ... TRIGGER" strings and a parallel list of ALTER TABLE ...
+ * (DISABLE | ENABLE REPLICA | ENABLE ALWAYS) TRIGGER suffixes (NULL when
+ * enabled, the default), and their names.
+ */
 static void
-check_convertible(Oid relid, const char *column)
+user_triggers(Oid relid, List **defs, List **states, List **names)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	uint64		n,
+				i;
+
+	*defs = *states = *names = NIL;
+	values[0] = ObjectIdGetDatum(relid);
+	n = part_exec("SELECT pg_catalog.pg_get_triggerdef(t.oid), "
+				  "CASE t.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' "
+				  "WHEN 'A' THEN 'ENABLE ALWAYS' END, t.tgname::text "
+				  "FROM pg_catalog.pg_trigger t "
+				  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
+				  "AND t.tgname NOT IN ('__perfkit_convert', '__perfkit_convert_truncate') "
+				  "ORDER BY t.tgname",
+				  1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		*defs = lappend(*defs, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		*states = lappend(*states, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		*names = lappend(*names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+	}
+}
+
+/*
+ * def (a trigger of the table qold) made on the table qnew instead:
+ * pg_get_triggerdef() writes " ON schema.table " with the name qualified
+ * as quote_qualified_identifier() does (search_path is pinned).
+ */
+static char *
+trigger_def_on(const char *def, const char *qold, const char *qnew)
+{
+	char	   *on = psprintf(" ON %s ", qold);
+	const char *p = strstr(def, on);
+
+	if (p == NULL)
+		elog(ERROR, "unexpected trigger definition: %s", def);
+	return psprintf("%.*s ON %s %s", (int) (p - def), def, qnew, p + strlen(on));
+}
+
+/*
+ * Run sql in a subtransaction that is rolled back whatever happens (a
+ * test): NULL if it ran, else why not (the error's detail, or message).
+ */
+static char *
+try_exec(const char *sql)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	char	   *volatile why = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		exec(sql);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		why = edata->detail ? edata->detail : edata->message;
+	}
+	PG_END_TRY();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return why;
+}
+
+/*
+ * Make relid's user triggers on newrel (after the copy: they must not fire
+ * on the rows copied), with their enabled state.  With dry_run, only try
+ * each in a subtransaction rolled back at once, and refuse, naming them
+ * all, those that PostgreSQL does not allow on a partitioned table (row
+ * triggers with transition tables, for instance), with its reason.
+ */
+static void
+copy_triggers(Oid relid, Oid newrel, bool dry_run)
+{
+	char	   *qold = qualified(relid);
+	char	   *qnew = qualified(newrel);
+	List	   *defs,
+			   *states,
+			   *names;
+	ListCell   *lc,
+			   *lc2,
+			   *lc3;
+	StringInfoData refused;
+	char	   *reason = NULL;
+
+	user_triggers(relid, &defs, &states, &names);
+	initStringInfo(&refused);
+	forthree(lc, defs, lc2, states, lc3, names)
+	{
+		char	   *def = trigger_def_on(lfirst(lc), qold, qnew);
+
+		if (!dry_run)
+		{
+			exec(def);
+			if (lfirst(lc2) != NULL)
+				exec(psprintf("ALTER TABLE %s %s TRIGGER %s", qnew, (char *) lfirst(lc2),
+							  quote_identifier(lfirst(lc3))));
+			continue;
+		}
+		{
+			char	   *why = try_exec(def);
+
+			if (why != NULL)
+			{
+				if (refused.len > 0)
+					appendStringInfoString(&refused, ", ");
+				appendStringInfoString(&refused, quote_identifier(lfirst(lc3)));
+				if (reason == NULL)
+					reason = why;
+			}
+		}
+	}
+	if (refused.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("triggers of table \"%s\" cannot be made on a partitioned table: %s",
+						get_rel_name(relid), refused.data),
+				 errdetail("%s", reason),
+				 errhint("Drop or change those triggers, convert the table, then create them again.")));
+}
+
+/*
+ * Refuse what a conversion cannot carry over.  With extend, unique keys
+ * that lack the partition column are announced (NOTICE) as widened by it
+ * instead of refused.
+ */
+static void
+check_convertible(Oid relid, const char *column, bool extend)
 {
 	char	   *name = get_rel_name(relid);
 	char	   *what;
@@ -293,20 +456,51 @@ check_convertible(Oid relid, const char *column)
 				 errmsg("table \"%s\" forces row-level security on its owner", name),
 				 errdetail("The conversion reads the table as its owner, who would not see every row."),
 				 errhint("Run ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, convert the table, then FORCE it again.")));
-	what = query_text("SELECT t.tgname FROM pg_catalog.pg_trigger t "
-					  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal LIMIT 1", relid);
+	/*
+	 * The capture triggers of perfkit rollups: the rollup's definition,
+	 * live view and triggers name the table, and are the rollups room's
+	 * to move (not done yet).  User triggers are checked against the
+	 * partitioned copy in conversion_setup (copy_triggers).
+	 */
+	what = query_text("SELECT pg_catalog.string_agg(DISTINCT r.name, ', ') "
+					  "FROM perfkit.rollups r WHERE r.source = $1::pg_catalog.regclass "
+					  "HAVING count(*) > 0", relid);
+	if (what == NULL)
+		what = query_text("SELECT pg_catalog.string_agg(t.tgname, ', ') FROM pg_catalog.pg_trigger t "
+						  "JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
+						  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
+						  "AND p.proname = '_rollup_capture' HAVING count(*) > 0", relid);
 	if (what != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" has trigger \"%s\"", name, what),
-				 errhint("Drop its triggers, convert the table, then create them again.")));
+				 errmsg("table \"%s\" is the source of perfkit rollups: %s", name, what),
+				 errdetail("Converting a table that rollups capture changes from is not supported yet."),
+				 errhint("Do not drop the rollups' triggers (that would break them).  Convert the table before creating its rollups, "
+						 "or drop the rollups, convert the table and create them again (they are recomputed from the raw rows).")));
+	/*
+	 * Foreign keys of other tables: the swap drops the table they
+	 * reference, and a key widened by the partition column could not serve
+	 * them as they are.  Refused, listing every one.
+	 */
+	what = query_text("SELECT pg_catalog.string_agg(pg_catalog.format('%I on %s', c.conname, "
+					  "c.conrelid::regclass), ', ' ORDER BY c.conrelid::regclass::text, c.conname) "
+					  "FROM pg_catalog.pg_constraint c "
+					  "WHERE c.confrelid = $1 AND c.contype = 'f' HAVING count(*) > 0", relid);
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("foreign keys of other tables reference table \"%s\": %s", name, what),
+				 errdetail("The swap drops the referenced table, and a unique key widened by the partition column could not serve them as they are."),
+				 errhint("Drop those foreign keys, convert the table, then create them again (on a key that contains column \"%s\").",
+						 column)));
 	what = query_text("SELECT c.conname FROM pg_catalog.pg_constraint c "
-					  "WHERE c.confrelid = $1 AND c.contype = 'f' LIMIT 1", relid);
+					  "WHERE c.conrelid = $1 AND c.contype = 'x' LIMIT 1", relid);
 	if (what != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("foreign key \"%s\" references table \"%s\"", what, name),
-				 errhint("Drop the foreign keys that reference the table, convert it, then create them again.")));
+				 errmsg("table \"%s\" has exclusion constraint \"%s\"", name, what),
+				 errdetail("PostgreSQL 15 does not support exclusion constraints on partitioned tables."),
+				 errhint("Drop the constraint, convert the table, then enforce it on each partition.")));
 	what = query_text("SELECT DISTINCT r.ev_class::regclass::text FROM pg_catalog.pg_depend d "
 					  "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
 					  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
@@ -357,30 +551,76 @@ check_convertible(Oid relid, const char *column)
 						 errhint("Fix those rows and run ALTER TABLE ... VALIDATE CONSTRAINT, or drop the constraint, then convert the table.")));
 		}
 	}
+	/*
+	 * Unique keys (constraints or indexes) whose key columns lack the
+	 * partition column: a partitioned table cannot enforce them.  Refused,
+	 * or with extend widened by that column (build_indexes).
+	 */
 	{
 		Oid			argtypes[2] = {OIDOID, TEXTOID};
 		Datum		values[2];
+		uint64		n,
+					i;
 
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = CStringGetTextDatum(column);
-		if (part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+		n = part_exec("SELECT c.relname, coalesce(k.contype, 'i'), "
+					  "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY x.n) "
+					  " FROM pg_catalog.unnest((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
+					  " WITH ORDINALITY x(attnum, n) "
+					  " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum), "
+					  "i.indexprs IS NOT NULL "
+					  "FROM pg_catalog.pg_index i "
 					  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-					  "WHERE i.indrelid = $1 AND i.indisunique AND NOT EXISTS ("
+					  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
+					  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u') "
+					  "WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND NOT EXISTS ("
 					  " SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 "
-					  " AND a.attname = $2 AND a.attnum = ANY (i.indkey))",
-					  2, argtypes, values, NULL, false) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("unique index \"%s\" of table \"%s\" does not contain column \"%s\"",
-							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-							name, column),
-					 errdetail("A partitioned table can enforce only unique keys that contain the partition column.")));
+					  " AND a.attname = $2 "
+					  " AND a.attnum = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1])) "
+					  "ORDER BY i.indexrelid",
+					  2, argtypes, values, NULL, false);
+		for (i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			char	   *idx = SPI_getvalue(tup, desc, 1);
+			char	   *kind = SPI_getvalue(tup, desc, 2);
+			char	   *keys = SPI_getvalue(tup, desc, 3);
+			bool		isnull;
+			bool		exprs = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+			const char *what_key = kind[0] == 'p' ? "primary key" :
+				kind[0] == 'u' ? "unique constraint" : "unique index";
+
+			if (!extend)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("%s \"%s\" of table \"%s\" does not contain column \"%s\"",
+								what_key, idx, name, column),
+						 errdetail("A partitioned table can enforce only unique keys that contain the partition column."),
+						 errhint("Call perfkit.convert_to_partitioned(..., unique_keys => 'extend') to add column \"%s\" to such keys "
+								 "(values drawn from a sequence then stay unique by the sequence alone), "
+								 "or replace the key by one that contains the column before converting.",
+								 column)));
+			if (exprs)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("unique index \"%s\" of table \"%s\" has expressions and does not contain column \"%s\"",
+								idx, name, column),
+						 errhint("Replace it by an index on (..., %s), then convert the table.",
+								 quote_identifier(column))));
+			ereport(NOTICE,
+					(errmsg("%s \"%s\" of table \"%s\" becomes (%s, %s) on the partitioned table",
+							what_key, idx, name, keys, quote_identifier(column)),
+					 errdetail("No index then enforces that (%s) alone is unique: values a sequence or an identity draws stay unique, values written by hand may repeat at another %s.",
+							   keys, quote_identifier(column))));
+		}
 	}
 }
 
 /* Setup: the new table, its partitions and the capture trigger. */
 static void
-conversion_setup(Oid relid, const char *column, const Interval *every)
+conversion_setup(Oid relid, const char *column, const Interval *every, bool extend)
 {
 	char	   *name = get_rel_name(relid);
 	Oid			nsp = get_rel_namespace(relid);
@@ -399,7 +639,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 	int			save_sec;
 	int			save_nest;
 
-	check_convertible(relid, column);
+	check_convertible(relid, column, extend);
 	part_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
 
 	/* Writers in flight finish first; new ones fire the trigger. */
@@ -420,6 +660,9 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 				  "PARTITION BY RANGE (%s)",
 				  qnew, qold, SRC_COLUMN, quote_identifier(column)));
 	newrel = get_relname_relid(newname, nsp);
+
+	/* User triggers PostgreSQL refuses on a partitioned table: refused now. */
+	copy_triggers(relid, newrel, true);
 
 	/* Foreign keys to other tables. */
 	{
@@ -476,21 +719,22 @@ conversion_setup(Oid relid, const char *column, const Interval *every)
 				  "FOR EACH STATEMENT EXECUTE FUNCTION perfkit._convert_capture()", qold));
 
 	{
-		Oid			argtypes[4] = {OIDOID, OIDOID, TEXTOID, INTERVALOID};
-		Datum		values[4];
+		Oid			argtypes[5] = {OIDOID, OIDOID, TEXTOID, INTERVALOID, TEXTOID};
+		Datum		values[5];
 
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = ObjectIdGetDatum(newrel);
 		values[2] = CStringGetTextDatum(column);
 		values[3] = IntervalPGetDatum(every);
+		values[4] = CStringGetTextDatum(extend ? "extend" : "refuse");
 		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 		part_exec("INSERT INTO perfkit.conversions (\"table\", new_table, column_name, every, "
-				  "relfilenode, phase, watermark, rows_copied, blocks_total) "
+				  "relfilenode, phase, watermark, rows_copied, blocks_total, unique_keys) "
 				  "SELECT $1::regclass, $2::regclass, $3, $4, c.relfilenode, 'loading', 0, 0, "
 				  "pg_catalog.pg_relation_size($1::regclass) / "
-				  "pg_catalog.current_setting('block_size')::bigint "
+				  "pg_catalog.current_setting('block_size')::bigint, $5 "
 				  "FROM pg_catalog.pg_class c WHERE c.oid = $1",
-				  4, argtypes, values, NULL, false);
+				  5, argtypes, values, NULL, false);
 		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 }
@@ -738,6 +982,44 @@ nblocks(Oid relid)
 }
 
 /*
+ * def with ", column" added at the end of its first parenthesized list at
+ * or after offset from: the key columns of "PRIMARY KEY (...)", "UNIQUE
+ * [NULLS NOT DISTINCT] (...) [INCLUDE (...)]" or "btree (...) [INCLUDE
+ * (...)] [WHERE ...]" as pg_get_constraintdef() and pg_get_indexdef()
+ * write them (quoted identifiers and literals skipped over).
+ */
+static char *
+widen_key_list(const char *def, int from, const char *column)
+{
+	const char *p = def + from;
+	int			depth = 0;
+
+	while (*p && *p != '(')
+		p++;
+	for (; *p; p++)
+	{
+		if (*p == '"' || *p == '\'')
+		{
+			char		q = *p;
+
+			for (p++; *p && (*p != q || p[1] == q); p++)
+				if (*p == q)
+					p++;
+			if (!*p)
+				break;
+			continue;
+		}
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return psprintf("%.*s, %s%s", (int) (p - def), def,
+							quote_identifier(column), p);
+	}
+	elog(ERROR, "unexpected key definition: %s", def);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
  * Index the copy, once every row of the table has been copied once: the
  * summary index on the origin tid first (when needed), then the writes
  * logged so far are synced (the copy is then the table as of one
@@ -753,8 +1035,8 @@ build_indexes(ConvState *st, const char *cols)
 {
 	char	   *qold = qualified(st->relid);
 	char	   *qnew = qualified(st->newrel);
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {OIDOID, INT2OID};
+	Datum		values[2];
 	List	   *stmts = NIL;
 	ListCell   *lc;
 	bool		has_key_index;
@@ -790,14 +1072,16 @@ build_indexes(ConvState *st, const char *cols)
 	}
 
 	values[0] = ObjectIdGetDatum(st->relid);
+	values[1] = Int16GetDatum(get_attnum(st->relid, st->column));
 	n = part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
-				  "pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid) "
+				  "pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid), "
+				  "$2 = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
 				  "FROM pg_catalog.pg_index i "
 				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 				  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
 				  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
 				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
-				  1, argtypes, values, NULL, false);
+				  2, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -807,12 +1091,17 @@ build_indexes(ConvState *st, const char *cols)
 		bool		unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
 		bool		constraint = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		char	   *def = SPI_getvalue(tup, desc, 4);
+		bool		widen = st->extend &&
+			!DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		char	   *prefix;
 
 		if (constraint)
 		{
-			stmts = lappend(stmts, psprintf("ALTER TABLE %s ADD %s", qnew,
-											SPI_getvalue(tup, desc, 5)));
+			char	   *cdef = SPI_getvalue(tup, desc, 5);
+
+			if (unique && widen)
+				cdef = widen_key_list(cdef, 0, st->column);
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ADD %s", qnew, cdef));
 			continue;
 		}
 
@@ -825,13 +1114,115 @@ build_indexes(ConvState *st, const char *cols)
 						  quote_identifier(idxname), qold);
 		if (strncmp(def, prefix, strlen(prefix)) != 0)
 			elog(ERROR, "unexpected definition of index \"%s\": %s", idxname, def);
+		def = def + strlen(prefix);
+		if (unique && widen)
+			def = widen_key_list(def, 0, st->column);
 		stmts = lappend(stmts, psprintf("CREATE %sINDEX ON %s USING %s", unique ? "UNIQUE " : "",
-										qnew, def + strlen(prefix)));
+										qnew, def));
 	}
 	foreach(lc, stmts)
 		exec(lfirst(lc));
 	st->loading = false;
 	state_save(st);
+}
+
+/*
+ * Rename the indexes of partition partoid to the names PostgreSQL gives
+ * the indexes it makes on a partition of a partitioned table (what
+ * ChooseIndexName() in indexcmds.c does): the partition's name, its
+ * columns ("expr" for an expression, numbered when repeated) joined by
+ * "_", and "pkey", "key" (unique constraint), "excl" or "idx", numbered
+ * when taken.  The copy's partitions got their index names while they
+ * still had the copy's name.
+ */
+static void
+rename_partition_indexes(Oid partoid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	Oid			nsp = get_rel_namespace(partoid);
+	char	   *partname = get_rel_name(partoid);
+	List	   *renames = NIL;
+	ListCell   *lc;
+	uint64		n,
+				i;
+
+	values[0] = ObjectIdGetDatum(partoid);
+	n = part_exec("SELECT i.indexrelid, c.relname, coalesce(k.contype, 'i'), "
+				  "(SELECT pg_catalog.array_agg(coalesce(a.attname::text, 'expr') ORDER BY x.n) "
+				  " FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY x(attnum, n) "
+				  " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
+				  " AND a.attnum = x.attnum AND x.attnum > 0) "
+				  "FROM pg_catalog.pg_index i "
+				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
+				  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
+				  "WHERE i.indrelid = $1 ORDER BY i.indexrelid",
+				  1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Oid			idx = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		char		kind = SPI_getvalue(tup, desc, 3)[0];
+		Datum		arr = SPI_getbinval(tup, desc, 4, &isnull);
+		List	   *cols = NIL;
+		StringInfoData addition;
+		const char *label;
+		char	   *newname;
+
+		/* the column names, each made unique as ChooseIndexColumnNames() does */
+		if (!isnull)
+		{
+			Datum	   *elems;
+			int			nelems;
+			int			j;
+
+			deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, NULL, &nelems);
+			for (j = 0; j < nelems; j++)
+			{
+				char	   *orig = TextDatumGetCString(elems[j]);
+				char	   *name = orig;
+				int			k = 0;
+				bool		taken;
+
+				do
+				{
+					ListCell   *lc2;
+
+					taken = false;
+					foreach(lc2, cols)
+						if (strcmp(lfirst(lc2), name) == 0)
+							taken = true;
+					if (taken)
+						name = psprintf("%s%d", orig, ++k);
+				} while (taken);
+				cols = lappend(cols, name);
+			}
+		}
+		initStringInfo(&addition);
+		foreach(lc, cols)
+		{
+			if (addition.len > 0)
+				appendStringInfoChar(&addition, '_');
+			appendStringInfoString(&addition, lfirst(lc));
+			if (addition.len >= NAMEDATALEN)
+				break;
+		}
+		label = kind == 'p' ? "pkey" : kind == 'u' ? "key" : kind == 'x' ? "excl" : "idx";
+		if (strcmp(SPI_getvalue(tup, desc, 2),
+				   makeObjectName(partname, kind == 'p' ? NULL : addition.data, label)) == 0)
+			continue;
+		newname = ChooseRelationName(partname, kind == 'p' ? NULL : addition.data, label,
+									 nsp, kind != 'i');
+		renames = lappend(renames,
+						  psprintf("ALTER INDEX %s RENAME TO %s", qualified(idx),
+								   quote_identifier(newname)));
+	}
+	foreach(lc, renames)
+		exec(lfirst(lc));
 }
 
 /* The swap; errors propagate (the caller runs it in a subtransaction). */
@@ -911,6 +1302,8 @@ conversion_swap(ConvState *st, const char *cols)
 	exec(psprintf("DROP TRIGGER __perfkit_convert ON %s", qold));
 	exec(psprintf("DROP TRIGGER __perfkit_convert_truncate ON %s", qold));
 	exec(psprintf("ALTER TABLE %s DROP COLUMN %s", qnew, SRC_COLUMN));
+	/* the user's triggers, from now on only */
+	copy_triggers(relid, newrel, false);
 
 	/* Statements that carry sequences, grants and the comment over. */
 	values[0] = ObjectIdGetDatum(relid);
@@ -998,6 +1391,41 @@ conversion_swap(ConvState *st, const char *cols)
 
 	exec(psprintf("DROP TABLE %s", qold));
 	exec(psprintf("ALTER TABLE %s RENAME TO %s", qnew, quote_identifier(name)));
+
+	/*
+	 * Identity sequences were made for the copy (LIKE ... INCLUDING
+	 * IDENTITY) under its name: they take the name the table's own had
+	 * (table_column_seq, as PostgreSQL chooses it).  Serial sequences are
+	 * the table's own, handed over above.
+	 */
+	{
+		List	   *seqs = NIL;
+		List	   *atts = NIL;
+		ListCell   *lc3;
+
+		values[0] = ObjectIdGetDatum(newrel);
+		n = part_exec("SELECT pg_catalog.pg_get_serial_sequence($1::regclass::text, a.attname), "
+					  "a.attname::text, s.relname::text "
+					  "FROM pg_catalog.pg_attribute a "
+					  "JOIN pg_catalog.pg_class s "
+					  "ON s.oid = pg_catalog.pg_get_serial_sequence($1::regclass::text, a.attname)::regclass "
+					  "WHERE a.attrelid = $1 AND a.attidentity <> '' AND NOT a.attisdropped",
+					  1, argtypes, values, NULL, false);
+		for (i = 0; i < n; i++)
+		{
+			char	   *att = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+			if (strcmp(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3),
+					   makeObjectName(name, att, "seq")) == 0)
+				continue;
+			seqs = lappend(seqs, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			atts = lappend(atts, att);
+		}
+		forboth(lc, seqs, lc3, atts)
+			exec(psprintf("ALTER SEQUENCE %s RENAME TO %s", (char *) lfirst(lc),
+						  quote_identifier(ChooseRelationName(name, lfirst(lc3), "seq",
+															  get_rel_namespace(newrel), false))));
+	}
 	if (list_length(old_indexes) == list_length(new_indexes))
 		forboth(lc, old_indexes, lc2, new_indexes)
 			exec(psprintf("ALTER INDEX %s RENAME TO %s", (char *) lfirst(lc2),
@@ -1012,6 +1440,7 @@ conversion_swap(ConvState *st, const char *cols)
 
 		exec(psprintf("ALTER TABLE %s RENAME TO %s", qualified(r->relid),
 					  quote_identifier(part_partition_name(set, r->lower))));
+		rename_partition_indexes(r->relid);
 	}
 	if (OidIsValid(default_oid))
 	{
@@ -1021,6 +1450,7 @@ conversion_swap(ConvState *st, const char *cols)
 		snprintf(dname, sizeof(dname), "%.*s_default", len, name);
 		exec(psprintf("ALTER TABLE %s RENAME TO %s", qualified(default_oid),
 					  quote_identifier(dname)));
+		rename_partition_indexes(default_oid);
 	}
 	return count_new;
 }
@@ -1132,7 +1562,7 @@ conv_commit(void)
  */
 int64
 part_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
-				 int batch_rows, int max_batches)
+				 int batch_rows, int max_batches, char unique_keys)
 {
 	char	   *column;
 	Interval   *every;
@@ -1165,7 +1595,7 @@ part_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 	st = state_load(relid, runcxt);
 	if (st == NULL)
 	{
-		conversion_setup(relid, column, every);
+		conversion_setup(relid, column, every, unique_keys == 'e');
 		st = state_load(relid, runcxt);
 		conv_commit();
 		ereport(NOTICE,
@@ -1180,6 +1610,12 @@ part_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 					 errmsg("a conversion of table \"%s\" on column \"%s\" is in progress",
 							get_rel_name(relid), st->column),
 					 errhint("Resume it with the same arguments, or call perfkit.convert_to_partitioned_abort().")));
+		if (unique_keys != '\0' && (unique_keys == 'e') != st->extend)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the conversion of table \"%s\" in progress was started with unique_keys => '%s'",
+							get_rel_name(relid), st->extend ? "extend" : "refuse"),
+					 errhint("Resume it without unique_keys, or call perfkit.convert_to_partitioned_abort() and start over.")));
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(st->newrel)))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1492,4 +1928,90 @@ perfkit_convert_capture(PG_FUNCTION_ARGS)
 	pk_as_owner_end(save_userid, save_sec, save_nest);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(perfkit_partition_sql_drop);
+
+/*
+ * The sql_drop event trigger of the partitions room: when a table being
+ * converted is dropped (DROP TABLE ... CASCADE takes the capture trigger
+ * with it), its half-built copy is dropped (as its owner, restricted) and
+ * its conversion row and log go; when a partition set's table is
+ * dropped, its perfkit.partition_config row goes.  Perfkit's catalogs
+ * are written as the extension's owner.  Nothing happens while the
+ * extension itself is being dropped (its tables are gone).
+ */
+Datum
+perfkit_partition_sql_drop(PG_FUNCTION_ARGS)
+{
+	Oid			nsp;
+	uint64		n,
+				i;
+	List	   *tables = NIL;
+	List	   *copies = NIL;
+	ListCell   *lc,
+			   *lc2;
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nest;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("perfkit._partition_sql_drop() must be called as an event trigger")));
+	nsp = get_namespace_oid("perfkit", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("conversions", nsp)) ||
+		!OidIsValid(get_relname_relid("partition_config", nsp)))
+		PG_RETURN_VOID();
+
+	SPI_connect();
+	n = part_exec("SELECT c.\"table\"::pg_catalog.oid, c.new_table::pg_catalog.oid "
+				  "FROM perfkit.conversions c "
+				  "JOIN pg_catalog.pg_event_trigger_dropped_objects() d "
+				  "ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+				  "AND d.objid OPERATOR(pg_catalog.=) c.\"table\"::pg_catalog.oid",
+				  0, NULL, NULL, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		tables = lappend_oid(tables, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	 SPI_tuptable->tupdesc, 1, &isnull)));
+		copies = lappend_oid(copies, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	 SPI_tuptable->tupdesc, 2, &isnull)));
+	}
+	forboth(lc, tables, lc2, copies)
+	{
+		Oid			newrel = lfirst_oid(lc2);
+		Oid			argtypes[2] = {OIDOID, OIDOID};
+		Datum		values[2];
+
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(newrel)))
+		{
+			PkOwnerSave owner;
+
+			part_as_table_owner_begin(newrel, &owner);
+			exec(psprintf("DROP TABLE %s", qualified(newrel)));
+			part_as_table_owner_end(&owner);
+		}
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[1] = ObjectIdGetDatum(newrel);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+		part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				  2, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
+				  2, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $2",
+				  2, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
+	}
+	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+	part_exec("DELETE FROM perfkit.partition_config p "
+			  "USING pg_catalog.pg_event_trigger_dropped_objects() d "
+			  "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+			  "AND d.objid OPERATOR(pg_catalog.=) p.parent::pg_catalog.oid",
+			  0, NULL, NULL, NULL, false);
+	pk_as_owner_end(save_userid, save_sec, save_nest);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -255,6 +255,7 @@ typedef struct ConvShared
 	Interval	every;
 	int			batch_rows;
 	int			max_batches;
+	char		unique_keys;	/* 'r' refuse, 'e' extend, '\0' as set up */
 	Size		gucs_len;		/* the values of conv_gucs, each ending in \0 */
 	/* written by the worker, when it has finished */
 	bool		done;
@@ -310,7 +311,8 @@ PG_FUNCTION_INFO_V1(perfkit_convert_to_partitioned);
 
 /*
  * perfkit.convert_to_partitioned(tbl regclass, column name, every interval,
- *     batch_rows int DEFAULT 50000, max_batches int DEFAULT NULL)
+ *     batch_rows int DEFAULT 50000, max_batches int DEFAULT NULL,
+ *     unique_keys text DEFAULT NULL)
  *     RETURNS bigint
  *
  * Starts or resumes the conversion of tbl in a background worker and
@@ -408,6 +410,15 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_rows must be positive")));
+	if (!PG_ARGISNULL(5))
+	{
+		char	   *uk = text_to_cstring(PG_GETARG_TEXT_PP(5));
+
+		if (strcmp(uk, "refuse") != 0 && strcmp(uk, "extend") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unique_keys must be \"refuse\" or \"extend\", not \"%s\"", uk)));
+	}
 	if (IsTransactionBlock())
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
@@ -490,6 +501,8 @@ run_in_worker(Oid relid, const char *name, int batch_rows, FunctionCallInfo fcin
 	sh->every = *PG_GETARG_INTERVAL_P(2);
 	sh->batch_rows = batch_rows;
 	sh->max_batches = PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4);
+	if (!PG_ARGISNULL(5))
+		sh->unique_keys = text_to_cstring(PG_GETARG_TEXT_PP(5))[0];
 	mq = shm_mq_create(conv_queue(sh), QUEUE_SIZE);
 	shm_mq_set_receiver(mq, MyProc);
 	mqh = shm_mq_attach(mq, seg, NULL);
@@ -635,7 +648,7 @@ perfkit_convert_worker_main(Datum main_arg)
 	PG_TRY();
 	{
 		rows = part_convert_run(sh->relid, NameStr(sh->column), &sh->every,
-								sh->batch_rows, sh->max_batches);
+								sh->batch_rows, sh->max_batches, sh->unique_keys);
 	}
 	PG_CATCH();
 	{

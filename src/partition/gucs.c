@@ -34,10 +34,23 @@ int			perfkit_partition_max_steps = 1000;
 int			perfkit_max_partitions_per_run = 1000;
 int			perfkit_max_conversion_workers = 2;
 int			perfkit_conversion_lock_timeout = 10000;
+double		perfkit_retention_drop_max_share = 0.5;
 
 void
 partition_define_gucs(void)
 {
+	DefineCustomRealVariable("perfkit.retention_drop_max_share",
+							 "Largest share of a table's rows that one run of retention may drop.",
+							 "A run whose drops would retire more (estimated rows) drops "
+							 "nothing and says so, until set_retention(..., force => true) "
+							 "allows one run to go past it.  1 turns the check off.",
+							 &perfkit_retention_drop_max_share,
+							 0.5,
+							 0.0,
+							 1.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("perfkit.partition_lock_timeout",
 							"How long partition maintenance waits for a lock.",
 							"A table whose locks are not granted in time is skipped "

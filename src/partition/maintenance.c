@@ -234,7 +234,7 @@ part_maintain(Oid parent, PkRunResult *res)
 			ranges = part_layout_read(set, &default_oid);
 	}
 
-	part_apply_retention(set, ranges, res);
+	part_apply_retention(set, ranges, default_oid, res);
 	if (res->retired > 0)
 		ranges = part_layout_read(set, &default_oid);
 

@@ -24,6 +24,9 @@ CREATE TABLE perfkit.partition_config (
 	retention_mode text CHECK (retention_mode IN ('detach', 'drop')),
 	archive_schema name,
 	require_rollups boolean NOT NULL DEFAULT true,
+	-- set_retention(..., force => true): the next run may drop more than
+	-- perfkit.retention_drop_max_share of the rows; cleared by that run
+	retention_force boolean NOT NULL DEFAULT false,
 	last_run timestamptz,
 	last_status text,
 	last_error text,
@@ -42,23 +45,33 @@ COMMENT ON TABLE perfkit.partition_config IS
 SELECT pg_catalog.pg_extension_config_dump('perfkit.partition_config', '');
 
 CREATE FUNCTION perfkit.partition_table(tbl regclass, "column" name, every interval,
-	premake integer DEFAULT 4, start timestamptz DEFAULT NULL,
-	default_partition boolean DEFAULT true, brin boolean DEFAULT false)
+	premake integer DEFAULT NULL, start timestamptz DEFAULT NULL,
+	default_partition boolean DEFAULT NULL, brin boolean DEFAULT NULL)
 RETURNS integer
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_partition_table';
 
 COMMENT ON FUNCTION perfkit.partition_table(regclass, name, interval, integer, timestamptz, boolean, boolean) IS
-'manage a range-partitioned table: register it and create its partitions up to now + premake intervals; returns how many were created';
+'manage a range-partitioned table: register it (premake 4, start at the oldest row, a default partition, no BRIN unless given) or change only the settings given, and create its partitions up to now + premake intervals; returns how many were created';
 
 CREATE FUNCTION perfkit.set_retention(tbl regclass, keep interval, mode text DEFAULT 'detach',
-	require_rollups boolean DEFAULT true, archive_schema name DEFAULT NULL)
+	require_rollups boolean DEFAULT true, archive_schema name DEFAULT NULL,
+	force boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_set_retention';
 
-COMMENT ON FUNCTION perfkit.set_retention(regclass, interval, text, boolean, name) IS
-'retire partitions older than keep (detach or drop) once no rollup needs them; a NULL keep removes the policy';
+COMMENT ON FUNCTION perfkit.set_retention(regclass, interval, text, boolean, name, boolean) IS
+'retire partitions older than keep (detach or drop) once no rollup needs them; a NOTICE says what the next run retires; force lets one run drop more than perfkit.retention_drop_max_share of the rows; a NULL keep removes the policy';
+
+CREATE FUNCTION perfkit.retention_preview(tbl regclass DEFAULT NULL)
+RETURNS TABLE (partitioned_table regclass, partition regclass, range_start text,
+			   range_end text, rows_estimate bigint, mode text, action text, blocked_by text)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_retention_preview';
+
+COMMENT ON FUNCTION perfkit.retention_preview(regclass) IS
+'what the next run of retention would do to each partition past retention (of tbl, or of every table the caller owns): detach, drop or keep, and what keeps it';
 
 CREATE FUNCTION perfkit.run_maintenance(tbl regclass DEFAULT NULL)
 RETURNS TABLE (partitioned_table regclass, status text, created integer, moved bigint,
@@ -162,6 +175,7 @@ CREATE TABLE perfkit.conversions (
 	watermark bigint NOT NULL,
 	blocks_total bigint NOT NULL,
 	rows_copied bigint NOT NULL,
+	unique_keys text NOT NULL DEFAULT 'refuse' CHECK (unique_keys IN ('refuse', 'extend')),
 	started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
@@ -217,13 +231,27 @@ COMMENT ON VIEW perfkit.conversion_progress IS
 'progress of convert_to_partitioned() runs: rows and blocks copied, writes waiting to be synced';
 
 CREATE FUNCTION perfkit.convert_to_partitioned(tbl regclass, "column" name, every interval,
-	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL)
+	batch_rows integer DEFAULT 50000, max_batches integer DEFAULT NULL,
+	unique_keys text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'perfkit_convert_to_partitioned';
 
-COMMENT ON FUNCTION perfkit.convert_to_partitioned(regclass, name, interval, integer, integer) IS
-'turn a plain table into a table partitioned by range on a time column, copying rows in batches (committed by a background worker) while writers go on; resumable; returns the rows moved';
+COMMENT ON FUNCTION perfkit.convert_to_partitioned(regclass, name, interval, integer, integer, text) IS
+'turn a plain table into a table partitioned by range on a time column, copying rows in batches (committed by a background worker) while writers go on; resumable; unique_keys => ''extend'' widens unique keys that lack the column; returns the rows moved';
+
+/*
+ * Dropping a table being converted (DROP TABLE ... CASCADE) drops its
+ * half-built copy and its conversion state; dropping a partition set's
+ * table removes its row from perfkit.partition_config.
+ */
+CREATE FUNCTION perfkit._partition_sql_drop()
+RETURNS event_trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_partition_sql_drop';
+
+CREATE EVENT TRIGGER perfkit_partition_sql_drop ON sql_drop
+	EXECUTE FUNCTION perfkit._partition_sql_drop();
 
 -----------------------------------------------------------------------------
 -- Privileges

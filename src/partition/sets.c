@@ -224,7 +224,8 @@ part_set_load(Oid parent, bool missing_ok)
 	if (part_exec_saved(&load_plan,
 						"SELECT column_name::text, every, premake, start, default_partition, "
 						"retention, retention_mode, archive_schema::text, require_rollups, "
-						"layout_digest, covered_from, covered_to, oldest_upper, default_rel "
+						"layout_digest, covered_from, covered_to, oldest_upper, default_rel, "
+						"retention_force "
 						"FROM perfkit.partition_config WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 						1, argtypes, values, NULL) == 0)
 	{
@@ -263,6 +264,7 @@ part_set_load(Oid parent, bool missing_ok)
 	set->drop = !isnull && strcmp(TextDatumGetCString(d), "drop") == 0;
 	set->archive_schema = SPI_getvalue(tup, desc, 8);
 	set->require_rollups = getbool(tup, desc, 9, true);
+	set->force = getbool(tup, desc, 15, false);
 	d = SPI_getbinval(tup, desc, 10, &isnull);
 	set->has_layout = !isnull;
 	if (!isnull)
@@ -386,6 +388,33 @@ check_partitioning(Relation rel, AttrNumber attnum, const char *column)
 {
 	PartitionKey pkey;
 
+	if (rel->rd_rel->relkind == RELKIND_RELATION)
+	{
+		/*
+		 * A plain table whose unique keys lack the column: PostgreSQL
+		 * would refuse them on the partitioned table the user is told to
+		 * create, so say what to do about them.
+		 */
+		Oid			argtypes[2] = {OIDOID, INT2OID};
+		Datum		values[2];
+
+		values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+		values[1] = Int16GetDatum(attnum);
+		if (part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
+					  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+					  "WHERE i.indrelid = $1 AND i.indisunique AND NOT "
+					  "$2 = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
+					  "ORDER BY i.indexrelid LIMIT 1",
+					  2, argtypes, values, NULL, false) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("table \"%s\" is not partitioned", RelationGetRelationName(rel)),
+					 errdetail("Its unique key \"%s\" does not contain column \"%s\", which a partitioned table requires.",
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), column),
+					 errhint("Convert it with perfkit.convert_to_partitioned(..., unique_keys => 'extend'), which adds column \"%s\" to such keys, "
+							 "or create it with PARTITION BY RANGE (%s) and keys that contain the column, such as PRIMARY KEY (id, %s).",
+							 column, quote_identifier(column), quote_identifier(column))));
+	}
 	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -575,14 +604,23 @@ PG_FUNCTION_INFO_V1(perfkit_partition_table);
  *     premake int, start timestamptz, default_partition boolean,
  *     brin boolean) RETURNS integer
  *
- * Registers (or re-registers with new settings) a range-partitioned table
- * and runs its maintenance at once; returns the partitions created.
+ * Registers a range-partitioned table, or changes the settings of one
+ * registered, and runs its maintenance at once; returns the partitions
+ * created.  The optional arguments default to NULL: on a new set that
+ * means premake 4, a start at the data's oldest row (else now), a default
+ * partition and no BRIN index; on a registered set, the setting it has
+ * (start included: it moves only when given).
  */
 Datum
 perfkit_partition_table(PG_FUNCTION_ARGS)
 {
 	TimestampTz start;
+	int64		start_key = PK_TIME_MIN;
+	int			premake = 4;
+	bool		want_default = true;
+	bool		brin = false;
 	int			created;
+	PkSet	   *set;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -591,12 +629,36 @@ perfkit_partition_table(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(4))
 		start = PG_GETARG_TIMESTAMPTZ(4);
 	SPI_connect();
+	set = part_set_load(PG_GETARG_OID(0), true);
+	if (set != NULL)
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1];
+
+		premake = set->premake;
+		start_key = set->start;
+		want_default = set->default_partition;
+		values[0] = ObjectIdGetDatum(set->parent);
+		if (part_exec("SELECT brin FROM perfkit.partition_config "
+					  "WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+					  1, argtypes, values, NULL, false) > 0)
+		{
+			bool		isnull;
+
+			brin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	if (!PG_ARGISNULL(3))
+		premake = PG_GETARG_INT32(3);
+	if (!PG_ARGISNULL(5))
+		want_default = PG_GETARG_BOOL(5);
+	if (!PG_ARGISNULL(6))
+		brin = PG_GETARG_BOOL(6);
 	created = part_register_set(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
-								PG_GETARG_INTERVAL_P(2),
-								PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3),
-								PG_ARGISNULL(4) ? NULL : &start, PK_TIME_MIN,
-								PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5),
-								PG_ARGISNULL(6) ? false : PG_GETARG_BOOL(6));
+								PG_GETARG_INTERVAL_P(2), premake,
+								PG_ARGISNULL(4) ? NULL : &start, start_key,
+								want_default, brin);
 	SPI_finish();
 	PG_RETURN_INT32(created);
 }
@@ -615,9 +677,9 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	Oid			parent;
 	char	   *mode;
 	bool		require_rollups;
-	Oid			argtypes[5] = {OIDOID, INTERVALOID, TEXTOID, BOOLOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', 'n'};
+	Oid			argtypes[6] = {OIDOID, INTERVALOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', ' '};
 	Oid			save_userid;
 	int			save_sec;
 	int			save_nest;
@@ -674,13 +736,81 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	values[2] = CStringGetTextDatum(mode);
 	values[3] = BoolGetDatum(require_rollups);
+	values[5] = BoolGetDatum(!PG_ARGISNULL(5) && PG_GETARG_BOOL(5));
 	pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
 	part_exec("UPDATE perfkit.partition_config SET retention = $2, "
 			  "retention_mode = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, "
-			  "require_rollups = $4, archive_schema = $5 "
+			  "require_rollups = $4, archive_schema = $5, retention_force = $6 "
 			  "WHERE parent::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-			  5, argtypes, values, nulls, false);
+			  6, argtypes, values, nulls, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
+
+	/* What the next run retires with this policy (retention_preview). */
+	if (!PG_ARGISNULL(1))
+	{
+		PkSet	   *set;
+		PkOwnerSave owner;
+		Oid			default_oid;
+		List	   *plan;
+		double		total;
+		double		rows = 0;
+		double		held_rows = 0;
+		int			retired = 0;
+		int			kept = 0;
+		int			held = 0;
+		ListCell   *lc;
+		StringInfoData names;
+		const char *verb;
+
+		CommandCounterIncrement();
+		set = part_set_load(parent, false);
+		verb = set->drop ? "drop" : "detach";
+		part_as_table_owner_begin(parent, &owner);
+		plan = part_retention_plan(set, part_layout_read(set, &default_oid), default_oid, &total);
+		part_as_table_owner_end(&owner);
+		initStringInfo(&names);
+		foreach(lc, plan)
+		{
+			PkRetireItem *item = lfirst(lc);
+
+			if (item->held_by_share)
+			{
+				held++;
+				held_rows += item->rows;
+				continue;
+			}
+			if (item->blockers != NIL)
+			{
+				kept++;
+				continue;
+			}
+			retired++;
+			rows += item->rows;
+			if (retired > 10)
+				continue;
+			if (names.len > 0)
+				appendStringInfoString(&names, ", ");
+			appendStringInfoString(&names, get_rel_name(item->range.relid));
+		}
+		if (retired > 10)
+			appendStringInfo(&names, " and %d more", retired - 10);
+		if (held > 0)
+			ereport(WARNING,
+					(errmsg("the next run of retention on table \"%s\" drops nothing: its %d partitions to drop hold about %.0f rows, %.0f%% of the table's",
+							get_rel_name(parent), held, held_rows,
+							total > 0 ? 100.0 * held_rows / total : 0.0),
+					 errdetail("A run drops at most perfkit.retention_drop_max_share (%.0f%%) of a table's rows.",
+							   100.0 * perfkit_retention_drop_max_share),
+					 errhint("Check keep; if it is meant, call perfkit.set_retention(..., force => true) to allow the next run.  perfkit.retention_preview('%s') lists the partitions.",
+							 get_rel_name(parent))));
+		else
+			ereport(NOTICE,
+					(errmsg("the next run of retention on table \"%s\" will %s %d partitions (about %.0f rows)%s",
+							get_rel_name(parent), verb, retired, rows,
+							kept > 0 ? psprintf(" and keep %d that rollups still need", kept) : ""),
+					 retired > 0 ? errdetail("To %s: %s.", verb, names.data) : 0,
+					 errhint("perfkit.retention_preview('%s') lists them.", get_rel_name(parent))));
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -125,6 +125,7 @@ CREATE TABLE big_online AS SELECT * FROM conv_src;
 CREATE INDEX ON big_online (ts);
 CREATE TABLE big_offline AS SELECT * FROM conv_src;
 CREATE INDEX ON big_offline (ts);
+CREATE TABLE writer_lat (ms float8);
 VACUUM ANALYZE big_online, big_offline, conv_src;
 CHECKPOINT;
 SQL
@@ -138,8 +139,13 @@ SQL
 		DROP TABLE big_offline_old")
 	bench_psql -c "CHECKPOINT" >/dev/null
 
+	# each insert records how long it took (lock waits included): the
+	# longest is the longest stall the conversion caused the writer
 	cat >"$BENCH_DIR/writer.sql" <<'PGB'
+BEGIN;
 INSERT INTO big_online SELECT 0, now(), 1, 1 FROM generate_series(1, 10);
+INSERT INTO writer_lat SELECT extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000;
+COMMIT;
 PGB
 	chown "$(pk_run_user)" "$BENCH_DIR/writer.sql"
 	pk_as_user "$PK_BINDIR/pgbench" -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -n -c 1 -R 50 \
@@ -162,6 +168,7 @@ PGB
 	echo "partitions.convert_rows: $nrows (+ $writer_rows inserted by the writer during the run)"
 	echo "partitions.convert_offline_ms: $off_ms (writers blocked throughout)"
 	echo "partitions.convert_online_ms: $on_ms (writer inserting 500 rows/s throughout)"
+	echo "partitions.convert_online_longest_insert_ms: $(bench_psql -At -c "SELECT round(max(ms)) FROM writer_lat") (the writer's longest insert, lock waits included; $(bench_psql -At -c "SELECT count(*) FROM writer_lat") inserts)"
 	echo "partitions.convert_offline_rows_per_s: $(awk -v n="$nrows" -v ms="$off_ms" 'BEGIN {printf "%.0f", n / ms * 1000}')"
 	echo "partitions.convert_online_rows_per_s: $(awk -v n="$on_rows" -v ms="$on_ms" 'BEGIN {printf "%.0f", n / ms * 1000}')"
 	echo "partitions.convert_online_vs_offline.ratio: $(awk -v a="$on_ms" -v b="$off_ms" -v n="$nrows" -v m="$on_rows" 'BEGIN {printf "%.2f", (m / a) / (n / b)}')"

@@ -137,7 +137,7 @@ $node->safe_psql('postgres', q{
 # in a transaction left open): the job records her table as skipped
 # after perfkit.partition_lock_timeout and maintains alice's.
 my $holder = $node->background_psql('postgres');
-$holder->query_safe(q{SET ROLE mallory; BEGIN;
+$holder->query_safe(q{SET ROLE mallory; SET client_min_messages = warning; BEGIN;
 	SELECT perfkit.set_retention('m.ev', '10 days', 'drop', require_rollups => false);});
 $node->safe_psql('postgres', q{INSERT INTO a.ev VALUES (now() + interval '12 days', 2)});
 my $t0 = time();
