@@ -10,8 +10,10 @@
  * Catalog.  A rollup is a row of perfkit.rollup_defs plus its measures in
  * perfkit.rollup_measures.  Its objects belong to whoever created it: the
  * state table <name>_state (bucket, dimensions, _rows, mergeable state), the
- * view <name> (final values), the view <name>_live, and three capture
- * triggers on the raw source table.  The catalog tables are readable by
+ * view <name> (final values), the view <name>_live, and the capture
+ * triggers on the raw source table and every table of its partition tree
+ * (kept in line by the event trigger perfkit_rollup_ddl).  Changes it
+ * cannot apply exactly are counted in perfkit.rollup_inexact.  The catalog tables are readable by
  * all (like pg_class) and written only by the extension's owner (see
  * Privileges at the end); row-level security keeps, besides, each role to
  * the rows of the rollups whose state table it owns.
@@ -358,9 +360,10 @@ $$;
  * that are already materialized, then advance the watermark up to its end.
  * Buckets are rewritten whole in one statement pair, so a cancel never
  * leaves half a bucket; batches are about perfkit.rollup_batch_rows
- * source rows.  Buckets before final_before are never recomputed from a
- * change (their raw rows may be retired); an explicit range recomputes a
- * final bucket only while raw rows remain in it.
+ * source rows.  Buckets before final_before are frozen and never
+ * recomputed from a change (their raw rows may be retired; such a change
+ * is counted in perfkit.rollup_inexact); an explicit range recomputes a
+ * frozen bucket only with include_final and while raw rows remain in it.
  */
 CREATE FUNCTION perfkit._rollup_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz,
 										p_steps integer, p_include_final boolean DEFAULT false)
