@@ -108,7 +108,7 @@ WHERE d.raw_source IN ('lt'::regclass, 'pt'::regclass);
 INSERT INTO pt_m3 SELECT ts - interval '1 hour', 4, 77 FROM pt_m3 WHERE k = 4 LIMIT 3;
 UPDATE pt_m5 SET v = v + 1 WHERE k = 1;
 DELETE FROM pt_m7 WHERE k = 2;
-COPY (SELECT ts - interval '30 minutes', 6, 66 FROM pt_m10 WHERE k = 0 LIMIT 2) TO '/tmp/perfkit_rollup_late.tsv';
+COPY (SELECT ts + interval '1 second', 6, 66 FROM pt_m10 WHERE k = 0 ORDER BY ts LIMIT 2) TO '/tmp/perfkit_rollup_late.tsv';
 COPY pt FROM '/tmp/perfkit_rollup_late.tsv';
 COPY pt_m10 FROM '/tmp/perfkit_rollup_late.tsv';
 MERGE INTO pt USING (SELECT ts, k, v FROM pt_m12 WHERE k = 3 LIMIT 5) s ON pt.ts = s.ts AND pt.k = s.k
@@ -146,8 +146,10 @@ CALL perfkit.refresh_rollups();
 SELECT rollup_diff('lt_day', 'lt', 'day', 'Europe/Berlin') AS day_differing_after_merged_inserts;
 SELECT rollup_diff('lt_day_month', 'lt', 'month', 'Europe/Berlin') AS month_differing;
 SELECT inexact_changes FROM perfkit.rollups WHERE name = 'lt_day';
-UPDATE lt SET v = 0 WHERE ts >= now() - interval '600 days' AND ts < now() - interval '599 days 22 hours';
-DELETE FROM lt WHERE ts >= now() - interval '450 days' AND ts < now() - interval '449 days 23 hours';
+UPDATE lt SET v = 0 WHERE ts >= date_trunc('day', now() - interval '600 days', 'Europe/Berlin') + interval '10 hours'
+	AND ts < date_trunc('day', now() - interval '600 days', 'Europe/Berlin') + interval '12 hours';
+DELETE FROM lt WHERE ts >= date_trunc('day', now() - interval '450 days', 'Europe/Berlin') + interval '10 hours'
+	AND ts < date_trunc('day', now() - interval '450 days', 'Europe/Berlin') + interval '11 hours';
 CALL perfkit.refresh_rollups();
 SELECT inexact_changes, cardinality(inexact_buckets) AS buckets,
 	   inexact_buckets[1] = date_trunc('day', now() - interval '600 days', 'Europe/Berlin') AS first_bucket_named

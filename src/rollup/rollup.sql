@@ -1456,6 +1456,7 @@ CREATE FUNCTION perfkit._rollup_table_buckets(d perfkit.rollup_defs, rel regclas
 RETURNS timestamptz[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET row_security = off		-- every row, or an error: never a filtered count
 AS $$
 DECLARE
 	b timestamptz[];
@@ -1508,12 +1509,15 @@ BEGIN
 		  AND t.tgrelid <> d.raw_source
 		  AND t.tgrelid NOT IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x)
 	LOOP
+		-- Retention retires it: freeze up to the end of the approved range.
+		-- Either way the rows left the source: buckets still open are
+		-- recomputed without them (none, when retention retired the range;
+		-- a coarser rollup recomputes from the finer state, unchanged).
 		retire_hi := perfkit._rollup_retire_approved(d.raw_source);
 		IF retire_hi IS NOT NULL AND d.parent_id IS NULL THEN
 			PERFORM perfkit._rollup_freeze_to(p_id, retire_hi, true);
-		ELSIF retire_hi IS NULL THEN
-			PERFORM perfkit._rollup_log_buckets(p_id, perfkit._rollup_table_buckets(d, rel), false);
 		END IF;
+		PERFORM perfkit._rollup_log_buckets(p_id, perfkit._rollup_table_buckets(d, rel), false);
 		FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate', 'apply'] LOOP
 			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('perfkit_rollup_%s_%s', p_id, trig), rel);
 		END LOOP;
@@ -1530,12 +1534,15 @@ $$;
  * The event trigger: after CREATE TABLE (... PARTITION OF) and ALTER TABLE
  * (ATTACH, DETACH PARTITION), bring the capture of every rollup on the
  * partition tree concerned in line with it.  Runs as the role that ran
- * the command, who owns the tables (PostgreSQL requires it).
+ * the command, who owns the tables (PostgreSQL requires it), with
+ * row_security on for the catalogs (a caller may have turned it off, as
+ * partition conversion does: reading a table with policies would fail).
  */
 CREATE FUNCTION perfkit._rollup_ddl()
 RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET row_security = on		-- the catalogs' read policy is USING (true)
 AS $$
 DECLARE
 	id integer;
