@@ -21,15 +21,16 @@ CREATE ROLE sec_alice LOGIN;
 CREATE ROLE sec_mallory LOGIN;
 GRANT CREATE ON SCHEMA public TO sec_alice, sec_mallory;
 
--- alice's readings: 30 a day in April 2024; final after a zero late window.
+-- alice's readings: 30 a day in April 2024; she freezes April 1st.
 SET ROLE sec_alice;
 CREATE TABLE sec_readings (ts timestamptz NOT NULL, site text, v int);
 INSERT INTO sec_readings
 SELECT timestamptz '2024-04-01' + i * interval '48 minutes', 's' || i % 2, i % 7
 FROM generate_series(0, 30 * 30 - 1) i;
 SELECT perfkit.create_rollup('sec_daily', 'sec_readings', 'ts', 'day', ARRAY['site'],
-	ARRAY['count(*)', 'sum(v)'], late_window => '0') IS NOT NULL AS created;
+	ARRAY['count(*)', 'sum(v)']) IS NOT NULL AS created;
 SELECT perfkit.refresh_rollup('sec_daily') > 0 AS refreshed;
+SELECT perfkit.freeze_rollup('sec_daily', '2024-04-02') = '2024-04-02' AS frozen;
 -- she retires the raw rows of April 1st's morning: that day is final and
 -- keeps its numbers
 CREATE TABLE sec_kept AS SELECT * FROM sec_daily;
@@ -82,7 +83,11 @@ SELECT perfkit._rollup_register(ROW(:drawn, 'sec_mine_v', 'sec_mine', 'sec_daily
 -- ... nor the functions a refresh writes the catalogs with
 SELECT perfkit._rollup_save(:alice_id, NULL, NULL, NULL, NULL, 0, 0);
 SELECT perfkit._rollup_claim_changes(:alice_id, 100);
-SELECT perfkit._rollup_prune_changes(:alice_id, NULL, NULL);
+SELECT perfkit._rollup_prune_changes(:alice_id, NULL, NULL, NULL);
+SELECT perfkit._rollup_freeze_to(:alice_id, '2024-05-01', false);
+SELECT perfkit._rollup_log_buckets(:alice_id, ARRAY[timestamptz '2024-04-03'], true);
+SELECT perfkit.acknowledge_rollup('sec_daily');
+SELECT perfkit.freeze_rollup('sec_daily', '2024-05-01');
 SELECT perfkit._rollup_log_descendants(:alice_id, ARRAY[now()]);
 SELECT perfkit._rollup_unregister(:alice_id);
 SELECT perfkit.drop_rollup('sec_daily');
@@ -128,8 +133,10 @@ RESET ROLE;
 SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = 'sec_mallory';
 SELECT count(*) AS rows_naming_mallory FROM perfkit.rollup_defs
 WHERE owner = 'sec_mallory'::regrole OR id > :alice_id;
--- (alice's own retirement logged April 1st; nothing else)
+-- (alice's own retirement, a DELETE in frozen April 1st, is counted as
+-- inexact; no change row, nothing else)
 SELECT bucket AS change_rows FROM perfkit.rollup_changes WHERE rollup_id = :alice_id;
+SELECT bucket AS inexact_rows, reason FROM perfkit.rollup_inexact WHERE rollup_id = :alice_id;
 SELECT pg_temp.diff('SELECT * FROM sec_daily', 'SELECT * FROM sec_kept') AS alice_unchanged;
 SELECT pg_temp.diff('SELECT * FROM sec_daily WHERE bucket >= ''2024-04-02''',
 	$$SELECT date_trunc('day', ts, 'UTC'), site, count(*), sum(v) FROM sec_readings

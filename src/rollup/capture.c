@@ -3,12 +3,24 @@
  * capture.c
  *	  Change capture for rollups: which buckets did a statement touch?
  *
- * Each rollup puts three statement-level AFTER triggers on its raw source
- * table (INSERT with a NEW transition table, UPDATE with OLD and NEW,
- * DELETE with OLD), all calling perfkit._rollup_capture() with the
- * rollup's id, time column, granularity and time zone as arguments.  A
+ * Each rollup puts statement-level AFTER triggers on its raw source table
+ * and on every table of its partition tree (INSERT with a NEW transition
+ * table, UPDATE with OLD and NEW, DELETE with OLD; a write straight into
+ * a partition fires only that partition's), a BEFORE TRUNCATE trigger on
+ * each table with storage, and a row-level trigger enabled for replicas
+ * only (a logical replication apply worker fires no statement triggers),
+ * all calling perfkit._rollup_capture() with the rollup's id, time
+ * column, granularity and time zone as arguments.  The event trigger
+ * perfkit._rollup_ddl (rollup.sql) keeps the partition tree covered.  A
  * rollup built on a finer rollup captures from the same raw table, in its
  * own buckets, so no trigger ever fires on a rollup's own writes.
+ *
+ * Frozen buckets (before the rollup's final_before) are not recomputed by
+ * refresh: rows an INSERT adds there are merged into the state table in
+ * the writer's transaction, as the rollup's owner (perfkit._rollup_merge_sql
+ * over the transition table); any other change there is counted in
+ * perfkit.rollup_inexact.  TRUNCATE of frozen rows retires them: nothing
+ * is counted.
  *
  * The trigger reads the transition tables, computes the bucket of each
  * row's time (date_trunc in the rollup's zone; a timestamp or date column
@@ -64,6 +76,7 @@
 #include "utils/date.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -235,12 +248,74 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zon
 	return c->bucket;
 }
 
-/* Add the buckets of every row of a transition table to *buckets. */
+/*
+ * The buckets a statement touched: each distinct bucket once per call,
+ * with whether this transaction has yet to log it (fresh).  Frozen
+ * buckets are handled at every statement (merged or counted), so the
+ * list keeps a bucket the transaction already logged, marked not fresh.
+ */
+typedef struct Touched
+{
+	TimestampTz *buckets;
+	bool	   *fresh;
+	int			n;
+	int			cap;
+	int			n_fresh;
+} Touched;
+
+static void
+touched_add(Touched *t, TimestampTz bucket, bool fresh)
+{
+	if (t->n == t->cap)
+	{
+		t->cap *= 2;
+		t->buckets = repalloc(t->buckets, sizeof(TimestampTz) * t->cap);
+		t->fresh = repalloc(t->fresh, sizeof(bool) * t->cap);
+	}
+	t->buckets[t->n] = bucket;
+	t->fresh[t->n] = fresh;
+	t->n++;
+	if (fresh)
+		t->n_fresh++;
+}
+
+/* Add the bucket of one time value to *t (see collect()). */
+static void
+collect_value(Datum value, Oid type, const char *unit, const char *zone, int32 rollup,
+			  HTAB *set, TimestampTz skip_from, bool *skipped, Touched *t)
+{
+	LoggedKey	key;
+	LoggedEntry *entry;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.rollup = rollup;
+	key.bucket = bucket_of(rollup, value, type, unit, zone);
+	if (key.bucket >= skip_from)
+	{
+		*skipped = true;		/* the next advance reads it */
+		return;
+	}
+	entry = hash_search(set, &key, HASH_ENTER, &found);
+	if (found && entry->call == capture_calls)
+		return;					/* already listed by this call */
+	entry->call = capture_calls;
+	if (found && TransactionIdIsValid(entry->xid) &&
+		TransactionIdIsCurrentTransactionId(entry->xid))
+	{
+		touched_add(t, key.bucket, false);	/* logged earlier in this transaction */
+		return;
+	}
+	/* Logged below; the xid is filled in once the row is written. */
+	entry->xid = InvalidTransactionId;
+	touched_add(t, key.bucket, true);
+}
+
+/* Add the buckets of every row of a transition table to *t. */
 static void
 collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
 		const char *unit, const char *zone, int32 rollup, HTAB *set,
-		TimestampTz skip_from,
-		bool *skipped, TimestampTz **buckets, int *n, int *cap)
+		TimestampTz skip_from, bool *skipped, Touched *t)
 {
 	TupleTableSlot *slot;
 
@@ -252,59 +327,113 @@ collect(Tuplestorestate *rows, TupleDesc desc, int attno, Oid type,
 	{
 		bool		isnull;
 		Datum		value = slot_getattr(slot, attno, &isnull);
-		LoggedKey	key;
-		LoggedEntry *entry;
-		bool		found;
 
 		if (isnull)
 			continue;			/* a row without a time has no bucket */
-		memset(&key, 0, sizeof(key));
-		key.rollup = rollup;
-		key.bucket = bucket_of(rollup, value, type, unit, zone);
-		if (key.bucket >= skip_from)
-		{
-			*skipped = true;	/* the next advance reads it */
-			continue;
-		}
-		entry = hash_search(set, &key, HASH_ENTER, &found);
-		if (found && entry->call == capture_calls)
-			continue;			/* already queued by this call */
-		if (found && TransactionIdIsValid(entry->xid) &&
-			TransactionIdIsCurrentTransactionId(entry->xid))
-			continue;			/* logged earlier in this transaction */
-		/* Logged below; the xid is filled in once the row is written. */
-		entry->xid = InvalidTransactionId;
-		entry->call = capture_calls;
-		if (*n == *cap)
-		{
-			*cap *= 2;
-			*buckets = repalloc(*buckets, sizeof(TimestampTz) * *cap);
-		}
-		(*buckets)[(*n)++] = key.bucket;
+		collect_value(value, type, unit, zone, rollup, set, skip_from, skipped, t);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 }
 
-/*
- * Append change rows (rollup args[0], buckets args[1]) to
- * perfkit.rollup_changes.  The writer has no right to write that table
- * (nobody but the extension's owner has), so the rows are inserted as the
- * table's owner, in a security-restricted operation with a pinned
- * search_path, and only after checking that the trigger's rollup is one
- * whose raw source is the relation the trigger fires on, with the
- * trigger's own arguments: a trigger of someone else's making logs
- * nothing for a rollup not on its table.
- */
+/* Add the bucket of one row (a row trigger's tuple) to *t. */
 static void
-log_changes(Relation rel, Trigger *trigger, Datum *args)
+collect_tuple(HeapTuple tuple, TupleDesc desc, int attno, Oid type,
+			  const char *unit, const char *zone, int32 rollup, HTAB *set,
+			  TimestampTz skip_from, bool *skipped, Touched *t)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (tuple == NULL)
+		return;
+	value = heap_getattr(tuple, attno, desc, &isnull);
+	if (!isnull)
+		collect_value(value, type, unit, zone, rollup, set, skip_from, skipped, t);
+}
+
+/*
+ * Each rollup's frozen bound (final_before) as this transaction last read
+ * it, so that a statement touching only buckets the transaction already
+ * logged, none of them frozen, needs no query.  A bound read earlier in
+ * the transaction may be older than a freeze committed since: a change
+ * logged for a bucket frozen meanwhile is counted by the next refresh
+ * (perfkit._rollup_prune_changes), not lost.
+ */
+typedef struct FrozenCache
+{
+	int32		rollup;			/* 0: empty */
+	LocalTransactionId lxid;
+	TimestampTz frozen_before;
+} FrozenCache;
+
+static FrozenCache frozen_cache[BUCKET_CACHE];
+
+static bool
+frozen_lookup(int32 rollup, TimestampTz *frozen_before)
+{
+	FrozenCache *c = &frozen_cache[(uint32) rollup % BUCKET_CACHE];
+
+	if (c->rollup != rollup || c->lxid != MyProc->lxid)
+		return false;
+	*frozen_before = c->frozen_before;
+	return true;
+}
+
+static void
+frozen_remember(int32 rollup, TimestampTz frozen_before)
+{
+	FrozenCache *c = &frozen_cache[(uint32) rollup % BUCKET_CACHE];
+
+	c->rollup = rollup;
+	c->lxid = MyProc->lxid;
+	c->frozen_before = frozen_before;
+}
+
+/*
+ * Log what a statement did to rollup `rollup` (the trigger's args[0]):
+ * fresh buckets that are not frozen become change rows in
+ * perfkit.rollup_changes; rows in frozen buckets (before the rollup's
+ * final_before) are merged into the state table when the statement only
+ * inserted (FROZEN_MERGE: an INSERT's transition table), ignored when they
+ * are being retired (FROZEN_RETIRE: TRUNCATE), and otherwise counted in
+ * perfkit.rollup_inexact, one row per bucket.  Returns the frozen bound
+ * read.
+ *
+ * The writer has no right to write those tables (nobody but the
+ * extension's owner has), so the rows are inserted as the table's owner,
+ * in a security-restricted operation with a pinned search_path, and only
+ * after checking that the trigger's rollup is one whose raw source is
+ * the relation the trigger fires on (or a table of its partition tree),
+ * with the trigger's own arguments: a trigger of someone else's making
+ * logs nothing for a rollup not on its table.  The merge runs as the
+ * rollup's owner, restricted, as a refresh does: it computes the owner's
+ * measures over the inserted rows and writes the owner's state table.
+ */
+typedef enum FrozenMode
+{
+	FROZEN_COUNT,				/* count each frozen bucket as inexact */
+	FROZEN_MERGE,				/* merge the inserted rows into it */
+	FROZEN_RETIRE				/* its rows are being retired: nothing */
+} FrozenMode;
+
+static TimestampTz
+log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
+			Touched *t, FrozenMode mode)
 {
 	Oid			changes_owner;	/* owns every perfkit catalog */
+	Oid			rollup_owner;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
 	HeapTuple	tuple;
 	Datum		check_args[5];
 	int			rc;
+	bool		isnull;
+	TimestampTz frozen_before = DT_NOBEGIN;
+	Datum	   *fresh;
+	Datum	   *frozen;
+	int			n_fresh = 0;
+	int			n_frozen = 0;
 
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rollup_defs_oid()));
 	if (!HeapTupleIsValid(tuple))
@@ -312,7 +441,7 @@ log_changes(Relation rel, Trigger *trigger, Datum *args)
 	changes_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
-	check_args[0] = args[0];
+	check_args[0] = Int32GetDatum(rollup);
 	check_args[1] = ObjectIdGetDatum(RelationGetRelid(rel));
 	check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(trigger->tgargs[1]));
 	check_args[3] = CStringGetTextDatum(trigger->tgargs[2]);
@@ -330,9 +459,11 @@ log_changes(Relation rel, Trigger *trigger, Datum *args)
 		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT 1 FROM perfkit.rollup_defs "
+		plan = SPI_prepare("SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
 						   "WHERE id OPERATOR(pg_catalog.=) $1 "
-						   "AND raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
+						   "AND (raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
+						   "OR $2 OPERATOR(pg_catalog.=) ANY (SELECT t.relid::pg_catalog.oid "
+						   "FROM pg_catalog.pg_partition_tree(raw_source) t)) "
 						   "AND time_column OPERATOR(pg_catalog.=) $3 "
 						   "AND granularity OPERATOR(pg_catalog.=) $4 "
 						   "AND timezone OPERATOR(pg_catalog.=) $5",
@@ -351,6 +482,24 @@ log_changes(Relation rel, Trigger *trigger, Datum *args)
 				 errmsg("trigger \"%s\" on table \"%s\" is not a capture trigger of rollup %s",
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[0]),
 				 errdetail("Only the triggers perfkit.create_rollup() made on a rollup's raw table log its changes.")));
+	{
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			frozen_before = DatumGetTimestampTz(v);
+		rollup_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	fresh = palloc(sizeof(Datum) * Max(t->n, 1));
+	frozen = palloc(sizeof(Datum) * Max(t->n, 1));
+	for (int i = 0; i < t->n; i++)
+	{
+		if (t->buckets[i] < frozen_before)
+			frozen[n_frozen++] = TimestampTzGetDatum(t->buckets[i]);
+		else if (t->fresh[i])
+			fresh[n_fresh++] = TimestampTzGetDatum(t->buckets[i]);
+	}
 
 	if (insert_plan == NULL)
 	{
@@ -365,10 +514,124 @@ log_changes(Relation rel, Trigger *trigger, Datum *args)
 		SPI_keepplan(plan);
 		insert_plan = plan;
 	}
-	rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (n_fresh > 0)
+	{
+		Datum		args[2];
 
+		args[0] = Int32GetDatum(rollup);
+		args[1] = PointerGetDatum(construct_array(fresh, n_fresh, TIMESTAMPTZOID,
+												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+
+	if (n_frozen > 0 && mode == FROZEN_COUNT)
+	{
+		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
+		Datum		args[2];
+
+		args[0] = Int32GetDatum(rollup);
+		args[1] = PointerGetDatum(construct_array(frozen, n_frozen, TIMESTAMPTZOID,
+												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		rc = SPI_execute_with_args("INSERT INTO perfkit.rollup_inexact (rollup_id, bucket, reason) "
+								   "SELECT $1, b, 'frozen' FROM pg_catalog.unnest($2) AS b GROUP BY b",
+								   2, argtypes, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	}
+	else if (n_frozen > 0 && mode == FROZEN_MERGE)
+	{
+		Oid			argtypes[1] = {INT4OID};
+		Datum		args[1];
+		char	   *sql;
+
+		args[0] = Int32GetDatum(rollup);
+		rc = SPI_execute_with_args("SELECT perfkit._rollup_merge_sql($1)",
+								   1, argtypes, args, NULL, true, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not build the merge of rollup %d", rollup);
+		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		if (sql == NULL)
+			elog(ERROR, "could not build the merge of rollup %d", rollup);
+
+		/* As the rollup's owner, restricted: her measures, her state table. */
+		SetUserIdAndSecContext(rollup_owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+		if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+			elog(ERROR, "could not register the transition table of rollup %d", rollup);
+		{
+			Oid			mtypes[1] = {TIMESTAMPTZOID};
+			Datum		margs[1];
+
+			margs[0] = TimestampTzGetDatum(frozen_before);
+			rc = SPI_execute_with_args(sql, 1, mtypes, margs, NULL, false, 0);
+			if (rc < 0)
+				elog(ERROR, "could not merge late rows into rollup %d: %s", rollup,
+					 SPI_result_code_string(rc));
+		}
+	}
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	return frozen_before;
+}
+
+/*
+ * TRUNCATE: the rows are still there before it runs.  Their buckets
+ * (those not frozen: truncating frozen rows retires them) are logged.
+ * They are read as the table's owner, restricted (the truncating role may lack
+ * SELECT), with our own statement: only the time column's bucket.
+ */
+static void
+collect_truncate(Relation rel, Trigger *trigger, Oid type, Touched *t)
+{
+	Oid			owner = rel->rd_rel->relowner;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	char	   *sql;
+	char	   *col = (char *) quote_identifier(trigger->tgargs[1]);
+	char	   *qrel = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												  RelationGetRelationName(rel));
+
+	if (type == TIMESTAMPTZOID)
+		sql = psprintf("SELECT DISTINCT pg_catalog.date_trunc($1, %s, $2) FROM ONLY %s "
+					   "WHERE pg_catalog.isfinite(%s)", col, qrel, col);
+	else
+		sql = psprintf("SELECT DISTINCT pg_catalog.timezone($2, pg_catalog.date_trunc($1, %s::pg_catalog.timestamp)) "
+					   "FROM ONLY %s WHERE pg_catalog.isfinite(%s)", col, qrel, col);
+
+	SPI_connect();
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	{
+		Oid			argtypes[2] = {TEXTOID, TEXTOID};
+		Datum		args[2];
+
+		args[0] = CStringGetTextDatum(trigger->tgargs[2]);
+		args[1] = CStringGetTextDatum(trigger->tgargs[3]);
+		if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the buckets of \"%s\"", RelationGetRelationName(rel));
+	}
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(t->buckets));
+
+			touched_add(t, DatumGetTimestampTz(v), true);
+			MemoryContextSwitchTo(old);
+		}
+	}
 	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
@@ -377,6 +640,12 @@ log_changes(Relation rel, Trigger *trigger, Datum *args)
 /*
  * perfkit._rollup_capture() trigger
  *	 arguments: rollup id, time column, granularity, time zone
+ *
+ * Fired as a statement-level AFTER INSERT, UPDATE or DELETE trigger with
+ * transition tables (every write through SQL, COPY and MERGE included), a
+ * statement-level BEFORE TRUNCATE trigger (the buckets of the rows about
+ * to go), or a row-level AFTER trigger enabled for replicas only (a
+ * logical replication apply worker fires no statement triggers).
  */
 Datum
 perfkit_rollup_capture(PG_FUNCTION_ARGS)
@@ -388,20 +657,28 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	Oid			type;
 	int32		rollup;
 	HTAB	   *set;
-	TimestampTz *buckets;
-	int			n = 0;
-	int			cap = 16;
+	Touched		t;
 	LOCKTAG		tag;
 	bool		locked = false;
 	bool		skipped = false;
+	bool		truncate;
+	bool		by_row;
 	TimestampTz skip_from = DT_NOEND;
+	TimestampTz frozen_before;
+	bool		frozen_known;
+	bool		any_frozen;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("perfkit._rollup_capture() must be an AFTER ... FOR EACH STATEMENT trigger")));
+				 errmsg("perfkit._rollup_capture() must be called as a trigger")));
+	truncate = TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event);
+	by_row = TRIGGER_FIRED_FOR_ROW(trigdata->tg_event);
+	if (truncate ? !TRIGGER_FIRED_BEFORE(trigdata->tg_event)
+		: !TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("perfkit._rollup_capture() must be an AFTER trigger, or BEFORE TRUNCATE")));
 	trigger = trigdata->tg_trigger;
 	if (trigger->tgnargs != 4)
 		elog(ERROR, "perfkit._rollup_capture() expects 4 arguments, got %d",
@@ -419,6 +696,21 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 				 errhint("Drop the rollup with perfkit.drop_rollup().")));
 	type = TupleDescAttr(desc, attno - 1)->atttypid;
 
+	t.cap = 16;
+	t.n = 0;
+	t.n_fresh = 0;
+	t.buckets = palloc(sizeof(TimestampTz) * t.cap);
+	t.fresh = palloc(sizeof(bool) * t.cap);
+
+	if (truncate)
+	{
+		collect_truncate(trigdata->tg_relation, trigger, type, &t);
+		if (t.n > 0)
+			(void) log_changes(trigdata, trigdata->tg_relation, trigger, rollup, &t,
+							   FROZEN_RETIRE);
+		return PointerGetDatum(NULL);
+	}
+
 	/*
 	 * Buckets at or past the published watermark need no log row while we
 	 * hold the advance lock (see src/rollup/watermarks.c).
@@ -433,37 +725,54 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 
 	set = logged_set();
 	capture_calls++;
-	buckets = palloc(sizeof(TimestampTz) * cap);
-	collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2],
-			trigger->tgargs[3], rollup, set, skip_from, &skipped, &buckets, &n, &cap);
-	collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2],
-			trigger->tgargs[3], rollup, set, skip_from, &skipped, &buckets, &n, &cap);
+	if (by_row)
+	{
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			collect_tuple(trigdata->tg_newtuple, desc, attno, type, trigger->tgargs[2],
+						  trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+		collect_tuple(trigdata->tg_trigtuple, desc, attno, type, trigger->tgargs[2],
+					  trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+	}
+	else
+	{
+		collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2],
+				trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+		collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2],
+				trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+	}
 	if (locked && !skipped)
 		LockRelease(&tag, ShareLock, false);	/* nothing relies on it */
 
-	if (n > 0)
+	/*
+	 * Nothing new to log, and no bucket frozen as far as this transaction
+	 * knows: no query at all.
+	 */
+	frozen_known = frozen_lookup(rollup, &frozen_before);
+	any_frozen = false;
+	if (frozen_known)
+		for (int i = 0; i < t.n; i++)
+			if (t.buckets[i] < frozen_before)
+				any_frozen = true;
+	if (t.n_fresh > 0 || (t.n > 0 && (!frozen_known || any_frozen)))
 	{
-		Datum		args[2];
-		Datum	   *elems = palloc(sizeof(Datum) * n);
 		TransactionId xid;
 
-		for (int i = 0; i < n; i++)
-			elems[i] = TimestampTzGetDatum(buckets[i]);
-		args[0] = Int32GetDatum(rollup);
-		args[1] = PointerGetDatum(construct_array(elems, n, TIMESTAMPTZOID,
-												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
-												  TYPALIGN_DOUBLE));
-		log_changes(trigdata->tg_relation, trigger, args);
+		frozen_before = log_changes(trigdata, trigdata->tg_relation, trigger, rollup, &t,
+									(!by_row && trigdata->tg_oldtable == NULL &&
+									 trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT);
+		frozen_remember(rollup, frozen_before);
 
 		xid = GetCurrentTransactionId();
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < t.n; i++)
 		{
 			LoggedKey	key;
 			LoggedEntry *entry;
 
+			if (!t.fresh[i])
+				continue;
 			memset(&key, 0, sizeof(key));
 			key.rollup = rollup;
-			key.bucket = buckets[i];
+			key.bucket = t.buckets[i];
 			entry = hash_search(set, &key, HASH_FIND, NULL);
 			if (entry)
 				entry->xid = xid;
@@ -489,4 +798,135 @@ perfkit_rollup_capture_forget(PG_FUNCTION_ARGS)
 		logged = NULL;
 	}
 	PG_RETURN_VOID();
+}
+
+/*
+ * Authorizations and retirements, for this transaction only.
+ *
+ * perfkit._rollup_authorize(id) checks, as the caller, that she has the
+ * privileges of rollup id's owner (run from a function that is not
+ * SECURITY DEFINER, so the current user is the caller) and remembers it
+ * until the transaction ends; the SECURITY DEFINER writers of the
+ * catalogs that serve DDL and freezing (perfkit._rollup_require_authorized)
+ * accept only such a rollup, as refresh's accept only the one being
+ * refreshed.
+ *
+ * perfkit._rollup_note_retire(tbl, range_end) is called by
+ * perfkit.rollup_blockers() when no rollup keeps raw rows of tbl before
+ * range_end: partition retention is about to detach that partition, and
+ * the DETACH handler (perfkit._rollup_capture_tree) then freezes instead
+ * of recording the rows as deleted.
+ */
+#define NOTED_MAX	16
+
+static LocalTransactionId noted_lxid = InvalidLocalTransactionId;
+static int32 authorized[NOTED_MAX];
+static int	n_authorized = 0;
+static Oid	retire_rel[NOTED_MAX];
+static TimestampTz retire_end[NOTED_MAX];
+static int	n_retire = 0;
+
+static void
+noted_reset_if_new(void)
+{
+	if (noted_lxid != MyProc->lxid)
+	{
+		noted_lxid = MyProc->lxid;
+		n_authorized = 0;
+		n_retire = 0;
+	}
+}
+
+PG_FUNCTION_INFO_V1(perfkit_rollup_authorize);
+PG_FUNCTION_INFO_V1(perfkit_rollup_authorized);
+PG_FUNCTION_INFO_V1(perfkit_rollup_note_retire);
+PG_FUNCTION_INFO_V1(perfkit_rollup_retire_approved);
+
+Datum
+perfkit_rollup_authorize(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+
+	(void) rollup_check_owner(id);
+	noted_reset_if_new();
+	for (int i = 0; i < n_authorized; i++)
+		if (authorized[i] == id)
+			PG_RETURN_VOID();
+	if (n_authorized == NOTED_MAX)
+	{
+		memmove(&authorized[0], &authorized[1], sizeof(int32) * (NOTED_MAX - 1));
+		n_authorized--;
+	}
+	authorized[n_authorized++] = id;
+	PG_RETURN_VOID();
+}
+
+Datum
+perfkit_rollup_authorized(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+
+	noted_reset_if_new();
+	for (int i = 0; i < n_authorized; i++)
+		if (authorized[i] == id)
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
+}
+
+Datum
+perfkit_rollup_note_retire(PG_FUNCTION_ARGS)
+{
+	Oid			rel = PG_GETARG_OID(0);
+	TimestampTz end = PG_GETARG_TIMESTAMPTZ(1);
+
+	noted_reset_if_new();
+	if (n_retire == NOTED_MAX)
+	{
+		memmove(&retire_rel[0], &retire_rel[1], sizeof(Oid) * (NOTED_MAX - 1));
+		memmove(&retire_end[0], &retire_end[1], sizeof(TimestampTz) * (NOTED_MAX - 1));
+		n_retire--;
+	}
+	retire_rel[n_retire] = rel;
+	retire_end[n_retire] = end;
+	n_retire++;
+	PG_RETURN_VOID();
+}
+
+/* The end of the last range of tbl noted for retirement, or NULL. */
+Datum
+perfkit_rollup_retire_approved(PG_FUNCTION_ARGS)
+{
+	Oid			rel = PG_GETARG_OID(0);
+
+	noted_reset_if_new();
+	for (int i = n_retire - 1; i >= 0; i--)
+		if (retire_rel[i] == rel)
+			PG_RETURN_TIMESTAMPTZ(retire_end[i]);
+	PG_RETURN_NULL();
+}
+
+/*
+ * perfkit._rollup_ddl_nesting(delta int) RETURNS int
+ *
+ * How deep this transaction is inside perfkit._rollup_capture_tree(),
+ * after adding delta: the ALTER TABLE statements it runs fire the event
+ * trigger again, which must then do nothing (the outer call is already
+ * bringing the tree in line).  A new transaction starts at 0; the caller
+ * undoes its increment on error too.
+ */
+static LocalTransactionId nesting_lxid = InvalidLocalTransactionId;
+static int	nesting = 0;
+
+PG_FUNCTION_INFO_V1(perfkit_rollup_ddl_nesting);
+
+Datum
+perfkit_rollup_ddl_nesting(PG_FUNCTION_ARGS)
+{
+	if (nesting_lxid != MyProc->lxid)
+	{
+		nesting_lxid = MyProc->lxid;
+		nesting = 0;
+	}
+	nesting = Max(0, nesting + PG_GETARG_INT32(0));
+	PG_RETURN_INT32(nesting);
 }

@@ -10,8 +10,10 @@
  * Catalog.  A rollup is a row of perfkit.rollup_defs plus its measures in
  * perfkit.rollup_measures.  Its objects belong to whoever created it: the
  * state table <name>_state (bucket, dimensions, _rows, mergeable state), the
- * view <name> (final values), the view <name>_live, and three capture
- * triggers on the raw source table.  The catalog tables are readable by
+ * view <name> (final values), the view <name>_live, and the capture
+ * triggers on the raw source table and every table of its partition tree
+ * (kept in line by the event trigger perfkit_rollup_ddl).  Changes it
+ * cannot apply exactly are counted in perfkit.rollup_inexact.  The catalog tables are readable by
  * all (like pg_class) and written only by the extension's owner (see
  * Privileges at the end); row-level security keeps, besides, each role to
  * the rows of the rollups whose state table it owns.
@@ -33,11 +35,11 @@ CREATE TABLE perfkit.rollup_defs (
 	timezone text NOT NULL,
 	dimensions name[] NOT NULL,
 	depth integer NOT NULL,					-- 0 on a table, parent's + 1 on a rollup
-	late_window interval NOT NULL CHECK (late_window >= interval '0'),
+	late_window interval CHECK (late_window >= interval '0'),	-- NULL: no bound
 	owner regrole NOT NULL,
 	data_start timestamptz,					-- first bucket with data, at first refresh
 	watermark timestamptz,					-- buckets before it are materialized
-	final_before timestamptz,				-- buckets before it are final
+	final_before timestamptz,				-- buckets before it are frozen
 	created_at timestamptz NOT NULL DEFAULT now(),
 	refreshes bigint NOT NULL DEFAULT 0,
 	last_refresh_at timestamptz,
@@ -79,6 +81,24 @@ CREATE TABLE perfkit.rollup_changes (
 
 CREATE INDEX rollup_changes_rollup_bucket ON perfkit.rollup_changes (rollup_id, bucket);
 
+/*
+ * Changes a rollup could not apply exactly: an update or delete (or a
+ * TRUNCATE, a DETACH) touching a frozen bucket, or a change late_window
+ * told refresh to skip.  One row per statement (or logged change) and
+ * bucket; perfkit.rollups shows the count and the buckets, until the owner
+ * acknowledges them (perfkit.acknowledge_rollup()).  Written like the
+ * change log: by the capture trigger as the extension's owner, and by
+ * refresh through SECURITY DEFINER functions.
+ */
+CREATE TABLE perfkit.rollup_inexact (
+	rollup_id integer NOT NULL,
+	bucket timestamptz NOT NULL,
+	reason text NOT NULL CHECK (reason IN ('frozen', 'late_window')),
+	at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE INDEX rollup_inexact_rollup ON perfkit.rollup_inexact (rollup_id, bucket);
+
 ALTER TABLE perfkit.rollup_defs ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY rollup_defs_read ON perfkit.rollup_defs FOR SELECT USING (true);
@@ -107,11 +127,17 @@ CREATE POLICY rollup_changes_claim ON perfkit.rollup_changes FOR DELETE
 	USING (EXISTS (SELECT 1 FROM perfkit.rollup_defs d
 				   WHERE d.id = rollup_id AND pg_catalog.pg_has_role(d.owner, 'USAGE')));
 
+ALTER TABLE perfkit.rollup_inexact ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY rollup_inexact_read ON perfkit.rollup_inexact FOR SELECT USING (true);
+
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_defs', '');
 
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_measures', '');
 
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_changes', '');
+
+SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_inexact', '');
 
 SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_id_seq', '');
 
@@ -334,9 +360,10 @@ $$;
  * that are already materialized, then advance the watermark up to its end.
  * Buckets are rewritten whole in one statement pair, so a cancel never
  * leaves half a bucket; batches are about perfkit.rollup_batch_rows
- * source rows.  Buckets before final_before are never recomputed from a
- * change (their raw rows may be retired); an explicit range recomputes a
- * final bucket only while raw rows remain in it.
+ * source rows.  Buckets before final_before are frozen and never
+ * recomputed from a change (their raw rows may be retired; such a change
+ * is counted in perfkit.rollup_inexact); an explicit range recomputes a
+ * frozen bucket only with include_final and while raw rows remain in it.
  */
 CREATE FUNCTION perfkit._rollup_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz,
 										p_steps integer, p_include_final boolean DEFAULT false)
@@ -358,7 +385,6 @@ DECLARE
 	lo timestamptz;
 	hi timestamptz;
 	first_pending timestamptz;
-	horizon timestamptz;
 	noisy boolean := false;
 	gone timestamptz[];
 	source_rel regclass;		-- what batches read: the raw table or the finer state
@@ -395,8 +421,7 @@ BEGIN
 		END IF;
 		d.data_start := least(coalesce(d.data_start, target), target);
 		d.watermark := d.data_start;
-		-- Rows older than the oldest one so far may still arrive: nothing
-		-- is final until a refresh has seen the late window pass.
+		-- Nothing is frozen until the owner or retention says so.
 		d.final_before := '-infinity';
 	END IF;
 
@@ -479,11 +504,15 @@ BEGIN
 			target := least(target, hi);
 		END IF;
 	ELSE
-		-- Changes to final buckets are ignored, and changes past the
-		-- watermark are covered when it advances: drop both.
-		-- A change row that is not a bucket start is no change (anyone may
-		-- insert into the log): drop it too.
-		PERFORM perfkit._rollup_prune_changes(p_id, d.watermark, d.final_before);
+		-- Changes past the watermark are covered when it advances: drop
+		-- them.  Changes to frozen buckets (logged by a writer that read
+		-- final_before just before a freeze committed), and, with a
+		-- late_window, changes older than it, are not recomputed: they
+		-- are counted in perfkit.rollup_inexact, never dropped unseen.
+		-- A change row that is not a bucket start is no change: drop it.
+		PERFORM perfkit._rollup_prune_changes(p_id, d.watermark, d.final_before,
+			CASE WHEN d.late_window IS NULL THEN '-infinity'
+				 ELSE perfkit._bucket_start(now() - d.late_window, d.granularity, d.timezone) END);
 
 		LOOP
 			EXIT WHEN p_steps IS NOT NULL AND steps >= p_steps;
@@ -546,14 +575,12 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- Finality: materialized, older than the late window, and no change
-	-- pending at or before it.
+	-- Finality is not a matter of age: final_before moves only when the
+	-- owner freezes a range (perfkit.freeze_rollup()) or retention retires
+	-- the raw rows (perfkit._rollup_ddl()).
 	IF d.watermark IS NOT NULL THEN
 		SELECT min(c.bucket) INTO first_pending FROM perfkit.rollup_changes c
 		WHERE c.rollup_id = p_id AND c.bucket >= d.final_before AND c.bucket < d.watermark;
-		horizon := perfkit._bucket_start(now() - d.late_window, d.granularity, d.timezone);
-		d.final_before := greatest(d.final_before,
-								   least(d.watermark, horizon, coalesce(first_pending, 'infinity')));
 		-- "more" only when this step did something: a coarser rollup whose
 		-- finer one still has changes pending must not spin.
 		more := steps > 0 AND (first_pending IS NOT NULL OR d.watermark < target);
@@ -640,36 +667,137 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
 
 /*
  * Which rollups keep raw rows of tbl in [range_start, range_end) from being
- * retired: one row per rollup on tbl whose buckets overlapping that range
- * are not all final.  Bounds of a timestamp or date partition key are given
- * as their wall-clock value read as UTC.  Partition retention calls this.
+ * retired: one row per rollup read from tbl's rows whose buckets
+ * overlapping that range are not all materialized, or have changes not
+ * refreshed yet.  (Coarser rollups built on a finer one read its state,
+ * not raw rows: they never block.)  Bounds of a timestamp or date
+ * partition key are given as their wall-clock value read as UTC.
+ * Partition retention calls this just before it retires a partition:
+ * when nothing blocks, the approval is noted for this transaction, and
+ * the DETACH that follows freezes those buckets in every rollup on tbl
+ * (perfkit._rollup_capture_tree()) instead of logging the rows as gone.
  */
 CREATE FUNCTION perfkit.rollup_blockers(tbl regclass, range_start timestamptz, range_end timestamptz)
 RETURNS TABLE (rollup text, reason text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+	RETURN QUERY
 	SELECT d.rel::text,
-		   CASE WHEN d.final_before IS NULL
-				THEN 'never refreshed'
-				ELSE format('only buckets before %s are final (watermark %s, late window %s)',
-							d.final_before, d.watermark, d.late_window) END
+		   CASE WHEN d.watermark IS NULL THEN 'never refreshed'
+				WHEN x.e > d.watermark
+				THEN format('materialized only up to %s', d.watermark)
+				ELSE format('%s changed buckets not refreshed yet', x.pending) END
 	FROM perfkit.rollup_defs d
 	CROSS JOIN LATERAL (
-		SELECT CASE WHEN d.time_type = 'timestamptz'::regtype THEN range_end
-					ELSE (range_end AT TIME ZONE 'UTC') AT TIME ZONE d.timezone END AS e
+		SELECT perfkit._bucket_add(perfkit._bucket_start(y.e - interval '1 microsecond',
+														 d.granularity, d.timezone),
+								   d.granularity, d.timezone) AS e,
+			   (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
+				WHERE c.rollup_id = d.id AND c.bucket >= coalesce(d.final_before, '-infinity')
+				  AND c.bucket < d.watermark
+				  AND c.bucket < perfkit._bucket_add(perfkit._bucket_start(y.e - interval '1 microsecond',
+																			 d.granularity, d.timezone),
+													 d.granularity, d.timezone)) AS pending
+		FROM (SELECT CASE WHEN d.time_type = 'timestamptz'::regtype THEN range_end
+						  ELSE (range_end AT TIME ZONE 'UTC') AT TIME ZONE d.timezone END AS e) y
 	) x
-	WHERE d.raw_source = tbl
+	WHERE d.raw_source = tbl AND d.parent_id IS NULL
 	  AND range_end > range_start
-	  AND (d.final_before IS NULL
-		   OR perfkit._bucket_add(perfkit._bucket_start(x.e - interval '1 microsecond',
-														d.granularity, d.timezone),
-								  d.granularity, d.timezone) > d.final_before)
-	ORDER BY d.id
+	  AND (d.watermark IS NULL
+		   OR (x.e > coalesce(d.final_before, '-infinity') AND (x.e > d.watermark OR x.pending > 0)))
+	ORDER BY d.id;
+	IF NOT FOUND AND range_end > range_start THEN
+		PERFORM perfkit._rollup_note_retire(tbl, range_end);
+	END IF;
+END
 $$;
 
 COMMENT ON FUNCTION perfkit.rollup_blockers(regclass, timestamptz, timestamptz) IS
-'rollups on a table whose buckets in a range are not final yet (empty: raw rows there may be retired)';
+'rollups on a table that still need its raw rows in a range (empty: they may be retired, and the rollups freeze that range when its partition is detached)';
+
+/*
+ * freeze_rollup: refresh the rollup, then freeze its buckets that end by
+ * `before` (never past the watermark).  Refresh recomputes a frozen bucket
+ * no more: its raw rows may then be deleted.  Rows inserted into it later
+ * are merged into it exactly; updates, deletes and the like are counted
+ * (perfkit.rollups.inexact_changes).  Returns the new final_before.
+ */
+CREATE FUNCTION perfkit._rollup_freeze(d perfkit.rollup_defs, before timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = d.id;
+	IF before IS NULL THEN
+		RAISE EXCEPTION 'before must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM perfkit._rollup_authorize(d.id);
+	PERFORM perfkit._rollup_lock(d.id, true);
+	PERFORM perfkit._rollup_refresh_as_owner(d.id, NULL, NULL, NULL, false);
+	RETURN perfkit._rollup_freeze_to(d.id, before, false);
+END
+$$;
+
+CREATE FUNCTION perfkit.freeze_rollup(name text, before timestamptz)
+RETURNS timestamptz
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_freeze(perfkit._rollup_lookup(name), before);
+END;
+
+COMMENT ON FUNCTION perfkit.freeze_rollup(text, timestamptz) IS
+'refresh a rollup and freeze its buckets before a time: their raw rows may then go; returns the new final_before';
+
+-- Forget the inexact changes counted for a rollup (after recomputing or
+-- accepting them); returns how many there were.
+CREATE FUNCTION perfkit._rollup_acknowledge(d perfkit.rollup_defs)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	n bigint;
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = d.id;
+	IF NOT perfkit._rollup_authorized(d.id) THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	DELETE FROM perfkit.rollup_inexact x WHERE x.rollup_id = d.id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+-- The caller's rights are checked here, before the SECURITY DEFINER call.
+CREATE FUNCTION perfkit._rollup_acknowledge_checked(d perfkit.rollup_defs)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM perfkit._rollup_authorize(d.id);
+	RETURN perfkit._rollup_acknowledge(d);
+END
+$$;
+
+CREATE FUNCTION perfkit.acknowledge_rollup(name text)
+RETURNS bigint
+LANGUAGE sql
+BEGIN ATOMIC
+	SELECT perfkit._rollup_acknowledge_checked(perfkit._rollup_lookup(name));
+END;
+
+COMMENT ON FUNCTION perfkit.acknowledge_rollup(text) IS
+'forget the inexact changes counted for a rollup; returns how many there were';
 
 CREATE VIEW perfkit.rollups AS
 SELECT d.rel::text AS name,
@@ -693,11 +821,15 @@ SELECT d.rel::text AS name,
 			THEN perfkit._bucket_start(now(), d.granularity, d.timezone)
 			ELSE perfkit._bucket_start((SELECT p.watermark FROM perfkit.rollup_defs p WHERE p.id = d.parent_id),
 									   d.granularity, d.timezone)
-	   END - d.watermark AS lag
+	   END - d.watermark AS lag,
+	   d.late_window,
+	   (SELECT count(*) FROM perfkit.rollup_inexact x WHERE x.rollup_id = d.id) AS inexact_changes,
+	   (SELECT array_agg(DISTINCT x.bucket ORDER BY x.bucket) FROM perfkit.rollup_inexact x
+		WHERE x.rollup_id = d.id) AS inexact_buckets
 FROM perfkit.rollup_defs d;
 
 COMMENT ON VIEW perfkit.rollups IS
-'perfkit rollups: watermark, pending changed buckets, last refresh and error, lag';
+'perfkit rollups: watermark, frozen bound, pending changed buckets, last refresh and error, lag, changes not applied exactly';
 
 CREATE FUNCTION perfkit._rollup_in_refresh(id integer)
 RETURNS boolean
@@ -816,10 +948,12 @@ BEGIN
 END
 $$;
 
--- Drop change rows of rollup p_id that no refresh would use: in final
--- buckets, past the watermark, or not a bucket start.
+-- Drop change rows of rollup p_id that no refresh would use: past the
+-- watermark, or not a bucket start.  Change rows in frozen buckets (before
+-- p_final_before) or, with a late_window, before p_late_before, are moved
+-- to perfkit.rollup_inexact: those buckets are not recomputed.
 CREATE FUNCTION perfkit._rollup_prune_changes(p_id integer, p_watermark timestamptz,
-											  p_final_before timestamptz)
+											  p_final_before timestamptz, p_late_before timestamptz)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -830,10 +964,20 @@ DECLARE
 BEGIN
 	PERFORM perfkit._rollup_require_refresh(p_id);
 	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
-	DELETE FROM perfkit.rollup_changes c
-	WHERE c.rollup_id = p_id
-	  AND (p_watermark IS NULL OR c.bucket < p_final_before OR c.bucket >= p_watermark
-		   OR perfkit._bucket_start(c.bucket, d.granularity, d.timezone) IS DISTINCT FROM c.bucket);
+	WITH gone AS (
+		DELETE FROM perfkit.rollup_changes c
+		WHERE c.rollup_id = p_id
+		  AND (p_watermark IS NULL OR c.bucket < p_final_before OR c.bucket < p_late_before
+			   OR c.bucket >= p_watermark
+			   OR perfkit._bucket_start(c.bucket, d.granularity, d.timezone) IS DISTINCT FROM c.bucket)
+		RETURNING c.bucket
+	)
+	INSERT INTO perfkit.rollup_inexact (rollup_id, bucket, reason)
+	SELECT p_id, g.bucket, CASE WHEN g.bucket < p_final_before THEN 'frozen' ELSE 'late_window' END
+	FROM gone g
+	WHERE p_watermark IS NOT NULL AND g.bucket < p_watermark
+	  AND (g.bucket < p_final_before OR g.bucket < p_late_before)
+	  AND perfkit._bucket_start(g.bucket, d.granularity, d.timezone) = g.bucket;
 END
 $$;
 
@@ -854,7 +998,7 @@ BEGIN
 	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
 	WITH batch AS (
 		SELECT DISTINCT c.bucket FROM perfkit.rollup_changes c
-		WHERE c.rollup_id = p_id
+		WHERE c.rollup_id = p_id AND c.bucket >= d.final_before
 		  AND (d.parent_id IS NULL OR NOT EXISTS (
 				SELECT 1 FROM perfkit.rollup_changes f
 				WHERE f.rollup_id = d.parent_id AND f.bucket >= c.bucket
@@ -969,7 +1113,7 @@ DECLARE
 BEGIN
 	-- Names.
 	IF name IS NULL OR source IS NULL OR time_column IS NULL OR granularity IS NULL
-	   OR dimensions IS NULL OR measures IS NULL OR timezone IS NULL OR late_window IS NULL THEN
+	   OR dimensions IS NULL OR measures IS NULL THEN
 		RAISE EXCEPTION 'arguments of create_rollup must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -1015,6 +1159,12 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Use minute, hour, day, week, month, quarter or year.';
 	END IF;
+	-- No zone given: a rollup built on a finer one inherits its zone, one
+	-- on a table cuts in UTC.
+	IF timezone IS NULL THEN
+		SELECT r.timezone INTO timezone FROM perfkit.rollup_defs r WHERE r.rel = source;
+		timezone := coalesce(timezone, 'UTC');
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE pg_timezone_names.name = timezone) THEN
 		RAISE EXCEPTION 'time zone "%" not recognized', timezone
 			USING ERRCODE = 'invalid_parameter_value',
@@ -1037,7 +1187,7 @@ BEGIN
 		IF timezone <> p.timezone THEN
 			RAISE EXCEPTION 'rollup % cuts its buckets in time zone "%", not "%"', source, p.timezone, timezone
 				USING ERRCODE = 'invalid_parameter_value',
-					  HINT = 'A rollup built on another must use the same time zone.';
+					  HINT = 'A rollup built on another inherits its time zone: give none, or the same.';
 		END IF;
 		IF array_position(grains, g) <= array_position(grains, p.granularity)
 		   OR (g = 'week' AND p.granularity NOT IN ('minute', 'hour', 'day'))
@@ -1229,18 +1379,359 @@ GROUP BY 1%3$s$v$,
 	d.live_view := q_live::regclass;
 	PERFORM perfkit._rollup_register(d, mrows);
 
-	-- Change capture on the raw table.
-	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-		EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT '
-					   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
-					   format('perfkit_rollup_%s_%s', id, trig), upper(trig), raw,
-					   CASE trig WHEN 'insert' THEN 'NEW TABLE AS perfkit_new'
-								 WHEN 'update' THEN 'OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
-								 ELSE 'OLD TABLE AS perfkit_old' END,
-					   id, tcol, g, timezone);
-	END LOOP;
+	-- Change capture on the raw table and every table of its partition tree.
+	PERFORM perfkit._rollup_capture_tree(id, false);
+	PERFORM perfkit._rollup_create_indexes(d);
 
 	RETURN q_rel::regclass;
+END
+$$;
+
+/*
+ * The capture triggers of rollup p_id on relation rel, a table of the
+ * rollup's raw source's partition tree (or the plain table itself):
+ * statement-level AFTER INSERT, UPDATE and DELETE triggers with transition
+ * tables, and on a table with storage a BEFORE TRUNCATE trigger, all
+ * ENABLE ALWAYS (they fire for a subscription's initial copy and
+ * TRUNCATE too); on the root, a row-level trigger enabled for replicas
+ * only, for the rows a logical replication apply worker writes (it fires
+ * no statement triggers).  PostgreSQL clones that one onto partitions.
+ * Writes straight into a partition fire its own statement triggers, not
+ * the parent's: hence triggers on every table of the tree.  Existing
+ * triggers are kept.  Runs with the caller's rights (the table's owner).
+ */
+CREATE FUNCTION perfkit._rollup_add_triggers(d perfkit.rollup_defs, rel regclass)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trig text;
+	tname text;
+	added boolean := false;
+	kind "char" := (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel);
+BEGIN
+	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+		tname := format('perfkit_rollup_%s_%s', d.id, trig);
+		CONTINUE WHEN trig = 'truncate' AND kind <> 'r';
+		CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+							  WHERE t.tgrelid = rel AND t.tgname = tname);
+		EXECUTE format('CREATE TRIGGER %I %s %s ON %s %s FOR EACH STATEMENT '
+					   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
+					   tname, CASE trig WHEN 'truncate' THEN 'BEFORE' ELSE 'AFTER' END,
+					   upper(trig), rel,
+					   CASE trig WHEN 'insert' THEN 'REFERENCING NEW TABLE AS perfkit_new'
+								 WHEN 'update' THEN 'REFERENCING OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
+								 WHEN 'delete' THEN 'REFERENCING OLD TABLE AS perfkit_old'
+								 ELSE '' END,
+					   d.id, d.time_column, d.granularity, d.timezone);
+		EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
+		added := true;
+	END LOOP;
+	IF rel = d.raw_source THEN
+		tname := format('perfkit_rollup_%s_apply', d.id);
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = rel AND t.tgname = tname) THEN
+			EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
+						   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
+						   tname, rel, d.id, d.time_column, d.granularity, d.timezone);
+		END IF;
+	END IF;
+	-- The row trigger (and its clones on partitions) fires on replicas only.
+	FOR rel IN
+		SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
+		WHERE t.tgname = format('perfkit_rollup_%s_apply', d.id) AND t.tgenabled <> 'R'
+		  AND (t.tgrelid = d.raw_source
+			   OR t.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x))
+	LOOP
+		EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER %I', rel,
+					   format('perfkit_rollup_%s_apply', d.id));
+	END LOOP;
+	RETURN added;
+END
+$$;
+
+-- The buckets of rollup d that the rows of table rel (without its
+-- partitions) fall into.  Runs with the caller's rights.
+CREATE FUNCTION perfkit._rollup_table_buckets(d perfkit.rollup_defs, rel regclass)
+RETURNS timestamptz[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET row_security = off		-- every row, or an error: never a filtered count
+AS $$
+DECLARE
+	b timestamptz[];
+BEGIN
+	IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) <> 'r' THEN
+		RETURN '{}';
+	END IF;
+	EXECUTE format('SELECT pg_catalog.array_agg(DISTINCT %s) FROM ONLY %s WHERE pg_catalog.isfinite(%I)',
+				   perfkit._rollup_bucket_sql(d), rel, d.time_column) INTO b;
+	RETURN coalesce(b, '{}');
+END
+$$;
+
+/*
+ * Bring the capture of rollup p_id in line with its raw source's partition
+ * tree: triggers on every table of it (a partition created or attached
+ * since gets them, and its rows, if any, are logged as changes); a table
+ * that left the tree (DETACH PARTITION) loses them, and its rows are
+ * logged as changes too (they left the source), unless partition
+ * retention retires it: then the rollup freezes the range instead
+ * (perfkit.rollup_blockers() approved it in this transaction).  Without
+ * log_new (a rollup never refreshed: its first refresh reads everything)
+ * new tables get triggers only.
+ */
+CREATE FUNCTION perfkit._rollup_capture_tree(p_id integer, log_new boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	rel regclass;
+	trig text;
+	retire_hi timestamptz;
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+	PERFORM perfkit._rollup_authorize(p_id);	-- as the caller: the tables' owner
+	PERFORM perfkit._rollup_ddl_nesting(1);		-- our own ALTER TABLEs: ignored
+	BEGIN
+	FOR rel IN SELECT d.raw_source
+			   UNION ALL
+			   SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x WHERE x.level > 0 LOOP
+		IF perfkit._rollup_add_triggers(d, rel) AND rel <> d.raw_source AND log_new THEN
+			PERFORM perfkit._rollup_log_buckets(p_id, perfkit._rollup_table_buckets(d, rel), true);
+		END IF;
+	END LOOP;
+	FOR rel IN
+		SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
+		WHERE t.tgname = format('perfkit_rollup_%s_insert', p_id)
+		  AND t.tgrelid <> d.raw_source
+		  AND t.tgrelid NOT IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x)
+	LOOP
+		-- Retention retires it: freeze up to the end of the approved range.
+		-- Either way the rows left the source: buckets still open are
+		-- recomputed without them (none, when retention retired the range;
+		-- a coarser rollup recomputes from the finer state, unchanged).
+		retire_hi := perfkit._rollup_retire_approved(d.raw_source);
+		IF retire_hi IS NOT NULL AND d.parent_id IS NULL THEN
+			PERFORM perfkit._rollup_freeze_to(p_id, retire_hi, true);
+		END IF;
+		PERFORM perfkit._rollup_log_buckets(p_id, perfkit._rollup_table_buckets(d, rel), false);
+		FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate', 'apply'] LOOP
+			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('perfkit_rollup_%s_%s', p_id, trig), rel);
+		END LOOP;
+	END LOOP;
+	EXCEPTION WHEN OTHERS THEN
+		PERFORM perfkit._rollup_ddl_nesting(-1);
+		RAISE;
+	END;
+	PERFORM perfkit._rollup_ddl_nesting(-1);
+END
+$$;
+
+/*
+ * The event trigger: after CREATE TABLE (... PARTITION OF) and ALTER TABLE
+ * (ATTACH, DETACH PARTITION), bring the capture of every rollup on the
+ * partition tree concerned in line with it.  Runs as the role that ran
+ * the command, who owns the tables (PostgreSQL requires it), with
+ * row_security on for the catalogs (a caller may have turned it off, as
+ * partition conversion does: reading a table with policies would fail).
+ */
+CREATE FUNCTION perfkit._rollup_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET row_security = on		-- the catalogs' read policy is USING (true)
+AS $$
+DECLARE
+	id integer;
+	refreshed boolean;
+BEGIN
+	IF perfkit._rollup_ddl_nesting(0) > 0 OR NOT EXISTS (SELECT 1 FROM perfkit.rollup_defs) THEN
+		RETURN;
+	END IF;
+	FOR id, refreshed IN
+		SELECT DISTINCT r.id, r.watermark IS NOT NULL FROM pg_catalog.pg_event_trigger_ddl_commands() c
+		JOIN perfkit.rollup_defs r
+		  ON r.raw_source = pg_catalog.pg_partition_root(c.objid)
+			 OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+						WHERE t.tgrelid = c.objid AND t.tgname = format('perfkit_rollup_%s_insert', r.id))
+		WHERE c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
+		ORDER BY r.id
+	LOOP
+		PERFORM perfkit._rollup_capture_tree(id, refreshed);
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER perfkit_rollup_ddl ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	EXECUTE FUNCTION perfkit._rollup_ddl();
+
+/*
+ * Log changed buckets of rollup p_id found by the caller (rows that
+ * entered or left the source through ATTACH or DETACH).  Rows attached
+ * into frozen buckets cannot be merged (there is no transition table):
+ * with count_frozen they are counted as inexact.  Rows detached from
+ * frozen buckets are left alone: that retires them, which is what
+ * freezing is for.  The caller must have the
+ * privileges of the rollup's owner; a change row only makes refresh
+ * recompute a bucket.
+ */
+CREATE FUNCTION perfkit._rollup_log_buckets(p_id integer, buckets timestamptz[], count_frozen boolean)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+	IF NOT (perfkit._rollup_authorized(p_id) OR perfkit._rollup_in_refresh(p_id)) THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	INSERT INTO perfkit.rollup_changes (rollup_id, bucket)
+	SELECT DISTINCT p_id, perfkit._bucket_start(b, d.granularity, d.timezone)
+	FROM pg_catalog.unnest(buckets) b
+	WHERE b IS NOT NULL AND b >= coalesce(d.final_before, '-infinity');
+	IF count_frozen THEN
+		INSERT INTO perfkit.rollup_inexact (rollup_id, bucket, reason)
+		SELECT DISTINCT p_id, perfkit._bucket_start(b, d.granularity, d.timezone), 'frozen'
+		FROM pg_catalog.unnest(buckets) b
+		WHERE b < d.final_before;
+	END IF;
+END
+$$;
+
+/*
+ * Freeze the buckets of rollup p_id before `before` (with round_up, the
+ * bucket holding the instant just before it too), never past the
+ * watermark: refresh no longer recomputes them, late inserts into them are
+ * merged, other changes counted.  final_before only moves forward.
+ */
+CREATE FUNCTION perfkit._rollup_freeze_to(p_id integer, before timestamptz, round_up boolean)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	b timestamptz;
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+	IF NOT (perfkit._rollup_authorized(p_id) OR perfkit._rollup_in_refresh(p_id)) THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF d.watermark IS NULL THEN
+		RAISE EXCEPTION 'rollup % has never been refreshed', d.rel
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Refresh it first: only materialized buckets can be frozen.';
+	END IF;
+	b := CASE WHEN round_up
+			  THEN perfkit._bucket_add(perfkit._bucket_start(before - interval '1 microsecond',
+															 d.granularity, d.timezone),
+									   d.granularity, d.timezone)
+			  ELSE perfkit._bucket_start(before, d.granularity, d.timezone) END;
+	b := greatest(coalesce(d.final_before, '-infinity'), least(d.watermark, b));
+	UPDATE perfkit.rollup_defs r SET final_before = b WHERE r.id = p_id;
+	RETURN b;
+END
+$$;
+
+CREATE FUNCTION perfkit._rollup_authorize(id integer)
+RETURNS void
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_authorize';
+
+CREATE FUNCTION perfkit._rollup_authorized(id integer)
+RETURNS boolean
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_authorized';
+
+CREATE FUNCTION perfkit._rollup_ddl_nesting(delta integer)
+RETURNS integer
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_ddl_nesting';
+
+CREATE FUNCTION perfkit._rollup_note_retire(tbl regclass, range_end timestamptz)
+RETURNS void
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_note_retire';
+
+CREATE FUNCTION perfkit._rollup_retire_approved(tbl regclass)
+RETURNS timestamptz
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'perfkit_rollup_retire_approved';
+
+/*
+ * The SQL that merges the rows an INSERT statement added to frozen buckets
+ * (the transition table perfkit_new) into rollup p_id's state: counts,
+ * sums and the two parts of an average add up, min and max take the least
+ * and greatest, _rows adds up.  $1 is final_before.  The capture trigger
+ * runs it as the rollup's owner, restricted.
+ */
+CREATE FUNCTION perfkit._rollup_merge_sql(p_id integer)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	dims text;
+	states text;
+	cols text;
+	keys text;
+	sets text;
+	bucket text;
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	bucket := perfkit._rollup_bucket_sql(d);
+	SELECT coalesce(string_agg(format(', %I', x), '' ORDER BY i), '') INTO dims
+	FROM unnest(d.dimensions) WITH ORDINALITY AS u(x, i);
+	SELECT coalesce(string_agg(format(', %s', v), '' ORDER BY rm.ord, k), '') INTO states
+	FROM perfkit.rollup_measures rm, unnest(rm.state_raw_sql) WITH ORDINALITY AS u(v, k)
+	WHERE rm.rollup_id = d.id;
+	SELECT coalesce(string_agg(format(', %I', c), '' ORDER BY rm.ord, k), '') INTO cols
+	FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
+	WHERE rm.rollup_id = d.id;
+	SELECT coalesce(string_agg(format(', %s', CASE
+			WHEN rm.agg = 'min' THEN format('%1$I = LEAST(s.%1$I, EXCLUDED.%1$I)', c)
+			WHEN rm.agg = 'max' THEN format('%1$I = GREATEST(s.%1$I, EXCLUDED.%1$I)', c)
+			ELSE format('%1$I = CASE WHEN s.%1$I IS NULL THEN EXCLUDED.%1$I WHEN EXCLUDED.%1$I IS NULL THEN s.%1$I '
+						'ELSE s.%1$I + EXCLUDED.%1$I END', c) END), '' ORDER BY rm.ord, k), '') INTO sets
+	FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
+	WHERE rm.rollup_id = d.id;
+	SELECT string_agg(format('%I', x), ', ' ORDER BY i) INTO keys
+	FROM unnest(ARRAY['bucket']::name[] || d.dimensions) WITH ORDINALITY AS u(x, i);
+	RETURN format('INSERT INTO %s AS s (bucket%s, _rows%s) '
+				  'SELECT %s AS bucket%s, pg_catalog.count(*)%s FROM perfkit_new '
+				  'WHERE pg_catalog.isfinite(%I) AND %s < $1 GROUP BY %s%s '
+				  'ON CONFLICT (%s) DO UPDATE SET _rows = s._rows + EXCLUDED._rows%s',
+				  d.state_table, dims, cols, bucket, dims, states, d.time_column, bucket,
+				  bucket, dims, keys, sets);
+END
+$$;
+
+/*
+ * The state table's indexes.  Its unique key (bucket, dimensions) serves
+ * a time range over all dimension values; an index (dimension, bucket) per
+ * dimension serves one value of it over time (one vehicle's chart reads
+ * its own rows, not every bucket's).
+ */
+CREATE FUNCTION perfkit._rollup_create_indexes(d perfkit.rollup_defs)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dim name;
+BEGIN
+	FOREACH dim IN ARRAY d.dimensions LOOP
+		EXECUTE format('CREATE INDEX ON %s (%I, bucket)', d.state_table, dim);
+	END LOOP;
 END
 $$;
 
@@ -1254,8 +1745,8 @@ $$;
 CREATE FUNCTION perfkit.create_rollup(name text, source regclass, time_column name,
 									  granularity text, dimensions text[] DEFAULT '{}',
 									  measures text[] DEFAULT ARRAY['count(*)'],
-									  timezone text DEFAULT 'UTC',
-									  late_window interval DEFAULT '7 days')
+									  timezone text DEFAULT NULL,
+									  late_window interval DEFAULT NULL)
 RETURNS regclass
 LANGUAGE sql
 BEGIN ATOMIC
@@ -1318,12 +1809,20 @@ BEGIN
 	tmp := NULL;
 	-- Wait for a refresh in progress; none can start after this.
 	PERFORM perfkit._rollup_lock(d.id, true);
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = d.raw_source) THEN
-		FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('perfkit_rollup_%s_%s', d.id, trig),
-						   d.raw_source);
-		END LOOP;
-	END IF;
+	-- The capture triggers, wherever they are (the raw table, its
+	-- partitions, tables detached since); the clones of the row trigger go
+	-- with the root's.
+	FOR tmp, trig IN
+		SELECT t.tgrelid::regclass::text, t.tgname FROM pg_catalog.pg_trigger t
+		WHERE t.tgname IN (format('perfkit_rollup_%s_insert', d.id), format('perfkit_rollup_%s_update', d.id),
+						   format('perfkit_rollup_%s_delete', d.id), format('perfkit_rollup_%s_truncate', d.id),
+						   format('perfkit_rollup_%s_apply', d.id))
+		  AND NOT t.tgisinternal AND t.tgparentid = 0
+		  AND t.tgfoid = 'perfkit._rollup_capture()'::regprocedure
+	LOOP
+		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', trig, tmp);
+	END LOOP;
+	tmp := NULL;
 	EXECUTE format('DROP VIEW %s', d.live_view);
 	IF keep_table THEN
 		-- The relation users query becomes a plain table of final values.
@@ -1457,7 +1956,8 @@ $$;
  *	  that the caller has the privileges of the rollup's owner).
  * The refresh and advance locks may be taken only by the owner's roles.
  */
-GRANT SELECT ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes TO PUBLIC;
+GRANT SELECT ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes,
+	perfkit.rollup_inexact TO PUBLIC;
 
 GRANT SELECT ON perfkit.rollups TO PUBLIC;
 
