@@ -4,7 +4,7 @@
 -- query run by hand, always with the owner's rights and search_path,
 -- read-only, within perfkit.metric_timeout, cached for cache_for.
 --
-CREATE ROLE um_app;
+CREATE ROLE um_app IN ROLE pg_monitor;	-- may read metrics: see "nested"
 CREATE ROLE um_mon IN ROLE pg_monitor;
 CREATE ROLE um_other;
 GRANT EXECUTE ON FUNCTION perfkit.define_metric(text, text, text, text, interval),
@@ -27,6 +27,15 @@ SELECT perfkit.define_metric('km', 'SELECT sum(km) FROM trips');
 SELECT perfkit.define_metric('lookup_v', 'SELECT v FROM lookup');
 SELECT perfkit.define_metric('writer', 'SELECT um.write_it()');
 SELECT perfkit.define_metric('sleepy', 'SELECT count(*) FROM pg_sleep(2)');
+SELECT perfkit.define_metric('setter', $$SELECT count(set_config('search_path', 'um', false))$$);
+SELECT perfkit.define_metric('doubled', 'SELECT region, km FROM trips', cache_for => '0');
+SELECT perfkit.define_metric('nested', 'SELECT count(*) FROM perfkit.metrics_user');
+SELECT perfkit.define_metric('slow', 'SELECT count(*) FROM pg_sleep(3)', cache_for => '0');
+SET search_path = um, pg_temp, public;
+\set VERBOSITY terse
+SELECT perfkit.define_metric('x', 'SELECT 1');
+\set VERBOSITY default
+SET search_path = um, public;
 
 -- What a definition must be.
 \set VERBOSITY terse
@@ -58,9 +67,23 @@ INSERT INTO um_evil.lookup VALUES (666);
 SET search_path = um_evil, public;
 SET perfkit.metric_timeout = '300ms';
 SELECT count(*) FROM um.trips;		-- no right to the table itself
+-- and a temporary view named like the owner's table: never read
+CREATE TEMP VIEW trips AS SELECT 'evil'::text AS region, 999::bigint AS km;
 SELECT metric, labels, value, error IS NOT NULL AS failed
-FROM perfkit.metrics_user WHERE metric <> 'sleepy' ORDER BY metric, labels::text;
-SELECT metric, error FROM perfkit.metrics_user WHERE metric = 'sleepy';
+FROM perfkit.metrics_user WHERE metric NOT IN ('sleepy', 'slow') ORDER BY metric, labels::text;
+SELECT metric, error FROM perfkit.metrics_user
+WHERE metric IN ('sleepy', 'doubled', 'nested') ORDER BY metric;
+-- What the owner's query SET is gone: the reader's settings stay.
+SHOW search_path;
+SHOW perfkit.metric_timeout;
+-- A real cancel (the reader's statement timeout) ends the read, and the
+-- session goes on.
+SET perfkit.metric_timeout = '10s';
+SET statement_timeout = '500ms';
+SELECT count(*) FROM perfkit.metrics_user;
+RESET statement_timeout;
+SELECT 1 AS still_usable;
+SET perfkit.metric_timeout = '300ms';
 RESET ROLE;
 
 -- Equal to the query run by hand.

@@ -53,6 +53,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "perfkit/health.h"
@@ -80,6 +81,9 @@ typedef struct MetricCache
 
 static HTAB *metric_cache = NULL;
 
+/* Reading now: a metric's query that reads perfkit's metrics is an error. */
+static bool metrics_reading = false;
+
 /* Prometheus label names, and the ones a scrape already gives. */
 static bool
 valid_label(const char *l)
@@ -92,7 +96,30 @@ valid_label(const char *l)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
 			  (p > l && *p >= '0' && *p <= '9')))
 			return false;
-	return strcmp(l, "job") != 0 && strcmp(l, "instance") != 0;
+	return strcmp(l, "job") != 0 && strcmp(l, "instance") != 0 && strcmp(l, "server") != 0;
+}
+
+/* A value of one of numeric_type()'s types, without a trip through text. */
+static double
+value_as_float8(Datum v, Oid t)
+{
+	switch (t)
+	{
+		case INT2OID:
+			return (double) DatumGetInt16(v);
+		case INT4OID:
+			return (double) DatumGetInt32(v);
+		case INT8OID:
+			return (double) DatumGetInt64(v);
+		case FLOAT4OID:
+			return (double) DatumGetFloat4(v);
+		case FLOAT8OID:
+			return DatumGetFloat8(v);
+		case OIDOID:
+			return (double) DatumGetObjectId(v);
+		default:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, v));
+	}
 }
 
 static bool
@@ -148,7 +175,7 @@ check_metric_query(const char *query)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_NAME),
 					 errmsg("column \"%s\" of a metric's query is not a usable label name", l),
-					 errdetail("Label names match [a-zA-Z_][a-zA-Z0-9_]*, do not start with \"__\", and are not \"job\" or \"instance\", which a scrape sets."),
+					 errdetail("Label names match [a-zA-Z_][a-zA-Z0-9_]*, do not start with \"__\", and are not \"job\", \"instance\" or \"server\", which scrapers set."),
 					 errhint("Rename the column with AS.")));
 	}
 	SPI_freeplan(plan);
@@ -184,6 +211,16 @@ check_metric_owner(const char *name, Oid *owner_out, bool missing_ok)
 	}
 	*owner_out = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(*owner_out)))
+	{
+		/* its owner was dropped: only a superuser may change it */
+		if (!superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("the owner of metric \"%s\" no longer exists", name),
+					 errhint("A superuser may drop or redefine it.")));
+		return;
+	}
 	if (!has_privs_of_role(GetUserId(), *owner_out))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -245,6 +282,13 @@ perfkit_define_metric(PG_FUNCTION_ARGS)
 	help = PG_ARGISNULL(3) ? psprintf("Metric %s defined with perfkit.define_metric().", name)
 		: text_to_cstring(PG_GETARG_TEXT_PP(3));
 
+	if (strstr(namespace_search_path, "pg_temp") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a metric cannot be defined with pg_temp in search_path"),
+				 errdetail("The metric runs in the sessions that read it, whose temporary schemas are not yours."),
+				 errhint("SET search_path to permanent schemas only, then define the metric.")));
+
 	SPI_connect();
 	check_metric_owner(name, &owner, true);
 	check_metric_query(query);
@@ -264,9 +308,14 @@ perfkit_define_metric(PG_FUNCTION_ARGS)
 				"SELECT $1, $2, $3, $4, $5::pg_catalog.regrole, $6, $7 "
 				"ON CONFLICT (name) DO UPDATE SET query = EXCLUDED.query, kind = EXCLUDED.kind, "
 				"  help = EXCLUDED.help, owner = EXCLUDED.owner, "
-				"  search_path = EXCLUDED.search_path, cache_for = EXCLUDED.cache_for",
+				"  search_path = EXCLUDED.search_path, cache_for = EXCLUDED.cache_for "
+				"WHERE pg_catalog.pg_has_role($5, m.owner::pg_catalog.oid, 'USAGE')",
 				7, argtypes, args, NULL, false);
 	pk_as_owner_end(save_userid, save_sec, save_nest);
+	if (SPI_processed != 1)		/* another role took the name meanwhile */
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("metric \"%s\" belongs to another role", name)));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -316,8 +365,9 @@ metric_run_fn(void *arg)
 	SetUserIdAndSecContext(e->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	nest = NewGUCNestLevel();
-	(void) set_config_option("search_path", e->search_path, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	/* pg_temp last: the reader's temporary objects never shadow the owner's */
+	(void) set_config_option("search_path", psprintf("%s, pg_temp", e->search_path),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	/* read-only whatever it calls (restored when the level closes) */
 	(void) set_config_option("transaction_read_only", "on", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
@@ -339,17 +389,30 @@ metric_run_fn(void *arg)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("the last column of a metric's query must be numeric")));
+		/* what it returns now, not what it returned when defined */
+		{
+			int			c;
+
+			for (c = 1; c < desc->natts; c++)
+				if (!valid_label(SPI_fname(desc, c)))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_NAME),
+							 errmsg("column \"%s\" of the metric's query is not a usable label name",
+									SPI_fname(desc, c))));
+		}
 		e->labels = MemoryContextAllocZero(e->cxt, sizeof(char *) * (SPI_processed + 1));
 		e->values = MemoryContextAllocZero(e->cxt, sizeof(double) * (SPI_processed + 1));
 		e->nrows = 0;
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
-			char	   *v = SPI_getvalue(tup, desc, desc->natts);
+			bool		isnull;
+			Datum		v = SPI_getbinval(tup, desc, desc->natts, &isnull);
 			StringInfoData js;
 			int			c;
+			int			k;
 
-			if (v == NULL)
+			if (isnull)
 				continue;		/* no sample */
 			initStringInfo(&js);
 			appendStringInfoChar(&js, '{');
@@ -364,9 +427,14 @@ metric_run_fn(void *arg)
 				escape_json(&js, lv ? lv : "");
 			}
 			appendStringInfoChar(&js, '}');
+			for (k = 0; k < e->nrows; k++)
+				if (strcmp(e->labels[k], js.data) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_CARDINALITY_VIOLATION),
+							 errmsg("metric query returned two rows with the labels %s", js.data),
+							 errhint("Each row must have its own label values: GROUP BY the label columns.")));
 			e->labels[e->nrows] = MemoryContextStrdup(e->cxt, js.data);
-			e->values[e->nrows] = DatumGetFloat8(DirectFunctionCall1(float8in,
-																	 CStringGetDatum(v)));
+			e->values[e->nrows] = value_as_float8(v, SPI_gettypeid(desc, desc->natts));
 			e->nrows++;
 		}
 	}
@@ -379,7 +447,8 @@ metric_run_fn(void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("canceling the metric's query due to perfkit.metric_timeout")));
-	AtEOXact_GUC(true, nest);
+	/* nothing the owner's query SET survives it: the reader's settings stay */
+	AtEOXact_GUC(false, nest);
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
@@ -400,6 +469,12 @@ metric_refresh(MetricCache *e)
 	run.entry = e;
 	e->error = NULL;
 	e->nrows = 0;
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(e->owner)))
+	{
+		e->error = MemoryContextStrdup(e->cxt, "the metric's owner no longer exists: drop the metric");
+		e->read_at = GetCurrentTimestamp();
+		return;
+	}
 	if (pk_try_subxact(PK_LOCK_TIMEOUT_KEEP, metric_run_fn, &run,
 					   metric_run_rethrow, &edata) != PK_TRY_OK)
 	{
@@ -447,76 +522,94 @@ perfkit_user_metric_rows(PG_FUNCTION_ARGS)
 		metric_cache = hash_create("perfkit metrics", 16, &ctl, HASH_ELEM | HASH_STRINGS);
 	}
 
+	if (metrics_reading)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("perfkit's metrics cannot be read from inside a metric's query")));
 	SPI_connect();
 	n = pk_spi_exec("SELECT name, query, kind, help, owner::pg_catalog.oid, search_path, "
 					"       (extract(epoch FROM cache_for) * 1000)::pg_catalog.int8 "
 					"FROM perfkit.user_metrics ORDER BY name",
 					0, NULL, NULL, NULL, true);
 	defs = SPI_tuptable;
-	for (i = 0; i < n; i++)
+	metrics_reading = true;
+	PG_TRY();
 	{
-		HeapTuple	tup = defs->vals[i];
-		char	   *name = SPI_getvalue(tup, defs->tupdesc, 1);
-		char	   *query = SPI_getvalue(tup, defs->tupdesc, 2);
-		char	   *kind = SPI_getvalue(tup, defs->tupdesc, 3);
-		char	   *help = SPI_getvalue(tup, defs->tupdesc, 4);
-		char	   *sp = SPI_getvalue(tup, defs->tupdesc, 6);
-		bool		isnull;
-		Oid			owner = DatumGetObjectId(SPI_getbinval(tup, defs->tupdesc, 5, &isnull));
-		int64		ttl_ms = DatumGetInt64(SPI_getbinval(tup, defs->tupdesc, 7, &isnull));
-		char		key[METRIC_NAME_LEN + 1] = {0};
-		MetricCache *e;
-		bool		found;
-		int			r;
-
-		strlcpy(key, name, sizeof(key));
-		e = hash_search(metric_cache, key, HASH_ENTER, &found);
-		if (found && (e->owner != owner || strcmp(e->query, query) != 0 ||
-					  strcmp(e->search_path, sp) != 0))
+		for (i = 0; i < n; i++)
 		{
-			MemoryContextDelete(e->cxt);
-			found = false;
-		}
-		if (!found ||
-			TimestampDifferenceExceeds(e->read_at, GetCurrentTimestamp(), (int) Min(ttl_ms, INT_MAX)))
-		{
-			/* a fresh context for the definition and rows: the old ones go */
-			MemoryContext old = found ? e->cxt : NULL;
+			HeapTuple	tup = defs->vals[i];
+			char	   *name = SPI_getvalue(tup, defs->tupdesc, 1);
+			char	   *query = SPI_getvalue(tup, defs->tupdesc, 2);
+			char	   *kind = SPI_getvalue(tup, defs->tupdesc, 3);
+			char	   *help = SPI_getvalue(tup, defs->tupdesc, 4);
+			char	   *sp = SPI_getvalue(tup, defs->tupdesc, 6);
+			bool		isnull;
+			Oid			owner = DatumGetObjectId(SPI_getbinval(tup, defs->tupdesc, 5, &isnull));
+			int64		ttl_ms = DatumGetInt64(SPI_getbinval(tup, defs->tupdesc, 7, &isnull));
+			char		key[METRIC_NAME_LEN + 1] = {0};
+			MetricCache *e;
+			bool		found;
+			int			r;
 
-			e->cxt = AllocSetContextCreate(TopMemoryContext, "perfkit metric",
-										   ALLOCSET_SMALL_SIZES);
-			e->query = MemoryContextStrdup(e->cxt, query);
-			e->search_path = MemoryContextStrdup(e->cxt, sp);
-			e->owner = owner;
-			if (old != NULL)
-				MemoryContextDelete(old);
-			metric_refresh(e);
-		}
-
-		for (r = 0; r < e->nrows || (r == 0 && e->error != NULL); r++)
-		{
-			Datum		values[6];
-			bool		nulls[6] = {0};
-			MemoryContext old = MemoryContextSwitchTo(callcxt);
-
-			values[0] = CStringGetTextDatum(name);
-			values[1] = CStringGetTextDatum(kind);
-			values[2] = CStringGetTextDatum(help);
-			if (e->error != NULL)
+			strlcpy(key, name, sizeof(key));
+			e = hash_search(metric_cache, key, HASH_ENTER, &found);
+			if (found && (e->owner != owner || strcmp(e->query, query) != 0 ||
+						  strcmp(e->search_path, sp) != 0))
 			{
-				nulls[3] = nulls[4] = true;
-				values[5] = CStringGetTextDatum(e->error);
+				MemoryContextDelete(e->cxt);
+				found = false;
 			}
-			else
+			if (!found ||
+				TimestampDifferenceExceeds(e->read_at, GetCurrentTimestamp(), (int) Min(ttl_ms, INT_MAX)))
 			{
-				values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(e->labels[r]));
-				values[4] = Float8GetDatum(e->values[r]);
-				nulls[5] = true;
+				/* a fresh context for the definition and rows: the old ones go */
+				MemoryContext old = found ? e->cxt : NULL;
+
+				e->cxt = AllocSetContextCreate(TopMemoryContext, "perfkit metric",
+											   ALLOCSET_SMALL_SIZES);
+				e->query = MemoryContextStrdup(e->cxt, query);
+				e->search_path = MemoryContextStrdup(e->cxt, sp);
+				e->owner = owner;
+				e->read_at = 0;		/* read again next time, should this read fail */
+				e->nrows = 0;
+				e->labels = NULL;
+				e->values = NULL;
+				e->error = NULL;
+				if (old != NULL)
+					MemoryContextDelete(old);
+				metric_refresh(e);
 			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			MemoryContextSwitchTo(old);
+
+			for (r = 0; r < e->nrows || (r == 0 && e->error != NULL); r++)
+			{
+				Datum		values[6];
+				bool		nulls[6] = {0};
+				MemoryContext old = MemoryContextSwitchTo(callcxt);
+
+				values[0] = CStringGetTextDatum(name);
+				values[1] = CStringGetTextDatum(kind);
+				values[2] = CStringGetTextDatum(help);
+				if (e->error != NULL)
+				{
+					nulls[3] = nulls[4] = true;
+					values[5] = CStringGetTextDatum(e->error);
+				}
+				else
+				{
+					values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(e->labels[r]));
+					values[4] = Float8GetDatum(e->values[r]);
+					nulls[5] = true;
+				}
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				MemoryContextSwitchTo(old);
+			}
 		}
 	}
+	PG_FINALLY();
+	{
+		metrics_reading = false;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -65,10 +65,21 @@ step_sigint_handler(SIGNAL_ARGS)
 		prev_sigint_handler(postgres_signal_arg);
 }
 
-/* Start a step with a budget of budget_ms (0: none). */
+/*
+ * Start a step with a budget of budget_ms (0: none).  Steps do not nest:
+ * a second start while one runs (an owner's code reading perfkit's
+ * metrics inside a job's step, say) is an error, which the outer step's
+ * subtransaction catches like any other, rather than a SIGINT handler
+ * saved over itself.
+ */
 void
 pk_step_start(int budget_ms)
 {
+	if (prev_sigint_handler != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a perfkit step cannot start inside another one"),
+				 errdetail("A job's step, or the read of a metric, ran another.")));
 	if (step_timeout_id == MAX_TIMEOUTS)
 		step_timeout_id = RegisterTimeout(USER_TIMEOUT, step_timeout_handler);
 	step_timed_out = false;

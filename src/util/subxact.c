@@ -24,12 +24,13 @@
  *		(AtEOXact_GUC(true): lock_timeout comes back, what fn SET stays),
  *		ReleaseCurrentSubTransaction: PK_TRY_OK.
  *	 5. fn failed: the caller's memory context is current again and the
- *		error is copied into it.  Then either the error propagates as it
- *		is (PG_RE_THROW, the subtransaction still open: the caller's
- *		handler or the transaction's abort rolls it back), or it is
- *		caught: FlushErrorState, RollbackAndReleaseCurrentSubTransaction
- *		(which also restores the settings, the user id and the security
- *		context fn changed), and PK_TRY_LOCK_NOT_AVAILABLE for 55P03,
+ *		error is copied into it, FlushErrorState, and the subtransaction
+ *		rolled back (RollbackAndReleaseCurrentSubTransaction, which also
+ *		restores the settings, the user id and the security context fn
+ *		changed).  Then either the error propagates as it was
+ *		(ReThrowError: the subtransaction is gone first, as PL/pgSQL does
+ *		it, so the caller's transaction aborts cleanly), or it is caught:
+ *		PK_TRY_LOCK_NOT_AVAILABLE for 55P03,
  *		PK_TRY_ERROR for any other error, with the copy handed back in
  *		*error when error is not NULL (freed otherwise).
  *	 Whatever the outcome, the caller's memory context and resource owner
@@ -111,15 +112,12 @@ pk_try_subxact(int lock_timeout_ms, PkTryFn fn, void *arg,
 			propagate = rethrow(edata, arg);
 		else
 			propagate = (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE);
-		if (propagate)
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		if (propagate)
+			ReThrowError(edata);
 		result = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) ?
 			PK_TRY_LOCK_NOT_AVAILABLE : PK_TRY_ERROR;
 		if (error != NULL)

@@ -50,10 +50,12 @@ pk_require_packages() {
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d &&
 			policy=/usr/sbin/policy-rc.d
+		# never left behind, even when the install is interrupted
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM
 	fi
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
 		{ [ -n "$policy" ] && rm -f "$policy"; pk_die "apt-get install ${missing[*]} failed"; }
-	[ -n "$policy" ] && rm -f "$policy"
+	[ -n "$policy" ] && rm -f "$policy" && trap - EXIT INT TERM
 	return 0
 }
 
