@@ -376,7 +376,7 @@ CREATE ROLE health_app;
 CREATE ROLE health_monitor;
 GRANT pg_monitor TO health_monitor;
 CREATE ROLE health_partial;
-GRANT EXECUTE ON FUNCTION perfkit.slow_queries(integer), perfkit._statement_stats(),
+GRANT EXECUTE ON FUNCTION perfkit.slow_queries(integer, boolean), perfkit._statement_stats(),
 	perfkit._statement_text(text, bigint, oid) TO health_partial;
 SET ROLE health_app;
 SELECT count(*) FROM perfkit.health();
@@ -397,7 +397,7 @@ SET ROLE health_partial;
 SELECT count(*) > 0 AS rows, bool_and(query IS NULL) AS no_texts FROM perfkit.slow_queries();
 RESET ROLE;
 
-REVOKE EXECUTE ON FUNCTION perfkit.slow_queries(integer), perfkit._statement_stats(),
+REVOKE EXECUTE ON FUNCTION perfkit.slow_queries(integer, boolean), perfkit._statement_stats(),
 	perfkit._statement_text(text, bigint, oid) FROM health_partial;
 DROP ROLE health_app, health_monitor, health_partial;
 SELECT perfkit.drop_rollup('health_hourly');

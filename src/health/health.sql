@@ -389,7 +389,8 @@ COMMENT ON FUNCTION perfkit.metrics() IS
  */
 CREATE FUNCTION perfkit._statement_stats(
 	OUT source text, OUT queryid bigint, OUT userid oid, OUT command text,
-	OUT calls bigint, OUT total_ms float8, OUT mean_ms float8, OUT rows bigint)
+	OUT calls bigint, OUT total_ms float8, OUT mean_ms float8, OUT rows bigint,
+	OUT internal boolean)
 RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -404,7 +405,8 @@ BEGIN
 			RETURN QUERY EXECUTE format($q$
 				SELECT 'pg_stat_statements'::text, s.queryid, s.userid,
 					   lower(substring(s.query FROM '^\s*([A-Za-z]+)')),
-					   s.calls, s.total_exec_time, s.mean_exec_time, s.rows
+					   s.calls, s.total_exec_time, s.mean_exec_time, s.rows,
+					   coalesce(perfkit.internal_statement(s.query), false)
 				FROM %I.pg_stat_statements s
 				WHERE s.dbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
 				  AND s.toplevel AND s.queryid IS NOT NULL
@@ -419,7 +421,8 @@ BEGIN
 	END IF;
 	RETURN QUERY
 		SELECT 'perfkit.workload'::text, w.queryid, w.userid, lower(w.command),
-			   w.calls, w.total_time, w.mean_time, w.rows
+			   w.calls, w.total_time, w.mean_time, w.rows,
+			   coalesce(perfkit.internal_statement(w.example), false)
 		FROM perfkit._workload() w
 		WHERE w.dbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database());
 END
@@ -460,7 +463,13 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION perfkit.slow_queries("limit" integer DEFAULT 20)
+/*
+ * Both lists leave out perfkit's own statements and the referential
+ * integrity triggers' (perfkit.internal_statement(), judged on the text
+ * inside _statement_stats(), which may read every text) unless
+ * include_internal: an app's N+1 loop must not rank below cache_get().
+ */
+CREATE FUNCTION perfkit.slow_queries("limit" integer DEFAULT 20, include_internal boolean DEFAULT false)
 RETURNS TABLE(source text, queryid bigint, role regrole, calls bigint, total_ms float8,
 			  mean_ms float8, rows bigint, query text)
 LANGUAGE sql VOLATILE
@@ -469,14 +478,16 @@ AS $$
 	SELECT s.source, s.queryid, s.userid::regrole, s.calls, s.total_ms, s.mean_ms, s.rows,
 		   perfkit._statement_text(s.source, s.queryid, s.userid)
 	FROM (SELECT * FROM perfkit._statement_stats() x
+		  WHERE $2 OR NOT x.internal
 		  ORDER BY x.total_ms DESC, x.queryid LIMIT $1) s
 	ORDER BY s.total_ms DESC, s.queryid
 $$;
 
-COMMENT ON FUNCTION perfkit.slow_queries(integer) IS
+COMMENT ON FUNCTION perfkit.slow_queries(integer, boolean) IS
 'statements of this database by total time, from pg_stat_statements when installed, else perfkit.workload; query text only for pg_read_all_stats';
 
-CREATE FUNCTION perfkit.n_plus_one_suspects(min_calls bigint DEFAULT 100, "limit" integer DEFAULT 20)
+CREATE FUNCTION perfkit.n_plus_one_suspects(min_calls bigint DEFAULT 100, "limit" integer DEFAULT 20,
+	include_internal boolean DEFAULT false)
 RETURNS TABLE(source text, queryid bigint, role regrole, calls bigint, rows bigint,
 			  rows_per_call float8, mean_ms float8, total_ms float8, query text)
 LANGUAGE sql VOLATILE
@@ -488,11 +499,12 @@ AS $$
 	FROM (SELECT * FROM perfkit._statement_stats() x
 		  WHERE x.command = 'select' AND x.calls >= $1
 			AND x.rows::float8 / x.calls BETWEEN 0.5 AND 1.5
+			AND ($3 OR NOT x.internal)
 		  ORDER BY x.calls DESC, x.queryid LIMIT $2) s
 	ORDER BY s.calls DESC, s.queryid
 $$;
 
-COMMENT ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) IS
+COMMENT ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer, boolean) IS
 'SELECT statements run at least min_calls times returning about one row each: the sign of an N+1 loop in an application';
 
 -----------------------------------------------------------------------------
@@ -505,14 +517,14 @@ COMMENT ON FUNCTION perfkit.n_plus_one_suspects(bigint, integer) IS
  */
 REVOKE ALL ON FUNCTION perfkit._health_measurements(), perfkit._health(), perfkit.health(),
 	perfkit.health_summary(), perfkit.metrics(), perfkit._statement_stats(),
-	perfkit._statement_text(text, bigint, oid), perfkit.slow_queries(integer),
-	perfkit.n_plus_one_suspects(bigint, integer)
+	perfkit._statement_text(text, bigint, oid), perfkit.slow_queries(integer, boolean),
+	perfkit.n_plus_one_suspects(bigint, integer, boolean)
 FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION perfkit._health_measurements(), perfkit._health(), perfkit.health(),
 	perfkit.health_summary(), perfkit.metrics(), perfkit._statement_stats(),
-	perfkit._statement_text(text, bigint, oid), perfkit.slow_queries(integer),
-	perfkit.n_plus_one_suspects(bigint, integer)
+	perfkit._statement_text(text, bigint, oid), perfkit.slow_queries(integer, boolean),
+	perfkit.n_plus_one_suspects(bigint, integer, boolean)
 TO pg_monitor;
 
 REVOKE ALL ON perfkit.metrics_health, perfkit.metrics_database, perfkit.metrics_rollups,
