@@ -589,7 +589,12 @@ perfkit_purge_job_history(PG_FUNCTION_ARGS)
 	args[0] = Int32GetDatum(perfkit_job_history_retention);
 	n = pk_spi_exec("DELETE FROM cron.job_run_details "
 					"WHERE left(command, length('CALL perfkit.run_job(')) = 'CALL perfkit.run_job(' "
-					"  AND coalesce(end_time, start_time) < now() - make_interval(mins => $1)",
+					"  AND (coalesce(end_time, start_time) < now() - make_interval(mins => $1) "
+					/* runs that never started have no time: older than a run that is gone */
+					"       OR (start_time IS NULL AND end_time IS NULL AND runid < "
+					"           (SELECT max(o.runid) FROM cron.job_run_details o "
+					"             WHERE o.jobid = cron.job_run_details.jobid "
+					"               AND coalesce(o.end_time, o.start_time) < now() - make_interval(mins => $1))))",
 					1, argtypes, args, NULL, false);
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);

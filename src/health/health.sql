@@ -313,7 +313,7 @@ BEGIN
 		(25, 'perfkit_rollup_last_refresh_failed', 'gauge', 'Whether a rollup''s last refresh failed: 1 or 0.'),
 		(30, 'perfkit_job_runs_total', 'counter', 'Runs of a perfkit maintenance job since the server started.'),
 		(31, 'perfkit_job_failures_total', 'counter', 'Failed runs of a perfkit maintenance job since the server started.'),
-		(32, 'perfkit_job_failures_1d', 'gauge', 'Failed runs of a perfkit maintenance job in the last day, from pg_cron.'),
+		(32, 'perfkit_job_failures_1d', 'gauge', 'Failed runs of a perfkit maintenance job in the last day (pg_cron''s history, or perfkit''s own count of this database''s runs).'),
 		(33, 'perfkit_job_running', 'gauge', 'Whether a perfkit maintenance job is running: 1 or 0.'),
 		(40, 'perfkit_advisor_workload_entries', 'gauge', 'Statements in the index advisor''s workload store.'),
 		(41, 'perfkit_advisor_workload_max_entries', 'gauge', 'Statements the index advisor''s workload store keeps at most.'),

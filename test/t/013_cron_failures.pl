@@ -75,6 +75,9 @@ is($cut->safe_psql('postgres',
 		"SELECT status FROM perfkit.health() WHERE check_name = 'pg_cron_runs'"),
 	'critical', 'health() raises pg_cron_runs');
 like($cut->safe_psql('postgres',
+		"SELECT value FROM perfkit.health() WHERE check_name = 'pg_cron_runs'"),
+	qr/^[1-9][0-9]* runs could not connect \(history \([1-9]/, 'and counts the runs that could not connect');
+like($cut->safe_psql('postgres',
 		"SELECT hint FROM perfkit.health() WHERE check_name = 'pg_cron_runs'"),
 	qr/cron\.use_background_workers/, 'with the fix in its hint');
 isnt($cut->safe_psql('postgres',

@@ -166,8 +166,9 @@ ok(defined $answer, 'Prometheus answers a query over its HTTP API')
   or diag("prometheus stderr: " . substr($perr, -3000));
 like($answer // '', qr/"value":\[[0-9.]+,"1"\]/,
 	'Prometheus has perfkit_health_status{check="invalid_indexes"} = 1');
+# the rules loaded and evaluated at least once (lastEvaluation set)
 my $rules = wait_for("http://127.0.0.1:$prom_port/api/v1/rules",
-	sub { $_[0] =~ /"name":"perfkit"/ });
+	sub { $_[0] =~ /"name":"perfkit"/ && $_[0] !~ /"lastEvaluation":"0001-01-01/ });
 my $n = () = ($rules // '') =~ /"type":"alerting"/g;
 is($n, 7, 'Prometheus loaded the 7 alert rules of alerts.yml');
 unlike($rules // '', qr/"health":"err"/, 'and none fails to evaluate');
