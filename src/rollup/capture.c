@@ -461,9 +461,7 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 
 		plan = SPI_prepare("SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
 						   "WHERE id OPERATOR(pg_catalog.=) $1 "
-						   "AND (raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
-						   "OR $2 OPERATOR(pg_catalog.=) ANY (SELECT t.relid::pg_catalog.oid "
-						   "FROM pg_catalog.pg_partition_tree(raw_source) t)) "
+						   "AND raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
 						   "AND time_column OPERATOR(pg_catalog.=) $3 "
 						   "AND granularity OPERATOR(pg_catalog.=) $4 "
 						   "AND timezone OPERATOR(pg_catalog.=) $5",
@@ -476,6 +474,22 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	rc = SPI_execute_plan(check_plan, check_args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1 && rel->rd_rel->relispartition)
+	{
+		/* A table of the raw source's partition tree (not the root). */
+		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
+
+		rc = SPI_execute_with_args("SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
+								   "WHERE id OPERATOR(pg_catalog.=) $1 "
+								   "AND $2 OPERATOR(pg_catalog.=) ANY (SELECT t.relid::pg_catalog.oid "
+								   "FROM pg_catalog.pg_partition_tree(raw_source) t) "
+								   "AND time_column OPERATOR(pg_catalog.=) $3 "
+								   "AND granularity OPERATOR(pg_catalog.=) $4 "
+								   "AND timezone OPERATOR(pg_catalog.=) $5",
+								   5, argtypes, check_args, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	}
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

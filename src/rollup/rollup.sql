@@ -1393,9 +1393,10 @@ $$;
  * statement-level AFTER INSERT, UPDATE and DELETE triggers with transition
  * tables, and on a table with storage a BEFORE TRUNCATE trigger, all
  * ENABLE ALWAYS (they fire for a subscription's initial copy and
- * TRUNCATE too); on the root, a row-level trigger enabled for replicas
- * only, for the rows a logical replication apply worker writes (it fires
- * no statement triggers).  PostgreSQL clones that one onto partitions.
+ * TRUNCATE too); on the root of a table a subscription writes into
+ * (pg_subscription_rel), a row-level trigger enabled for replicas only,
+ * for the rows a logical replication apply worker writes (it fires no
+ * statement triggers).  PostgreSQL clones that one onto partitions.
  * Writes straight into a partition fire its own statement triggers, not
  * the parent's: hence triggers on every table of the tree.  Existing
  * triggers are kept.  Runs with the caller's rights (the table's owner).
@@ -1428,7 +1429,13 @@ BEGIN
 		EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
 		added := true;
 	END LOOP;
-	IF rel = d.raw_source THEN
+	-- The row trigger costs every writer a little (an AFTER row trigger
+	-- that does not fire is still looked at for each row): only on tables
+	-- a subscription writes into (see perfkit._rollup_ddl for later ones).
+	IF rel = d.raw_source AND EXISTS (
+		SELECT 1 FROM pg_catalog.pg_subscription_rel sr
+		WHERE sr.srrelid = d.raw_source
+		   OR sr.srrelid IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x)) THEN
 		tname := format('perfkit_rollup_%s_apply', d.id);
 		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = rel AND t.tgname = tname) THEN
 			EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
@@ -1533,7 +1540,8 @@ $$;
 /*
  * The event trigger: after CREATE TABLE (... PARTITION OF) and ALTER TABLE
  * (ATTACH, DETACH PARTITION), bring the capture of every rollup on the
- * partition tree concerned in line with it.  Runs as the role that ran
+ * partition tree concerned in line with it; after CREATE or ALTER
+ * SUBSCRIPTION, of every rollup (its source may now be a target).  Runs as the role that ran
  * the command, who owns the tables (PostgreSQL requires it), with
  * row_security on for the catalogs (a caller may have turned it off, as
  * partition conversion does: reading a table with policies would fail).
@@ -1551,6 +1559,13 @@ BEGIN
 	IF perfkit._rollup_ddl_nesting(0) > 0 OR NOT EXISTS (SELECT 1 FROM perfkit.rollup_defs) THEN
 		RETURN;
 	END IF;
+	IF tg_tag IN ('CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION') THEN
+		-- Tables may have become subscription targets: every rollup.
+		FOR id, refreshed IN SELECT r.id, r.watermark IS NOT NULL FROM perfkit.rollup_defs r ORDER BY r.id LOOP
+			PERFORM perfkit._rollup_capture_tree(id, refreshed);
+		END LOOP;
+		RETURN;
+	END IF;
 	FOR id, refreshed IN
 		SELECT DISTINCT r.id, r.watermark IS NOT NULL FROM pg_catalog.pg_event_trigger_ddl_commands() c
 		JOIN perfkit.rollup_defs r
@@ -1566,7 +1581,7 @@ END
 $$;
 
 CREATE EVENT TRIGGER perfkit_rollup_ddl ON ddl_command_end
-	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION')
 	EXECUTE FUNCTION perfkit._rollup_ddl();
 
 /*

@@ -1,6 +1,7 @@
 # Rows a logical replication subscription applies are captured: the apply
-# worker fires no statement triggers, so each rollup has a row trigger
-# enabled for replicas only (ENABLE REPLICA), and its statement triggers
+# worker fires no statement triggers, so a rollup on a table a subscription
+# writes into has a row trigger enabled for replicas only (ENABLE
+# REPLICA), added when the table becomes a target, and its statement triggers
 # are ENABLE ALWAYS (TRUNCATE is applied through them).  A publisher's
 # table is replicated into a partitioned table on a subscriber with a
 # daily rollup; late inserts, updates, deletes and a TRUNCATE of the
@@ -82,6 +83,38 @@ is($sub->safe_psql('postgres', 'SELECT count(*) FROM side_daily'), '0',
 	'the applied TRUNCATE emptied the other rollup');
 is($sub->safe_psql('postgres', "SELECT inexact_changes FROM perfkit.rollups WHERE name = 'trips_daily'"),
 	'0', 'nothing counted as inexact');
+
+# A table that becomes a subscription target after its rollup was made
+# gets the row trigger then (ALTER SUBSCRIPTION ... REFRESH PUBLICATION);
+# before, it has none: writers of tables no subscription writes into do
+# not pay for it.
+$sub->safe_psql('postgres', q{
+	CREATE TABLE extra (id int PRIMARY KEY, started_at timestamptz NOT NULL);
+	SELECT perfkit.create_rollup('extra_daily', 'extra', 'started_at', 'day');
+	SELECT perfkit.refresh_rollup('extra_daily');
+});
+my $extra_apply = q{SELECT count(*) FROM pg_trigger t JOIN perfkit.rollup_defs d
+	ON t.tgname = format('perfkit_rollup_%s_apply', d.id) AND t.tgrelid = d.raw_source
+	WHERE d.rel = 'extra_daily'::regclass};
+is($sub->safe_psql('postgres', $extra_apply), '0', 'no row trigger on a table no subscription writes into');
+$pub->safe_psql('postgres', q{
+	CREATE TABLE extra (id int PRIMARY KEY, started_at timestamptz NOT NULL);
+	ALTER PUBLICATION trips_pub ADD TABLE extra;
+});
+$sub->safe_psql('postgres', 'ALTER SUBSCRIPTION trips_sub REFRESH PUBLICATION');
+is($sub->safe_psql('postgres', $extra_apply), '1', 'the row trigger is added when the table becomes a target');
+$sub->wait_for_subscription_sync($pub, 'trips_sub');
+$pub->safe_psql('postgres', q{INSERT INTO extra VALUES (1, now() - interval '3 days'), (2, now() - interval '40 days')});
+$pub->wait_for_catchup('trips_sub');
+$sub->safe_psql('postgres', "SELECT perfkit.refresh_rollup('extra_daily')");
+is($sub->safe_psql('postgres', q{
+	SELECT count(*) FROM ((SELECT bucket, count FROM extra_daily
+		EXCEPT SELECT date_trunc('day', started_at, 'UTC'), count(*) FROM extra
+		WHERE started_at < (SELECT watermark FROM perfkit.rollups WHERE name = 'extra_daily') GROUP BY 1)
+		UNION ALL (SELECT date_trunc('day', started_at, 'UTC'), count(*) FROM extra
+		WHERE started_at < (SELECT watermark FROM perfkit.rollups WHERE name = 'extra_daily') GROUP BY 1
+		EXCEPT SELECT bucket, count FROM extra_daily)) d}),
+	'0', 'its applied late rows reach the rollup');
 
 # In an ordinary session the row trigger does not fire (the statement
 # trigger logs the one bucket, once).
