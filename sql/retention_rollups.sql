@@ -78,4 +78,10 @@ SELECT inexact_changes,
 	   inexact_buckets = ARRAY[date_trunc('day', date_trunc('month', now(), 'UTC') - interval '5 months' + interval '3 days', 'UTC')]
 	   AS bucket_named
 FROM perfkit.rollups WHERE name = 'meter_daily';
+-- health() raises it, naming the rollup; acknowledging clears it.
+SELECT status, value LIKE '1: public.meter_daily (1 changes in 1 buckets, from %' AS names_it,
+	   hint LIKE '%acknowledge_rollup%' AS hints
+FROM perfkit.health() WHERE check_name = 'rollup_inexact';
+SELECT perfkit.acknowledge_rollup('meter_daily') IS NOT NULL AS acknowledged;
+SELECT status, value FROM perfkit.health() WHERE check_name = 'rollup_inexact';
 SELECT perfkit.drop_rollup('meter_daily');

@@ -2027,6 +2027,16 @@ BEGIN
 						   coalesce(x.last_error_at > coalesce(x.last_refresh_at, '-infinity'), false) AS failing,
 						   x.watermark IS NULL AND x.last_refresh_at IS NULL AS never
 					FROM perfkit.rollups x) l) r;
+	-- changes a rollup could not apply exactly (perfkit.rollup_inexact)
+	RETURN QUERY
+		SELECT 'rollup_inexact', i.n::float8,
+			   CASE WHEN i.n = 0 THEN '0' ELSE format('%s: %s', i.n, i.names) END,
+			   i.n::float8, NULL::text, NULL::text
+		FROM (SELECT coalesce(sum(x.inexact_changes), 0) AS n,
+					 string_agg(format('%s (%s changes in %s buckets, from %s)', x.name, x.inexact_changes,
+									   cardinality(x.inexact_buckets), x.inexact_buckets[1]),
+								', ' ORDER BY x.name) FILTER (WHERE x.inexact_changes > 0) AS names
+			  FROM perfkit.rollups x) i;
 END
 $$;
 
@@ -2037,7 +2047,12 @@ INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures,
 	 'buckets', 'above',
 	 'perfkit.health_rollup_lag_warn', NULL, 'perfkit.health_rollup_lag_critical', NULL, '{}',
 	 'warning > %1$s, critical > %2$s buckets behind, last refresh failed, or never refreshed',
-	 'Rollups fall behind: check that the rollups job is scheduled (perfkit.jobs) and read last_error in perfkit.rollups.');
+	 'Rollups fall behind: check that the rollups job is scheduled (perfkit.jobs) and read last_error in perfkit.rollups.'),
+	('rollup_inexact', 16, 'rollup', 'perfkit._health_rollup',
+	 'changes to frozen buckets that a rollup could not apply exactly (inexact_changes of perfkit.rollups: updates and deletes of retired rows, rows attached or replicated into frozen buckets, changes late_window skipped)',
+	 'count', 'at_or_above', NULL, 1, NULL, NULL, '{}',
+	 'warning >= %1$s change not applied exactly',
+	 'Those buckets differ from GROUP BY over the raw rows: while raw rows remain, recompute them with perfkit.refresh_rollup(name, start, end, include_final => true), then perfkit.acknowledge_rollup(name).');
 
 REVOKE ALL ON FUNCTION perfkit._health_rollup() FROM PUBLIC;
 
