@@ -271,6 +271,20 @@ typedef enum DdlClass
 } DdlClass;
 
 /*
+ * A statement creating the relation rv: nothing for others when it is
+ * temporary; else (marking) its name, which may now shadow another.
+ */
+static DdlClass
+new_relation(RangeVar *rv, bool mark)
+{
+	if (rangevar_is_temp(rv))
+		return DDL_TEMP;
+	if (mark)
+		mark_name('r', rv->relname);
+	return DDL_PRECISE;
+}
+
+/*
  * The class of stmt; with mark, also make the marks that the statement's
  * text shows (names created, epochs, relations named).  Called before the
  * statement runs (mark) and after it (not), so the class must not depend
@@ -341,45 +355,13 @@ ddl_class(Node *stmt, bool mark)
 			/* New relations: their names (unless temporary) */
 		case T_CreateStmt:
 		case T_CreateForeignTableStmt:
-			{
-				RangeVar   *rv = ((CreateStmt *) stmt)->relation;
-
-				if (rangevar_is_temp(rv))
-					return DDL_TEMP;
-				if (mark)
-					mark_name('r', rv->relname);
-				return DDL_PRECISE;
-			}
+			return new_relation(((CreateStmt *) stmt)->relation, mark);
 		case T_CreateTableAsStmt:
-			{
-				RangeVar   *rv = castNode(CreateTableAsStmt, stmt)->into->rel;
-
-				if (rangevar_is_temp(rv))
-					return DDL_TEMP;
-				if (mark)
-					mark_name('r', rv->relname);
-				return DDL_PRECISE;
-			}
+			return new_relation(castNode(CreateTableAsStmt, stmt)->into->rel, mark);
 		case T_ViewStmt:
-			{
-				RangeVar   *rv = castNode(ViewStmt, stmt)->view;
-
-				if (rangevar_is_temp(rv))
-					return DDL_TEMP;
-				if (mark)
-					mark_name('r', rv->relname);
-				return DDL_PRECISE;
-			}
+			return new_relation(castNode(ViewStmt, stmt)->view, mark);
 		case T_CreateSeqStmt:
-			{
-				RangeVar   *rv = castNode(CreateSeqStmt, stmt)->sequence;
-
-				if (rangevar_is_temp(rv))
-					return DDL_TEMP;
-				if (mark)
-					mark_name('r', rv->relname);
-				return DDL_PRECISE;
-			}
+			return new_relation(castNode(CreateSeqStmt, stmt)->sequence, mark);
 
 			/* Data and definitions of named relations */
 		case T_TruncateStmt:
