@@ -104,7 +104,33 @@ static uint64 capture_calls = 0;
 static HTAB *logged = NULL;
 static LocalTransactionId logged_lxid = InvalidLocalTransactionId;
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr insert_one_plan = NULL;
 static SPIPlanPtr check_plan = NULL;
+static SPIPlanPtr check_tree_plan = NULL;
+
+/*
+ * A saved plan of one of our own statements, always generic: the
+ * statements are a primary-key probe and an append, whose best plan does
+ * not depend on the values, so planning them again for every statement
+ * (a custom plan, which the plan cache keeps choosing because unnest()
+ * of a parameter looks cheaper with the array known) is pure cost.  The
+ * text is parsed once, under the search_path the caller pins (the same
+ * at every call, so the plan cache never sees it change and replans).
+ */
+static SPIPlanPtr
+saved_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+
+	if (*cache != NULL)
+		return *cache;
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	*cache = plan;
+	return plan;
+}
 
 /* The set of pairs logged by the current transaction, emptied on a new one. */
 static HTAB *
@@ -454,41 +480,36 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
-	if (check_plan == NULL)
 	{
 		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
-						   "WHERE id OPERATOR(pg_catalog.=) $1 "
-						   "AND raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
-						   "AND time_column OPERATOR(pg_catalog.=) $3 "
-						   "AND granularity OPERATOR(pg_catalog.=) $4 "
-						   "AND timezone OPERATOR(pg_catalog.=) $5",
-						   5, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		check_plan = plan;
-	}
-	rc = SPI_execute_plan(check_plan, check_args, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 && rel->rd_rel->relispartition)
-	{
-		/* A table of the raw source's partition tree (not the root). */
-		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
-
-		rc = SPI_execute_with_args("SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
-								   "WHERE id OPERATOR(pg_catalog.=) $1 "
-								   "AND $2 OPERATOR(pg_catalog.=) ANY (SELECT t.relid::pg_catalog.oid "
-								   "FROM pg_catalog.pg_partition_tree(raw_source) t) "
-								   "AND time_column OPERATOR(pg_catalog.=) $3 "
-								   "AND granularity OPERATOR(pg_catalog.=) $4 "
-								   "AND timezone OPERATOR(pg_catalog.=) $5",
-								   5, argtypes, check_args, NULL, true, 1);
+		saved_plan(&check_plan,
+				   "SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
+				   "WHERE id OPERATOR(pg_catalog.=) $1 "
+				   "AND raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
+				   "AND time_column OPERATOR(pg_catalog.=) $3 "
+				   "AND granularity OPERATOR(pg_catalog.=) $4 "
+				   "AND timezone OPERATOR(pg_catalog.=) $5",
+				   5, argtypes);
+		rc = SPI_execute_plan(check_plan, check_args, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed != 1 && rel->rd_rel->relispartition)
+		{
+			/* A table of the raw source's partition tree (not the root). */
+			saved_plan(&check_tree_plan,
+					   "SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
+					   "WHERE id OPERATOR(pg_catalog.=) $1 "
+					   "AND $2 OPERATOR(pg_catalog.=) ANY (SELECT t.relid::pg_catalog.oid "
+					   "FROM pg_catalog.pg_partition_tree(raw_source) t) "
+					   "AND time_column OPERATOR(pg_catalog.=) $3 "
+					   "AND granularity OPERATOR(pg_catalog.=) $4 "
+					   "AND timezone OPERATOR(pg_catalog.=) $5",
+					   5, argtypes);
+			rc = SPI_execute_plan(check_tree_plan, check_args, NULL, true, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		}
 	}
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -515,23 +536,30 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 			fresh[n_fresh++] = TimestampTzGetDatum(t->buckets[i]);
 	}
 
-	if (insert_plan == NULL)
+	if (n_fresh == 1)
 	{
-		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
-						   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
-						   "GROUP BY b", 2, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		insert_plan = plan;
-	}
-	if (n_fresh > 0)
-	{
+		/* The common case, a late row: a plain VALUES append. */
+		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZOID};
 		Datum		args[2];
 
+		saved_plan(&insert_one_plan,
+				   "INSERT INTO perfkit.rollup_changes (rollup_id, bucket) VALUES ($1, $2)",
+				   2, argtypes);
+		args[0] = Int32GetDatum(rollup);
+		args[1] = fresh[0];
+		rc = SPI_execute_plan(insert_one_plan, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+	else if (n_fresh > 1)
+	{
+		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
+		Datum		args[2];
+
+		saved_plan(&insert_plan,
+				   "INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
+				   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
+				   "GROUP BY b", 2, argtypes);
 		args[0] = Int32GetDatum(rollup);
 		args[1] = PointerGetDatum(construct_array(fresh, n_fresh, TIMESTAMPTZOID,
 												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
