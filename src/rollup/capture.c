@@ -45,8 +45,9 @@
  * operation, after checking that the trigger belongs to a rollup whose
  * raw source is the table it fires on (see log_changes()).
  *
- * Low overhead: two SPI statements (the check and the insert) with saved
- * plans, only when something is logged, and
+ * Low overhead, only when something is logged: the check reads the
+ * rollup's row through its primary key (no SQL), the log row is one SPI
+ * insert with a saved generic plan (never replanned), and
  * a backend-local set of the (rollup, bucket) pairs this transaction has
  * already logged, so a transaction of many statements into one bucket
  * logs it once.  An entry remembers the transaction id that wrote its log
@@ -62,6 +63,10 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -74,10 +79,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -104,7 +113,113 @@ static uint64 capture_calls = 0;
 static HTAB *logged = NULL;
 static LocalTransactionId logged_lxid = InvalidLocalTransactionId;
 static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr check_plan = NULL;
+static SPIPlanPtr insert_one_plan = NULL;
+static SPIPlanPtr check_tree_plan = NULL;
+
+/*
+ * A saved plan of one of our own statements, always generic: the
+ * statements are a primary-key probe and an append, whose best plan does
+ * not depend on the values, so planning them again for every statement
+ * (a custom plan, which the plan cache keeps choosing because unnest()
+ * of a parameter looks cheaper with the array known) is pure cost.  The
+ * text is parsed once, under the search_path the caller pins (the same
+ * at every call, so the plan cache never sees it change and replans).
+ */
+static SPIPlanPtr
+saved_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+
+	if (*cache != NULL)
+		return *cache;
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	*cache = plan;
+	return plan;
+}
+
+/*
+ * The trigger's check, read straight from perfkit.rollup_defs through its
+ * primary key, with the snapshot a read-only SPI query would use (the
+ * active one): is rollup `rollup` one whose raw source is relid, with
+ * the trigger's time column, granularity and zone?  If so, its
+ * final_before (DT_NOBEGIN when NULL) and owner.  The same as the saved
+ * query it replaces, for a fraction of an executor's start-up; the
+ * partition-tree case still goes through SQL (pg_partition_tree()).
+ */
+enum
+{
+	DEF_ID, DEF_RAW_SOURCE, DEF_TIME_COLUMN, DEF_GRANULARITY, DEF_TIMEZONE,
+	DEF_FINAL_BEFORE, DEF_OWNER, DEF_NCOLS
+};
+
+static const char *const def_columns[DEF_NCOLS] = {
+	"id", "raw_source", "time_column", "granularity", "timezone", "final_before", "owner"
+};
+static Oid	def_attnos_rel = InvalidOid;
+static AttrNumber def_attnos[DEF_NCOLS];
+
+static bool
+defs_check(int32 rollup, Oid relid, Trigger *trigger, TimestampTz *final_before,
+		   Oid *owner)
+{
+	Relation	defs;
+	Oid			pkey;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		match = false;
+
+	defs = table_open(rollup_defs_oid(), AccessShareLock);
+	if (def_attnos_rel != RelationGetRelid(defs))
+	{
+		for (int i = 0; i < DEF_NCOLS; i++)
+		{
+			def_attnos[i] = SPI_fnumber(RelationGetDescr(defs), def_columns[i]);
+			if (def_attnos[i] <= 0)
+				elog(ERROR, "perfkit.rollup_defs has no column \"%s\"", def_columns[i]);
+		}
+		def_attnos_rel = RelationGetRelid(defs);
+	}
+	pkey = RelationGetPrimaryKeyIndex(defs);
+	if (!OidIsValid(pkey))
+		elog(ERROR, "perfkit.rollup_defs has no primary key");
+
+	ScanKeyInit(&key, def_attnos[DEF_ID], BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(rollup));
+	scan = systable_beginscan(defs, pkey, true,
+							  ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+							  1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		TupleDesc	desc = RelationGetDescr(defs);
+		Datum		v[DEF_NCOLS];
+		bool		isnull[DEF_NCOLS];
+
+		for (int i = 0; i < DEF_NCOLS; i++)
+			v[i] = heap_getattr(tuple, def_attnos[i], desc, &isnull[i]);
+		match = !isnull[DEF_RAW_SOURCE] && DatumGetObjectId(v[DEF_RAW_SOURCE]) == relid &&
+			!isnull[DEF_TIME_COLUMN] &&
+			strcmp(NameStr(*DatumGetName(v[DEF_TIME_COLUMN])), trigger->tgargs[1]) == 0 &&
+			!isnull[DEF_GRANULARITY] &&
+			strcmp(TextDatumGetCString(v[DEF_GRANULARITY]), trigger->tgargs[2]) == 0 &&
+			!isnull[DEF_TIMEZONE] &&
+			strcmp(TextDatumGetCString(v[DEF_TIMEZONE]), trigger->tgargs[3]) == 0 &&
+			!isnull[DEF_OWNER];
+		if (match)
+		{
+			*final_before = isnull[DEF_FINAL_BEFORE] ? DT_NOBEGIN :
+				DatumGetTimestampTz(v[DEF_FINAL_BEFORE]);
+			*owner = DatumGetObjectId(v[DEF_OWNER]);
+		}
+	}
+	systable_endscan(scan);
+	table_close(defs, AccessShareLock);
+	return match;
+}
 
 /* The set of pairs logged by the current transaction, emptied on a new one. */
 static HTAB *
@@ -421,7 +536,6 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 			Touched *t, FrozenMode mode)
 {
 	Oid			changes_owner;	/* owns every perfkit catalog */
-	Oid			rollup_owner;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
@@ -429,7 +543,9 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	Datum		check_args[5];
 	int			rc;
 	bool		isnull;
+	bool		checked = false;
 	TimestampTz frozen_before = DT_NOBEGIN;
+	Oid			rollup_owner = InvalidOid;
 	Datum	   *fresh;
 	Datum	   *frozen;
 	int			n_fresh = 0;
@@ -441,12 +557,6 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	changes_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
-	check_args[0] = Int32GetDatum(rollup);
-	check_args[1] = ObjectIdGetDatum(RelationGetRelid(rel));
-	check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(trigger->tgargs[1]));
-	check_args[3] = CStringGetTextDatum(trigger->tgargs[2]);
-	check_args[4] = CStringGetTextDatum(trigger->tgargs[3]);
-
 	SPI_connect();
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(changes_owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
@@ -454,56 +564,49 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
-	if (check_plan == NULL)
+	if (defs_check(rollup, RelationGetRelid(rel), trigger, &frozen_before, &rollup_owner))
+		checked = true;
+	else if (rel->rd_rel->relispartition)
 	{
 		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
-		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
-						   "WHERE id OPERATOR(pg_catalog.=) $1 "
-						   "AND raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $2 "
-						   "AND time_column OPERATOR(pg_catalog.=) $3 "
-						   "AND granularity OPERATOR(pg_catalog.=) $4 "
-						   "AND timezone OPERATOR(pg_catalog.=) $5",
-						   5, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		check_plan = plan;
-	}
-	rc = SPI_execute_plan(check_plan, check_args, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 && rel->rd_rel->relispartition)
-	{
-		/* A table of the raw source's partition tree (not the root). */
-		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
+		check_args[0] = Int32GetDatum(rollup);
+		check_args[1] = ObjectIdGetDatum(RelationGetRelid(rel));
+		check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(trigger->tgargs[1]));
+		check_args[3] = CStringGetTextDatum(trigger->tgargs[2]);
+		check_args[4] = CStringGetTextDatum(trigger->tgargs[3]);
+		{
+			/* A table of the raw source's partition tree (not the root). */
+			saved_plan(&check_tree_plan,
+					   "SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
+					   "WHERE id OPERATOR(pg_catalog.=) $1 "
+					   "AND $2 OPERATOR(pg_catalog.=) ANY (SELECT t.relid::pg_catalog.oid "
+					   "FROM pg_catalog.pg_partition_tree(raw_source) t) "
+					   "AND time_column OPERATOR(pg_catalog.=) $3 "
+					   "AND granularity OPERATOR(pg_catalog.=) $4 "
+					   "AND timezone OPERATOR(pg_catalog.=) $5",
+					   5, argtypes);
+			rc = SPI_execute_plan(check_tree_plan, check_args, NULL, true, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		}
+		if (SPI_processed == 1)
+		{
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		rc = SPI_execute_with_args("SELECT final_before, owner::pg_catalog.oid FROM perfkit.rollup_defs "
-								   "WHERE id OPERATOR(pg_catalog.=) $1 "
-								   "AND $2 OPERATOR(pg_catalog.=) ANY (SELECT t.relid::pg_catalog.oid "
-								   "FROM pg_catalog.pg_partition_tree(raw_source) t) "
-								   "AND time_column OPERATOR(pg_catalog.=) $3 "
-								   "AND granularity OPERATOR(pg_catalog.=) $4 "
-								   "AND timezone OPERATOR(pg_catalog.=) $5",
-								   5, argtypes, check_args, NULL, true, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+			if (!isnull)
+				frozen_before = DatumGetTimestampTz(v);
+			rollup_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 2, &isnull));
+			checked = true;
+		}
 	}
-	if (SPI_processed != 1)
+	if (!checked)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("trigger \"%s\" on table \"%s\" is not a capture trigger of rollup %s",
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[0]),
 				 errdetail("Only the triggers perfkit.create_rollup() made on a rollup's raw table log its changes.")));
-	{
-		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			frozen_before = DatumGetTimestampTz(v);
-		rollup_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 2, &isnull));
-	}
 
 	fresh = palloc(sizeof(Datum) * Max(t->n, 1));
 	frozen = palloc(sizeof(Datum) * Max(t->n, 1));
@@ -515,23 +618,30 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 			fresh[n_fresh++] = TimestampTzGetDatum(t->buckets[i]);
 	}
 
-	if (insert_plan == NULL)
+	if (n_fresh == 1)
 	{
-		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
-						   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
-						   "GROUP BY b", 2, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		insert_plan = plan;
-	}
-	if (n_fresh > 0)
-	{
+		/* The common case, a late row: a plain VALUES append. */
+		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZOID};
 		Datum		args[2];
 
+		saved_plan(&insert_one_plan,
+				   "INSERT INTO perfkit.rollup_changes (rollup_id, bucket) VALUES ($1, $2)",
+				   2, argtypes);
+		args[0] = Int32GetDatum(rollup);
+		args[1] = fresh[0];
+		rc = SPI_execute_plan(insert_one_plan, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	}
+	else if (n_fresh > 1)
+	{
+		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
+		Datum		args[2];
+
+		saved_plan(&insert_plan,
+				   "INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
+				   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
+				   "GROUP BY b", 2, argtypes);
 		args[0] = Int32GetDatum(rollup);
 		args[1] = PointerGetDatum(construct_array(fresh, n_fresh, TIMESTAMPTZOID,
 												  sizeof(TimestampTz), FLOAT8PASSBYVAL,

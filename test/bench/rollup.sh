@@ -213,14 +213,22 @@ SQL
 		cp -a "$BENCH_DIR/snapshot" "$BENCH_DATA"
 		stmts "$@" >"$BENCH_DIR/stmts.sql"
 		chown "$(pk_run_user)" "$BENCH_DIR/stmts.sql"
-		pk_as_user valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		# BENCH_CALLGRIND_DIR=DIR keeps each run's profile there (for
+		# callgrind_annotate --inclusive=yes); /dev/null otherwise.
+		local out=/dev/null
+		if [ -n "${BENCH_CALLGRIND_DIR:-}" ]; then
+			mkdir -p "$BENCH_CALLGRIND_DIR"
+			chmod 777 "$BENCH_CALLGRIND_DIR"
+			out=$BENCH_CALLGRIND_DIR/callgrind.$1.$2.$3
+		fi
+		pk_as_user valgrind --tool=callgrind --callgrind-out-file="$out" \
 			"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" -c synchronous_commit=off bench \
 			<"$BENCH_DIR/stmts.sql" 2>&1 >/dev/null |
 			sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 	}
 	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m fast -w stop >/dev/null
 	cp -a "$BENCH_DATA" "$BENCH_DIR/snapshot"
-	for kind in one hundred late; do
+	for kind in ${BENCH_CAPTURE_KINDS:-one hundred late}; do
 		declare -A per=()
 		n=1000
 		[ "$kind" = hundred ] && n=100
