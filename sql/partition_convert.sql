@@ -305,6 +305,7 @@ WHERE d.raw_source = 'metered'::regclass GROUP BY d.rel ORDER BY 1;
 -- Late writes after the swap, into the new partitions and the default one.
 INSERT INTO metered (ts, site, v) VALUES (now() - interval '40 days', 1, 77), (now(), 2, 88),
 	('1990-01-01', 1, 5);
+INSERT INTO metered_default (ts, site, v) VALUES ('1980-06-01', 2, 9);	-- straight into a partition
 UPDATE metered SET v = v - 3 WHERE id % 23 = 0;
 DELETE FROM metered WHERE id % 29 = 0;
 SELECT perfkit.refresh_rollup('metered_daily') >= 0 AS daily_refreshed,
