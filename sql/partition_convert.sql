@@ -357,6 +357,28 @@ SELECT count(*) AS capture_triggers_left FROM pg_trigger WHERE tgname LIKE 'perf
 DROP VIEW metered_truth;
 DROP TABLE metered;
 
+-- Rollups the table's owner cannot move (another role's, whose privileges
+-- she lacks) are refused before the conversion starts.
+RESET ROLE;
+CREATE ROLE conv_analyst;
+GRANT conv_owner TO conv_analyst;
+SET ROLE conv_owner;
+CREATE TABLE watched (id bigserial PRIMARY KEY, ts timestamptz NOT NULL, v int);
+INSERT INTO watched (ts, v) SELECT now() - g * interval '1 hour', g FROM generate_series(1, 100) g;
+SET ROLE conv_analyst;
+SELECT perfkit.create_rollup('public.watched_daily', 'watched', 'ts', 'day', ARRAY[]::text[], ARRAY['count(*)']) AS analyst_rollup;
+SET ROLE conv_owner;
+SELECT perfkit.convert_to_partitioned('watched', 'ts', '1 month', unique_keys => 'extend');
+\echo :LAST_ERROR_SQLSTATE
+SELECT relkind, to_regclass('watched_partitioned') IS NULL AS no_copy FROM pg_class WHERE oid = 'watched'::regclass;
+SET ROLE conv_analyst;
+SELECT perfkit.drop_rollup('public.watched_daily');
+SET ROLE conv_owner;
+DROP TABLE watched;
+RESET ROLE;
+DROP ROLE conv_analyst;
+SET ROLE conv_owner;
+
 RESET ROLE;
 SELECT count(*) AS log_rows FROM perfkit.convert_log;
 DROP TABLE trips, no_key_ts, viewed CASCADE;

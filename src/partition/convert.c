@@ -467,9 +467,13 @@ check_convertible(Oid relid, const char *column, bool extend)
 	/*
 	 * The capture triggers and live views of perfkit rollups move to the
 	 * partitioned table at the swap (perfkit._rollup_source_detach and
-	 * _rollup_source_attach); user triggers are checked against the
-	 * partitioned copy in conversion_setup (copy_triggers).
+	 * _rollup_source_attach), as the table's owner, who must have the
+	 * privileges of their owners (checked here, not only at the swap);
+	 * user triggers are checked against the partitioned copy in
+	 * conversion_setup (copy_triggers).
 	 */
+	(void) query_text("SELECT pg_catalog.count(*) FROM perfkit._rollup_source_views($1::pg_catalog.regclass)",
+					  relid);
 	/*
 	 * Foreign keys of other tables: the swap drops the table they
 	 * reference, and a key widened by the partition column could not serve
@@ -499,7 +503,7 @@ check_convertible(Oid relid, const char *column, bool extend)
 					  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
 					  "AND d.refclassid = 'pg_catalog.pg_class'::regclass "
 					  "AND d.refobjid = $1 AND r.ev_class <> $1 "
-					  "AND r.ev_class NOT IN (SELECT v::pg_catalog.oid FROM perfkit._rollup_live_views($1::pg_catalog.regclass) v) "
+					  "AND r.ev_class NOT IN (SELECT v::pg_catalog.oid FROM perfkit._rollup_source_views($1::pg_catalog.regclass) v) "
 					  "LIMIT 1", relid);
 	if (what != NULL)
 		ereport(ERROR,

@@ -2110,13 +2110,32 @@ BEGIN
 END
 $$;
 
--- The live views of the rollups reading tbl (they depend on it).
-CREATE FUNCTION perfkit._rollup_live_views(tbl regclass)
+/*
+ * The live views of the rollups reading tbl (they depend on it), which a
+ * conversion of tbl moves; an error, before the conversion starts, if the
+ * caller (the table's owner) could not move them: she lacks the
+ * privileges of a rollup's owner.
+ */
+CREATE FUNCTION perfkit._rollup_source_views(tbl regclass)
 RETURNS SETOF regclass
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-SET row_security = on
-AS $$ SELECT r.live_view FROM perfkit.rollup_defs r WHERE r.raw_source = tbl $$;
+SET row_security = on		-- the catalogs' read policy is USING (true)
+AS $$
+DECLARE
+	names text;
+BEGIN
+	SELECT string_agg(format('%s (owner %s)', r.rel, r.owner), ', ' ORDER BY r.id) INTO names
+	FROM perfkit.rollup_defs r WHERE r.raw_source = tbl AND NOT pg_catalog.pg_has_role(r.owner, 'USAGE');
+	IF names IS NOT NULL THEN
+		RAISE EXCEPTION 'role % cannot move the rollups of table %: %', current_user, tbl, names
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The conversion runs as the table''s owner, who must have the privileges of each rollup''s owner to make its triggers and live view again.',
+				  HINT = 'Grant the rollups'' owners to the table''s owner, or drop those rollups, convert the table and create them again.';
+	END IF;
+	RETURN QUERY SELECT r.live_view FROM perfkit.rollup_defs r WHERE r.raw_source = tbl;
+END
+$$;
 
 -----------------------------------------------------------------------------
 -- Privileges
