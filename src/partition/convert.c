@@ -70,8 +70,10 @@
  * Refused (clear errors): tables with inheritance, row-level security
  * forced on the owner (the copy would not see every row), a NOT VALID
  * check constraint that a row violates (the copy checks it), perfkit
- * user triggers
- * that PostgreSQL does not allow on a partitioned table (tried on the
+ * rollups on the table owned by a role whose privileges the table's owner
+ * lacks (she could not make their triggers and live views again at the
+ * swap), user triggers that PostgreSQL does not allow on a partitioned
+ * table (tried on the
  * copy at setup in a subtransaction rolled back, all named; the others
  * are made on the copy at the swap, after the last rows are copied, so
  * they fire on the table until then and never for the rows copied), views
