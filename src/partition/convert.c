@@ -73,11 +73,12 @@
  * rollups on the table owned by a role whose privileges the table's owner
  * lacks (she could not make their triggers and live views again at the
  * swap), user triggers that PostgreSQL does not allow on a partitioned
- * table (tried on the
- * copy at setup in a subtransaction rolled back, all named; the others
- * are made on the copy at the swap, after the last rows are copied, so
- * they fire on the table until then and never for the rows copied), views
- * or foreign keys of other tables that depend on it (all listed), exclusion constraints, and unique keys whose key columns do
+ * table (tried on the copy at setup in a subtransaction rolled back, all
+ * named; the others are made on the copy at the swap, after the last rows
+ * are copied, so they fire on the table until then and never for the rows
+ * copied), views (other than rollups' live views) or foreign keys of other
+ * tables that depend on it (all listed), exclusion constraints, and unique
+ * keys whose key columns do
  * not contain the partition column (a partitioned table cannot enforce
  * them), unless unique_keys => 'extend': then each such primary key,
  * unique constraint or unique index is built on the copy with the
