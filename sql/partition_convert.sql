@@ -296,7 +296,8 @@ SELECT relkind FROM pg_class WHERE oid = 'metered'::regclass;
 -- capture trigger on every table of its tree.
 SELECT r.name, r.source::text, r.source = 'metered'::regclass AS on_new_table,
 	   d.raw_source = 'metered'::regclass AS raw_is_new, d.live_view::text AS live_view
-FROM perfkit.rollups r JOIN perfkit.rollup_defs d ON d.rel = r."table" ORDER BY r.name;
+FROM perfkit.rollups r JOIN perfkit.rollup_defs d ON d.rel = r."table"
+WHERE r.name LIKE 'metered%' ORDER BY r.name;
 SELECT d.rel AS rollup, count(*) AS tables,
 	   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = x.relid
 									  AND t.tgname = format('perfkit_rollup_%s_insert', d.id))) AS with_capture
@@ -353,7 +354,8 @@ SELECT (SELECT count(*) FROM metered_daily) AS daily_buckets,
 			 SELECT bucket, site, n, total, top FROM metered_monthly_live)) x) AS monthly_live_mismatches,
 	   (SELECT sum(inexact_changes) FROM perfkit.rollups) AS inexact;
 SELECT perfkit.drop_rollup('metered_monthly'), perfkit.drop_rollup('metered_daily');
-SELECT count(*) AS capture_triggers_left FROM pg_trigger WHERE tgname LIKE 'perfkit_rollup_%';
+SELECT count(*) AS capture_triggers_left FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE t.tgname LIKE 'perfkit_rollup_%' AND c.relname LIKE 'metered%';
 DROP VIEW metered_truth;
 DROP TABLE metered;
 
