@@ -261,6 +261,126 @@ SELECT to_regclass('doomed_partitioned') IS NULL AS copy_gone,
 	   (SELECT count(*) FROM perfkit.partition_config WHERE parent::oid NOT IN (SELECT oid FROM pg_class)) AS stale_sets,
 	   (SELECT count(*) FROM pg_class WHERE relname LIKE 'doomed%') AS relations_left;
 
+-- A table with rollups converts (issue 15): a daily rollup on a
+-- bigserial-keyed table and a monthly one on the daily move to the
+-- partitioned table and stay exact.  Writes made while the copy runs are
+-- captured by the old table's triggers up to the swap, the rows copied
+-- are not counted again, and writes after the swap, into the new
+-- partitions, are captured by triggers on each of them.
+CREATE TABLE metered (id bigserial PRIMARY KEY, ts timestamptz NOT NULL, site int, v int);
+INSERT INTO metered (ts, site, v)
+SELECT date_trunc('day', now()) - (g % 70) * interval '1 day' + (g % 24) * interval '1 hour', g % 3, g
+FROM generate_series(1, 3000) g;
+SELECT perfkit.create_rollup('metered_daily', 'metered', 'ts', 'day', ARRAY['site'],
+							 ARRAY['count(*) AS n', 'sum(v) AS total', 'max(v) AS top']) AS daily;
+SELECT perfkit.create_rollup('metered_monthly', 'metered_daily', 'bucket', 'month', ARRAY['site'],
+							 ARRAY['count(*) AS n', 'sum(v) AS total', 'max(v) AS top']) AS monthly;
+SELECT perfkit.refresh_rollup('metered_daily') > 0 AS daily_refreshed,
+	   perfkit.refresh_rollup('metered_monthly') > 0 AS monthly_refreshed;
+SELECT perfkit.convert_to_partitioned('metered', 'ts', '1 month', 500, 2, unique_keys => 'extend') > 0 AS copying;
+-- Writes while the copy runs, in copied and uncopied blocks, one refresh
+-- in between.
+INSERT INTO metered (ts, site, v)
+SELECT date_trunc('day', now()) - (g % 50) * interval '1 day', g % 4, 10 * g FROM generate_series(1, 200) g;
+UPDATE metered SET v = v + 1000 WHERE id % 7 = 0;
+DELETE FROM metered WHERE id % 11 = 0;
+SELECT perfkit.refresh_rollup('metered_daily') >= 0 AS refreshed_during_copy;
+SELECT perfkit.convert_to_partitioned('metered', 'ts', '1 month', 500, 1) > 0 AS copying;
+UPDATE metered SET ts = ts - interval '20 days' WHERE id % 13 = 0;
+UPDATE metered SET site = 9 WHERE id % 17 = 0;
+DELETE FROM metered WHERE id % 19 = 0;
+SELECT count(*) > 0 AS changes_pending FROM perfkit.rollup_changes;
+SELECT perfkit.convert_to_partitioned('metered', 'ts', '1 month') > 0 AS converted;
+SELECT relkind FROM pg_class WHERE oid = 'metered'::regclass;
+-- The rollups read the partitioned table, with their live views and a
+-- capture trigger on every table of its tree.
+SELECT r.name, r.source::text, r.source = 'metered'::regclass AS on_new_table,
+	   d.raw_source = 'metered'::regclass AS raw_is_new, d.live_view::text AS live_view
+FROM perfkit.rollups r JOIN perfkit.rollup_defs d ON d.rel = r."table"
+WHERE r.name LIKE 'metered%' ORDER BY r.name;
+SELECT d.rel AS rollup, count(*) AS tables,
+	   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = x.relid
+									  AND t.tgname = format('perfkit_rollup_%s_insert', d.id))) AS with_capture
+FROM perfkit.rollup_defs d, pg_partition_tree('metered') x
+WHERE d.raw_source = 'metered'::regclass GROUP BY d.rel ORDER BY 1;
+-- Late writes after the swap, into the new partitions and the default one.
+INSERT INTO metered (ts, site, v) VALUES (now() - interval '40 days', 1, 77), (now(), 2, 88),
+	('1990-01-01', 1, 5);
+INSERT INTO metered_default (ts, site, v) VALUES ('1980-06-01', 2, 9);	-- straight into a partition
+UPDATE metered SET v = v - 3 WHERE id % 23 = 0;
+DELETE FROM metered WHERE id % 29 = 0;
+SELECT perfkit.refresh_rollup('metered_daily') >= 0 AS daily_refreshed,
+	   perfkit.refresh_rollup('metered_monthly') >= 0 AS monthly_refreshed;
+-- Each rollup against GROUP BY over the raw rows, over the buckets it
+-- has materialized, and its live view over all of them.
+CREATE TEMP VIEW metered_truth AS
+SELECT date_trunc('day', ts) AS day, date_trunc('month', ts) AS month, site, v FROM metered;
+SELECT (SELECT count(*) FROM metered_daily) AS daily_buckets,
+	   (SELECT count(*) FROM (
+			(SELECT bucket, site, n, total, top FROM metered_daily
+			 EXCEPT ALL
+			 SELECT day, site, count(*), sum(v), max(v) FROM metered_truth
+			 WHERE day < (SELECT watermark FROM perfkit.rollups WHERE name = 'metered_daily') GROUP BY 1, 2)
+			UNION ALL
+			(SELECT day, site, count(*), sum(v), max(v) FROM metered_truth
+			 WHERE day < (SELECT watermark FROM perfkit.rollups WHERE name = 'metered_daily') GROUP BY 1, 2
+			 EXCEPT ALL
+			 SELECT bucket, site, n, total, top FROM metered_daily)) x) AS daily_mismatches,
+	   (SELECT count(*) FROM (
+			(SELECT bucket, site, n, total, top FROM metered_monthly
+			 EXCEPT ALL
+			 SELECT month, site, count(*), sum(v), max(v) FROM metered_truth
+			 WHERE month < (SELECT watermark FROM perfkit.rollups WHERE name = 'metered_monthly') GROUP BY 1, 2)
+			UNION ALL
+			(SELECT month, site, count(*), sum(v), max(v) FROM metered_truth
+			 WHERE month < (SELECT watermark FROM perfkit.rollups WHERE name = 'metered_monthly') GROUP BY 1, 2
+			 EXCEPT ALL
+			 SELECT bucket, site, n, total, top FROM metered_monthly)) x) AS monthly_mismatches,
+	   (SELECT count(*) FROM (
+			(SELECT bucket, site, n, total, top FROM metered_daily_live
+			 EXCEPT ALL
+			 SELECT day, site, count(*), sum(v), max(v) FROM metered_truth GROUP BY 1, 2)
+			UNION ALL
+			(SELECT day, site, count(*), sum(v), max(v) FROM metered_truth GROUP BY 1, 2
+			 EXCEPT ALL
+			 SELECT bucket, site, n, total, top FROM metered_daily_live)) x) AS daily_live_mismatches,
+	   (SELECT count(*) FROM (
+			(SELECT bucket, site, n, total, top FROM metered_monthly_live
+			 EXCEPT ALL
+			 SELECT month, site, count(*), sum(v), max(v) FROM metered_truth GROUP BY 1, 2)
+			UNION ALL
+			(SELECT month, site, count(*), sum(v), max(v) FROM metered_truth GROUP BY 1, 2
+			 EXCEPT ALL
+			 SELECT bucket, site, n, total, top FROM metered_monthly_live)) x) AS monthly_live_mismatches,
+	   (SELECT sum(inexact_changes) FROM perfkit.rollups) AS inexact;
+SELECT perfkit.drop_rollup('metered_monthly'), perfkit.drop_rollup('metered_daily');
+SELECT count(*) AS capture_triggers_left FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE t.tgname LIKE 'perfkit_rollup_%' AND c.relname LIKE 'metered%';
+DROP VIEW metered_truth;
+DROP TABLE metered;
+
+-- Rollups the table's owner cannot move (another role's, whose privileges
+-- she lacks) are refused before the conversion starts.
+RESET ROLE;
+CREATE ROLE conv_analyst;
+GRANT conv_owner TO conv_analyst;
+SET ROLE conv_owner;
+CREATE TABLE watched (id bigserial PRIMARY KEY, ts timestamptz NOT NULL, v int);
+INSERT INTO watched (ts, v) SELECT now() - g * interval '1 hour', g FROM generate_series(1, 100) g;
+SET ROLE conv_analyst;
+SELECT perfkit.create_rollup('public.watched_daily', 'watched', 'ts', 'day', ARRAY[]::text[], ARRAY['count(*)']) AS analyst_rollup;
+SET ROLE conv_owner;
+SELECT perfkit.convert_to_partitioned('watched', 'ts', '1 month', unique_keys => 'extend');
+\echo :LAST_ERROR_SQLSTATE
+SELECT relkind, to_regclass('watched_partitioned') IS NULL AS no_copy FROM pg_class WHERE oid = 'watched'::regclass;
+SET ROLE conv_analyst;
+SELECT perfkit.drop_rollup('public.watched_daily');
+SET ROLE conv_owner;
+DROP TABLE watched;
+RESET ROLE;
+DROP ROLE conv_analyst;
+SET ROLE conv_owner;
+
 RESET ROLE;
 SELECT count(*) AS log_rows FROM perfkit.convert_log;
 DROP TABLE trips, no_key_ts, viewed CASCADE;

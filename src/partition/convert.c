@@ -47,6 +47,14 @@
  *      hand over sequences (serial ones change owner, identity ones
  *      continue from T's value), grants and the table's comment, drop T,
  *      and rename N, its partitions and its indexes to T's names.
+ *      Rollups reading T move with it: their capture triggers, which
+ *      logged every write to T up to the lock, and their live views are
+ *      dropped before T (perfkit._rollup_source_detach) and made again on
+ *      N and each of its partitions at the end (_rollup_source_attach),
+ *      which points their definitions at N.  Nothing is logged for the
+ *      rows copied: N holds exactly the rows the rollups' state and
+ *      pending changes account for (just checked), and copying them into
+ *      N, which had no capture trigger, fired nothing.
  * Rows are never taken out of T before the swap, so an interrupted
  * conversion loses nothing: call it again to resume, or
  * convert_to_partitioned_abort() to drop N and the trigger.
@@ -62,13 +70,15 @@
  * Refused (clear errors): tables with inheritance, row-level security
  * forced on the owner (the copy would not see every row), a NOT VALID
  * check constraint that a row violates (the copy checks it), perfkit
- * rollups on the table (their definitions, live views and triggers name
- * it: moving them is the rollups room's, not done yet), user triggers
- * that PostgreSQL does not allow on a partitioned table (tried on the
- * copy at setup in a subtransaction rolled back, all named; the others
- * are made on the copy at the swap, after the last rows are copied, so
- * they fire on the table until then and never for the rows copied), views
- * or foreign keys of other tables that depend on it (all listed), exclusion constraints, and unique keys whose key columns do
+ * rollups on the table owned by a role whose privileges the table's owner
+ * lacks (she could not make their triggers and live views again at the
+ * swap), user triggers that PostgreSQL does not allow on a partitioned
+ * table (tried on the copy at setup in a subtransaction rolled back, all
+ * named; the others are made on the copy at the swap, after the last rows
+ * are copied, so they fire on the table until then and never for the rows
+ * copied), views (other than rollups' live views) or foreign keys of other
+ * tables that depend on it (all listed), exclusion constraints, and unique
+ * keys whose key columns do
  * not contain the partition column (a partitioned table cannot enforce
  * them), unless unique_keys => 'extend': then each such primary key,
  * unique constraint or unique index is built on the copy with the
@@ -304,6 +314,7 @@ user_triggers(Oid relid, List **defs, List **states, List **names)
 				  "FROM pg_catalog.pg_trigger t "
 				  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
 				  "AND t.tgname NOT IN ('__perfkit_convert', '__perfkit_convert_truncate') "
+				  "AND t.tgfoid OPERATOR(pg_catalog.<>) 'perfkit._rollup_capture()'::pg_catalog.regprocedure "
 				  "ORDER BY t.tgname",
 				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
@@ -457,26 +468,15 @@ check_convertible(Oid relid, const char *column, bool extend)
 				 errdetail("The conversion reads the table as its owner, who would not see every row."),
 				 errhint("Run ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, convert the table, then FORCE it again.")));
 	/*
-	 * The capture triggers of perfkit rollups: the rollup's definition,
-	 * live view and triggers name the table, and are the rollups room's
-	 * to move (not done yet).  User triggers are checked against the
-	 * partitioned copy in conversion_setup (copy_triggers).
+	 * The capture triggers and live views of perfkit rollups move to the
+	 * partitioned table at the swap (perfkit._rollup_source_detach and
+	 * _rollup_source_attach), as the table's owner, who must have the
+	 * privileges of their owners (checked here, not only at the swap);
+	 * user triggers are checked against the partitioned copy in
+	 * conversion_setup (copy_triggers).
 	 */
-	what = query_text("SELECT pg_catalog.string_agg(DISTINCT r.name, ', ') "
-					  "FROM perfkit.rollups r WHERE r.source = $1::pg_catalog.regclass "
-					  "HAVING count(*) > 0", relid);
-	if (what == NULL)
-		what = query_text("SELECT pg_catalog.string_agg(t.tgname, ', ') FROM pg_catalog.pg_trigger t "
-						  "JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
-						  "WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
-						  "AND p.proname = '_rollup_capture' HAVING count(*) > 0", relid);
-	if (what != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" is the source of perfkit rollups: %s", name, what),
-				 errdetail("Converting a table that rollups capture changes from is not supported yet."),
-				 errhint("Do not drop the rollups' triggers (that would break them).  Convert the table before creating its rollups, "
-						 "or drop the rollups, convert the table and create them again (they are recomputed from the raw rows).")));
+	(void) query_text("SELECT pg_catalog.count(*) FROM perfkit._rollup_source_views($1::pg_catalog.regclass)",
+					  relid);
 	/*
 	 * Foreign keys of other tables: the swap drops the table they
 	 * reference, and a key widened by the partition column could not serve
@@ -505,7 +505,9 @@ check_convertible(Oid relid, const char *column, bool extend)
 					  "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
 					  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
 					  "AND d.refclassid = 'pg_catalog.pg_class'::regclass "
-					  "AND d.refobjid = $1 AND r.ev_class <> $1 LIMIT 1", relid);
+					  "AND d.refobjid = $1 AND r.ev_class <> $1 "
+					  "AND r.ev_class NOT IN (SELECT v::pg_catalog.oid FROM perfkit._rollup_source_views($1::pg_catalog.regclass) v) "
+					  "LIMIT 1", relid);
 	if (what != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
@@ -1389,6 +1391,14 @@ conversion_swap(ConvState *st, const char *cols)
 		pk_as_owner_end(save_userid, save_sec, save_nest);
 	}
 
+	/*
+	 * Rollups reading the table: their capture triggers and live views go
+	 * with it (the triggers logged every write up to our lock), to be made
+	 * again on the partitioned table at the end.
+	 */
+	values[0] = ObjectIdGetDatum(relid);
+	part_exec("SELECT perfkit._rollup_source_detach($1::pg_catalog.regclass)",
+			  1, argtypes, values, NULL, false);
 	exec(psprintf("DROP TABLE %s", qold));
 	exec(psprintf("ALTER TABLE %s RENAME TO %s", qnew, quote_identifier(name)));
 
@@ -1452,6 +1462,16 @@ conversion_swap(ConvState *st, const char *cols)
 					  quote_identifier(dname)));
 		rename_partition_indexes(default_oid);
 	}
+
+	/*
+	 * The rollups read the partitioned table now, with capture triggers on
+	 * each of its tables.  Nothing is logged for the rows: the copy holds
+	 * exactly the rows their state and pending changes account for.
+	 */
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(newrel);
+	part_exec("SELECT perfkit._rollup_source_attach($1, $2::pg_catalog.regclass)",
+			  2, argtypes, values, NULL, false);
 	return count_new;
 }
 

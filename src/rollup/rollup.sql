@@ -1103,7 +1103,6 @@ DECLARE
 	all_cols name[];
 	coldefs text := '';
 	finals text := '';
-	rawfinals text := '';
 	dimlist text := '';
 	q_state text;
 	q_rel text;
@@ -1326,7 +1325,6 @@ BEGIN
 			coldefs := coldefs || format(', %I %s', state_cols[i], state_types[i]);
 		END LOOP;
 		finals := finals || format(', %s AS %I', final_sql, m.alias);
-		rawfinals := rawfinals || format(', %s AS %I', raw_sql, m.alias);
 	END LOOP;
 
 	-- Objects.
@@ -1349,33 +1347,7 @@ BEGIN
 			 g, timezone, dims, coalesce(p.depth + 1, 0), late_window, current_user::regrole,
 			 NULL, NULL, NULL, now(), 0, NULL, NULL, NULL, NULL, NULL, NULL)::perfkit.rollup_defs;
 
-	-- The live view: materialized buckets that have no pending change,
-	-- plus, from raw rows, the changed buckets and the tail past the
-	-- watermark.
-	EXECUTE format($v$CREATE VIEW %1$s AS
-WITH perfkit_d AS (
-	SELECT r.watermark, r.final_before FROM perfkit.rollup_defs r WHERE r.id = %2$s
-), perfkit_dirty AS MATERIALIZED (
-	SELECT DISTINCT c.bucket AS perfkit_b FROM perfkit.rollup_changes c, perfkit_d
-	WHERE c.rollup_id = %2$s AND c.bucket >= perfkit_d.final_before AND c.bucket < perfkit_d.watermark
-)
-SELECT bucket%3$s%4$s FROM %5$s
-WHERE bucket NOT IN (SELECT perfkit_b FROM perfkit_dirty)
-UNION ALL
-SELECT %6$s AS bucket%3$s%7$s FROM %8$s
-WHERE %9$I >= %10$s
-GROUP BY 1%3$s
-UNION ALL
-SELECT perfkit_k.perfkit_b%3$s%7$s FROM perfkit_dirty AS perfkit_k JOIN %8$s ON %11$s
-GROUP BY 1%3$s$v$,
-		q_live, id, dimlist, finals, q_state,
-		perfkit._rollup_bucket_sql(d), rawfinals, raw, tcol,
-		perfkit._rollup_time_value(d, '(SELECT coalesce(perfkit_d.watermark, ''-infinity'') FROM perfkit_d)'),
-		format('%I >= %s AND %I < %s',
-			   tcol, perfkit._rollup_time_value(d, 'perfkit_k.perfkit_b'),
-			   tcol, perfkit._rollup_time_value(d, format('perfkit._bucket_add(perfkit_k.perfkit_b, %L, %L)', g, timezone))));
-	EXECUTE format('COMMENT ON VIEW %s IS %L', q_live,
-				   format('perfkit rollup %s, exact up to now: materialized buckets plus the rest from raw rows', relname));
+	PERFORM perfkit._rollup_live_view_create(d, mrows, q_live);
 	d.live_view := q_live::regclass;
 	PERFORM perfkit._rollup_register(d, mrows);
 
@@ -1949,6 +1921,219 @@ BEGIN
 	DELETE FROM perfkit.rollup_changes c
 	WHERE NOT EXISTS (SELECT 1 FROM perfkit.rollup_defs r WHERE r.id = c.rollup_id);
 	RETURN n;
+END
+$$;
+
+/*
+ * The live view of rollup d, named q_live, from its measures:
+ * materialized buckets that have no pending change, plus, from raw rows,
+ * the changed buckets and the tail past the watermark.  Made by
+ * create_rollup() and again by perfkit._rollup_source_attach() once the
+ * raw table was replaced.  Runs with the caller's rights (the owner).
+ */
+CREATE FUNCTION perfkit._rollup_live_view_create(d perfkit.rollup_defs, measures perfkit.rollup_measures[],
+												 q_live text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dimlist text := '';
+	finals text := '';
+	rawfinals text := '';
+	m perfkit.rollup_measures;
+BEGIN
+	FOR i IN 1 .. cardinality(d.dimensions) LOOP
+		dimlist := dimlist || format(', %I', d.dimensions[i]);
+	END LOOP;
+	FOR m IN SELECT * FROM pg_catalog.unnest(measures) x ORDER BY x.ord LOOP
+		finals := finals || format(', %s AS %I', m.final_sql, m.alias);
+		rawfinals := rawfinals || format(', %s AS %I', m.raw_sql, m.alias);
+	END LOOP;
+	EXECUTE format($v$CREATE VIEW %1$s AS
+WITH perfkit_d AS (
+	SELECT r.watermark, r.final_before FROM perfkit.rollup_defs r WHERE r.id = %2$s
+), perfkit_dirty AS MATERIALIZED (
+	SELECT DISTINCT c.bucket AS perfkit_b FROM perfkit.rollup_changes c, perfkit_d
+	WHERE c.rollup_id = %2$s AND c.bucket >= perfkit_d.final_before AND c.bucket < perfkit_d.watermark
+)
+SELECT bucket%3$s%4$s FROM %5$s
+WHERE bucket NOT IN (SELECT perfkit_b FROM perfkit_dirty)
+UNION ALL
+SELECT %6$s AS bucket%3$s%7$s FROM %8$s
+WHERE %9$I >= %10$s
+GROUP BY 1%3$s
+UNION ALL
+SELECT perfkit_k.perfkit_b%3$s%7$s FROM perfkit_dirty AS perfkit_k JOIN %8$s ON %11$s
+GROUP BY 1%3$s$v$,
+		q_live, d.id, dimlist, finals, d.state_table,
+		perfkit._rollup_bucket_sql(d), rawfinals, d.raw_source, d.time_column,
+		perfkit._rollup_time_value(d, '(SELECT coalesce(perfkit_d.watermark, ''-infinity'') FROM perfkit_d)'),
+		format('%I >= %s AND %I < %s',
+			   d.time_column, perfkit._rollup_time_value(d, 'perfkit_k.perfkit_b'),
+			   d.time_column, perfkit._rollup_time_value(d, format('perfkit._bucket_add(perfkit_k.perfkit_b, %L, %L)',
+																	d.granularity, d.timezone))));
+	EXECUTE format('COMMENT ON VIEW %s IS %L', q_live,
+				   format('perfkit rollup %s, exact up to now: materialized buckets plus the rest from raw rows',
+						  (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = d.rel)));
+END
+$$;
+
+/*
+ * Partition conversion (src/partition/convert.c) replaces a rollup's raw
+ * table tbl by a partitioned copy of it under the same name, in one
+ * transaction holding ACCESS EXCLUSIVE on tbl.  The rollups move with it:
+ *   - perfkit._rollup_source_detach(tbl), before tbl is dropped, drops the
+ *     capture triggers and the live view of every rollup reading tbl
+ *     (they depend on it); definitions, state and pending changes stay.
+ *     The triggers captured every write up to the swap's lock.
+ *   - perfkit._rollup_source_attach(old, tbl), once the copy took the
+ *     name, points those rollups (raw_source = old) at it and makes the
+ *     capture triggers on every table of its partition tree and the live
+ *     view again.  Nothing is logged: the copy holds the rows the state
+ *     and the pending changes already account for (checked equal by the
+ *     conversion), and copying them fired no rollup trigger.
+ * Both run as the caller, who must have the privileges of each rollup's
+ * owner (perfkit._rollup_authorize); the catalog row is rewritten by
+ * perfkit._rollup_repoint(), SECURITY DEFINER, for an authorized rollup
+ * only.  Returns the number of rollups moved.
+ */
+CREATE FUNCTION perfkit._rollup_source_detach(tbl regclass)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET row_security = on		-- the catalogs' read policy is USING (true)
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	rel regclass;
+	trig text;
+	n integer := 0;
+BEGIN
+	FOR d IN SELECT * FROM perfkit.rollup_defs r WHERE r.raw_source = tbl ORDER BY r.depth DESC, r.id LOOP
+		PERFORM perfkit._rollup_authorize(d.id);
+		FOR rel, trig IN
+			SELECT t.tgrelid::regclass, t.tgname FROM pg_catalog.pg_trigger t
+			WHERE t.tgname IN (format('perfkit_rollup_%s_insert', d.id), format('perfkit_rollup_%s_update', d.id),
+							   format('perfkit_rollup_%s_delete', d.id), format('perfkit_rollup_%s_truncate', d.id),
+							   format('perfkit_rollup_%s_apply', d.id))
+			  AND NOT t.tgisinternal AND t.tgparentid = 0
+			  AND t.tgfoid = 'perfkit._rollup_capture()'::regprocedure
+			  AND (t.tgrelid = tbl OR t.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(tbl) x))
+		LOOP
+			EXECUTE format('DROP TRIGGER %I ON %s', trig, rel);
+		END LOOP;
+		IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = d.live_view AND c.relkind = 'v') THEN
+			EXECUTE format('DROP VIEW %s', d.live_view);
+		END IF;
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+/*
+ * Point rollup p_id, authorized in this transaction, from its raw table
+ * old (dropped) at tbl, with its new live view live: all three must be
+ * the rollup owner's.
+ */
+CREATE FUNCTION perfkit._rollup_repoint(p_id integer, old oid, tbl regclass, live regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO d FROM perfkit.rollup_defs r WHERE r.id = p_id FOR UPDATE;
+	IF NOT FOUND OR NOT perfkit._rollup_authorized(p_id) THEN
+		RAISE EXCEPTION 'rollup % is not authorized in this transaction', p_id
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF d.raw_source::oid <> old OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = old)
+	   OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = d.live_view) THEN
+		RAISE EXCEPTION 'rollup % does not read a table that was replaced', d.rel
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF NOT perfkit._rollup_owns(d.owner, tbl) OR NOT perfkit._rollup_owns(d.owner, live)
+	   OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = live) <> 'v'
+	   OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION 'must be owner of relations % and %', tbl, live
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	UPDATE perfkit.rollup_defs r
+	SET raw_source = tbl,
+		source = CASE WHEN r.parent_id IS NULL THEN tbl ELSE r.source END,
+		live_view = live
+	WHERE r.id = p_id;
+END
+$$;
+
+CREATE FUNCTION perfkit._rollup_source_attach(old oid, tbl regclass)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET row_security = on		-- the catalogs' read policy is USING (true)
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	rel regclass;
+	q_live text;
+	n integer := 0;
+BEGIN
+	PERFORM perfkit._rollup_ddl_nesting(1);		-- our own ALTER TABLEs: ignored
+	BEGIN
+	FOR d IN SELECT * FROM perfkit.rollup_defs r WHERE r.raw_source::oid = old ORDER BY r.depth, r.id LOOP
+		PERFORM perfkit._rollup_authorize(d.id);
+		SELECT pg_catalog.format('%I.%I', s.nspname, c.relname || '_live') INTO STRICT q_live
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+		WHERE c.oid = d.rel;
+		d.raw_source := tbl;
+		PERFORM perfkit._rollup_live_view_create(
+			d, ARRAY(SELECT m FROM perfkit.rollup_measures m WHERE m.rollup_id = d.id ORDER BY m.ord), q_live);
+		PERFORM perfkit._rollup_repoint(d.id, old, tbl, q_live::regclass);
+		SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = d.id;
+		FOR rel IN SELECT tbl
+				   UNION ALL
+				   SELECT x.relid FROM pg_catalog.pg_partition_tree(tbl) x WHERE x.level > 0 LOOP
+			PERFORM perfkit._rollup_add_triggers(d, rel);
+		END LOOP;
+		n := n + 1;
+	END LOOP;
+	EXCEPTION WHEN OTHERS THEN
+		PERFORM perfkit._rollup_ddl_nesting(-1);
+		RAISE;
+	END;
+	PERFORM perfkit._rollup_ddl_nesting(-1);
+	RETURN n;
+END
+$$;
+
+/*
+ * The live views of the rollups reading tbl (they depend on it), which a
+ * conversion of tbl moves; an error, before the conversion starts, if the
+ * caller (the table's owner) could not move them: she lacks the
+ * privileges of a rollup's owner.
+ */
+CREATE FUNCTION perfkit._rollup_source_views(tbl regclass)
+RETURNS SETOF regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET row_security = on		-- the catalogs' read policy is USING (true)
+AS $$
+DECLARE
+	names text;
+BEGIN
+	SELECT string_agg(format('%s (owner %s)', r.rel, r.owner), ', ' ORDER BY r.id) INTO names
+	FROM perfkit.rollup_defs r WHERE r.raw_source = tbl AND NOT pg_catalog.pg_has_role(r.owner, 'USAGE');
+	IF names IS NOT NULL THEN
+		RAISE EXCEPTION 'role % cannot move the rollups of table %: %', current_user, tbl, names
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The conversion runs as the table''s owner, who must have the privileges of each rollup''s owner to make its triggers and live view again.',
+				  HINT = 'Grant the rollups'' owners to the table''s owner, or drop those rollups, convert the table and create them again.';
+	END IF;
+	RETURN QUERY SELECT r.live_view FROM perfkit.rollup_defs r WHERE r.raw_source = tbl;
 END
 $$;
 
