@@ -271,6 +271,29 @@ typedef enum DdlClass
 } DdlClass;
 
 /*
+ * Whether t names routines or types, whose changes are tracked by epoch
+ * (any result calling a user routine, or using a user type); with mark,
+ * bump that epoch.
+ */
+static bool
+routine_or_type(ObjectType t, bool mark)
+{
+	if (is_routine_type(t))
+	{
+		if (mark)
+			mark_epoch('R');
+		return true;
+	}
+	if (is_type_type(t))
+	{
+		if (mark)
+			mark_epoch('T');
+		return true;
+	}
+	return false;
+}
+
+/*
  * A statement creating the relation rv: nothing for others when it is
  * temporary; else (marking) its name, which may now shadow another.
  */
@@ -416,18 +439,8 @@ ddl_class(Node *stmt, bool mark)
 			{
 				ObjectType t = castNode(DropStmt, stmt)->removeType;
 
-				if (is_routine_type(t))
-				{
-					if (mark)
-						mark_epoch('R');
+				if (routine_or_type(t, mark))
 					return DDL_PRECISE;
-				}
-				if (is_type_type(t))
-				{
-					if (mark)
-						mark_epoch('T');
-					return DDL_PRECISE;
-				}
 				if (is_relation_type(t) || t == OBJECT_POLICY || t == OBJECT_RULE ||
 					t == OBJECT_TRIGGER || t == OBJECT_STATISTIC_EXT)
 					return DDL_PRECISE;
@@ -441,18 +454,8 @@ ddl_class(Node *stmt, bool mark)
 					return DDL_DATABASE;
 				if (is_relation_type(g->objtype))
 					return DDL_PRECISE;
-				if (is_routine_type(g->objtype))
-				{
-					if (mark)
-						mark_epoch('R');
+				if (routine_or_type(g->objtype, mark))
 					return DDL_PRECISE;
-				}
-				if (is_type_type(g->objtype))
-				{
-					if (mark)
-						mark_epoch('T');
-					return DDL_PRECISE;
-				}
 				return DDL_DATABASE;
 			}
 		case T_RenameStmt:
@@ -521,18 +524,8 @@ ddl_class(Node *stmt, bool mark)
 			{
 				ObjectType t = castNode(AlterOwnerStmt, stmt)->objectType;
 
-				if (is_routine_type(t))
-				{
-					if (mark)
-						mark_epoch('R');
+				if (routine_or_type(t, mark))
 					return DDL_PRECISE;
-				}
-				if (is_type_type(t))
-				{
-					if (mark)
-						mark_epoch('T');
-					return DDL_PRECISE;
-				}
 				return DDL_DATABASE;
 			}
 
