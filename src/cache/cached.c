@@ -745,7 +745,12 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%d parameters were given, but the query uses %d",
 						nparams, pt.ntypes)));
-	paramLI = makeParamList(nparams);
+	/*
+	 * No parameters: no parameter list.  Executors that copy the list
+	 * (copyParamList gives NULL for an empty one) and then use the copy, as
+	 * Citus's adaptive executor does, would otherwise dereference NULL.
+	 */
+	paramLI = nparams > 0 ? makeParamList(nparams) : NULL;
 	for (i = 0; i < nparams; i++)
 	{
 		ParamExternData *prm = &paramLI->params[i];

@@ -100,7 +100,13 @@ pk_build_install() {
 pk_private_root() {
 	local d
 	for d in /usr/lib/postgresql/15 /usr/share/postgresql/15; do
-		[ -d "$PERFKIT_PG_ROOT$d" ] && continue
+		if [ -d "$PERFKIT_PG_ROOT$d" ]; then
+			# files installed since (partman, hypopg, citus) join the copy;
+			# what is there already stays
+			cp -an "$d/." "$PERFKIT_PG_ROOT$d/" ||
+				pk_die "cannot update $d in $PERFKIT_PG_ROOT"
+			continue
+		fi
 		mkdir -p "$PERFKIT_PG_ROOT$(dirname "$d")"
 		cp -a "$d" "$PERFKIT_PG_ROOT$d" || pk_die "cannot copy $d into $PERFKIT_PG_ROOT"
 	done
