@@ -171,6 +171,7 @@ extern PGDLLEXPORT void perfkit_convert_worker_main(Datum main_arg);
 extern int64 part_drain_default(PkSet *set, List **ranges, Oid default_oid,
 								int *created);
 extern bool part_default_has_movable(PkSet *set, Oid default_oid);
+extern List *part_insert_range(List *ranges, PkRange *r);
 extern bool part_default_never_written(Oid default_oid);
 
 /* retention.c */
