@@ -25,6 +25,7 @@
 #include "utils/tuplestore.h"
 
 struct _SPI_plan;
+struct SPITupleTable;
 
 /* Unbounded ends of a range (MINVALUE, MAXVALUE). */
 #define PK_TIME_MIN		PG_INT64_MIN
@@ -153,8 +154,10 @@ extern char *part_partition_name(PkSet *set, int64 lo);
 extern void part_lock_relation(Oid relid, LOCKMODE mode);
 
 /* checksum.c */
-extern void part_rel_checksum(Oid relid, List *colnames, Snapshot snap,
-							  int64 *rows, uint64 *sum);
+extern void part_rel_checksum(Oid relid, List *colnames, const char *tidcol,
+							  Snapshot snap, int64 *rows, uint64 *sum);
+extern void part_rows_checksum(struct SPITupleTable *tuptable, uint64 ntuples,
+							   int ncols, int64 *rows, uint64 *sum);
 
 /* convert.c */
 extern void part_conversion_lock(Oid relid, bool session);
@@ -168,6 +171,7 @@ extern PGDLLEXPORT void perfkit_convert_worker_main(Datum main_arg);
 extern int64 part_drain_default(PkSet *set, List **ranges, Oid default_oid,
 								int *created);
 extern bool part_default_has_movable(PkSet *set, Oid default_oid);
+extern List *part_insert_range(List *ranges, PkRange *r);
 extern bool part_default_never_written(Oid default_oid);
 
 /* retention.c */

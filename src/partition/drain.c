@@ -112,23 +112,31 @@ part_default_never_written(Oid default_oid)
 	return result;
 }
 
+/* ranges (ordered by their lower bounds) with r inserted in its place. */
+List *
+part_insert_range(List *ranges, PkRange *r)
+{
+	ListCell   *lc;
+	int			pos = 0;
+
+	foreach(lc, ranges)
+	{
+		if (((PkRange *) lfirst(lc))->lower > r->lower)
+			break;
+		pos++;
+	}
+	return list_insert_nth(ranges, pos, r);
+}
+
 static void
 insert_range(List **ranges, Oid relid, int64 lo, int64 hi)
 {
 	PkRange    *r = palloc(sizeof(PkRange));
-	ListCell   *lc;
-	int			pos = 0;
 
 	r->relid = relid;
 	r->lower = lo;
 	r->upper = hi;
-	foreach(lc, *ranges)
-	{
-		if (((PkRange *) lfirst(lc))->lower > lo)
-			break;
-		pos++;
-	}
-	*ranges = list_insert_nth(*ranges, pos, r);
+	*ranges = part_insert_range(*ranges, r);
 }
 
 /*

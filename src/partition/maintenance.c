@@ -218,7 +218,8 @@ part_maintain(Oid parent, PkRunResult *res)
 						 errmsg("the default partition of table \"%s\" changed during maintenance",
 								get_rel_name(parent))));
 		}
-		if (OidIsValid(default_oid))
+		/* exact now: the default partition is locked (no query if never written) */
+		if (OidIsValid(default_oid) && part_default_has_movable(set, default_oid))
 			res->moved = part_drain_default(set, &ranges, default_oid, &res->created);
 		to = Max(to, newest_upper(ranges));
 		missing = part_missing_ranges(set, ranges, from, to);
@@ -230,8 +231,14 @@ part_maintain(Oid parent, PkRunResult *res)
 			r->relid = part_create_partition(set, r->lower, r->upper, default_oid, NULL);
 			res->created++;
 		}
-		if (missing != NIL)
-			ranges = part_layout_read(set, &default_oid);
+
+		/*
+		 * The partitions now: those read plus those just made, in order
+		 * (reading them again would build the parent's partition
+		 * descriptor once more, which each attach invalidated).
+		 */
+		foreach(lc, missing)
+			ranges = part_insert_range(ranges, lfirst(lc));
 	}
 
 	part_apply_retention(set, ranges, default_oid, res);
