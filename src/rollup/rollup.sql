@@ -1,6 +1,6 @@
 /*
- * src/rollup/rollup.sql: the SQL of the rollups room (C: capture.c,
- * measures.c, refresh.c, watermarks.c).
+ * src/rollup/rollup.sql: the SQL of the rollups room (C: buckets.c,
+ * capture.c, measures.c, refresh.c, watermarks.c).
  *
  * In order: the catalogs; time buckets; the C entry points; the SQL a
  * refresh generates and runs; one refresh step and the job; the views; the

@@ -123,6 +123,7 @@ SQL
 	echo "backfill_ratio_1m_batches (informational): $(awk -v a="$mh" -v b="$mp1" 'BEGIN {printf "%.3f", a / b}')"
 	echo "backfill_ratio_no_workers (informational): $(awk -v a="$mh" -v b="$mps" 'BEGIN {printf "%.3f", a / b}')"
 	echo "load: $(uptime)"
+	bench_backfill_cpu
 	[ "${BENCH_PARTS:-all}" = backfill ] && return
 
 	# 1. Dashboard: 30 days by day and region.
@@ -185,6 +186,49 @@ SQL
 	echo "new_hour_ratio (10M / 1M; target <= 1.2): $(awk -v a="$m10" -v b="$m1" 'BEGIN {printf "%.3f", a / b}')"
 
 	bench_capture "$rounds"
+}
+
+# 3b. CPU per row of a backfill without parallel workers: instructions
+# (callgrind, a single-user backend, JIT off) of the first refresh of a
+# daily rollup over 1M rows (the newest 36.5 days of tel_10m) against the
+# hand-written INSERT ... SELECT, each less a run of SELECT 1 (startup).
+# What the cheaper bucket arithmetic and the first-bucket probe save,
+# deterministically; parallel workers come on top of that.
+bench_backfill_cpu() {
+	pk_require_packages valgrind
+	bench_psql -At <<'SQL' >/dev/null
+SET client_min_messages = warning;
+CREATE TABLE cpu_src (LIKE tel_10m);
+INSERT INTO cpu_src SELECT * FROM tel_10m WHERE ts >= (SELECT max(ts) FROM tel_10m) - interval '36.5 days';
+CREATE INDEX ON cpu_src (ts);
+VACUUM ANALYZE cpu_src;
+CREATE TABLE cpu_hand (LIKE hand_daily INCLUDING ALL);
+SELECT perfkit.create_rollup('cpu_daily', 'cpu_src', 'ts', 'day', ARRAY['region'], ARRAY['count(*)', 'sum(km)']);
+SQL
+	local base hand roll rows
+	rows=$(bench_psql -At -c "SELECT count(*) FROM cpu_src")
+	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m fast -w stop >/dev/null
+	rm -rf "$BENCH_DIR/snapshot_cpu"
+	cp -a "$BENCH_DATA" "$BENCH_DIR/snapshot_cpu"
+	cpu_run() {	# cpu_run STATEMENT: instructions of a single-user backend running it
+		rm -rf "$BENCH_DATA"
+		cp -a "$BENCH_DIR/snapshot_cpu" "$BENCH_DATA"
+		echo "$1" >"$BENCH_DIR/cpu.sql"
+		chown "$(pk_run_user)" "$BENCH_DIR/cpu.sql"
+		pk_as_user valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" -c jit=off -c client_min_messages=warning bench \
+			<"$BENCH_DIR/cpu.sql" 2>&1 >/dev/null |
+			sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+	}
+	base=$(cpu_run "SELECT 1")
+	hand=$(cpu_run "INSERT INTO cpu_hand SELECT date_trunc('day', ts, 'UTC'), region, count(*), count(*), sum(km) FROM cpu_src WHERE ts < date_trunc('day', now(), 'UTC') GROUP BY 1, 2 ON CONFLICT (bucket, region) DO UPDATE SET _rows = EXCLUDED._rows, count = EXCLUDED.count, sum_km = EXCLUDED.sum_km")
+	roll=$(cpu_run "SELECT perfkit.refresh_rollup('cpu_daily')")
+	rm -rf "$BENCH_DATA"
+	cp -a "$BENCH_DIR/snapshot_cpu" "$BENCH_DATA"
+	rm -rf "$BENCH_DIR/snapshot_cpu"
+	bench_restart
+	echo "backfill_instructions_per_row: hand-written $(( (hand - base) / rows )), refresh_rollup $(( (roll - base) / rows )) (no parallel workers, JIT off)"
+	echo "backfill_cpu_ratio (instructions, hand-written / rollup; informational): $(awk -v a="$((hand - base))" -v b="$((roll - base))" 'BEGIN {printf "%.3f", a / b}')"
 }
 
 # 4. Write overhead of change capture.
