@@ -48,7 +48,8 @@ SELECT perfkit.create_rollup('trips_paris', 'trips', 'ts', 'day', ARRAY['region'
 	ARRAY['count(*)', 'sum(km)', 'avg(km)'], 'Europe/Paris') IS NOT NULL AS created;
 SELECT perfkit.create_rollup('trips_week', 'trips', 'ts', 'week', '{}',
 	ARRAY['count(*)', 'sum(km)']) IS NOT NULL AS created;
-SELECT d.rel, perfkit._rollup_batch_bucket_sql(d) FROM perfkit.rollup_defs d ORDER BY d.id;
+SELECT d.rel, perfkit._rollup_batch_bucket_sql(d) FROM perfkit.rollup_defs d
+WHERE d.rel::text LIKE 'trips%' ORDER BY d.id;
 
 -- 2. Randomized rows over 120 days (across Paris's DST change), in random
 -- order, NULL regions and measures.
