@@ -4,8 +4,8 @@
  *	  Rollups: pre-aggregated hourly, daily, monthly... tables kept current
  *	  incrementally.  Definitions, change log, refresh steps and the live
  *	  views are SQL (src/rollup/rollup.sql); src/rollup/ holds what needs
- *	  C: measure analysis, change capture, watermarks, and the refresh
- *	  lock and procedure.
+ *	  C: measure analysis, change capture, watermarks, the refresh
+ *	  lock and procedure, and the bucket arithmetic of a batch.
  *
  * include/perfkit/rollup.h
  *

@@ -1,6 +1,6 @@
 /*
- * src/rollup/rollup.sql: the SQL of the rollups room (C: capture.c,
- * measures.c, refresh.c, watermarks.c).
+ * src/rollup/rollup.sql: the SQL of the rollups room (C: buckets.c,
+ * capture.c, measures.c, refresh.c, watermarks.c).
  *
  * In order: the catalogs; time buckets; the C entry points; the SQL a
  * refresh generates and runs; one refresh step and the job; the views; the
@@ -178,6 +178,31 @@ RETURN CASE granularity
 	WHEN 'week' THEN 604800 WHEN 'month' THEN 2629800 WHEN 'quarter' THEN 7889400
 	ELSE 31557600 END;
 
+/*
+ * Fixed-width buckets without date_trunc (src/rollup/buckets.c): the
+ * start of the bucket of width microseconds holding ts, where ts + shift
+ * is a multiple of width; the shift that makes it date_trunc(granularity,
+ * ts, zone) exactly, NULL when none does (zones that ever changed offset,
+ * units longer than a week).  _bucket_fixed_shift depends on the
+ * timezone_abbreviations setting, as date_trunc does: STABLE.
+ */
+CREATE FUNCTION perfkit._bucket_fixed(ts timestamptz, width bigint, shift bigint)
+RETURNS timestamptz
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_bucket_fixed';
+
+CREATE FUNCTION perfkit._bucket_fixed_shift(granularity text, zone text)
+RETURNS bigint
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_bucket_fixed_shift';
+
+-- The identity, VOLATILE so that the planner keeps the subquery a batch
+-- groups on and may aggregate it in parallel (src/rollup/buckets.c).
+CREATE FUNCTION perfkit._rollup_fence(timestamptz)
+RETURNS timestamptz
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_rollup_fence';
+
 -- SQL for an instant (a timestamptz expression) as a value of the raw time column.
 CREATE FUNCTION perfkit._rollup_time_value(d perfkit.rollup_defs, instant text)
 RETURNS text
@@ -197,6 +222,22 @@ RETURN CASE d.time_type
 		THEN format('pg_catalog.date_trunc(%L, %I, %L)', d.granularity, d.time_column, d.timezone)
 	ELSE format('(pg_catalog.date_trunc(%L, %I::timestamp) AT TIME ZONE %L)',
 				d.granularity, d.time_column, d.timezone)
+	END;
+
+-- SQL for the bucket of the raw time column in a refresh batch: the same
+-- value as _rollup_bucket_sql(d), by arithmetic where the zone and unit
+-- allow it.
+CREATE FUNCTION perfkit._rollup_batch_bucket_sql(d perfkit.rollup_defs)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN d.time_type = 'timestamp with time zone'::regtype
+				 AND perfkit._bucket_fixed_shift(d.granularity, d.timezone) IS NOT NULL
+	THEN format('perfkit._bucket_fixed(%I, %s, %s)', d.time_column,
+				CASE d.granularity WHEN 'minute' THEN 60000000::bigint WHEN 'hour' THEN 3600000000
+					 WHEN 'day' THEN 86400000000 ELSE 604800000000 END,
+				perfkit._bucket_fixed_shift(d.granularity, d.timezone))
+	ELSE perfkit._rollup_bucket_sql(d)
 	END;
 
 CREATE FUNCTION perfkit._rollup_measures(source regclass, measures text[])
@@ -234,6 +275,11 @@ AS 'MODULE_PATHNAME', 'perfkit_rollup_lock';
  * The SELECT that computes state rows: over raw rows (or a finer rollup's
  * state) either for the buckets in [$1, $2) ("range") or for the buckets in
  * the array $1 ("buckets").  Columns: bucket, dimensions, _rows, state.
+ * "batch" is "range" over raw rows in the form perfkit._rollup_batch()
+ * runs: the bucket computed by _rollup_batch_bucket_sql() inside a
+ * subquery, behind perfkit._rollup_fence() so that the planner may
+ * aggregate in parallel (src/rollup/buckets.c), and each state column
+ * cast to its state type (the column definition list must match).
  */
 CREATE FUNCTION perfkit._rollup_compute_sql(d perfkit.rollup_defs, mode text)
 RETURNS text
@@ -259,7 +305,17 @@ BEGIN
 		WHERE rm.rollup_id = d.id;
 		states := ', pg_catalog.count(*)' || states;
 		src := d.raw_source::text;
-		IF mode = 'range' THEN
+		IF mode = 'batch' THEN
+			SELECT string_agg(format(', (%s)::%s', s, rm.state_types[k]), '' ORDER BY rm.ord, k) INTO states
+			FROM perfkit.rollup_measures rm, unnest(rm.state_raw_sql) WITH ORDINALITY AS u(s, k)
+			WHERE rm.rollup_id = d.id;
+			RETURN format('SELECT perfkit_s.perfkit_bucket AS bucket%s, pg_catalog.count(*)%s '
+						  'FROM (SELECT perfkit._rollup_fence(%s) AS perfkit_bucket, * FROM %s '
+						  'WHERE %I >= %s AND %I < %s) perfkit_s GROUP BY perfkit_s.perfkit_bucket%s',
+						  dims, coalesce(states, ''), perfkit._rollup_batch_bucket_sql(d), src,
+						  d.time_column, perfkit._rollup_time_value(d, '$1'),
+						  d.time_column, perfkit._rollup_time_value(d, '$2'), dims);
+		ELSIF mode = 'range' THEN
 			bucket := perfkit._rollup_bucket_sql(d);
 			cond := format('%I >= %s AND %I < %s',
 						   d.time_column, perfkit._rollup_time_value(d, '$1'),
@@ -279,7 +335,7 @@ BEGIN
 		WHERE rm.rollup_id = d.id;
 		states := ', pg_catalog.sum(_rows)::bigint' || states;
 		src := p.state_table::text;
-		IF mode = 'range' THEN
+		IF mode IN ('range', 'batch') THEN
 			bucket := format('pg_catalog.date_trunc(%L, bucket, %L)', d.granularity, d.timezone);
 			cond := 'bucket >= $1 AND bucket < $2';
 		ELSE
@@ -300,7 +356,33 @@ BEGIN
 END
 $$;
 
+/*
+ * The state rows of the buckets in [lo, hi) of rollup id over its raw
+ * rows (_rollup_compute_sql(d, 'batch')).  PostgreSQL 15 never runs an
+ * INSERT ... SELECT in parallel, but the query of a RETURN QUERY may go
+ * parallel: a batch's groups are computed here, stored (a tuplestore that
+ * spills to disk past work_mem), and the INSERT of _rollup_write_sql()
+ * reads them.  Runs with the caller's rights; only the owner's roles may
+ * run the owner's measures this way.
+ */
+CREATE FUNCTION perfkit._rollup_batch(id integer, lo timestamptz, hi timestamptz)
+RETURNS SETOF record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = _rollup_batch.id;
+	IF NOT pg_has_role(d.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	RETURN QUERY EXECUTE perfkit._rollup_compute_sql(d, 'batch') USING lo, hi;
+END
+$$;
+
 -- INSERT ... <compute> ON CONFLICT DO UPDATE, returning (buckets, rows read).
+-- A range over raw rows reads its groups from perfkit._rollup_batch().
 CREATE FUNCTION perfkit._rollup_write_sql(d perfkit.rollup_defs, mode text)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -309,8 +391,23 @@ AS $$
 DECLARE
 	cols text[];
 	keycols text[];
+	compute text;
 BEGIN
 	keycols := ARRAY['bucket'] || d.dimensions::text[];
+	IF mode = 'range' AND d.parent_id IS NULL THEN
+		SELECT format('SELECT * FROM perfkit._rollup_batch(%s, $1, $2) AS perfkit_t(bucket pg_catalog.timestamptz%s, '
+					  '_rows pg_catalog.int8%s)',
+					  d.id,
+					  (SELECT coalesce(string_agg(format(', %I %s', x, format_type(a.atttypid, a.atttypmod)), '' ORDER BY i), '')
+					   FROM unnest(d.dimensions) WITH ORDINALITY AS u(x, i)
+					   JOIN pg_attribute a ON a.attrelid = d.raw_source AND a.attname = u.x),
+					  coalesce(string_agg(format(', %I %s', c, rm.state_types[k]), '' ORDER BY rm.ord, k), ''))
+		INTO compute
+		FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
+		WHERE rm.rollup_id = d.id;
+	ELSE
+		compute := perfkit._rollup_compute_sql(d, mode);
+	END IF;
 	SELECT ARRAY['bucket'] || d.dimensions::text[] || ARRAY['_rows']
 		   || coalesce(array_agg(c ORDER BY rm.ord, k), '{}')
 	INTO cols
@@ -322,7 +419,7 @@ BEGIN
 				  'SELECT pg_catalog.count(DISTINCT bucket), coalesce(pg_catalog.sum(_rows), 0)::bigint FROM perfkit_w',
 				  d.state_table,
 				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
-				  perfkit._rollup_compute_sql(d, mode),
+				  compute,
 				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(keycols) c),
 				  (SELECT string_agg(format('%I = EXCLUDED.%I', c, c), ', ')
 				   FROM unnest(cols) c WHERE c <> ALL (keycols)));
@@ -411,8 +508,14 @@ BEGIN
 
 	IF d.watermark IS NULL AND target IS NOT NULL THEN
 		-- First refresh: start at the first bucket that has data.
+		-- The bucket of the earliest time, not the least bucket over every
+		-- row: min(time) reads one index entry where there is an index.
+		-- Local time may run backwards at a change of UTC offset (less than
+		-- a day), so look at the buckets of the first two days.
 		IF d.parent_id IS NULL THEN
-			EXECUTE format('SELECT pg_catalog.min(%s) FROM %s WHERE pg_catalog.isfinite(%I)',
+			EXECUTE format('SELECT pg_catalog.min(%1$s) FROM %2$s, '
+						   '(SELECT pg_catalog.min(%3$I) AS t FROM %2$s WHERE pg_catalog.isfinite(%3$I)) m '
+						   'WHERE %3$I >= m.t AND %3$I < m.t OPERATOR(pg_catalog.+) interval ''2 days''',
 						   perfkit._rollup_bucket_sql(d), d.raw_source, d.time_column) INTO d.data_start;
 		ELSE
 			EXECUTE format('SELECT pg_catalog.date_trunc(%L, pg_catalog.min(bucket), %L) FROM %s WHERE pg_catalog.isfinite(bucket)',
