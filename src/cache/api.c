@@ -9,7 +9,9 @@
  * current user (GetUserId(): SET ROLE and SECURITY DEFINER functions
  * count); with namespace => 'app', the role app, which the current user
  * must be a member of (is_member_of_role(), superusers are members of
- * every role), so every member shares it.  A role never reads, overwrites
+ * every role), so every member shares it; the last namespace named is
+ * remembered per backend until a role or membership changes (see
+ * namespace_arg()).  A role never reads, overwrites
  * or invalidates keys of a namespace it is not a member of.  cache_clear()
  * clears everything for a superuser, this database's entries for the
  * database's owner, and is refused to anyone else.  Input is

@@ -578,7 +578,6 @@ param_type_info(Oid type)
 	}
 	if (!param_types_valid)
 	{
-		/* output functions keep their state (fn_extra) in the context */
 		MemoryContextReset(param_types_cxt);
 		for (i = 0; i < PARAM_TYPE_SLOTS; i++)
 			param_types[i].type = InvalidOid;
@@ -589,10 +588,10 @@ param_type_info(Oid type)
 			return &param_types[i];
 
 	/*
-	 * Fill a slot.  The lookups may fail, or process invalidations that
-	 * reset the context: the slot is this type's only once it is complete
-	 * and nothing was invalidated meanwhile (else it serves this call only,
-	 * and the next call looks the type up again).
+	 * Fill a slot.  The lookups may fail, or process invalidations: the slot
+	 * is this type's only once it is complete and nothing was invalidated
+	 * meanwhile (else it serves this call only, and the next call looks the
+	 * type up again).
 	 */
 	ti = &param_types[param_types_next];
 	param_types_next = (param_types_next + 1) % PARAM_TYPE_SLOTS;
@@ -622,6 +621,7 @@ params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
 {
 	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
 	ParamTypeInfo *ti;
+	ParamTypeInfo info;
 
 	if (PG_ARGISNULL(argno))
 	{
@@ -663,8 +663,15 @@ params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
 		params_from_jsonb(p, &j->root);
 		return;
 	}
+	/*
+	 * A copy of the slot, with state of its own: an output function may
+	 * run anything, even a cached() that reuses the slot.
+	 */
 	ti = param_type_info(type);
-	if (OidIsValid(ti->elem))
+	info = *ti;
+	info.out.fn_extra = NULL;
+	info.out.fn_mcxt = CurrentMemoryContext;
+	if (OidIsValid(info.elem))
 	{
 		ArrayType  *arr = DatumGetArrayTypeP(PG_GETARG_DATUM(argno));
 		Datum	   *values;
@@ -675,20 +682,20 @@ params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
 			ereport(ERROR,
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 					 errmsg("parameters must be a one-dimensional array")));
-		deconstruct_array(arr, ti->elem, ti->typlen, ti->typbyval, ti->typalign,
+		deconstruct_array(arr, info.elem, info.typlen, info.typbyval, info.typalign,
 						  &values, &nulls, &n);
 		params_alloc(p, n);
 		for (int i = 0; i < n; i++)
 		{
-			p->types[i] = ti->elem;
+			p->types[i] = info.elem;
 			if (!nulls[i])
-				p->values[i] = OutputFunctionCall(&ti->out, values[i]);
+				p->values[i] = OutputFunctionCall(&info.out, values[i]);
 		}
 		return;
 	}
 	params_alloc(p, 1);
 	p->types[0] = type;
-	p->values[0] = OutputFunctionCall(&ti->out, PG_GETARG_DATUM(argno));
+	p->values[0] = OutputFunctionCall(&info.out, PG_GETARG_DATUM(argno));
 }
 
 /* Append n in decimal: what appendStringInfo("%u") does, without the parse. */

@@ -11,7 +11,7 @@
 #               100 bytes, 128 MB, all in shared_buffers after a warm-up).
 #               Both return one int4-sized number as text on the wire.
 #   cache_get_object  as cache_get, the value {"abalance": n} (what apps
-#               store; informational).
+#               store; keys '1000001' .. '1100000'; informational).
 #   cached_hit  SELECT perfkit.cached('SELECT abalance FROM pgbench_accounts
 #               WHERE aid = $1', ARRAY[$1], '1 day'): hits of a one-row
 #               query, 1,000 parameter sets warmed with cache_warm().
@@ -47,7 +47,7 @@
 
 cache_load() {	# cache_load N: keys 1..N as the workloads read them
 	bench_psql -c "SELECT count(perfkit.cache_set(aid::text, to_jsonb(abalance), '1 day')) FROM pgbench_accounts WHERE aid <= $1" \
-		-c "SELECT count(perfkit.cache_set('o' || aid, jsonb_build_object('abalance', abalance), '1 day')) FROM pgbench_accounts WHERE aid <= $1" \
+		-c "SELECT count(perfkit.cache_set((1000000 + aid)::text, jsonb_build_object('abalance', abalance), '1 day')) FROM pgbench_accounts WHERE aid <= $1" \
 		-c "SELECT perfkit.cache_warm(ARRAY['SELECT abalance FROM pgbench_accounts WHERE aid = \$1'], '1 day', (SELECT jsonb_agg(jsonb_build_array(i::text)) FROM generate_series(1, 1000) i))" \
 		>/dev/null
 }
@@ -56,7 +56,7 @@ cache_scripts() {	# cache_scripts N: the workloads' pgbench scripts, ids 1..N
 	local n=$1
 	printf 'SELECT 1;\n' >"$BENCH_DIR/select1.sql"
 	printf '\\set aid random(1, %d)\nSELECT perfkit.cache_get(:aid);\n' "$n" >"$BENCH_DIR/cache_get.sql"
-	printf '\\set aid random(1, %d)\nSELECT perfkit.cache_get('"'o'"' || :aid);\n' "$n" \
+	printf '\\set aid random(1000001, %d)\nSELECT perfkit.cache_get(:aid);\n' $((1000000 + n)) \
 		>"$BENCH_DIR/cache_get_object.sql"
 	printf '\\set aid random(1, %d)\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n' "$n" \
 		>"$BENCH_DIR/pk_select.sql"
