@@ -43,6 +43,13 @@ SELECT perfkit.cache_set(repeat('k', 10000), to_jsonb(repeat('x', 60000)));
 SELECT perfkit.cache_set(repeat('k', 65537), '1');
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cache_get(NULL) IS NULL AS null_key_misses;
+-- cache_get(key) is one STRICT argument; the namespace form is its own
+-- function (no NULL default to pass on every call)
+SELECT p.oid::regprocedure AS function, p.proisstrict AS strict,
+	   p.provolatile AS volatility, p.proparallel AS parallel
+FROM pg_proc p
+WHERE p.proname = 'cache_get' AND p.pronamespace = 'perfkit'::regnamespace
+ORDER BY p.pronargs;
 SELECT perfkit.cache_get('');
 \echo :LAST_ERROR_SQLSTATE
 SELECT perfkit.cache_delete(NULL);

@@ -203,6 +203,38 @@ SET TimeZone = 'Asia/Tokyo';
 SELECT perfkit.cached('SELECT at FROM stamps') AS tokyo;
 RESET TimeZone;
 DROP TABLE stamps;
+-- So are DateStyle (style and field order), IntervalStyle,
+-- extra_float_digits and bytea_output (read from the settings' variables
+-- on every call): under each, the result equals the query run directly,
+-- never an entry computed under another.
+CREATE TABLE styles (d date, i interval, f float8, b bytea);
+INSERT INTO styles VALUES ('2026-03-04', '1 day 02:03:04', 1 / 3.0, '\x00ff');
+\set q 'SELECT d::text AS d, i::text AS i, f::text AS f, b::text AS b FROM styles'
+SELECT perfkit.cached(:'q') = (SELECT jsonb_agg(to_jsonb(s)) FROM (:q) s) AS same,
+	   perfkit.cached(:'q') -> 0 AS rendered;
+SET DateStyle = 'SQL, DMY';
+SELECT perfkit.cached(:'q') = (SELECT jsonb_agg(to_jsonb(s)) FROM (:q) s) AS same,
+	   perfkit.cached(:'q') -> 0 ->> 'd' AS d;
+SET DateStyle = 'SQL, MDY';
+SELECT perfkit.cached(:'q') = (SELECT jsonb_agg(to_jsonb(s)) FROM (:q) s) AS same,
+	   perfkit.cached(:'q') -> 0 ->> 'd' AS d;
+RESET DateStyle;
+SET IntervalStyle = 'iso_8601';
+SELECT perfkit.cached(:'q') = (SELECT jsonb_agg(to_jsonb(s)) FROM (:q) s) AS same,
+	   perfkit.cached(:'q') -> 0 ->> 'i' AS i;
+RESET IntervalStyle;
+SET extra_float_digits = 0;
+SELECT perfkit.cached(:'q') = (SELECT jsonb_agg(to_jsonb(s)) FROM (:q) s) AS same,
+	   perfkit.cached(:'q') -> 0 ->> 'f' AS f;
+RESET extra_float_digits;
+SET bytea_output = 'escape';
+SELECT perfkit.cached(:'q') = (SELECT jsonb_agg(to_jsonb(s)) FROM (:q) s) AS same,
+	   perfkit.cached(:'q') -> 0 ->> 'b' AS b;
+RESET bytea_output;
+SELECT perfkit.cached(:'q') = (SELECT jsonb_agg(to_jsonb(s)) FROM (:q) s) AS back_to_defaults_same;
+SELECT count(*) AS entries_one_per_setting FROM perfkit.cache_entries
+WHERE key = :'q';
+DROP TABLE styles;
 
 -- Refused, with a clear error.
 SELECT perfkit.cached('DELETE FROM trips');

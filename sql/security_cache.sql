@@ -191,6 +191,37 @@ SELECT perfkit.cache_delete('driver:DRV0002:eta', namespace => 'sec_cache_app') 
 SET ROLE sec_cache_worker;
 SELECT perfkit.cache_get('driver:DRV0001:eta') AS worker_own_key_untouched;
 RESET ROLE;
+-- A backend remembers the last namespace it named (no role lookup per
+-- call) and forgets it when roles or memberships change: a REVOKE or a
+-- rename takes effect at the next call, in this very session too.
+SET ROLE sec_cache_api;
+SELECT perfkit.cache_set('driver:DRV0003:eta', '3', namespace => 'sec_cache_app');
+SELECT perfkit.cache_get('driver:DRV0003:eta', namespace => 'sec_cache_app') AS api_reads_before_revoke;
+SELECT perfkit.cache_get('driver:DRV0003:eta', 'sec_cache_app') AS api_reads_again_positional;
+RESET ROLE;
+REVOKE sec_cache_app FROM sec_cache_api;
+SET ROLE sec_cache_api;
+SELECT perfkit.cache_get('driver:DRV0003:eta', namespace => 'sec_cache_app');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_invalidate('driver:%', namespace => 'sec_cache_app');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT sec_cache_app TO sec_cache_api;
+ALTER ROLE sec_cache_app RENAME TO sec_cache_app_renamed;
+SET ROLE sec_cache_api;
+SELECT perfkit.cache_get('driver:DRV0003:eta', namespace => 'sec_cache_app');
+\echo :LAST_ERROR_SQLSTATE
+SELECT perfkit.cache_get('driver:DRV0003:eta', namespace => 'sec_cache_app_renamed') AS api_reads_under_new_name;
+-- the same name from another role is checked for that role
+SET ROLE sec_cache_outsider;
+SELECT perfkit.cache_get('driver:DRV0003:eta', namespace => 'sec_cache_app_renamed');
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE sec_cache_api;
+SELECT perfkit.cache_get('driver:DRV0003:eta', namespace => NULL) AS api_null_namespace_is_own;
+SELECT perfkit.cache_get(NULL, 'sec_cache_app_renamed') IS NULL AS null_key_misses;
+SELECT perfkit.cache_delete('driver:DRV0003:eta', namespace => 'sec_cache_app_renamed') AS api_deletes_shared;
+RESET ROLE;
+ALTER ROLE sec_cache_app_renamed RENAME TO sec_cache_app;
 -- The owner of a database clears its entries, every role's, without
 -- being a superuser.
 CREATE ROLE sec_cache_dbowner;

@@ -9,7 +9,9 @@
  * current user (GetUserId(): SET ROLE and SECURITY DEFINER functions
  * count); with namespace => 'app', the role app, which the current user
  * must be a member of (is_member_of_role(), superusers are members of
- * every role), so every member shares it.  A role never reads, overwrites
+ * every role), so every member shares it; the last namespace named is
+ * remembered per backend until a role or membership changes (see
+ * namespace_arg()).  A role never reads, overwrites
  * or invalidates keys of a namespace it is not a member of.  cache_clear()
  * clears everything for a superuser, this database's entries for the
  * database's owner, and is refused to anyone else.  Input is
@@ -37,7 +39,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "perfkit/cache.h"
@@ -69,24 +73,76 @@ key_arg(FunctionCallInfo fcinfo, int argno, uint32 *keylen)
 }
 
 /*
+ * The last namespace named, per backend: the name, the role it resolved
+ * to, and the user whose membership was checked.  A call naming the same
+ * namespace as the same user skips the role lookup.  Any change to a role
+ * or to a membership (a syscache invalidation of pg_authid or
+ * pg_auth_members: rename, drop, REVOKE, NOSUPERUSER) forgets it, as
+ * is_member_of_role()'s own cache does.
+ */
+static char ns_name[NAMEDATALEN];
+static Oid	ns_roleid = InvalidOid;
+static Oid	ns_user = InvalidOid;
+static bool ns_valid = false;
+static bool ns_callbacks = false;
+
+static void
+ns_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ns_valid = false;
+}
+
+/*
  * The namespace argument argno: NULL for the current user's own, else a
  * role the current user is a member of.
  */
 static Oid
 namespace_arg(FunctionCallInfo fcinfo, int argno)
 {
+	text	   *t;
+	int			len;
 	char	   *name;
 	Oid			roleid;
+	Oid			user = GetUserId();
 
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return GetUserId();
-	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+		return user;
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (ns_valid && ns_user == user && len < NAMEDATALEN && ns_name[len] == '\0' &&
+		memcmp(ns_name, VARDATA_ANY(t), len) == 0)
+		return ns_roleid;
+
+	if (!ns_callbacks)
+	{
+		CacheRegisterSyscacheCallback(AUTHOID, ns_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHNAME, ns_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, ns_invalidate, (Datum) 0);
+		ns_callbacks = true;
+	}
+	/*
+	 * Forget the last one, then look up; an invalidation during the lookups
+	 * clears ns_valid again, and an error leaves nothing behind.
+	 */
+	ns_name[0] = '\0';
+	ns_user = InvalidOid;
+	ns_valid = true;
+	name = text_to_cstring(t);
 	roleid = get_role_oid(name, false);
-	if (roleid != GetUserId() && !is_member_of_role(GetUserId(), roleid))
+	if (roleid != user && !is_member_of_role(user, roleid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for cache namespace \"%s\"", name),
 				 errdetail("Only members of role \"%s\" may use its namespace.", name)));
+	if (ns_valid && len < NAMEDATALEN)
+	{
+		memcpy(ns_name, name, len);
+		ns_name[len] = '\0';
+		ns_roleid = roleid;
+		ns_user = user;
+	}
+	else
+		ns_valid = false;
 	return roleid;
 }
 
@@ -170,7 +226,12 @@ perfkit_cache_set(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(perfkit_cache_get);
 
-/* cache_get(key text, namespace text DEFAULT NULL) RETURNS jsonb: NULL on a miss */
+/*
+ * cache_get(key text) and cache_get(key text, namespace text) RETURNS
+ * jsonb: NULL on a miss.  The hit path is the floor of the cache: one hash
+ * of the key, one shared partition lock, one copy of the value, no catalog
+ * lookup (the namespace is the current user unless one is named).
+ */
 Datum
 perfkit_cache_get(PG_FUNCTION_ARGS)
 {

@@ -13,13 +13,28 @@ AS 'MODULE_PATHNAME', 'perfkit_cache_set';
 COMMENT ON FUNCTION perfkit.cache_set(text, jsonb, interval, text) IS
 'store a value in the shared cache under key for ttl (default perfkit.cache_default_ttl), in the namespace of a role the caller is a member of (default its own)';
 
-CREATE FUNCTION perfkit.cache_get(key text, namespace text DEFAULT NULL)
+/*
+ * cache_get: two functions rather than one with namespace DEFAULT NULL, so
+ * that the common call, cache_get(key), is one STRICT argument (NULL key:
+ * NULL without a call) and no NULL constant to pass.  VOLATILE, not
+ * STABLE: a concurrent cache_set() or an expiry changes its result within
+ * a statement.
+ */
+CREATE FUNCTION perfkit.cache_get(key text)
+RETURNS jsonb
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_get';
+
+COMMENT ON FUNCTION perfkit.cache_get(text) IS
+'the cached value of key in the caller''s own namespace, or NULL when absent or expired';
+
+CREATE FUNCTION perfkit.cache_get(key text, namespace text)
 RETURNS jsonb
 LANGUAGE C VOLATILE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'perfkit_cache_get';
 
 COMMENT ON FUNCTION perfkit.cache_get(text, text) IS
-'the cached value of key (in namespace, default the caller''s own), or NULL when absent or expired';
+'the cached value of key in namespace (NULL: the caller''s own), or NULL when absent or expired';
 
 CREATE FUNCTION perfkit.cache_delete(key text, namespace text DEFAULT NULL)
 RETURNS boolean

@@ -89,7 +89,14 @@
 #include "utils/lsyscache.h"
 #include "utils/plancache.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
+#include "utils/bytea.h"
+#include "utils/float.h"
+#include "utils/pg_locale.h"
+#include "pgtime.h"
 
 #include "perfkit/cache.h"
 #include "perfkit/shmem.h"
@@ -521,6 +528,89 @@ params_from_jsonb(CacheParams *p, JsonbContainer *array)
 }
 
 /*
+ * How the parameters argument of one type turns into text: for an array
+ * type, its element type, the element's storage and output function; for
+ * any other type, its output function.  Looked up once per backend and
+ * type (a hit of cached() would otherwise pay three catalog cache lookups
+ * and an output function lookup on every call), in a few slots reused
+ * round robin, and forgotten when any type or function changes (a syscache
+ * invalidation of pg_type or pg_proc), so that a changed type or a
+ * replaced output function is seen at once.
+ */
+typedef struct ParamTypeInfo
+{
+	Oid			type;			/* the argument's type; InvalidOid: free */
+	Oid			elem;			/* its element type, or InvalidOid */
+	int16		typlen;			/* of the element */
+	bool		typbyval;
+	char		typalign;
+	FmgrInfo	out;			/* output function of the element or type */
+} ParamTypeInfo;
+
+#define PARAM_TYPE_SLOTS	4
+
+static ParamTypeInfo param_types[PARAM_TYPE_SLOTS];
+static int	param_types_next = 0;
+static MemoryContext param_types_cxt = NULL;
+static bool param_types_valid = false;
+
+static void
+param_types_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	param_types_valid = false;
+}
+
+static ParamTypeInfo *
+param_type_info(Oid type)
+{
+	ParamTypeInfo *ti;
+	Oid			out;
+	bool		isvarlena;
+	int			i;
+
+	if (param_types_cxt == NULL)
+	{
+		param_types_cxt = AllocSetContextCreate(TopMemoryContext,
+												"perfkit cached() parameter types",
+												ALLOCSET_SMALL_SIZES);
+		CacheRegisterSyscacheCallback(TYPEOID, param_types_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, param_types_invalidate, (Datum) 0);
+	}
+	if (!param_types_valid)
+	{
+		MemoryContextReset(param_types_cxt);
+		for (i = 0; i < PARAM_TYPE_SLOTS; i++)
+			param_types[i].type = InvalidOid;
+		param_types_valid = true;
+	}
+	for (i = 0; i < PARAM_TYPE_SLOTS; i++)
+		if (param_types[i].type == type)
+			return &param_types[i];
+
+	/*
+	 * Fill a slot.  The lookups may fail, or process invalidations: the slot
+	 * is this type's only once it is complete and nothing was invalidated
+	 * meanwhile (else it serves this call only, and the next call looks the
+	 * type up again).
+	 */
+	ti = &param_types[param_types_next];
+	param_types_next = (param_types_next + 1) % PARAM_TYPE_SLOTS;
+	ti->type = InvalidOid;
+	ti->elem = get_element_type(type);
+	if (OidIsValid(ti->elem))
+	{
+		get_typlenbyvalalign(ti->elem, &ti->typlen, &ti->typbyval, &ti->typalign);
+		getTypeOutputInfo(ti->elem, &out, &isvarlena);
+	}
+	else
+		getTypeOutputInfo(type, &out, &isvarlena);
+	fmgr_info_cxt(out, &ti->out, param_types_cxt);
+	if (param_types_valid)
+		ti->type = type;
+	return ti;
+}
+
+/*
  * The parameters argument argno, of any type: NULL for none; an unknown
  * literal ('{1,2}') read as text[]; an array, one parameter per element
  * (one dimension); a jsonb array, one per element, for mixed types; any
@@ -530,11 +620,14 @@ static void
 params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
 {
 	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
-	Oid			elem;
+	ParamTypeInfo *ti;
+	ParamTypeInfo info;
 
-	params_alloc(p, 0);
 	if (PG_ARGISNULL(argno))
+	{
+		params_alloc(p, 0);
 		return;
+	}
 	if (!OidIsValid(type))
 		elog(ERROR, "could not determine the type of the parameters argument");
 	if (type == UNKNOWNOID)
@@ -570,44 +663,97 @@ params_arg(FunctionCallInfo fcinfo, int argno, CacheParams *p)
 		params_from_jsonb(p, &j->root);
 		return;
 	}
-	elem = get_element_type(type);
-	if (OidIsValid(elem))
+	/*
+	 * A copy of the slot, with state of its own: an output function may
+	 * run anything, even a cached() that reuses the slot.
+	 */
+	ti = param_type_info(type);
+	info = *ti;
+	info.out.fn_extra = NULL;
+	info.out.fn_mcxt = CurrentMemoryContext;
+	if (OidIsValid(info.elem))
 	{
 		ArrayType  *arr = DatumGetArrayTypeP(PG_GETARG_DATUM(argno));
 		Datum	   *values;
 		bool	   *nulls;
 		int			n;
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-		Oid			out;
-		bool		isvarlena;
 
 		if (ARR_NDIM(arr) > 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 					 errmsg("parameters must be a one-dimensional array")));
-		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, elem, typlen, typbyval, typalign, &values, &nulls, &n);
-		getTypeOutputInfo(elem, &out, &isvarlena);
+		deconstruct_array(arr, info.elem, info.typlen, info.typbyval, info.typalign,
+						  &values, &nulls, &n);
 		params_alloc(p, n);
 		for (int i = 0; i < n; i++)
 		{
-			p->types[i] = elem;
+			p->types[i] = info.elem;
 			if (!nulls[i])
-				p->values[i] = OidOutputFunctionCall(out, values[i]);
+				p->values[i] = OutputFunctionCall(&info.out, values[i]);
 		}
 		return;
 	}
-	{
-		Oid			out;
-		bool		isvarlena;
+	params_alloc(p, 1);
+	p->types[0] = type;
+	p->values[0] = OutputFunctionCall(&info.out, PG_GETARG_DATUM(argno));
+}
 
-		getTypeOutputInfo(type, &out, &isvarlena);
-		params_alloc(p, 1);
-		p->types[0] = type;
-		p->values[0] = OidOutputFunctionCall(out, PG_GETARG_DATUM(argno));
-	}
+/* Append n in decimal: what appendStringInfo("%u") does, without the parse. */
+static void
+append_uint(StringInfo buf, uint32 n)
+{
+	enlargeStringInfo(buf, 10);
+	buf->len += pg_ultoa_n(n, buf->data + buf->len);
+	buf->data[buf->len] = '\0';
+}
+
+/*
+ * Append the session state that changes what a query reads or how its
+ * values render as JSON, each part after a NUL: search_path, the time
+ * zone, DateStyle (style and field order), IntervalStyle,
+ * extra_float_digits, bytea_output, lc_monetary, then the session user
+ * and the temporary schema.  A session that has a temporary schema may
+ * see its own tables before those of search_path, so its entries are its
+ * own.  Read from the settings' variables, not by name with
+ * GetConfigOption(): a hit builds this on every call, and looking seven
+ * names up among all settings cost more than the rest of the hit.
+ */
+static void
+append_session_state(StringInfo key)
+{
+	Oid			temp_ns;
+	Oid			temp_toast_ns;
+
+	appendStringInfoChar(key, '\0');
+	appendStringInfoString(key, namespace_search_path ? namespace_search_path : "");
+	appendStringInfoChar(key, '\0');
+	appendStringInfoString(key, session_timezone ? pg_get_timezone_name(session_timezone) : "");
+	appendStringInfoChar(key, '\0');
+	append_uint(key, (uint32) DateStyle);
+	appendStringInfoChar(key, ',');
+	append_uint(key, (uint32) DateOrder);
+	appendStringInfoChar(key, '\0');
+	append_uint(key, (uint32) IntervalStyle);
+	appendStringInfoChar(key, '\0');
+	append_uint(key, (uint32) extra_float_digits);
+	appendStringInfoChar(key, '\0');
+	append_uint(key, (uint32) bytea_output);
+	appendStringInfoChar(key, '\0');
+	appendStringInfoString(key, locale_monetary ? locale_monetary : "");
+	appendStringInfoChar(key, '\0');
+	append_uint(key, GetSessionUserId());
+	appendStringInfoChar(key, '\0');
+	GetTempNamespaceState(&temp_ns, &temp_toast_ns);
+	append_uint(key, temp_ns);
+
+	/*
+	 * The temporary schema's OID is reused by later sessions: such a
+	 * session's entries are its own (and depend on its bucket, bumped when
+	 * it creates a temporary object, which may shadow what a query read).
+	 */
+	if (OidIsValid(temp_ns))
+		appendStringInfo(key, "%c%d.%lld", '\0', MyProcPid,
+						 (long long) MyStartTimestamp);
 }
 
 /*
@@ -658,38 +804,13 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 	 */
 	initStringInfo(&key);
 	appendStringInfoString(&key, query);
-	{
-		static const char *const settings[] = {
-			"search_path", "TimeZone", "DateStyle", "IntervalStyle",
-			"extra_float_digits", "bytea_output", "lc_monetary"
-		};
-		Oid			temp_ns;
-		Oid			temp_toast_ns;
-
-		for (i = 0; i < (int) lengthof(settings); i++)
-		{
-			appendStringInfoChar(&key, '\0');
-			appendStringInfoString(&key, GetConfigOption(settings[i], false, false));
-		}
-		GetTempNamespaceState(&temp_ns, &temp_toast_ns);
-		appendStringInfo(&key, "%c%u%c%u", '\0', GetSessionUserId(), '\0', temp_ns);
-
-		/*
-		 * The temporary schema's OID is reused by later sessions: such a
-		 * session's entries are its own (and depend on its bucket, bumped
-		 * when it creates a temporary object, which may shadow what a
-		 * query read).
-		 */
-		if (OidIsValid(temp_ns))
-			appendStringInfo(&key, "%c%d.%lld", '\0', MyProcPid,
-							 (long long) MyStartTimestamp);
-	}
+	append_session_state(&key);
 	/* each value with the type it came as, for a $n left open */
 	for (i = 0; i < nparams; i++)
 	{
 		appendStringInfoChar(&key, '\0');
 		if (params->types[i] != TEXTOID)
-			appendStringInfo(&key, "%u", params->types[i]);
+			append_uint(&key, params->types[i]);
 		if (params->values[i] == NULL)
 			appendStringInfoChar(&key, 'N');
 		else

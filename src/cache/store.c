@@ -317,6 +317,9 @@ key_equal(CachePartition *p, uint32 head, const char *key, uint32 keylen)
 	char		buf[CHUNK_SIZE];
 	Size		pos = 0;
 
+	/* most keys fit in the first chunk: compare in place */
+	if (keylen <= CHUNK_SIZE - HEADER_SIZE)
+		return memcmp(CHUNK(p, head) + HEADER_SIZE, key, keylen) == 0;
 	while (pos < keylen)
 	{
 		Size		n = Min((Size) keylen - pos, sizeof(buf));
