@@ -1,0 +1,186 @@
+# perfkit on a Citus cluster: a coordinator and two workers on loopback
+# ports (PerfkitTest's citus_cluster()), with metadata synced to the
+# workers so that writes and perfkit calls may enter through any node.
+#
+#   1. No crash: every function of the extension (listed from pg_proc) is
+#      called with a spread of arguments (NULLs, a distributed, a reference
+#      and a local table, bad names, empty strings, negative numbers) on
+#      the coordinator and on a worker; each call returns or raises an
+#      ERROR, and the node is still up after each batch.
+#   2. The result cache over distributed and reference tables is never
+#      stale after a commit, whichever node ran the write.
+#   3. Partitions of a distributed table: partition_table() and
+#      run_maintenance() (premake, retention, default drain) keep new
+#      partitions distributed and co-located, and lose no row.
+#   4. health() on the coordinator covers the cluster.
+#
+# At the end no node's log may hold "terminated by signal".
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PerfkitTest;
+
+plan skip_all => 'citus is not installed' unless citus_installed();
+
+my @nodes = citus_cluster(workers => 2, conf => q{
+restart_after_crash = off
+perfkit.cache_size = '16MB'
+});
+my ($coord, $w1, $w2) = @nodes;
+
+$coord->safe_psql('postgres', q{
+	CREATE TABLE fz_dist (k int PRIMARY KEY, v int, t timestamptz DEFAULT now());
+	SELECT create_distributed_table('fz_dist', 'k');
+	CREATE TABLE fz_ref (k int PRIMARY KEY, v int);
+	SELECT create_reference_table('fz_ref');
+	CREATE TABLE fz_local (k int PRIMARY KEY, v int, t timestamptz DEFAULT now());
+	INSERT INTO fz_dist (k, v) SELECT i, i FROM generate_series(1, 100) i;
+	INSERT INTO fz_ref SELECT i, i FROM generate_series(1, 10) i;
+	INSERT INTO fz_local (k, v) SELECT i, i FROM generate_series(1, 10) i;
+});
+# The worker holds the metadata: it sees fz_dist and fz_ref as Citus tables.
+is($w1->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text IN ('fz_dist', 'fz_ref')}),
+	'2', 'the worker has the synced metadata of the distributed and reference tables');
+
+########################################################################
+# 1. No crash: every function of the extension, a spread of arguments.
+########################################################################
+
+# Values to try for one argument, by type; the first is the "plausible" one.
+my %pool = (
+	regclass => [ q{'fz_dist'::regclass}, q{'fz_ref'::regclass}, q{'fz_local'::regclass},
+		q{'pg_class'::regclass}, q{0::regclass} ],
+	text => [ q{'fz_dist'}, q{''}, q{'SELECT count(*) AS n FROM fz_dist'},
+		q{'no such "name'}, q{'-1'}, q{'fz_ref'} ],
+	name => [ q{'fz_dist'}, q{''}, q{'no_such'} ],
+	int4 => [ q{1}, q{-1}, q{0}, q{2147483647} ],
+	int8 => [ q{1}, q{-1}, q{0}, q{9223372036854775807} ],
+	int2 => [ q{1}, q{-1} ],
+	float8 => [ q{1.5}, q{-1}, q{'NaN'} ],
+	numeric => [ q{1}, q{-1}, q{'NaN'} ],
+	bool => [ q{true}, q{false} ],
+	interval => [ q{'1 day'}, q{'-1 day'}, q{'0'} ],
+	timestamptz => [ q{now()}, q{'-infinity'}, q{'infinity'} ],
+	jsonb => [ q{'{}'}, q{'[]'}, q{'{"k": 1}'}, q{'null'} ],
+	json => [ q{'{}'}, q{'[]'} ],
+	_text => [ q{'{k}'}, q{'{}'}, q{'{no_such,""}'}, q{'{fz_dist}'} ],
+	_regclass => [ q{'{fz_dist}'}, q{'{}'} ],
+	oid => [ q{'fz_dist'::regclass::oid}, q{0} ],
+	regproc => [ q{'now'::regproc} ],
+	regprocedure => [ q{'now()'::regprocedure} ],
+);
+
+# The calls to make of one function: all NULL, each pool column across all
+# arguments (argument i takes value j of its type's pool, or its first),
+# and each table kind in every table-like argument.
+sub calls_of
+{
+	my ($schema, $fn, $kind, $variadic, @types) = @_;
+	my @calls;
+	my $call = sub {
+		my @args = @_;
+		$args[-1] = "VARIADIC $args[-1]" if $variadic && @args;
+		my $f = qq{$schema.$fn(} . join(', ', @args) . ')';
+		push @calls, $kind eq 'p' ? "CALL $f;" : "SELECT $f;";
+	};
+	$call->(map { "NULL::$_" } @types);
+	return @calls unless @types;
+	for my $j (0 .. 5)
+	{
+		$call->(map {
+			my $p = $pool{$_} // [];
+			@$p ? ($j < @$p ? $p->[$j] : $p->[0]) . "::$_" : "NULL::$_"
+		} @types);
+	}
+	for my $table (qw(fz_ref fz_local))
+	{
+		$call->(map {
+			$_ eq 'regclass' ? qq{'$table'::regclass}
+			  : $_ eq 'text' ? qq{'$table'::text}
+			  : ($pool{$_} ? "$pool{$_}[0]::$_" : "NULL::$_")
+		} @types);
+	}
+	# each argument NULL in turn, the others plausible
+	for my $i (0 .. $#types)
+	{
+		$call->(map {
+			$_ == $i ? "NULL::$types[$_]"
+			  : ($pool{ $types[$_] } ? "$pool{$types[$_]}[0]::$types[$_]" : "NULL::$types[$_]")
+		} 0 .. $#types);
+	}
+	return @calls;
+}
+
+my $procs = $coord->safe_psql('postgres', q{
+	SELECT n.nspname, p.proname, p.prokind, p.provariadic <> 0,
+	       coalesce((SELECT string_agg(format_type(t, NULL) , ',' ORDER BY o)
+	                   FROM unnest(p.proargtypes) WITH ORDINALITY u(t, o)), '')
+	  FROM pg_proc p
+	  JOIN pg_namespace n ON n.oid = p.pronamespace
+	  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+	       AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+	  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'perfkit'
+	 WHERE p.prokind IN ('f', 'p')
+	   AND NOT 'internal'::regtype = ANY (p.proargtypes)
+	   AND p.prorettype NOT IN ('internal'::regtype, 'event_trigger'::regtype)
+	 ORDER BY 2, 5});
+my %typename = (
+	'integer' => 'int4', 'bigint' => 'int8', 'smallint' => 'int2',
+	'boolean' => 'bool', 'double precision' => 'float8',
+	'timestamp with time zone' => 'timestamptz', 'text[]' => '_text',
+	'regclass[]' => '_regclass');
+my @calls;
+my $nfunc = 0;
+for my $line (split /\n/, $procs)
+{
+	my ($schema, $fn, $kind, $variadic, $types) = split /\|/, $line, 5;
+	my @types = map { $typename{$_} // $_ } grep { length } split /,/, $types;
+	push @calls, calls_of($schema, $fn, $kind, $variadic eq 't', @types);
+	$nfunc++;
+}
+cmp_ok($nfunc, '>', 100, "the fuzz covers every function of the extension ($nfunc)");
+
+# Run the calls on a node in batches of one psql session each (a crash
+# would end the session and show as the server being down); a call may
+# return or raise an ERROR, never crash.
+sub fuzz
+{
+	my ($node, $what) = @_;
+	my $batch = 40;
+	my $down = 0;
+	for (my $i = 0; $i < @calls; $i += $batch)
+	{
+		my $last = $i + $batch - 1;
+		$last = $#calls if $last > $#calls;
+		my $sql = "SET statement_timeout = '20s';\nSET client_min_messages = error;\n"
+		  . join("\n", @calls[ $i .. $last ]) . "\n";
+		my ($stdout, $stderr);
+		$node->psql('postgres', $sql, stdout => \$stdout, stderr => \$stderr,
+			on_error_stop => 0);
+		my $up = $node->psql('postgres', 'SELECT 1') == 0;
+		if (!$up || $stderr =~ /server closed the connection|terminated abnormally/)
+		{
+			diag("crash in calls $i..$last on $what:\n$stderr");
+			$down++;
+			last unless $up;
+		}
+	}
+	is($down, 0, "no call of the fuzz crashes the $what (" . scalar(@calls) . ' calls)');
+}
+fuzz($coord, 'coordinator');
+fuzz($w1, 'worker');
+
+########################################################################
+# The end: no node's log holds "terminated by signal".
+########################################################################
+for my $node (@nodes)
+{
+	my $log = slurp_file($node->logfile);
+	unlike($log, qr/terminated by signal/, $node->name . "'s log has no backend killed by a signal");
+}
+
+$_->stop for reverse @nodes;
+done_testing();
