@@ -174,6 +174,173 @@ fuzz($coord, 'coordinator');
 fuzz($w1, 'worker');
 
 ########################################################################
+# 2. The result cache over distributed and reference tables: never stale
+#    after a commit, whichever node ran the write.
+########################################################################
+
+$coord->safe_psql('postgres', q{
+	CREATE TABLE c_dist (k int PRIMARY KEY, v int);
+	SELECT create_distributed_table('c_dist', 'k');
+	CREATE TABLE c_ref (k int PRIMARY KEY, v int);
+	SELECT create_reference_table('c_ref');
+	INSERT INTO c_dist SELECT i, i FROM generate_series(1, 1000) i;
+	INSERT INTO c_ref SELECT i, i FROM generate_series(1, 100) i;
+});
+
+# a node's cached() of count and sum over a table, and the truth
+sub via_cache
+{
+	my ($node, $table) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT r -> 0 ->> 'n', r -> 0 ->> 's'
+		  FROM (SELECT perfkit.cached('SELECT count(*) AS n, sum(v) AS s FROM $table') AS r) x});
+}
+sub truth
+{
+	my ($table) = @_;
+	return $coord->safe_psql('postgres', "SELECT count(*), sum(v) FROM $table");
+}
+sub hits
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', 'SELECT hits FROM perfkit.cache_stats()');
+}
+
+# Warm both tables' results on the coordinator and on worker 2 (and check
+# that the second read is a hit), run the write, then every read agrees
+# with the tables.
+sub fresh_after
+{
+	my ($what, $node, $sql, $expect_log) = @_;
+	for my $reader ($coord, $w2)
+	{
+		for my $table (qw(c_dist c_ref))
+		{
+			via_cache($reader, $table);
+			my $before = hits($reader);
+			is(via_cache($reader, $table), truth($table),
+				"before $what: $table through cached() on " . $reader->name);
+			cmp_ok(hits($reader), '>', $before,
+				"before $what: the second read of $table on " . $reader->name . ' is a hit');
+		}
+	}
+	my ($stdout, $stderr);
+	$node->psql('postgres', $sql, stdout => \$stdout, stderr => \$stderr,
+		on_error_stop => 1);
+	like($stderr, $expect_log, "$what: the write took the path it is meant to test")
+	  if $expect_log;
+	for my $reader ($coord, $w2)
+	{
+		for my $table (qw(c_dist c_ref))
+		{
+			is(via_cache($reader, $table), truth($table),
+				"after $what: $table through cached() on " . $reader->name . ' is not stale');
+		}
+	}
+}
+
+# a key of c_dist whose shard is on worker 1
+my $w1_key = $coord->safe_psql('postgres', qq{
+	SELECT k FROM generate_series(2000, 3000) k
+	 WHERE (SELECT nodeport FROM citus_shards
+	         WHERE shardid = get_shard_id_for_distribution_column('c_dist', k)) = } . $w1->port . q{
+	 ORDER BY k LIMIT 1});
+
+fresh_after('an insert through the coordinator', $coord,
+	'INSERT INTO c_dist VALUES (5001, 7)');
+fresh_after('an insert through a worker', $w1,
+	'INSERT INTO c_dist VALUES (5002, 7), (5003, 8), (5004, 9), (5005, 10)');
+fresh_after('a multi-shard two-phase commit', $coord, q{
+	SET citus.log_remote_commands = on;
+	BEGIN;
+	UPDATE c_dist SET v = v + 1;
+	UPDATE c_ref SET v = v + 1 WHERE k <= 10;
+	COMMIT;}, qr/COMMIT PREPARED/);
+fresh_after('a local-execution write on the worker holding the shard', $w1, qq{
+	SET citus.log_local_commands = on;
+	INSERT INTO c_dist VALUES ($w1_key, 11);
+	UPDATE c_dist SET v = v * 2 WHERE k = $w1_key;}, qr/executing the command locally/);
+fresh_after('an INSERT ... SELECT by local copy on a worker', $w1, q{
+	SET citus.log_local_commands = on;
+	INSERT INTO c_dist SELECT i, 1 FROM generate_series(6000, 6099) i;},
+	qr/executing the copy locally/);
+fresh_after('COPY into the distributed table on a worker', $w1, q{
+	COPY c_dist FROM PROGRAM 'seq 7000 7049 | sed "s/$/,3/"' WITH (FORMAT csv);});
+fresh_after('a reference-table write through a worker', $w1,
+	'INSERT INTO c_ref VALUES (1001, 5); DELETE FROM c_ref WHERE k = 1;');
+fresh_after('a transaction block through a worker', $w1, qq{
+	BEGIN;
+	DELETE FROM c_dist WHERE k = $w1_key;
+	UPDATE c_ref SET v = 0 WHERE k = 2;
+	COMMIT;});
+
+# Inside a transaction block the query runs uncached, and says so: the
+# block's own writes on the workers are visible to it only.
+{
+	my ($stdout, $stderr);
+	$coord->psql('postgres', q{
+		BEGIN;
+		INSERT INTO c_dist VALUES (9001, 1000000);
+		SELECT perfkit.cached('SELECT count(*) AS n, sum(v) AS s FROM c_dist') -> 0 ->> 's';
+		ROLLBACK;}, stdout => \$stdout, stderr => \$stderr);
+	like($stderr, qr/cached\(\) ran the query without the cache: it reads Citus tables inside a transaction block/,
+		'cached() in a transaction block over a distributed table says it ran uncached');
+	my ($in_block) = split /\n/, $stdout;
+	is($in_block, (split /\|/, truth('c_dist'))[1] + 1000000,
+		'the transaction block sees its own write through cached()');
+	is(via_cache($coord, 'c_dist'), truth('c_dist'),
+		'after the rollback, cached() does not serve the rolled-back write');
+}
+
+# Isolation-style race: a writer on worker 1 commits over and over while
+# the coordinator reads through cached().  Each round the reader first
+# reads the writer's progress (a reference table the writer updates after
+# each commit has returned), then cached(): the cached value must be at
+# least that progress.
+$coord->safe_psql('postgres', q{
+	CREATE TABLE race (k int PRIMARY KEY, v int);
+	SELECT create_distributed_table('race', 'k');
+	INSERT INTO race VALUES (1, 0), (2, 0);
+	CREATE TABLE race_progress (id int PRIMARY KEY, p int);
+	SELECT create_reference_table('race_progress');
+	INSERT INTO race_progress VALUES (1, 0);
+	CREATE PROCEDURE race_writer(n int) LANGUAGE plpgsql AS $$
+	BEGIN
+		FOR i IN 1 .. n LOOP
+			UPDATE race SET v = i WHERE k = 1;
+			UPDATE race SET v = i WHERE k = 2;
+			COMMIT;
+			UPDATE race_progress SET p = i WHERE id = 1;
+			COMMIT;
+			PERFORM pg_sleep(0.01);
+		END LOOP;
+	END $$;
+});
+my $rounds = 300;
+my $writer = $w1->background_psql('postgres', on_error_stop => 1);
+$writer->query_until(qr/started/, "\\echo started\nCALL race_writer($rounds);\n\\echo finished\n");
+my $reader = $coord->background_psql('postgres', on_error_stop => 1);
+my ($stale, $reads, $hits0) = (0, 0, hits($coord));
+my $q = q{SELECT perfkit.cached('SELECT min(v) AS v FROM race') -> 0 ->> 'v'};
+while (1)
+{
+	my $p = $reader->query_safe('SELECT p FROM race_progress WHERE id = 1');
+	my $c = $reader->query_safe($q);
+	$reads++;
+	if ($c < $p)
+	{
+		$stale++;
+		diag("stale read: cached $c after progress $p");
+	}
+	last if $p >= $rounds;
+}
+my $race_hits = hits($coord) - $hits0;
+$writer->quit;
+$reader->quit;
+is($stale, 0, "no stale read in $reads reads racing $rounds commits on a worker");
+cmp_ok($race_hits, '>', 0, "the race's reads include cache hits ($race_hits)");
+
+########################################################################
 # The end: no node's log holds "terminated by signal".
 ########################################################################
 for my $node (@nodes)
