@@ -341,6 +341,144 @@ is($stale, 0, "no stale read in $reads reads racing $rounds commits on a worker"
 cmp_ok($race_hits, '>', 0, "the race's reads include cache hits ($race_hits)");
 
 ########################################################################
+# 3. Partitions of a distributed table: partition_table(), run_maintenance()
+#    (premake, default drain, retention detach and drop) keep partitions
+#    distributed and co-located and lose no row; convert_to_partitioned()
+#    refuses a Citus table, and the path its hint names works.
+########################################################################
+
+$coord->safe_psql('postgres', q{
+	CREATE TABLE p_ev (device int NOT NULL, at timestamptz NOT NULL, v int) PARTITION BY RANGE (at);
+	SELECT create_distributed_table('p_ev', 'device');
+	SELECT perfkit.partition_table('p_ev', 'at', '1 day', start => now() - interval '10 days');
+});
+# every partition distributed, co-located with the parent, with shards
+sub partitions_distributed
+{
+	return $coord->safe_psql('postgres', q{
+		SELECT count(*), count(p.logicalrelid),
+		       count(*) FILTER (WHERE p.colocationid = (SELECT colocationid FROM pg_dist_partition
+		                                                WHERE logicalrelid = 'p_ev'::regclass)),
+		       count(*) FILTER (WHERE (SELECT count(*) FROM pg_dist_shard s
+		                               WHERE s.logicalrelid = i.inhrelid) = 4)
+		  FROM pg_inherits i LEFT JOIN pg_dist_partition p ON p.logicalrelid = i.inhrelid
+		 WHERE i.inhparent = 'p_ev'::regclass});
+}
+my ($nparts) = split /\|/, partitions_distributed();
+cmp_ok($nparts, '>=', 15, "partition_table() made the partitions and a default ($nparts)");
+is(partitions_distributed(), "$nparts|$nparts|$nparts|$nparts",
+	'every partition partition_table() made is distributed, co-located, with its shards');
+
+# rows in the partitions, and rows 20 and 40 days ahead (in the default)
+$coord->safe_psql('postgres', q{
+	INSERT INTO p_ev SELECT i % 50, now() - (i % 240) * interval '1 hour', i FROM generate_series(1, 5000) i;
+	INSERT INTO p_ev SELECT i % 50, now() + interval '20 days' + (i % 24) * interval '1 hour', i
+	  FROM generate_series(1, 300) i;
+	INSERT INTO p_ev SELECT i % 50, now() + interval '40 days', i FROM generate_series(1, 10) i;
+});
+my $all = $coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM p_ev');
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM p_ev_default'), '310',
+	'the rows ahead of the partitions are in the default partition');
+my $run = $coord->safe_psql('postgres',
+	q{SELECT status, moved FROM perfkit.run_maintenance('p_ev')});
+is($run, 'ok|310', 'run_maintenance() drains the distributed default partition');
+is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM p_ev'), $all,
+	'the drain lost and doubled no row (count and sum)');
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM p_ev_default'), '0',
+	'the default partition is empty');
+($nparts) = split /\|/, partitions_distributed();
+is(partitions_distributed(), "$nparts|$nparts|$nparts|$nparts",
+	"the partitions made by the drain and premake are distributed and co-located ($nparts)");
+is($coord->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_inherits i
+	 WHERE i.inhparent = 'p_ev'::regclass
+	   AND pg_relation_size(i.inhrelid) > 0}), '0',
+	'no drained row is left behind on the coordinator under a distributed partition');
+
+# retention, detach: the detached partitions stay distributed, with their rows
+my $keep = $coord->safe_psql('postgres', q{
+	SELECT count(*), sum(v) FROM p_ev WHERE at >= date_trunc('day', now() - interval '5 days')});
+my $old = $coord->safe_psql('postgres', q{
+	SELECT count(*), sum(v) FROM p_ev WHERE at < date_trunc('day', now() - interval '5 days')});
+$coord->safe_psql('postgres', q{SELECT perfkit.set_retention('p_ev', '5 days', 'detach')});
+like($coord->safe_psql('postgres', q{SELECT status, retired FROM perfkit.run_maintenance('p_ev')}),
+	qr/^ok\|[1-9]/, 'retention detaches the old partitions of the distributed table');
+is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM p_ev'), $keep,
+	'the distributed table keeps the rows within retention');
+my $detached = $coord->safe_psql('postgres', q{
+	SELECT string_agg(format('SELECT v FROM %I', c.relname), ' UNION ALL ')
+	  FROM pg_class c JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+	 WHERE c.relname LIKE 'p\_ev\_p%' AND NOT c.relispartition});
+is($coord->safe_psql('postgres', "SELECT count(*), sum(v) FROM ($detached) x"), $old,
+	'the detached partitions are still distributed tables holding every old row');
+
+# retention, drop: dropped cluster-wide (no shard left on any worker)
+my $doomed = $coord->safe_psql('postgres', q{
+	SELECT string_agg(i.inhrelid::regclass::text, ',' ORDER BY 1)
+	  FROM pg_inherits i
+	 WHERE i.inhparent = 'p_ev'::regclass
+	   AND pg_get_expr((SELECT relpartbound FROM pg_class WHERE oid = i.inhrelid), i.inhrelid)
+	       NOT LIKE '%DEFAULT%'
+	   AND (regexp_match(pg_get_expr((SELECT relpartbound FROM pg_class WHERE oid = i.inhrelid),
+	                                 i.inhrelid), 'TO \(''([^'']*)''\)'))[1]::timestamptz
+	       <= now() - interval '3 days'});
+ok(length($doomed) > 0, "partitions past a 3-day retention exist ($doomed)");
+$keep = $coord->safe_psql('postgres', q{
+	SELECT count(*), sum(v) FROM p_ev WHERE at >= date_trunc('day', now() - interval '3 days')});
+$coord->safe_psql('postgres', q{SELECT perfkit.set_retention('p_ev', '3 days', 'drop', force => true)});
+like($coord->safe_psql('postgres', q{SELECT status, retired FROM perfkit.run_maintenance('p_ev')}),
+	qr/^ok\|[1-9]/, 'retention drops old partitions of the distributed table');
+is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM p_ev'), $keep,
+	'the distributed table keeps exactly the rows within retention');
+for my $w ($w1, $w2)
+{
+	my $left = $w->safe_psql('postgres', qq{
+		SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT count(*) FROM pg_class c
+		 WHERE c.relname LIKE ANY (SELECT p || '\\_%' FROM unnest(string_to_array('$doomed', ',')) p)});
+	is($left, '0', 'no shard of a dropped partition is left on ' . $w->name);
+	# the same count sees the shards of a partition that stays
+	my $kept = $w->safe_psql('postgres', q{
+		SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT count(*) FROM pg_class c
+		 WHERE c.relname LIKE (SELECT i.inhrelid::regclass::text || '\_%'
+		                         FROM pg_inherits i
+		                        WHERE i.inhparent = 'p_ev'::regclass
+		                        ORDER BY 1 DESC LIMIT 1)});
+	is($kept, '2', 'the shards of a partition that stays are there on ' . $w->name);
+}
+
+# convert_to_partitioned(): refused on a distributed table, with the hint's path
+$coord->safe_psql('postgres', q{
+	CREATE TABLE cv (device int NOT NULL, at timestamptz NOT NULL, v int);
+	SELECT create_distributed_table('cv', 'device');
+	INSERT INTO cv SELECT i % 20, now() - (i % 72) * interval '1 hour', i FROM generate_series(1, 2000) i;
+});
+{
+	my ($ret, $stdout, $stderr) = $coord->psql('postgres',
+		q{\set VERBOSITY verbose
+		SELECT perfkit.convert_to_partitioned('cv', 'at', '1 day')});
+	like($stderr, qr/0A000: table "cv" is a Citus table/, 'convert_to_partitioned() refuses a distributed table (0A000)');
+	like($stderr, qr/HINT:.*create_distributed_table\(new, distribution column, colocate_with => 'cv'\)/,
+		'the hint names the Citus-native path');
+}
+my $cv = $coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM cv');
+$coord->safe_psql('postgres', q{
+	CREATE TABLE cv_new (LIKE cv) PARTITION BY RANGE (at);
+	SELECT create_distributed_table('cv_new', 'device', colocate_with => 'cv');
+	SELECT perfkit.partition_table('cv_new', 'at', '1 day', start => now() - interval '4 days');
+	INSERT INTO cv_new SELECT * FROM cv;
+	BEGIN;
+	ALTER TABLE cv RENAME TO cv_old;
+	ALTER TABLE cv_new RENAME TO cv;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM cv'), $cv,
+	'the path of the hint converts the distributed table with every row');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM cv_new_default}), '0',
+	'every row of the converted table is in a distributed partition');
+
+########################################################################
 # The end: no node's log holds "terminated by signal".
 ########################################################################
 for my $node (@nodes)
