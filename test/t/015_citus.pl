@@ -148,7 +148,7 @@ cmp_ok($nfunc, '>', 100, "the fuzz covers every function of the extension ($nfun
 # return or raise an ERROR, never crash.
 sub fuzz
 {
-	my ($node, $what) = @_;
+	my ($node, $what, @calls) = @_;
 	my $batch = 40;
 	my $down = 0;
 	for (my $i = 0; $i < @calls; $i += $batch)
@@ -170,8 +170,8 @@ sub fuzz
 	}
 	is($down, 0, "no call of the fuzz crashes the $what (" . scalar(@calls) . ' calls)');
 }
-fuzz($coord, 'coordinator');
-fuzz($w1, 'worker');
+fuzz($coord, 'coordinator', @calls);
+fuzz($w1, 'worker', @calls);
 
 ########################################################################
 # 2. The result cache over distributed and reference tables: never stale
@@ -477,6 +477,15 @@ is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM cv'), $cv,
 	'the path of the hint converts the distributed table with every row');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM cv_new_default}), '0',
 	'every row of the converted table is in a distributed partition');
+
+# The fuzz again, now that a distributed partitioned table is a registered
+# partition set (with retention) and the cache holds Citus results: the
+# same calls on those tables.
+{
+	my @late = map { (my $c = $_) =~ s/fz_local/p_ev/g; $c =~ s/fz_dist/c_dist/g; $c } @calls;
+	fuzz($w1, 'worker, with partition sets', @late);
+	fuzz($coord, 'coordinator, with partition sets', @late);
+}
 
 ########################################################################
 # The end: no node's log holds "terminated by signal".
