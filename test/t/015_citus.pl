@@ -478,6 +478,42 @@ is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM cv'), $cv,
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM cv_new_default}), '0',
 	'every row of the converted table is in a distributed partition');
 
+########################################################################
+# 4. health() on the coordinator covers the cluster: a shard table missing
+#    on its node, then a node down.
+########################################################################
+
+sub citus_health
+{
+	return $coord->safe_psql('postgres', q{
+		SELECT string_agg(check_name || '=' || status || ':' || value, E'\n' ORDER BY check_name)
+		  FROM perfkit.health() WHERE check_name LIKE 'citus%'});
+}
+is(citus_health(),
+	"citus_missing_shards=ok:every placed shard is on its node\ncitus_nodes_down=ok:every node answers",
+	'health() on the coordinator: every node answers, every shard is there');
+my $victim = $coord->safe_psql('postgres', qq{
+	SELECT shard_name('c_dist'::regclass, shardid) FROM citus_shards
+	 WHERE table_name = 'c_dist'::regclass AND nodeport = } . $w2->port . q{ ORDER BY shardid LIMIT 1});
+$w2->safe_psql('postgres', qq{
+	SET citus.enable_manual_changes_to_shards = on;
+	ALTER TABLE $victim RENAME TO ${victim}_gone});
+like(citus_health(), qr/^citus_missing_shards=critical:1 missing: \Q$victim\E on 127\.0\.0\.1:@{[$w2->port]}$/m,
+	'health() names the shard missing on its worker (critical)');
+$w2->safe_psql('postgres', qq{
+	SET citus.enable_manual_changes_to_shards = on;
+	ALTER TABLE ${victim}_gone RENAME TO $victim});
+$w2->stop;
+my $down = citus_health();
+like($down, qr/^citus_nodes_down=critical:down: 127\.0\.0\.1:@{[$w2->port]}$/m,
+	'health() reports the stopped worker down (critical)');
+like($down, qr/^citus_missing_shards=ok:.*not checked on 127\.0\.0\.1:@{[$w2->port]}$/m,
+	'health() says the down worker\'s shards were not checked');
+$w2->start;
+is(citus_health(),
+	"citus_missing_shards=ok:every placed shard is on its node\ncitus_nodes_down=ok:every node answers",
+	'health() is ok again once the worker is back');
+
 # The fuzz again, now that a distributed partitioned table is a registered
 # partition set (with retention) and the cache holds Citus results: the
 # same calls on those tables.
