@@ -514,6 +514,54 @@ is(citus_health(),
 	"citus_missing_shards=ok:every placed shard is on its node\ncitus_nodes_down=ok:every node answers",
 	'health() is ok again once the worker is back');
 
+########################################################################
+# 5. The advisor on distributed tables: unused_indexes() does not judge
+#    them (their scans are on the shards), duplicate_indexes() works on the
+#    shell and its statement drops the index cluster-wide, index_advisor()
+#    refuses a query over a Citus table and works per node on a shard.
+########################################################################
+
+$coord->safe_psql('postgres', q{
+	CREATE TABLE a_dist (k int PRIMARY KEY, v int, w int);
+	SELECT create_distributed_table('a_dist', 'k');
+	INSERT INTO a_dist SELECT i, i % 1000, i % 7 FROM generate_series(1, 40000) i;
+	CREATE INDEX a_dist_w ON a_dist (w);
+	CREATE INDEX a_dist_w2 ON a_dist (w);
+	ANALYZE a_dist;
+});
+# scanned on the shards, never on the shell
+$coord->safe_psql('postgres', q{SET enable_seqscan = off; SELECT count(*) FROM a_dist WHERE w = 3});
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(index_name::text || ':' || coalesce(drop_statement, '-') || ':' || reason, E'\n' ORDER BY 1)
+	  FROM perfkit.unused_indexes() WHERE table_name = 'a_dist'::regclass}),
+	"a_dist_w:-:not judged: an index of a Citus table is scanned on its shards, on the workers, whose scans this node does not count\n"
+	. "a_dist_w2:-:not judged: an index of a Citus table is scanned on its shards, on the workers, whose scans this node does not count",
+	'unused_indexes() proposes no drop of an index of a distributed table, and says why');
+my $dup = $coord->safe_psql('postgres', q{
+	SELECT drop_statement FROM perfkit.duplicate_indexes() WHERE table_name = 'a_dist'::regclass});
+is($dup, 'DROP INDEX CONCURRENTLY public.a_dist_w2', 'duplicate_indexes() finds the duplicate on the distributed table');
+$coord->safe_psql('postgres', $dup);
+is($w1->safe_psql('postgres', q{
+	SET citus.show_shards_for_app_name_prefixes = '*';
+	SELECT count(*) FILTER (WHERE relname LIKE 'a\_dist\_w2\_%'), count(*) FILTER (WHERE relname LIKE 'a\_dist\_w\_%')
+	  FROM pg_class WHERE relkind = 'i'}), '0|2',
+	'its drop statement drops the duplicate on every shard and keeps the other');
+{
+	my ($ret, $stdout, $stderr) = $coord->psql('postgres', q{\set VERBOSITY verbose
+		SELECT * FROM perfkit.index_advisor('SELECT * FROM a_dist WHERE v = 3')});
+	like($stderr, qr/0A000: index_advisor\(\) cannot cost a query over Citus table public\.a_dist/,
+		'index_advisor() refuses a query over a distributed table (0A000)');
+	like($stderr, qr/HINT:.*on the worker holding a shard/, 'its hint says how to advise per node');
+}
+my $shard = $coord->safe_psql('postgres', qq{
+	SELECT shard_name('a_dist'::regclass, shardid) FROM citus_shards
+	 WHERE table_name = 'a_dist'::regclass AND nodeport = } . $w1->port . q{ ORDER BY shardid LIMIT 1});
+like($w1->safe_psql('postgres', qq{
+	SET citus.show_shards_for_app_name_prefixes = '*';
+	SELECT index_statement FROM perfkit.index_advisor('SELECT * FROM public.$shard WHERE v = 3')}),
+	qr/^CREATE INDEX CONCURRENTLY \S+ ON public\.\Q$shard\E USING btree \(v\)$/,
+	'on the worker, index_advisor() proposes the index for the shard\'s task');
+
 # The fuzz again, now that a distributed partitioned table is a registered
 # partition set (with retention) and the cache holds Citus results: the
 # same calls on those tables.
