@@ -19,10 +19,12 @@
  * with any bump; the number of buckets and a hash of the bucket numbers
  * change when shards move, and the postmaster's start time when a node
  * restarts (its versions start again from zero).  cached() asks every
- * node at once (Citus's run_command_on_all_nodes, one connection to each
- * in parallel) and makes the answers part of the entry's key: the result
+ * node at once and makes the answers part of the entry's key: the result
  * is stored under the fingerprint read before the query's snapshot, and a
  * later call finds it only while every node still gives the same one.
+ * The other nodes are asked in parallel, over libpq connections this
+ * backend keeps to each (as the current user, with citus.node_conninfo,
+ * as Citus connects); this node computes its own in process.
  * Under the plain key cached() stores a small redirect, {"citus":
  * [tables]}, with the local dependencies as usual, which tells a later
  * call which tables to ask about without planning the query again.
@@ -46,18 +48,26 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "libpq-fe.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "perfkit/cache.h"
+
+Datum		perfkit_cache_citus_versions(PG_FUNCTION_ARGS);
 
 /* Is Citus installed in this database? (a syscache lookup) */
 bool
@@ -148,23 +158,160 @@ cache_citus_usable(const char **why)
 }
 
 /*
+ * Connections to the other nodes, one per node, role and database, kept
+ * for the backend's life (as Citus keeps its own): a hit costs one round
+ * trip to each node, in parallel, not a connection.
+ */
+#define MAX_NODE_CONNS	64
+#define NODE_ANSWER_TIMEOUT_MS	10000
+
+typedef struct NodeConn
+{
+	char		host[256];
+	int			port;
+	Oid			userid;
+	PGconn	   *conn;
+} NodeConn;
+
+static NodeConn node_conns[MAX_NODE_CONNS];
+static int	n_node_conns = 0;
+
+static void
+node_conn_drop(NodeConn *nc)
+{
+	if (nc->conn != NULL)
+		PQfinish(nc->conn);
+	nc->conn = NULL;
+}
+
+/* value as a quoted conninfo value: '...' with \\ and \' escaped */
+static char *
+conninfo_quote(const char *value)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '\'');
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\')
+			appendStringInfoChar(&buf, '\\');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '\'');
+	return buf.data;
+}
+
+/* A connection to host:port as the current user, idle; NULL with *why. */
+static PGconn *
+node_conn_get(const char *host, int port, char **why)
+{
+	NodeConn   *nc = NULL;
+	StringInfoData ci;
+	const char *extra;
+
+	for (int i = 0; i < n_node_conns; i++)
+		if (node_conns[i].port == port && node_conns[i].userid == GetUserId() &&
+			strcmp(node_conns[i].host, host) == 0)
+			nc = &node_conns[i];
+	if (nc != NULL && nc->conn != NULL &&
+		(PQstatus(nc->conn) != CONNECTION_OK ||
+		 PQtransactionStatus(nc->conn) != PQTRANS_IDLE))
+		node_conn_drop(nc);		/* broken, or left mid-query by an error */
+	if (nc != NULL && nc->conn != NULL)
+		return nc->conn;
+	if (nc == NULL)
+	{
+		if (n_node_conns >= MAX_NODE_CONNS || strlen(host) >= sizeof(nc->host))
+		{
+			*why = psprintf("too many nodes or a node name too long (%s)", host);
+			return NULL;
+		}
+		nc = &node_conns[n_node_conns++];
+		strlcpy(nc->host, host, sizeof(nc->host));
+		nc->port = port;
+		nc->userid = GetUserId();
+		nc->conn = NULL;
+	}
+
+	/* as Citus connects: the current user, and citus.node_conninfo */
+	initStringInfo(&ci);
+	appendStringInfo(&ci, "host=%s port=%d dbname=%s user=%s connect_timeout=5 "
+					 "application_name=perfkit_cache",
+					 conninfo_quote(host), port,
+					 conninfo_quote(get_database_name(MyDatabaseId)),
+					 conninfo_quote(GetUserNameFromId(GetUserId(), false)));
+	extra = GetConfigOption("citus.node_conninfo", true, false);
+	if (extra != NULL && extra[0] != '\0')
+		appendStringInfo(&ci, " %s", extra);
+	nc->conn = PQconnectdb(ci.data);
+	if (PQstatus(nc->conn) != CONNECTION_OK)
+	{
+		*why = pstrdup(PQerrorMessage(nc->conn));
+		node_conn_drop(nc);
+		return NULL;
+	}
+	return nc->conn;
+}
+
+/* Wait for conn's answer, interruptibly; NULL on a timeout. */
+static PGresult *
+node_conn_result(PGconn *conn, TimestampTz deadline)
+{
+	while (PQisBusy(conn))
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		int			rc;
+
+		if (left <= 0)
+			return NULL;
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   PQsocket(conn), left, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(conn))
+			return NULL;
+	}
+	return PQgetResult(conn);
+}
+
+/* This node's fingerprint of tables (the array literal), computed here. */
+static char *
+local_versions(const char *array)
+{
+	Datum		arr = OidInputFunctionCall(F_ARRAY_IN, (char *) array, TEXTOID, -1);
+
+	return TextDatumGetCString(DirectFunctionCall1(perfkit_cache_citus_versions, arr));
+}
+
+/*
  * Append to out the fingerprint of the shard versions of tables (quoted
- * qualified names) on every node of the cluster.  Returns false, with the
- * reason in *why, when a node did not answer.
+ * qualified names) on every node of the cluster (the active primaries of
+ * pg_dist_node, and this node).  Returns false, with the reason in *why,
+ * when a node did not answer.
  */
 bool
 cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 {
-	StringInfoData cmd;
 	StringInfoData arr;
 	ListCell   *lc;
-	Datum		arg;
-	Oid			argtype = TEXTOID;
 	bool		ok = true;
+	bool		self_listed = false;
 	int			rc;
+	int			nnodes;
+	char	  **hosts;
+	int		   *ports;
+	int		   *ids;
+	bool	   *self;
+	PGconn	  **conns;
+	TimestampTz deadline;
 	MemoryContext callcxt = CurrentMemoryContext;
 
-	/* the array literal of the names, then the command each node runs */
+	/* the array literal of the names */
 	initStringInfo(&arr);
 	appendStringInfoChar(&arr, '{');
 	foreach(lc, tables)
@@ -183,43 +330,99 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 		appendStringInfoChar(&arr, '"');
 	}
 	appendStringInfoChar(&arr, '}');
-	initStringInfo(&cmd);
-	appendStringInfo(&cmd, "SELECT perfkit._cache_citus_versions(%s::text[])",
-					 quote_literal_cstr(arr.data));
-	arg = CStringGetTextDatum(cmd.data);
 
 	SPI_connect();
-	rc = SPI_execute_with_args("SELECT nodeid, success, result "
-							   "FROM pg_catalog.run_command_on_all_nodes($1) ORDER BY nodeid",
-							   1, &argtype, &arg, NULL, false, 0);
+	rc = SPI_execute("SELECT d.nodeid, d.nodename, d.nodeport, "
+					 "d.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group) "
+					 "FROM pg_catalog.pg_dist_node d "
+					 "WHERE d.isactive AND d.noderole = 'primary' "
+					 "AND d.nodecluster = pg_catalog.current_setting('citus.cluster_name') "
+					 "ORDER BY d.nodeid", true, 0);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "run_command_on_all_nodes failed: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
+		elog(ERROR, "reading pg_dist_node failed: %s", SPI_result_code_string(rc));
+	nnodes = (int) SPI_processed;
+	hosts = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(char *));
+	ports = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(int));
+	ids = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(int));
+	self = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(bool));
+	conns = MemoryContextAllocZero(callcxt, (nnodes + 1) * sizeof(PGconn *));
+	for (int i = 0; i < nnodes; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *node = SPI_getvalue(tup, desc, 1);
-		char	   *success = SPI_getvalue(tup, desc, 2);
-		char	   *result = SPI_getvalue(tup, desc, 3);
+		char	   *local = SPI_getvalue(tup, desc, 4);
 
-		if (success == NULL || strcmp(success, "t") != 0 || result == NULL)
-		{
-			MemoryContext old = MemoryContextSwitchTo(callcxt);
-
-			*why = psprintf("node %s did not answer: %s", node ? node : "?",
-							result ? result : "no result");
-			MemoryContextSwitchTo(old);
-			ok = false;
-			break;
-		}
-		appendStringInfo(out, "%c%s=%s", '\0', node, result);
-	}
-	if (ok && SPI_processed == 0)
-	{
-		*why = "no node of the cluster answered";
-		ok = false;
+		ids[i] = atoi(SPI_getvalue(tup, desc, 1));
+		hosts[i] = MemoryContextStrdup(callcxt, SPI_getvalue(tup, desc, 2));
+		ports[i] = atoi(SPI_getvalue(tup, desc, 3));
+		self[i] = local != NULL && strcmp(local, "t") == 0;
+		self_listed |= self[i];
 	}
 	SPI_finish();
+	/* a coordinator not in pg_dist_node holds no shards, but ask it too */
+	if (!self_listed)
+	{
+		ids[nnodes] = 0;
+		hosts[nnodes] = NULL;
+		ports[nnodes] = 0;
+		self[nnodes] = true;
+		nnodes++;
+	}
+
+	/* send to every other node, then compute this node's, then collect */
+	for (int i = 0; i < nnodes && ok; i++)
+	{
+		const char *values[1] = {arr.data};
+
+		if (self[i])
+			continue;
+		conns[i] = node_conn_get(hosts[i], ports[i], why);
+		if (conns[i] == NULL ||
+			!PQsendQueryParams(conns[i], "SELECT perfkit._cache_citus_versions($1::text[])",
+							   1, NULL, values, NULL, NULL, 0))
+		{
+			if (conns[i] != NULL)
+				*why = pstrdup(PQerrorMessage(conns[i]));
+			*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i], *why);
+			ok = false;
+		}
+	}
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), NODE_ANSWER_TIMEOUT_MS);
+	for (int i = 0; i < nnodes; i++)
+	{
+		PGresult   *res;
+		PGresult   *extra;
+
+		if (self[i])
+		{
+			if (ok)
+				appendStringInfo(out, "%c%d=%s", '\0', ids[i], local_versions(arr.data));
+			continue;
+		}
+		if (conns[i] == NULL)
+			continue;
+		res = node_conn_result(conns[i], deadline);
+		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+			PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		{
+			if (ok)
+				*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i],
+								res ? PQresultErrorMessage(res) : "timed out");
+			ok = false;
+			PQclear(res);
+			/* a connection left mid-query or broken is dropped */
+			for (int j = 0; j < n_node_conns; j++)
+				if (node_conns[j].conn == conns[i])
+					node_conn_drop(&node_conns[j]);
+			continue;
+		}
+		if (ok)
+			appendStringInfo(out, "%c%d=%s", '\0', ids[i], PQgetvalue(res, 0, 0));
+		PQclear(res);
+		/* the end of the query's results */
+		while ((extra = PQgetResult(conns[i])) != NULL)
+			PQclear(extra);
+	}
 	return ok;
 }
 
