@@ -553,6 +553,14 @@ is($w1->safe_psql('postgres', q{
 		'index_advisor() refuses a query over a distributed table (0A000)');
 	like($stderr, qr/HINT:.*on the worker holding a shard/, 'its hint says how to advise per node');
 }
+# the workload's advice leaves Citus tables out too (a workload of these
+# statements only)
+$coord->safe_psql('postgres', 'SELECT perfkit.workload_reset()');
+$coord->safe_psql('postgres', 'SELECT count(*) FROM a_dist WHERE v = 3') for 1 .. 5;
+$coord->safe_psql('postgres', 'SELECT count(*) FROM fz_local WHERE v = 3') for 1 .. 5;
+is($coord->safe_psql('postgres', q{
+	SELECT count(*) FROM perfkit.recommend_indexes(0) WHERE table_name = 'a_dist'::regclass}), '0',
+	'recommend_indexes() proposes no index on a distributed table');
 my $shard = $coord->safe_psql('postgres', qq{
 	SELECT shard_name('a_dist'::regclass, shardid) FROM citus_shards
 	 WHERE table_name = 'a_dist'::regclass AND nodeport = } . $w1->port . q{ ORDER BY shardid LIMIT 1});
