@@ -31,7 +31,10 @@ SQL_ROOMS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(sort $(wildcard src/updates/$(EXTENSION)--*--*.sql))
 
-PG_CPPFLAGS = -I$(srcdir)/include
+PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
+# libpq: cached() over Citus tables asks every node for the versions of its
+# shards on connections it keeps (src/cache/citus.c), as dblink links it.
+SHLIB_LINK_INTERNAL = $(libpq)
 # -Wall -Wextra on top of PostgreSQL's own flags.  Only unused-parameter is
 # off: PG_FUNCTION_ARGS leaves fcinfo unused in many SQL-callable functions.
 # Every other warning is an error under WERROR=1 (what "make test" builds).

@@ -14,6 +14,8 @@
 #include "datatype/timestamp.h"
 #include "access/xact.h"
 #include "executor/execdesc.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "tcop/utility.h"
 
 /* Number of partitions of the store, each with its own LWLock. */
@@ -128,6 +130,12 @@ extern uint64 cache_version_commits(void);
 
 /* cached.c */
 extern void cache_capture_executor_start(QueryDesc *queryDesc);
+
+/* citus.c: cached() over Citus tables */
+extern bool cache_citus_present(void);
+extern List *cache_citus_tables(List *rels);
+extern bool cache_citus_usable(const char **why);
+extern bool cache_citus_fingerprint(List *tables, StringInfo out, char **why);
 
 /* tracking.c */
 extern void cache_track_executor_start(QueryDesc *queryDesc);

@@ -125,6 +125,23 @@ COMMENT ON FUNCTION perfkit.apply_index(text) IS
 'build an index that index_advisor() or recommend_indexes() proposed in this session (without CONCURRENTLY)';
 
 --
+-- The Citus tables (distributed, reference, Citus local) of this node, if
+-- Citus is installed: their indexes are used on the shards, on the
+-- workers, so their scans do not count here (unused_indexes() says so).
+--
+CREATE FUNCTION perfkit._advisor_citus_tables()
+RETURNS SETOF oid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+		RETURN QUERY EXECUTE 'SELECT logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_partition';
+	END IF;
+END
+$$;
+
+--
 -- Index lint.  Indexes that back a primary key, a unique or exclusion
 -- constraint, or that are unique, are never proposed for dropping.
 -- Tables of pg_catalog, information_schema, pg_toast and perfkit are left
@@ -138,8 +155,10 @@ RETURNS TABLE(index_name regclass, table_name regclass, index_bytes bigint,
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH unused AS (
+	WITH citus AS (SELECT t AS relid FROM perfkit._advisor_citus_tables() t),
+	unused AS (
 		SELECT i.indexrelid, i.indrelid, s.idx_scan,
+			   i.indrelid IN (SELECT relid FROM citus) AS citus,
 			   -- the first foreign key this index alone serves: its columns
 			   -- lead it (any order), and no other valid index of the table
 			   -- (non-partial, no expressions) led by them stays: one that
@@ -169,7 +188,7 @@ AS $$
 		FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indexrelid
 		JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
-		WHERE s.idx_scan = 0
+		WHERE (s.idx_scan = 0 OR i.indrelid IN (SELECT relid FROM citus))
 		  AND i.indisvalid
 		  AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
 		  AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
@@ -177,10 +196,11 @@ AS $$
 									 'pg_toast'::regnamespace, 'perfkit'::regnamespace)
 	)
 	SELECT u.indexrelid::regclass, u.indrelid::regclass,
-		   pg_relation_size(u.indexrelid), u.idx_scan,
+		   pg_relation_size(u.indexrelid), CASE WHEN NOT u.citus THEN u.idx_scan END,
 		   (SELECT d.stats_reset FROM pg_stat_database d WHERE d.datname = current_database()),
-		   CASE WHEN u.fk IS NULL THEN format('DROP INDEX CONCURRENTLY %s', u.indexrelid::regclass) END,
-		   CASE WHEN u.fk IS NULL THEN 'never scanned since the statistics were reset'
+		   CASE WHEN u.fk IS NULL AND NOT u.citus THEN format('DROP INDEX CONCURRENTLY %s', u.indexrelid::regclass) END,
+		   CASE WHEN u.citus THEN 'not judged: an index of a Citus table is scanned on its shards, on the workers, whose scans this node does not count'
+				WHEN u.fk IS NULL THEN 'never scanned since the statistics were reset'
 				ELSE format('keep: the only index serving foreign key %I to %s (deleting or updating a referenced row scans it)',
 							k.conname, k.confrelid::regclass)
 		   END

@@ -92,6 +92,7 @@
 #include "utils/syscache.h"
 
 #include "perfkit/advisor.h"
+#include "perfkit/cache.h"
 #include "perfkit/util.h"
 
 #define PARTIAL_MAX_FRACTION	0.25
@@ -1450,6 +1451,34 @@ advisor_candidates(List *queries)
 			aq->broken = true;
 		}
 		out = a.out;
+	}
+
+	/*
+	 * No candidate on a Citus table: Citus plans a query over it as tasks
+	 * on the shards, and no index changes the plan costed here (see
+	 * index_advisor(), which refuses such a query).
+	 */
+	if (out != NIL && cache_citus_present())
+	{
+		List	   *kept = NIL;
+		List	   *citus = NIL;
+		List	   *plain = NIL;
+
+		foreach(lc, out)
+		{
+			HypoIndex  *h = lfirst(lc);
+
+			if (!list_member_oid(citus, h->relid) && !list_member_oid(plain, h->relid))
+			{
+				if (cache_citus_tables(list_make1_oid(h->relid)) != NIL)
+					citus = lappend_oid(citus, h->relid);
+				else
+					plain = lappend_oid(plain, h->relid);
+			}
+			if (!list_member_oid(citus, h->relid))
+				kept = lappend(kept, h);
+		}
+		out = kept;
 	}
 	list_sort(out, candidate_cmp);
 	return out;

@@ -107,6 +107,7 @@
 #include "utils/syscache.h"
 
 #include "perfkit/advisor.h"
+#include "perfkit/cache.h"
 #include "perfkit/shmem.h"
 #include "perfkit/util.h"
 
@@ -499,6 +500,48 @@ PG_FUNCTION_INFO_V1(perfkit_index_advisor);
  * the order chosen; each row's costs are the query's before and after
  * adding that index to the ones above it.
  */
+/* The relations a query reads, at any level. */
+static bool
+relations_walker(Node *node, List **rels)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION)
+			*rels = list_append_unique_oid(*rels, rte->relid);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, relations_walker, rels,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, relations_walker, rels);
+}
+
+/*
+ * A query over Citus tables is planned by Citus as tasks on the shards;
+ * the plan this node costs is Citus's, which no index changes.  Refused,
+ * with the way to advise on the shard a task reads.
+ */
+static void
+refuse_citus(Query *q)
+{
+	List	   *rels = NIL;
+	List	   *citus;
+
+	(void) relations_walker((Node *) q, &rels);
+	citus = cache_citus_tables(rels);
+	if (citus != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index_advisor() cannot cost a query over Citus table %s",
+						(char *) linitial(citus)),
+				 errdetail("Citus runs the query as tasks on the shards; the plan of this node does not change with an index."),
+				 errhint("Run index_advisor() on the worker holding a shard, with the task's query (EXPLAIN VERBOSE shows it) and SET citus.show_shards_for_app_name_prefixes = '*'; create the index it proposes on the distributed table, which Citus creates on every shard.")));
+}
+
 Datum
 perfkit_index_advisor(PG_FUNCTION_ARGS)
 {
@@ -520,6 +563,7 @@ perfkit_index_advisor(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	q = advisor_analyze(sql, true, NULL, -1);
+	refuse_citus(q);
 	aq = advisor_query_info(q, 1.0, 1.0);
 	cands = advisor_candidates(list_make1(aq));
 	choices = select_indexes(list_make1(aq), cands, SINGLE_QUERY_MIN_IMPROVEMENT,

@@ -104,6 +104,14 @@ AS 'MODULE_PATHNAME', 'perfkit_cache_warm';
 COMMENT ON FUNCTION perfkit.cache_warm(text[], interval, jsonb) IS
 'run queries through cached(), each once per parameter set of param_sets (a jsonb array of arrays) if given; returns how many were not cached yet';
 
+CREATE FUNCTION perfkit._cache_citus_versions(tables text[])
+RETURNS text
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'perfkit_cache_citus_versions';
+
+COMMENT ON FUNCTION perfkit._cache_citus_versions(text[]) IS
+'on a Citus node: a fingerprint of the versions of the shards of tables that this node holds, with its database and global epochs (what cached() asks every node about a result over Citus tables)';
+
 CREATE FUNCTION perfkit.cache_stats(
 	OUT entries bigint, OUT bytes_used bigint, OUT bytes_total bigint,
 	OUT hits bigint, OUT misses bigint, OUT hit_ratio float8,

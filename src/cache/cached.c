@@ -757,6 +757,102 @@ append_session_state(StringInfo key)
 }
 
 /*
+ * The tables a Citus redirect names (see src/cache/citus.c): the stored
+ * value under the plain key of a result that read Citus tables is the
+ * object {"citus": [names]}; a result itself is always an array.
+ */
+static List *
+citus_redirect_tables(Jsonb *value)
+{
+	JsonbValue *names;
+	List	   *out = NIL;
+
+	names = getKeyJsonValueFromContainer(&value->root, "citus", 5, NULL);
+	if (names != NULL && names->type == jbvBinary)
+	{
+		JsonbIterator *it = JsonbIteratorInit(names->val.binary.data);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_ELEM && v.type == jbvString)
+				out = lappend(out, pnstrdup(v.val.string.val, v.val.string.len));
+	}
+	return out;
+}
+
+static Jsonb *
+citus_redirect(List *tables)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	ListCell   *lc;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvString;
+	v.val.string.val = "citus";
+	v.val.string.len = 5;
+	pushJsonbValue(&state, WJB_KEY, &v);
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	foreach(lc, tables)
+	{
+		v.type = jbvString;
+		v.val.string.val = lfirst(lc);
+		v.val.string.len = strlen(lfirst(lc));
+		pushJsonbValue(&state, WJB_ELEM, &v);
+	}
+	pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * key2: key followed by the fingerprint of the shards of tables on every
+ * node, read now.  Returns false, saying why in a NOTICE, when a result
+ * over them cannot be cached from this transaction or a node does not
+ * answer: the query then runs uncached.
+ */
+static bool
+citus_key(StringInfo key, List *tables, StringInfo key2)
+{
+	const char *why = NULL;
+	char	   *why2 = NULL;
+
+	if (!cache_citus_usable(&why))
+	{
+		ereport(NOTICE,
+				(errmsg("cached() ran the query without the cache: %s", why),
+				 errdetail("Writes this transaction made on other nodes cannot be seen from this one.")));
+		return false;
+	}
+	resetStringInfo(key2);
+	appendBinaryStringInfo(key2, key->data, key->len);
+	appendStringInfoChar(key2, '\0');
+	appendStringInfoString(key2, "citus");
+	if (!cache_citus_fingerprint(tables, key2, &why2))
+	{
+		ereport(NOTICE,
+				(errmsg("cached() ran the query without the cache: the versions of the shards it reads are unknown"),
+				 errdetail("%s", why2)));
+		return false;
+	}
+	return key2->len <= CACHE_MAX_KEY;
+}
+
+static bool
+same_names(List *a, List *b)
+{
+	ListCell   *la,
+			   *lb;
+
+	if (list_length(a) != list_length(b))
+		return false;
+	forboth(la, a, lb, b)
+		if (strcmp(lfirst(la), lfirst(lb)) != 0)
+		return false;
+	return true;
+}
+
+/*
  * Run query (with parameters params) through the cache.  *computed tells
  * whether it ran.  Returns the result as jsonb.
  */
@@ -788,6 +884,10 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 	MemoryContext callcxt = CurrentMemoryContext;
 	int			i;
 	volatile int rc = 0;
+	List	   *volatile citus = NIL;	/* Citus tables the result read */
+	volatile bool citus_keyed = false;	/* key2 holds their fingerprint */
+	StringInfoData key2;
+	CacheKey	k2;
 
 	perfkit_require_preload();
 	*computed = true;
@@ -827,8 +927,30 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 		cache_key_init(&k, CACHE_KIND_QUERY, key.data, key.len);
 		if (cache_store_get_bounded(&k, &value, &vallen, max_stale))
 		{
-			*computed = false;
-			return (Jsonb *) value;
+			if (!JB_ROOT_IS_OBJECT((Jsonb *) value))
+			{
+				*computed = false;
+				return (Jsonb *) value;
+			}
+
+			/*
+			 * A redirect: the result read Citus tables and is stored under
+			 * the fingerprint of their shards on every node.
+			 */
+			citus = citus_redirect_tables((Jsonb *) value);
+			initStringInfo(&key2);
+			citus_keyed = citus_key(&key, citus, &key2);
+			if (!citus_keyed)
+				use_cache = false;
+			else
+			{
+				cache_key_init(&k2, CACHE_KIND_QUERY, key2.data, key2.len);
+				if (cache_store_get_bounded(&k2, &value, &vallen, 0))
+				{
+					*computed = false;
+					return (Jsonb *) value;
+				}
+			}
 		}
 	}
 
@@ -855,6 +977,32 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 	}
 	deps = qdeps;
 	buckets = qbuckets;
+
+	/*
+	 * Citus tables: the fingerprint of their shards, read before the
+	 * snapshot (again if the redirect named other tables).
+	 */
+	if (cacheable)
+	{
+		List	   *tables = cache_citus_tables(qdeps);
+
+		if (tables != NIL && (!citus_keyed || !same_names(tables, citus)))
+		{
+			citus = tables;
+			if (!citus_keyed)
+				initStringInfo(&key2);
+			citus_keyed = citus_key(&key, citus, &key2);
+			if (citus_keyed)
+				cache_key_init(&k2, CACHE_KIND_QUERY, key2.data, key2.len);
+			else
+				cacheable = false;
+		}
+		else if (tables == NIL)
+		{
+			citus = NIL;
+			citus_keyed = false;
+		}
+	}
 
 	if (pt.ntypes > nparams)
 		ereport(ERROR,
@@ -953,6 +1101,9 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 					continue;
 				add_relation(&extra, relid, false);
 			}
+			/* a Citus table read inside a function: its shards went unasked */
+			if (extra != NIL && cacheable && cache_citus_tables(extra) != NIL)
+				cacheable = false;
 			if (extra != NIL)
 			{
 				int			nextra;
@@ -1005,7 +1156,20 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 
 	if (cacheable && ndeps <= PG_UINT16_MAX &&
 		(Size) key.len + (Size) ndeps * sizeof(CacheDep) + VARSIZE(result) <= cache_max_value())
-		cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl, since);
+	{
+		if (citus_keyed)
+		{
+			Jsonb	   *redirect = citus_redirect(citus);
+
+			if ((Size) key2.len + (Size) ndeps * sizeof(CacheDep) + VARSIZE(result) <= cache_max_value())
+			{
+				cache_store_put(&k2, (char *) result, VARSIZE(result), versions, ndeps, ttl, since);
+				cache_store_put(&k, (char *) redirect, VARSIZE(redirect), versions, ndeps, ttl, since);
+			}
+		}
+		else
+			cache_store_put(&k, (char *) result, VARSIZE(result), versions, ndeps, ttl, since);
+	}
 	return result;
 }
 

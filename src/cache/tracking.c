@@ -72,6 +72,8 @@
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "nodes/extensible.h"
+#include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "utils/lsyscache.h"
 #include "utils/inval.h"
@@ -182,6 +184,24 @@ cache_track_executor_start(QueryDesc *queryDesc)
 
 	if (!writes(queryDesc))
 		return;
+
+	/*
+	 * A write that Citus plans on this node (a custom scan, with no result
+	 * relation of its own) runs its tasks on the shards' nodes, where the
+	 * executor sees them, except INSERT ... SELECT and MERGE through the
+	 * coordinator: those write the shards this node holds with Citus's
+	 * local copy, which calls CopyFrom() and runs no hook.  The database
+	 * epoch stands for them (see src/cache/citus.c).
+	 */
+	if (pstmt->resultRelations == NIL && pstmt->planTree != NULL &&
+		IsA(pstmt->planTree, CustomScan))
+	{
+		const CustomScanMethods *m = ((CustomScan *) pstmt->planTree)->methods;
+
+		if (m == NULL || m->CustomName == NULL ||
+			strcmp(m->CustomName, "AdaptiveExecutorScan") != 0)
+			mark_database = true;
+	}
 	foreach(lc, pstmt->resultRelations)
 	{
 		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), pstmt->rtable);
@@ -358,6 +378,14 @@ ddl_class(Node *stmt, bool mark)
 				if (OidIsValid(relid))
 					cache_track_relation(relid, true);
 				else
+					mark_database = true;
+
+				/*
+				 * COPY into a Citus table writes the shards this node holds
+				 * through CopyFrom() directly (Citus's local copy), which
+				 * runs no hook: the database epoch stands for them.
+				 */
+				if (OidIsValid(relid) && cache_citus_tables(list_make1_oid(relid)) != NIL)
 					mark_database = true;
 			}
 			return DDL_NONE;

@@ -676,3 +676,118 @@ INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures,
 REVOKE ALL ON FUNCTION perfkit._health_database() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION perfkit._health_database() TO pg_monitor;
+
+/*
+ * The cluster, on a Citus coordinator (or a worker with metadata): nodes
+ * of pg_dist_node that are down, and shards that pg_dist_placement puts on
+ * a node where the shard's table is missing.  Each active primary node is
+ * tried with citus_check_connection_to_node(); each node that answers is
+ * asked, in one round of parallel connections (master_run_on_worker),
+ * which of the shard tables it should hold do not resolve there.  Nodes
+ * disabled with citus_disable_node() count as down.  Without Citus both
+ * checks are ok with nothing to judge.  Citus's warning about a node it
+ * cannot reach is left out (client_min_messages): the check says it.
+ */
+CREATE FUNCTION perfkit._health_citus()
+RETURNS SETOF perfkit.health_measurement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = error
+AS $$
+DECLARE
+	down text[] := '{}';
+	inactive text[] := '{}';
+	names text[] := '{}';
+	ports int[] := '{}';
+	cmds text[] := '{}';
+	missing bigint := 0;
+	missing_names text[] := '{}';
+	unchecked text[] := '{}';
+	n record;
+	r record;
+BEGIN
+	IF to_regclass('pg_catalog.pg_dist_node') IS NULL
+	   OR NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+		RETURN QUERY VALUES
+			('citus_nodes_down', NULL::float8, 'Citus is not installed', NULL::float8, NULL::text, NULL::text),
+			('citus_missing_shards', NULL, 'Citus is not installed', NULL, NULL, NULL);
+		RETURN;
+	END IF;
+
+	FOR n IN EXECUTE $q$
+		SELECT d.groupid, d.nodename, d.nodeport, d.isactive
+		  FROM pg_catalog.pg_dist_node d
+		 WHERE d.noderole = 'primary'
+		 ORDER BY d.groupid, d.nodename, d.nodeport $q$
+	LOOP
+		IF NOT n.isactive THEN
+			inactive := inactive || format('%s:%s', n.nodename, n.nodeport);
+		ELSIF NOT coalesce(citus_check_connection_to_node(n.nodename, n.nodeport), false) THEN
+			down := down || format('%s:%s', n.nodename, n.nodeport);
+		ELSE
+			-- the shard tables this node should hold, as Citus names them
+			names := names || n.nodename;
+			ports := ports || n.nodeport;
+			cmds := cmds || (
+				SELECT format('SELECT coalesce(string_agg(s, %L), %L) FROM unnest(%L::text[]) s '
+							  'WHERE pg_catalog.to_regclass(s) IS NULL', ',', '',
+							  coalesce(array_agg(shard_name(sh.logicalrelid, sh.shardid)
+												 ORDER BY sh.shardid), '{}'))
+				  FROM pg_catalog.pg_dist_placement pl
+				  JOIN pg_catalog.pg_dist_shard sh ON sh.shardid = pl.shardid
+				 WHERE pl.groupid = n.groupid);
+		END IF;
+	END LOOP;
+	IF cardinality(names) > 0 THEN
+		FOR r IN SELECT * FROM master_run_on_worker(names, ports, cmds, true) LOOP
+			IF NOT r.success THEN
+				unchecked := unchecked || format('%s:%s', r.node_name, r.node_port);
+			ELSIF r.result <> '' THEN
+				missing := missing + cardinality(string_to_array(r.result, ','));
+				missing_names := missing_names
+					|| (SELECT array_agg(format('%s on %s:%s', s, r.node_name, r.node_port))
+						  FROM unnest(string_to_array(r.result, ',')) s);
+			END IF;
+		END LOOP;
+	END IF;
+
+	RETURN QUERY VALUES
+		('citus_nodes_down', (cardinality(down) + cardinality(inactive))::float8,
+		 CASE WHEN cardinality(down) + cardinality(inactive) = 0 THEN 'every node answers'
+			  ELSE concat_ws('; ',
+						   CASE WHEN cardinality(down) > 0
+								THEN format('down: %s', array_to_string(down, ', ')) END,
+						   CASE WHEN cardinality(inactive) > 0
+								THEN format('disabled: %s', array_to_string(inactive, ', ')) END) END,
+		 (cardinality(down) + cardinality(inactive))::float8, NULL::text, NULL::text),
+		('citus_missing_shards', missing::float8,
+		 concat_ws('; ',
+				   CASE WHEN missing = 0 THEN 'every placed shard is on its node'
+						ELSE format('%s missing: %s', missing,
+									array_to_string(missing_names[1:10], ', ')
+									|| CASE WHEN missing > 10 THEN ', ...' ELSE '' END) END,
+				   CASE WHEN cardinality(down) + cardinality(unchecked) > 0
+						THEN format('not checked on %s',
+									array_to_string(down || unchecked, ', ')) END),
+		 missing::float8, NULL, NULL);
+END
+$$;
+
+INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
+	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
+	('citus_nodes_down', 17, 'health', 'perfkit._health_citus',
+	 'Citus nodes of pg_dist_node (primaries) that are disabled or do not accept a connection from this node (citus_check_connection_to_node); ok without Citus',
+	 'count', 'at_or_above',
+	 NULL, NULL, NULL, 1, '{}',
+	 'critical: %2$s node down',
+	 'A node of the Citus cluster is down: queries and writes to its shards fail. Start it, or replace it (citus_update_node) and run citus_activate_node.'),
+	('citus_missing_shards', 18, 'health', 'perfkit._health_citus',
+	 'shards that pg_dist_placement places on a node that answers but where no table of the shard''s name exists; ok without Citus',
+	 'count', 'at_or_above',
+	 NULL, NULL, NULL, 1, '{}',
+	 'critical: %2$s missing shard',
+	 'A shard''s table is gone from the node its placement names: the distributed table returns wrong or failing results. Restore it from a replica or backup, or copy it back with citus_copy_shard_placement.');
+
+REVOKE ALL ON FUNCTION perfkit._health_citus() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION perfkit._health_citus() TO pg_monitor;

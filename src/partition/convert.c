@@ -122,6 +122,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
@@ -465,6 +466,21 @@ check_convertible(Oid relid, const char *column, bool extend)
 				 errmsg("\"%s\" is not a plain table", name),
 				 errdetail("Only ordinary tables that are not partitions can be converted.")));
 	part_check_owner(relid);
+
+	/*
+	 * A Citus table: the capture trigger would have to run on the shards,
+	 * on the workers, which Citus does not allow; and the swap renames only
+	 * this node's shell.  Refused, with the way Citus itself offers.
+	 */
+	if (OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)) &&
+		query_text("SELECT 1 FROM pg_catalog.pg_dist_partition "
+				   "WHERE logicalrelid = $1::pg_catalog.regclass", relid) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" is a Citus table: convert_to_partitioned() cannot convert it online", name),
+				 errdetail("The conversion captures writes with a trigger, which Citus does not run on the shards of a distributed or reference table."),
+				 errhint("With writes stopped, create the partitioned table under a new name, distribute it with create_distributed_table(new, distribution column, colocate_with => '%s'), call perfkit.partition_table() on it, copy the rows with INSERT INTO new SELECT * FROM %s, then swap the names.",
+						 name, name)));
 	if (has_subclass(relid) || has_superclass(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

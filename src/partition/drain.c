@@ -34,6 +34,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "storage/smgr.h"
 #include "utils/syscache.h"
@@ -53,6 +54,17 @@ qualified(Oid relid)
 									  get_rel_name(relid));
 }
 
+/*
+ * Is Citus installed in this database?  Then a table may be a shell whose
+ * rows live in shards on other nodes, and its own file says nothing about
+ * them: the shortcuts below that read the file size are off.
+ */
+static bool
+citus_installed(void)
+{
+	return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
+}
+
 /* Does the default partition hold a row that a partition could take? */
 bool
 part_default_has_movable(PkSet *set, Oid default_oid)
@@ -62,6 +74,7 @@ part_default_has_movable(PkSet *set, Oid default_oid)
 	Datum		values[2];
 
 	/* never written (the usual case): no query */
+	if (!citus_installed())
 	{
 		Relation	rel = relation_open(default_oid, AccessShareLock);
 		BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
@@ -93,6 +106,8 @@ part_default_never_written(Oid default_oid)
 	SMgrRelation srel;
 	bool		result;
 
+	if (citus_installed())
+		return false;
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(default_oid));
 	if (!HeapTupleIsValid(tup))
 		return false;

@@ -42,6 +42,8 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -360,6 +362,7 @@ part_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 	char	   *qparent = qualified(set->parent);
 	Oid			owner;
 	Oid			relid;
+	int64		filled = 0;
 
 	if (OidIsValid(get_relname_relid(name, get_rel_namespace(set->parent))))
 		ereport(ERROR,
@@ -401,12 +404,32 @@ part_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 						   "RETURNING %s) INSERT INTO %s (%s) SELECT %s FROM moved",
 						   qualified(default_oid), col, col, cols, qname, cols, cols),
 				  2, argtypes, values, NULL, false);
-		*moved += (int64) SPI_processed;
+		filled = (int64) SPI_processed;
+		*moved += filled;
 	}
 
 	part_exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)",
 					   qparent, qname, part_literal(&set->key, lo),
 					   part_literal(&set->key, hi)),
 			  0, NULL, NULL, NULL, false);
+
+	/*
+	 * On Citus, attaching to a distributed table distributed the new
+	 * partition (co-located with its parent) and copied the moved rows
+	 * into its shards; the copy left on this node is invisible and only
+	 * takes space: Citus's own function removes it.
+	 */
+	if (filled > 0 &&
+		OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+		if (part_exec("SELECT 1 FROM pg_catalog.pg_dist_partition "
+					  "WHERE logicalrelid = $1::pg_catalog.regclass",
+					  1, argtypes, values, NULL, false) > 0)
+			part_exec("SELECT pg_catalog.truncate_local_data_after_distributing_table($1::pg_catalog.regclass)",
+					  1, argtypes, values, NULL, false);
+	}
 	return relid;
 }

@@ -750,7 +750,8 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 	{
 		PkSet	   *set;
 		PkOwnerSave owner;
-		Oid			default_oid;
+		Oid			default_oid = InvalidOid;
+		List	   *ranges;
 		List	   *plan;
 		double		total;
 		double		rows = 0;
@@ -766,7 +767,9 @@ perfkit_set_retention(PG_FUNCTION_ARGS)
 		set = part_set_load(parent, false);
 		verb = set->drop ? "drop" : "detach";
 		part_as_table_owner_begin(parent, &owner);
-		plan = part_retention_plan(set, part_layout_read(set, &default_oid), default_oid, &total);
+		/* two statements: C leaves the order of a call's arguments open */
+		ranges = part_layout_read(set, &default_oid);
+		plan = part_retention_plan(set, ranges, default_oid, &total);
 		part_as_table_owner_end(&owner);
 		initStringInfo(&names);
 		foreach(lc, plan)

@@ -1,0 +1,501 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus.c
+ *	  cached() over Citus tables: the versions of their shards, on the
+ *	  nodes that hold them.
+ *
+ * On a Citus cluster a distributed or reference table is a shell on the
+ * node that plans the query; its rows live in shards, ordinary tables on
+ * the workers (and, for reference tables, on the coordinator too).  A
+ * write, whichever node it entered through, runs on the shards' nodes and
+ * bumps the versions of the shards there (versions.c, tracking.c; COMMIT
+ * PREPARED of Citus's two-phase commit bumps that node's global epoch),
+ * never the shell's.  So a result that read a Citus table is exact only
+ * while the versions of its shards on every node are unchanged.
+ *
+ * Each node answers perfkit._cache_citus_versions(tables): a fingerprint
+ * of the versions of the shards of those tables that it holds, with its
+ * database and global epochs.  Versions only grow, so their sum changes
+ * with any bump; the number of buckets and a hash of the bucket numbers
+ * change when shards move, and the postmaster's start time when a node
+ * restarts (its versions start again from zero).  cached() asks every
+ * node at once and makes the answers part of the entry's key: the result
+ * is stored under the fingerprint read before the query's snapshot, and a
+ * later call finds it only while every node still gives the same one.
+ * The other nodes are asked in parallel, over libpq connections this
+ * backend keeps to each (as the current user, with citus.node_conninfo,
+ * as Citus connects); this node computes its own in process.
+ * Under the plain key cached() stores a small redirect, {"citus":
+ * [tables]}, with the local dependencies as usual, which tells a later
+ * call which tables to ask about without planning the query again.
+ *
+ * Not cached (the query runs and its result is returned, with a NOTICE):
+ * inside a transaction block, or once this transaction has started a
+ * distributed transaction or written anything, since the writes it made
+ * on other nodes are visible to it and to no one else, and this node
+ * cannot see them; when a node does not answer.
+ *
+ * Citus is found at run time, through its catalogs (no Citus symbol is
+ * needed to build or load perfkit); single-node cached() never comes here.
+ *
+ * src/cache/citus.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "libpq-fe.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "perfkit/cache.h"
+
+Datum		perfkit_cache_citus_versions(PG_FUNCTION_ARGS);
+
+/* Is Citus installed in this database? (a syscache lookup) */
+bool
+cache_citus_present(void)
+{
+	return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)) &&
+		OidIsValid(get_extension_oid("citus", true));
+}
+
+/*
+ * The schema-qualified, quoted names of the relations of rels that are
+ * Citus tables (distributed, reference or Citus local), in rels' order;
+ * NIL when there is none or Citus is not installed.
+ */
+List *
+cache_citus_tables(List *rels)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	if (rels == NIL || !cache_citus_present())
+		return NIL;
+	SPI_connect();
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Datum		arg = ObjectIdGetDatum(relid);
+		Oid			argtype = OIDOID;
+		int			rc;
+
+		rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition "
+								   "WHERE logicalrelid = $1::pg_catalog.regclass",
+								   1, &argtype, &arg, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading pg_dist_partition failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(callcxt);
+
+			out = lappend(out,
+						  quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													 get_rel_name(relid)));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	return out;
+}
+
+/*
+ * May this transaction use the cache over Citus tables?  Not inside a
+ * transaction block, nor once it has an XID or a distributed transaction
+ * (it may then have written shards on other nodes, which it sees and no
+ * one else does).  why gets the reason when not.
+ */
+bool
+cache_citus_usable(const char **why)
+{
+	bool		distributed = false;
+
+	if (IsTransactionBlock())
+	{
+		*why = "it reads Citus tables inside a transaction block";
+		return false;
+	}
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+	{
+		*why = "it reads Citus tables in a transaction that has written";
+		return false;
+	}
+	SPI_connect();
+	if (SPI_execute("SELECT (pg_catalog.get_current_transaction_id()).transaction_number <> 0",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		distributed = !isnull && DatumGetBool(d);
+	}
+	SPI_finish();
+	if (distributed)
+	{
+		*why = "it reads Citus tables in a distributed transaction";
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Connections to the other nodes, one per node, role and database, kept
+ * for the backend's life (as Citus keeps its own): a hit costs one round
+ * trip to each node, in parallel, not a connection.
+ */
+#define MAX_NODE_CONNS	64
+#define NODE_ANSWER_TIMEOUT_MS	10000
+
+typedef struct NodeConn
+{
+	char		host[256];
+	int			port;
+	Oid			userid;
+	PGconn	   *conn;
+} NodeConn;
+
+static NodeConn node_conns[MAX_NODE_CONNS];
+static int	n_node_conns = 0;
+
+static void
+node_conn_drop(NodeConn *nc)
+{
+	if (nc->conn != NULL)
+		PQfinish(nc->conn);
+	nc->conn = NULL;
+}
+
+/* value as a quoted conninfo value: '...' with \\ and \' escaped */
+static char *
+conninfo_quote(const char *value)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '\'');
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\')
+			appendStringInfoChar(&buf, '\\');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '\'');
+	return buf.data;
+}
+
+/* A connection to host:port as the current user, idle; NULL with *why. */
+static PGconn *
+node_conn_get(const char *host, int port, char **why)
+{
+	NodeConn   *nc = NULL;
+	StringInfoData ci;
+	const char *extra;
+
+	for (int i = 0; i < n_node_conns; i++)
+		if (node_conns[i].port == port && node_conns[i].userid == GetUserId() &&
+			strcmp(node_conns[i].host, host) == 0)
+			nc = &node_conns[i];
+	if (nc != NULL && nc->conn != NULL &&
+		(PQstatus(nc->conn) != CONNECTION_OK ||
+		 PQtransactionStatus(nc->conn) != PQTRANS_IDLE))
+		node_conn_drop(nc);		/* broken, or left mid-query by an error */
+	if (nc != NULL && nc->conn != NULL)
+		return nc->conn;
+	if (nc == NULL)
+	{
+		if (n_node_conns >= MAX_NODE_CONNS || strlen(host) >= sizeof(nc->host))
+		{
+			*why = psprintf("too many nodes or a node name too long (%s)", host);
+			return NULL;
+		}
+		nc = &node_conns[n_node_conns++];
+		strlcpy(nc->host, host, sizeof(nc->host));
+		nc->port = port;
+		nc->userid = GetUserId();
+		nc->conn = NULL;
+	}
+
+	/* as Citus connects: the current user, and citus.node_conninfo */
+	initStringInfo(&ci);
+	appendStringInfo(&ci, "host=%s port=%d dbname=%s user=%s connect_timeout=5 "
+					 "application_name=perfkit_cache",
+					 conninfo_quote(host), port,
+					 conninfo_quote(get_database_name(MyDatabaseId)),
+					 conninfo_quote(GetUserNameFromId(GetUserId(), false)));
+	extra = GetConfigOption("citus.node_conninfo", true, false);
+	if (extra != NULL && extra[0] != '\0')
+		appendStringInfo(&ci, " %s", extra);
+	nc->conn = PQconnectdb(ci.data);
+	if (PQstatus(nc->conn) != CONNECTION_OK)
+	{
+		*why = pstrdup(PQerrorMessage(nc->conn));
+		node_conn_drop(nc);
+		return NULL;
+	}
+	return nc->conn;
+}
+
+/* Wait for conn's answer, interruptibly; NULL on a timeout. */
+static PGresult *
+node_conn_result(PGconn *conn, TimestampTz deadline)
+{
+	while (PQisBusy(conn))
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		int			rc;
+
+		if (left <= 0)
+			return NULL;
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   PQsocket(conn), left, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(conn))
+			return NULL;
+	}
+	return PQgetResult(conn);
+}
+
+/* This node's fingerprint of tables (the array literal), computed here. */
+static char *
+local_versions(const char *array)
+{
+	Datum		arr = OidInputFunctionCall(F_ARRAY_IN, (char *) array, TEXTOID, -1);
+
+	return TextDatumGetCString(DirectFunctionCall1(perfkit_cache_citus_versions, arr));
+}
+
+/*
+ * Append to out the fingerprint of the shard versions of tables (quoted
+ * qualified names) on every node of the cluster (the active primaries of
+ * pg_dist_node, and this node).  Returns false, with the reason in *why,
+ * when a node did not answer.
+ */
+bool
+cache_citus_fingerprint(List *tables, StringInfo out, char **why)
+{
+	StringInfoData arr;
+	ListCell   *lc;
+	bool		ok = true;
+	bool		self_listed = false;
+	int			rc;
+	int			nnodes;
+	char	  **hosts;
+	int		   *ports;
+	int		   *ids;
+	bool	   *self;
+	PGconn	  **conns;
+	TimestampTz deadline;
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	/* the array literal of the names */
+	initStringInfo(&arr);
+	appendStringInfoChar(&arr, '{');
+	foreach(lc, tables)
+	{
+		const char *p;
+
+		if (lc != list_head(tables))
+			appendStringInfoChar(&arr, ',');
+		appendStringInfoChar(&arr, '"');
+		for (p = lfirst(lc); *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&arr, '\\');
+			appendStringInfoChar(&arr, *p);
+		}
+		appendStringInfoChar(&arr, '"');
+	}
+	appendStringInfoChar(&arr, '}');
+
+	SPI_connect();
+	rc = SPI_execute("SELECT d.nodeid, d.nodename, d.nodeport, "
+					 "d.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group) "
+					 "FROM pg_catalog.pg_dist_node d "
+					 "WHERE d.isactive AND d.noderole = 'primary' "
+					 "AND d.nodecluster = pg_catalog.current_setting('citus.cluster_name') "
+					 "ORDER BY d.nodeid", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading pg_dist_node failed: %s", SPI_result_code_string(rc));
+	nnodes = (int) SPI_processed;
+	hosts = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(char *));
+	ports = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(int));
+	ids = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(int));
+	self = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(bool));
+	conns = MemoryContextAllocZero(callcxt, (nnodes + 1) * sizeof(PGconn *));
+	for (int i = 0; i < nnodes; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *local = SPI_getvalue(tup, desc, 4);
+
+		ids[i] = atoi(SPI_getvalue(tup, desc, 1));
+		hosts[i] = MemoryContextStrdup(callcxt, SPI_getvalue(tup, desc, 2));
+		ports[i] = atoi(SPI_getvalue(tup, desc, 3));
+		self[i] = local != NULL && strcmp(local, "t") == 0;
+		self_listed |= self[i];
+	}
+	SPI_finish();
+	/* a coordinator not in pg_dist_node holds no shards, but ask it too */
+	if (!self_listed)
+	{
+		ids[nnodes] = 0;
+		hosts[nnodes] = NULL;
+		ports[nnodes] = 0;
+		self[nnodes] = true;
+		nnodes++;
+	}
+
+	/* send to every other node, then compute this node's, then collect */
+	for (int i = 0; i < nnodes && ok; i++)
+	{
+		const char *values[1] = {arr.data};
+
+		if (self[i])
+			continue;
+		conns[i] = node_conn_get(hosts[i], ports[i], why);
+		if (conns[i] == NULL ||
+			!PQsendQueryParams(conns[i], "SELECT perfkit._cache_citus_versions($1::text[])",
+							   1, NULL, values, NULL, NULL, 0))
+		{
+			if (conns[i] != NULL)
+				*why = pstrdup(PQerrorMessage(conns[i]));
+			*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i], *why);
+			ok = false;
+		}
+	}
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), NODE_ANSWER_TIMEOUT_MS);
+	for (int i = 0; i < nnodes; i++)
+	{
+		PGresult   *res;
+		PGresult   *extra;
+
+		if (self[i])
+		{
+			if (ok)
+				appendStringInfo(out, "%c%d=%s", '\0', ids[i], local_versions(arr.data));
+			continue;
+		}
+		if (conns[i] == NULL)
+			continue;
+		res = node_conn_result(conns[i], deadline);
+		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+			PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		{
+			if (ok)
+				*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i],
+								res ? PQresultErrorMessage(res) : "timed out");
+			ok = false;
+			PQclear(res);
+			/* a connection left mid-query or broken is dropped */
+			for (int j = 0; j < n_node_conns; j++)
+				if (node_conns[j].conn == conns[i])
+					node_conn_drop(&node_conns[j]);
+			continue;
+		}
+		if (ok)
+			appendStringInfo(out, "%c%d=%s", '\0', ids[i], PQgetvalue(res, 0, 0));
+		PQclear(res);
+		/* the end of the query's results */
+		while ((extra = PQgetResult(conns[i])) != NULL)
+			PQclear(extra);
+	}
+	return ok;
+}
+
+static int
+bucket_cmp(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+PG_FUNCTION_INFO_V1(perfkit_cache_citus_versions);
+
+/*
+ * _cache_citus_versions(tables text[]) RETURNS text
+ *
+ * This node's fingerprint of the versions of the shards it holds of
+ * tables (names; those that do not resolve are skipped), with its
+ * database and global epochs: "start-hash-count-sum".
+ */
+Datum
+perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
+{
+	ArrayType  *tables = PG_GETARG_ARRAYTYPE_P(0);
+	Datum		arg = PointerGetDatum(tables);
+	Oid			argtype = TEXTARRAYOID;
+	uint32	   *buckets;
+	int			n = 0;
+	int			ndistinct = 0;
+	uint64		sum = 0;
+	uint32		hash = 0;
+	int			rc;
+
+	if (!cache_citus_present())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("Citus is not installed in this database")));
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT DISTINCT pg_catalog.to_regclass("
+							   "pg_catalog.shard_name(s.logicalrelid, s.shardid))::pg_catalog.oid "
+							   "FROM pg_catalog.pg_dist_shard s "
+							   "JOIN pg_catalog.pg_dist_placement pl ON pl.shardid = s.shardid "
+							   "WHERE pl.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group) "
+							   "AND s.logicalrelid = ANY (SELECT pg_catalog.to_regclass(t) "
+							   "FROM pg_catalog.unnest($1) t)",
+							   1, &argtype, &arg, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the shards failed: %s", SPI_result_code_string(rc));
+	buckets = palloc((SPI_processed + 2) * sizeof(uint32));
+	buckets[n++] = cache_version_bucket(InvalidOid, InvalidOid);
+	buckets[n++] = cache_version_bucket(MyDatabaseId, InvalidOid);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			buckets[n++] = cache_version_bucket(MyDatabaseId, DatumGetObjectId(d));
+	}
+	SPI_finish();
+
+	/* each bucket once: the sum then grows with every bump */
+	qsort(buckets, n, sizeof(uint32), bucket_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && buckets[i] == buckets[i - 1])
+			continue;
+		sum += cache_version_read(buckets[i]);
+		hash = hash_combine(hash, murmurhash32(buckets[i]));
+		ndistinct++;
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%lld-%08x-%d-" UINT64_FORMAT,
+											  (long long) PgStartTime, hash,
+											  ndistinct, sum)));
+}
