@@ -10,8 +10,11 @@
  * perfkit._rollup_dist_capture(), created on the distributed table (Citus
  * propagates it to the shards, citus.enable_unsafe_triggers on for that
  * command only; see the "Distributed sources (Citus)" section of
- * rollup.sql).  It never runs on the coordinator's shell table: Citus
- * executes the write on the shards instead.
+ * rollup.sql).  Citus puts no TRUNCATE trigger on shards: the BEFORE
+ * TRUNCATE trigger fires on the shell table of the node where TRUNCATE
+ * was issued, and logs every pair of the table through Citus (one
+ * pushed-down INSERT ... SELECT) before the shards are emptied.  No other
+ * write fires the shell's triggers: they execute on the shards.
  *
  * The trigger appends one row per distinct (distribution value, bucket)
  * the statement touched to the rollup's change table, <name>_changes, a
@@ -105,6 +108,70 @@ bucket_sql(const char *col, Oid type, const char *unit, const char *zone)
 					quote_literal_cstr(unit), col, quote_literal_cstr(zone));
 }
 
+/* Whether relid is a Citus table (a shell, not a shard).  Within SPI. */
+static bool
+is_citus_table(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	int			rc;
+
+	args[0] = ObjectIdGetDatum(relid);
+	rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition "
+							   "WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							   1, argtypes, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1;
+}
+
+/*
+ * TRUNCATE of distributed table rel (its shell): every (value, bucket) of
+ * it into the change table, as the change table's owner, restricted.
+ * Within SPI.
+ */
+static void
+truncate_shell(Relation rel, Trigger *trigger, Oid ttype, int sec_context)
+{
+	Oid			chg;
+	Oid			chg_owner;
+	HeapTuple	tuple;
+	char	   *sql;
+	int			rc;
+	const char *dcol = quote_identifier(trigger->tgargs[4]);
+	const char *tcol = quote_identifier(trigger->tgargs[1]);
+
+	chg = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(trigger->tgargs[5])));
+	if (!OidIsValid(chg))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("change table %s of rollup %s does not exist", trigger->tgargs[5],
+						trigger->tgargs[0])));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(chg));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", chg);
+	chg_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	if (!has_privs_of_role(chg_owner, rel->rd_rel->relowner) &&
+		!has_privs_of_role(rel->rd_rel->relowner, chg_owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("change table %s of rollup %s does not belong with table \"%s\"",
+						trigger->tgargs[5], trigger->tgargs[0], RelationGetRelationName(rel)),
+				 errdetail("Their owners are unrelated roles.")));
+	sql = psprintf("INSERT INTO %s (%s, bucket) SELECT DISTINCT %s, %s FROM %s WHERE pg_catalog.isfinite(%s)",
+				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(chg)), get_rel_name(chg)),
+				   dcol, dcol, bucket_sql(tcol, ttype, trigger->tgargs[2], trigger->tgargs[3]),
+				   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+											  RelationGetRelationName(rel)),
+				   tcol);
+	SetUserIdAndSecContext(chg_owner, sec_context | SECURITY_RESTRICTED_OPERATION);
+	rc = SPI_execute(sql, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not log the truncated rows of rollup %s: %s", trigger->tgargs[0],
+			 SPI_result_code_string(rc));
+}
+
 Datum
 perfkit_rollup_dist_capture(PG_FUNCTION_ARGS)
 {
@@ -191,6 +258,23 @@ perfkit_rollup_dist_capture(PG_FUNCTION_ARGS)
 		rc = SPI_execute_plan(shard_plan, args, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed != 1 && is_citus_table(RelationGetRelid(rel)))
+		{
+			/*
+			 * The shell of the distributed table itself, on the node where
+			 * a TRUNCATE was issued: Citus puts no TRUNCATE trigger on
+			 * shards.  Before it runs, log every pair of the table through
+			 * Citus, one pushed-down INSERT ... SELECT between co-located
+			 * shards, in the truncating transaction.  Other writes never
+			 * fire the shell's triggers (they execute on the shards).
+			 */
+			if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+				truncate_shell(rel, trigger, ttype, save_sec_context);
+			AtEOXact_GUC(false, save_nestlevel);
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+			SPI_finish();
+			return PointerGetDatum(NULL);
+		}
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

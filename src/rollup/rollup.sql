@@ -1836,8 +1836,8 @@ BEGIN
 		EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', trig, tmp);
 	END LOOP;
 	tmp := NULL;
-	PERFORM perfkit._rollup_dist_drop(d);		-- a Citus distributed source's
 	EXECUTE format('DROP VIEW %s', d.live_view);
+	PERFORM perfkit._rollup_dist_drop(d);		-- a Citus distributed source's
 	IF keep_table THEN
 		-- The relation users query becomes a plain table of final values.
 		SELECT n.nspname, c.relname INTO nsp, relname
