@@ -13,7 +13,9 @@
  * rollup.sql).  Citus puts no TRUNCATE trigger on shards: the BEFORE
  * TRUNCATE trigger fires on the shell table of the node where TRUNCATE
  * was issued, and logs every pair of the table through Citus (one
- * pushed-down INSERT ... SELECT) before the shards are emptied.  No other
+ * pushed-down INSERT ... SELECT) before the shards are emptied; only the
+ * change table's owner may run it (Citus reaches a group of co-located
+ * shards as one role per transaction).  No other
  * write fires the shell's triggers: they execute on the shards.
  *
  * The trigger appends one row per distinct (distribution value, bucket)
@@ -152,20 +154,26 @@ truncate_shell(Relation rel, Trigger *trigger, Oid ttype, int sec_context)
 		elog(ERROR, "cache lookup failed for relation %u", chg);
 	chg_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
-	if (!has_privs_of_role(chg_owner, rel->rd_rel->relowner) &&
-		!has_privs_of_role(rel->rd_rel->relowner, chg_owner))
+	/*
+	 * Citus lets one transaction touch a group of co-located shards as one
+	 * role only: the log is written as the change table's owner, so the
+	 * TRUNCATE that follows must run as that role too.
+	 */
+	if (GetUserId() != chg_owner)
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("change table %s of rollup %s does not belong with table \"%s\"",
-						trigger->tgargs[5], trigger->tgargs[0], RelationGetRelationName(rel)),
-				 errdetail("Their owners are unrelated roles.")));
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("TRUNCATE of distributed table \"%s\" must be run by role \"%s\", the owner of rollup %s's change table",
+						RelationGetRelationName(rel), GetUserNameFromId(chg_owner, false), trigger->tgargs[0]),
+				 errdetail("The rows truncated are logged as that role, and Citus lets a transaction reach co-located shards as one role only."),
+				 errhint("Run TRUNCATE as \"%s\", or DELETE the rows instead.",
+						 GetUserNameFromId(chg_owner, false))));
 	sql = psprintf("INSERT INTO %s (%s, bucket) SELECT DISTINCT %s, %s FROM %s WHERE pg_catalog.isfinite(%s)",
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(chg)), get_rel_name(chg)),
 				   dcol, dcol, bucket_sql(tcol, ttype, trigger->tgargs[2], trigger->tgargs[3]),
 				   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 											  RelationGetRelationName(rel)),
 				   tcol);
-	SetUserIdAndSecContext(chg_owner, sec_context | SECURITY_RESTRICTED_OPERATION);
+	SetUserIdAndSecContext(chg_owner, sec_context | SECURITY_RESTRICTED_OPERATION);	/* the same role */
 	rc = SPI_execute(sql, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not log the truncated rows of rollup %s: %s", trigger->tgargs[0],

@@ -2530,7 +2530,8 @@ BEGIN
 	buckets := 0;
 	rows_read := 0;
 	more := false;
-	PERFORM perfkit._rollup_require_refresh(p_id);
+	-- As the owner, with her rights on her tables; the catalog is written
+	-- by perfkit._rollup_save(), for the rollup this backend refreshes only.
 	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
 	SELECT * INTO STRICT x FROM perfkit.rollup_distributed WHERE rollup_id = p_id;
 	target := perfkit._bucket_start(now(), d.granularity, d.timezone);
