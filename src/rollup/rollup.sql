@@ -1119,7 +1119,6 @@ DECLARE
 	q_live text;
 	d perfkit.rollup_defs;
 	trig text;
-	dist name;					-- a Citus distributed source's distribution column
 BEGIN
 	-- Names.
 	IF name IS NULL OR source IS NULL OR time_column IS NULL OR granularity IS NULL
@@ -1269,7 +1268,7 @@ BEGIN
 	END LOOP;
 
 	-- A Citus distributed source: see "Distributed sources (Citus)".
-	dist := perfkit._rollup_dist_check(raw, p.id, dims, late_window, nsp, relname);
+	PERFORM perfkit._rollup_dist_check(raw, p.id, dims, late_window, nsp, relname);
 
 	-- Measures, then objects, then the catalog rows.
 	all_cols := ARRAY['bucket', '_rows']::name[] || dims;
@@ -1353,8 +1352,9 @@ BEGIN
 				   coldefs, dimlist);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', q_state,
 				   format('perfkit rollup %s: mergeable state (query %s instead)', relname, relname));
-	IF dist IS NOT NULL THEN
-		PERFORM perfkit._rollup_dist_prepare(q_state, raw, dist, format('%I.%I', nsp, relname || '_changes'));
+	IF (perfkit._rollup_citus_table(raw)).dist_column IS NOT NULL THEN
+		PERFORM perfkit._rollup_dist_prepare(q_state, raw, (perfkit._rollup_citus_table(raw)).dist_column,
+											 format('%I.%I', nsp, relname || '_changes'));
 	END IF;
 	EXECUTE format('CREATE VIEW %s AS SELECT bucket%s%s FROM %s', q_rel, dimlist, finals, q_state);
 	EXECUTE format('COMMENT ON VIEW %s IS %L', q_rel,
@@ -1367,9 +1367,10 @@ BEGIN
 	PERFORM perfkit._rollup_live_view_create(d, mrows, q_live);
 	d.live_view := q_live::regclass;
 	PERFORM perfkit._rollup_register(d, mrows);
-	IF dist IS NOT NULL THEN
+	IF (perfkit._rollup_citus_table(raw)).dist_column IS NOT NULL THEN
 		PERFORM perfkit._rollup_authorize(id);
-		PERFORM perfkit._rollup_dist_register(id, dist, format('%I.%I', nsp, relname || '_changes')::regclass);
+		PERFORM perfkit._rollup_dist_register(id, (perfkit._rollup_citus_table(raw)).dist_column,
+											  format('%I.%I', nsp, relname || '_changes')::regclass);
 	END IF;
 
 	-- Change capture on the raw table and every table of its partition tree.
