@@ -809,6 +809,29 @@ END;
 COMMENT ON FUNCTION perfkit.acknowledge_rollup(text) IS
 'forget the inexact changes counted for a rollup; returns how many there were';
 
+/*
+ * Changed buckets awaiting a refresh of a rollup on a Citus distributed
+ * table (see "Distributed sources (Citus)"), counted in its change table;
+ * NULL for any other rollup, or when the caller may not read that table.
+ */
+CREATE FUNCTION perfkit._rollup_dist_pending(p_id integer, p_watermark timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	chg regclass := (SELECT x.changes_table FROM perfkit.rollup_distributed x WHERE x.rollup_id = p_id);
+	n bigint;
+BEGIN
+	IF chg IS NULL OR p_watermark IS NULL OR NOT has_table_privilege(chg, 'SELECT') THEN
+		RETURN NULL;
+	END IF;
+	EXECUTE format('SELECT pg_catalog.count(DISTINCT bucket) FROM %s WHERE bucket < $1', chg)
+		INTO n USING p_watermark;
+	RETURN n;
+END
+$$;
+
 CREATE VIEW perfkit.rollups AS
 SELECT d.rel::text AS name,
 	   d.source,
@@ -818,8 +841,9 @@ SELECT d.rel::text AS name,
 	   d.state_table,
 	   d.watermark,
 	   d.final_before,
-	   (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
-		WHERE c.rollup_id = d.id AND c.bucket >= d.final_before AND c.bucket < d.watermark) AS pending_buckets,
+	   coalesce(perfkit._rollup_dist_pending(d.id, d.watermark),
+				(SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
+				 WHERE c.rollup_id = d.id AND c.bucket >= d.final_before AND c.bucket < d.watermark)) AS pending_buckets,
 	   d.last_refresh_at,
 	   d.last_duration,
 	   d.last_buckets,
@@ -2487,9 +2511,14 @@ BEGIN
 							  d.time_column, perfkit._rollup_time_value(d, '$2'));
 	ELSE
 		bucket := 'perfkit_c.perfkit_cb';
+		-- Equal on the value and the bucket (a hash join in one pass over
+		-- the shard when many groups changed), and the bucket's time range
+		-- (an index range scan per group when few did): the planner picks.
 		from_clause := format('(SELECT DISTINCT %I AS perfkit_cd, bucket AS perfkit_cb FROM %s WHERE claimed) perfkit_c '
-							  'JOIN %s ON %s.%I = perfkit_c.perfkit_cd AND %I >= %s AND %I < %s',
+							  'JOIN %s ON %s.%I = perfkit_c.perfkit_cd AND %s = perfkit_c.perfkit_cb '
+							  'AND %I >= %s AND %I < %s',
 							  x.dist_column, x.changes_table, d.raw_source, d.raw_source, x.dist_column,
+							  perfkit._rollup_bucket_sql(d),
 							  d.time_column, perfkit._rollup_time_value(d, 'perfkit_c.perfkit_cb'),
 							  d.time_column, perfkit._rollup_time_value(d,
 								  format('perfkit._bucket_add(perfkit_c.perfkit_cb, %L, %L)',

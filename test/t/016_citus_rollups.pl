@@ -121,10 +121,18 @@ isnt($coord->safe_psql('postgres', $diff), '0', 'before a refresh the rollup lag
 is($coord->safe_psql('postgres', $live_diff), '0', 'the live view already has them');
 is($coord->safe_psql('postgres', 'SELECT count(*) > 0 FROM trips_daily_changes'), 't',
 	'the shards logged changes');
+is($coord->safe_psql('postgres', q{
+	SELECT pending_buckets = (SELECT count(DISTINCT bucket) FROM trips_daily_changes
+							  WHERE bucket < (SELECT watermark FROM perfkit.rollups WHERE name = 'trips_daily'))
+		   AND pending_buckets > 0
+	FROM perfkit.rollups WHERE name = 'trips_daily'}), 't',
+	'perfkit.rollups counts the pending buckets of the change table');
 $as_alice->(q{SELECT perfkit.refresh_rollup('trips_daily')});
 is($coord->safe_psql('postgres', $diff), '0',
 	'after a refresh: every rollup row equals GROUP BY (writes through coordinator and worker)');
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM trips_daily_changes'), '0', 'change rows consumed');
+is($coord->safe_psql('postgres', "SELECT pending_buckets FROM perfkit.rollups WHERE name = 'trips_daily'"),
+	'0', 'and none shown pending');
 
 # A write still uncommitted on a worker while a refresh runs: not seen by
 # it, not lost, folded in by the next refresh.
