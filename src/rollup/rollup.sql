@@ -2636,6 +2636,29 @@ END
 $$;
 
 /*
+ * The watermark a distributed rollup's live view reads, from the catalog
+ * of the node the query runs on (Citus runs that part there, not on the
+ * shards): only the coordinator has the rollup's row.  Elsewhere (a worker
+ * with metadata, which has the views too) the view refuses rather than
+ * answer without the rows past the watermark.
+ */
+CREATE FUNCTION perfkit._rollup_dist_live_watermark(p_id integer, n bigint, watermark timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF n = 0 THEN
+		RAISE EXCEPTION 'rollup % is not defined on this node', p_id
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The live view of a rollup on a distributed table reads the rollup''s watermark from the coordinator''s catalog.',
+				  HINT = 'Query the live view on the coordinator; the rollup''s own view (materialized buckets) can be read on any node.';
+	END IF;
+	RETURN coalesce(watermark, '-infinity');
+END
+$$;
+
+/*
  * The live view of distributed rollup d: the state's groups that have no
  * change logged, plus, from raw rows, the groups that have one and the
  * buckets past the watermark.  Every part is a query Citus runs on the
@@ -2653,7 +2676,8 @@ DECLARE
 	finals text := '';
 	rawfinals text := '';
 	m perfkit.rollup_measures;
-	wm text := format('(SELECT coalesce(r.watermark, ''-infinity'') FROM perfkit.rollup_defs r WHERE r.id = %s)', d.id);
+	wm text := format('(SELECT perfkit._rollup_dist_live_watermark(%s, pg_catalog.count(*), pg_catalog.max(r.watermark)) '
+					  'FROM perfkit.rollup_defs r WHERE r.id = %s)', d.id, d.id);
 BEGIN
 	FOR i IN 1 .. cardinality(d.dimensions) LOOP
 		dimlist := dimlist || format(', %I', d.dimensions[i]);

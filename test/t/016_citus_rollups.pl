@@ -80,6 +80,14 @@ my $live_diff = qq{
 
 # Backfill.
 $as_alice->(q{SELECT perfkit.refresh_rollup('trips_daily')});
+# On a worker the rollup's view reads the distributed state; its live
+# view refuses (the watermark is in the coordinator's catalog only).
+is($w1->safe_psql('postgres', 'SELECT count(*) FROM trips_daily'),
+	$coord->safe_psql('postgres', 'SELECT count(*) FROM trips_daily'), 'the rollup reads the same on a worker');
+my ($lout, $lerr);
+$w1->psql('postgres', 'SELECT count(*) FROM trips_daily_live', stdout => \$lout, stderr => \$lerr);
+like($lerr, qr/is not defined on this node.*HINT:  Query the live view on the coordinator/s,
+	'the live view refuses on a worker, with a hint');
 is($coord->safe_psql('postgres', "SELECT count(*) > 1000 FROM trips_daily"), 't', 'backfilled');
 is($coord->safe_psql('postgres', $diff), '0', 'backfill equals GROUP BY over the raw rows');
 is($coord->safe_psql('postgres', $live_diff), '0', 'the live view equals GROUP BY, today included');
