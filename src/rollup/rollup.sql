@@ -408,7 +408,7 @@ BEGIN
 	PERFORM perfkit._rollup_lock(p_id, true);	-- a no-op when the caller holds it
 	IF EXISTS (SELECT 1 FROM perfkit.rollup_distributed x WHERE x.rollup_id = p_id) THEN
 		-- A Citus distributed source: see "Distributed sources (Citus)".
-		RETURN QUERY SELECT * FROM perfkit._rollup_dist_refresh(p_id, p_lo, p_hi);
+		RETURN QUERY SELECT * FROM perfkit._rollup_dist_refresh(p_id, p_lo, p_hi, p_steps);
 		RETURN;
 	END IF;
 
@@ -2220,10 +2220,11 @@ $$;
  *	  GROUP BY ... ON CONFLICT DO UPDATE, a later statement, so a later
  *	  snapshot on every node: a write whose change row was claimed is seen;
  *	  one that was not stays for the next refresh), deletes the claimed rows,
- *	  then materializes the complete buckets past the watermark the same way.
- *	  All of it is one distributed transaction (Citus commits it on every
- *	  node with two-phase commit), so a failed refresh leaves the change
- *	  rows for the next one.
+ *	  then materializes the complete buckets past the watermark the same way,
+ *	  in batches of about perfkit.rollup_batch_rows rows.  Each step (the
+ *	  claim, each batch) is one distributed transaction in the rollups job
+ *	  (Citus commits it on every node with two-phase commit), so a failed
+ *	  step leaves the change rows for the next one.
  * The catalog row perfkit.rollup_distributed says a rollup is one of these.
  * Not supported (refused with a hint): the distribution column not a
  * dimension, reference tables, Citus local and single-shard tables,
@@ -2536,13 +2537,18 @@ END
 $$;
 
 /*
- * One refresh of distributed rollup p_id (perfkit._rollup_refresh hands
- * it over, holding the refresh lock, as the owner): all of it in one
- * step, each statement pushed down to the shards (see the top of this
- * section).  With a range, the materialized buckets in it are recomputed
- * whole, then the watermark advances up to its end.
+ * One refresh of distributed rollup p_id, or one step of it when p_steps
+ * is 1 (perfkit._rollup_refresh hands it over, holding the refresh lock,
+ * as the owner), each statement pushed down to the shards (see the top of
+ * this section).  The claimed changes are one step; the advance goes in
+ * batches of whole buckets holding about perfkit.rollup_batch_rows rows
+ * (from the shards' row estimates), each a step, so the rollups job
+ * commits between them and its step budget holds for any backfill.  With
+ * a range, the materialized buckets in it are recomputed whole, then the
+ * watermark advances up to its end.
  */
-CREATE FUNCTION perfkit._rollup_dist_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz)
+CREATE FUNCTION perfkit._rollup_dist_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz,
+											 p_steps integer)
 RETURNS TABLE (buckets bigint, rows_read bigint, more boolean)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -2556,6 +2562,9 @@ DECLARE
 	hi timestamptz;
 	n bigint;
 	r bigint;
+	est float8;
+	nb bigint;
+	steps integer := 0;
 BEGIN
 	buckets := 0;
 	rows_read := 0;
@@ -2572,6 +2581,20 @@ BEGIN
 		d.watermark := d.data_start;
 		d.final_before := '-infinity';
 	END IF;
+	-- Batch size in buckets: the shards' row estimates (read before this
+	-- transaction modifies any shard), spread over the materialized span.
+	BEGIN
+		SELECT sum(greatest(s.result::float8, 0)) INTO est
+		FROM pg_catalog.run_command_on_shards(d.raw_source,
+			'SELECT reltuples FROM pg_catalog.pg_class WHERE oid = ''%s''::pg_catalog.regclass') s
+		WHERE s.success;
+	EXCEPTION WHEN OTHERS THEN
+		est := NULL;
+	END;
+	nb := greatest(1, floor(current_setting('perfkit.rollup_batch_rows')::float8
+							/ greatest(1, coalesce(est, 0)
+										  / greatest(1, extract(epoch FROM target - d.data_start)
+														/ perfkit._bucket_seconds(d.granularity)))))::bigint;
 
 	IF p_lo IS NOT NULL OR p_hi IS NOT NULL THEN
 		lo := greatest(perfkit._bucket_start(coalesce(p_lo, d.data_start), d.granularity, d.timezone),
@@ -2613,21 +2636,25 @@ BEGIN
 						   d.state_table, x.changes_table, x.dist_column) INTO r;
 			rows_read := rows_read + r;
 			EXECUTE format('DELETE FROM %s WHERE claimed', x.changes_table);
+			steps := steps + 1;
 		END IF;
 	END IF;
 
-	-- Advance over the complete buckets past the watermark.
-	IF d.watermark < target THEN
+	-- Advance over the complete buckets past the watermark, in batches.
+	WHILE d.watermark < target AND (p_steps IS NULL OR steps < p_steps) LOOP
+		hi := least(target, perfkit._bucket_add(d.watermark, d.granularity, d.timezone, nb));
 		EXECUTE format('DELETE FROM %s WHERE bucket >= $1 AND bucket < $2', d.state_table)
-			USING d.watermark, target;
-		EXECUTE perfkit._rollup_dist_write_sql(d, 'range') USING d.watermark, target;
+			USING d.watermark, hi;
+		EXECUTE perfkit._rollup_dist_write_sql(d, 'range') USING d.watermark, hi;
 		GET DIAGNOSTICS n = ROW_COUNT;
 		buckets := buckets + n;
 		EXECUTE format('SELECT coalesce(pg_catalog.sum(_rows), 0)::bigint FROM %s WHERE bucket >= $1 AND bucket < $2',
-					   d.state_table) INTO r USING d.watermark, target;
+					   d.state_table) INTO r USING d.watermark, hi;
 		rows_read := rows_read + r;
-		d.watermark := target;
-	END IF;
+		d.watermark := hi;
+		steps := steps + 1;
+	END LOOP;
+	more := d.watermark < target;
 	PERFORM perfkit._rollup_save(p_id, d.data_start, d.watermark, d.final_before,
 								 clock_timestamp() - started, buckets, rows_read);
 	PERFORM perfkit._rollup_publish(p_id);

@@ -158,6 +158,28 @@ is($coord->safe_psql('postgres', $diff), '0', 'and the next refresh folds it in'
 $as_alice->(q{SELECT perfkit.refresh_rollup('trips_daily', now() - interval '10 days', now() - interval '5 days')});
 is($coord->safe_psql('postgres', $diff), '0', 'a range refresh keeps it exact');
 
+# The rollups job backfills in batches of about perfkit.rollup_batch_rows
+# rows (from the shards' estimates), committing between them.
+$as_alice->(q{
+	ANALYZE trips;
+	SELECT perfkit.create_rollup('trips_byday', 'trips', 'started_at', 'day', ARRAY['vehicle'],
+		ARRAY['count(*)', 'sum(km)']);
+});
+$coord->safe_psql('postgres', q{SET perfkit.rollup_batch_rows = 1000; CALL perfkit.refresh_rollups();});
+is($coord->safe_psql('postgres', q{
+	SELECT r.rows_read > 0 AND r.rows_read < (SELECT count(*) / 5 FROM trips)
+	FROM perfkit.rollups r WHERE r.name = 'trips_byday'}), 't',
+	'the job backfilled in batches (its last batch read a fraction of the rows)');
+is($coord->safe_psql('postgres', qq{
+	SELECT count(*) FROM ((SELECT bucket, vehicle, count, sum_km FROM trips_byday
+						   EXCEPT ALL SELECT bucket, vehicle, count, sum_km FROM ($groupby
+							 WHERE started_at < date_trunc('day', now(), 'UTC') GROUP BY 1, 2) g)
+						  UNION ALL (SELECT bucket, vehicle, count, sum_km FROM ($groupby
+							 WHERE started_at < date_trunc('day', now(), 'UTC') GROUP BY 1, 2) g
+						   EXCEPT ALL SELECT bucket, vehicle, count, sum_km FROM trips_byday)) d}),
+	'0', 'and equals GROUP BY');
+$as_alice->(q{SELECT perfkit.drop_rollup('trips_byday')});
+
 # The rollups job, from pg_cron on the coordinator.
 $coord->safe_psql('postgres', q{SELECT perfkit.schedule('rollups', '* * * * *')});
 $writes->($w2, 25);
