@@ -812,7 +812,8 @@ COMMENT ON FUNCTION perfkit.acknowledge_rollup(text) IS
 /*
  * Changed buckets awaiting a refresh of a rollup on a Citus distributed
  * table (see "Distributed sources (Citus)"), counted in its change table;
- * NULL for any other rollup, or when the caller may not read that table.
+ * NULL for any other rollup, or when that table is gone or the caller may
+ * not read it.
  */
 CREATE FUNCTION perfkit._rollup_dist_pending(p_id integer, p_watermark timestamptz)
 RETURNS bigint
@@ -823,7 +824,9 @@ DECLARE
 	chg regclass := (SELECT x.changes_table FROM perfkit.rollup_distributed x WHERE x.rollup_id = p_id);
 	n bigint;
 BEGIN
-	IF chg IS NULL OR p_watermark IS NULL OR NOT has_table_privilege(chg, 'SELECT') THEN
+	IF chg IS NULL OR p_watermark IS NULL
+	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = chg)	-- dropped by hand
+	   OR NOT has_table_privilege(chg, 'SELECT') THEN
 		RETURN NULL;
 	END IF;
 	EXECUTE format('SELECT pg_catalog.count(DISTINCT bucket) FROM %s WHERE bucket < $1', chg)
