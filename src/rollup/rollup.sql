@@ -503,6 +503,11 @@ BEGIN
 				  HINT = 'Refresh in a READ COMMITTED transaction.';
 	END IF;
 	PERFORM perfkit._rollup_lock(p_id, true);	-- a no-op when the caller holds it
+	IF EXISTS (SELECT 1 FROM perfkit.rollup_distributed x WHERE x.rollup_id = p_id) THEN
+		-- A Citus distributed source: see "Distributed sources (Citus)".
+		RETURN QUERY SELECT * FROM perfkit._rollup_dist_refresh(p_id, p_lo, p_hi, p_steps);
+		RETURN;
+	END IF;
 
 	target := perfkit._rollup_target(d);
 
@@ -842,6 +847,11 @@ BEGIN
 		RAISE EXCEPTION 'must be owner of rollup %', d.rel USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	PERFORM perfkit._rollup_authorize(d.id);
+	IF EXISTS (SELECT 1 FROM perfkit.rollup_distributed x WHERE x.rollup_id = d.id) THEN
+		RAISE EXCEPTION 'rollup % on a distributed table cannot be frozen', d.rel
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Every change to a distributed table is recomputed from raw rows: keep the raw rows, or drop the rollup with keep_table => true before retiring them.';
+	END IF;
 	PERFORM perfkit._rollup_lock(d.id, true);
 	PERFORM perfkit._rollup_refresh_as_owner(d.id, NULL, NULL, NULL, false);
 	RETURN perfkit._rollup_freeze_to(d.id, before, false);
@@ -902,6 +912,32 @@ END;
 COMMENT ON FUNCTION perfkit.acknowledge_rollup(text) IS
 'forget the inexact changes counted for a rollup; returns how many there were';
 
+/*
+ * Changed buckets awaiting a refresh of a rollup on a Citus distributed
+ * table (see "Distributed sources (Citus)"), counted in its change table;
+ * NULL for any other rollup, or when that table is gone or the caller may
+ * not read it.
+ */
+CREATE FUNCTION perfkit._rollup_dist_pending(p_id integer, p_watermark timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	chg regclass := (SELECT x.changes_table FROM perfkit.rollup_distributed x WHERE x.rollup_id = p_id);
+	n bigint;
+BEGIN
+	IF chg IS NULL OR p_watermark IS NULL
+	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = chg)	-- dropped by hand
+	   OR NOT has_table_privilege(chg, 'SELECT') THEN
+		RETURN NULL;
+	END IF;
+	EXECUTE format('SELECT pg_catalog.count(DISTINCT bucket) FROM %s WHERE bucket < $1', chg)
+		INTO n USING p_watermark;
+	RETURN n;
+END
+$$;
+
 CREATE VIEW perfkit.rollups AS
 SELECT d.rel::text AS name,
 	   d.source,
@@ -911,8 +947,9 @@ SELECT d.rel::text AS name,
 	   d.state_table,
 	   d.watermark,
 	   d.final_before,
-	   (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
-		WHERE c.rollup_id = d.id AND c.bucket >= d.final_before AND c.bucket < d.watermark) AS pending_buckets,
+	   coalesce(perfkit._rollup_dist_pending(d.id, d.watermark),
+				(SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
+				 WHERE c.rollup_id = d.id AND c.bucket >= d.final_before AND c.bucket < d.watermark)) AS pending_buckets,
 	   d.last_refresh_at,
 	   d.last_duration,
 	   d.last_buckets,
@@ -1360,6 +1397,9 @@ BEGIN
 		END IF;
 	END LOOP;
 
+	-- A Citus distributed source: see "Distributed sources (Citus)".
+	PERFORM perfkit._rollup_dist_check(raw, p.id, dims, late_window, nsp, relname);
+
 	-- Measures, then objects, then the catalog rows.
 	all_cols := ARRAY['bucket', '_rows']::name[] || dims;
 	id := perfkit._rollup_next_id();
@@ -1442,6 +1482,10 @@ BEGIN
 				   coldefs, dimlist);
 	EXECUTE format('COMMENT ON TABLE %s IS %L', q_state,
 				   format('perfkit rollup %s: mergeable state (query %s instead)', relname, relname));
+	IF (perfkit._rollup_citus_table(raw)).dist_column IS NOT NULL THEN
+		PERFORM perfkit._rollup_dist_prepare(q_state, raw, (perfkit._rollup_citus_table(raw)).dist_column,
+											 format('%I.%I', nsp, relname || '_changes'));
+	END IF;
 	EXECUTE format('CREATE VIEW %s AS SELECT bucket%s%s FROM %s', q_rel, dimlist, finals, q_state);
 	EXECUTE format('COMMENT ON VIEW %s IS %L', q_rel,
 				   format('perfkit rollup: %s %s buckets of %s', g, timezone, source));
@@ -1453,6 +1497,11 @@ BEGIN
 	PERFORM perfkit._rollup_live_view_create(d, mrows, q_live);
 	d.live_view := q_live::regclass;
 	PERFORM perfkit._rollup_register(d, mrows);
+	IF (perfkit._rollup_citus_table(raw)).dist_column IS NOT NULL THEN
+		PERFORM perfkit._rollup_authorize(id);
+		PERFORM perfkit._rollup_dist_register(id, (perfkit._rollup_citus_table(raw)).dist_column,
+											  format('%I.%I', nsp, relname || '_changes')::regclass);
+	END IF;
 
 	-- Change capture on the raw table and every table of its partition tree.
 	PERFORM perfkit._rollup_capture_tree(id, false);
@@ -1576,6 +1625,11 @@ DECLARE
 BEGIN
 	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
 	PERFORM perfkit._rollup_authorize(p_id);	-- as the caller: the tables' owner
+	IF EXISTS (SELECT 1 FROM perfkit.rollup_distributed x WHERE x.rollup_id = p_id) THEN
+		-- A Citus distributed source: triggers on its shards.
+		PERFORM perfkit._rollup_dist_triggers(p_id);
+		RETURN;
+	END IF;
 	PERFORM perfkit._rollup_ddl_nesting(1);		-- our own ALTER TABLEs: ignored
 	BEGIN
 	FOR rel IN SELECT d.raw_source
@@ -1914,6 +1968,7 @@ BEGIN
 	END LOOP;
 	tmp := NULL;
 	EXECUTE format('DROP VIEW %s', d.live_view);
+	PERFORM perfkit._rollup_dist_drop(d);		-- a Citus distributed source's
 	IF keep_table THEN
 		-- The relation users query becomes a plain table of final values.
 		SELECT n.nspname, c.relname INTO nsp, relname
@@ -2045,7 +2100,15 @@ DECLARE
 	finals text := '';
 	rawfinals text := '';
 	m perfkit.rollup_measures;
+	dist name := (perfkit._rollup_citus_table(d.raw_source)).dist_column;
 BEGIN
+	IF dist IS NOT NULL THEN
+		-- A Citus distributed source: see "Distributed sources (Citus)".
+		PERFORM perfkit._rollup_dist_live_view_create(d, measures, q_live,
+			(SELECT format('%I.%I', n.nspname, c.relname || '_changes') FROM pg_catalog.pg_class c
+			 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = d.rel), dist);
+		RETURN;
+	END IF;
 	FOR i IN 1 .. cardinality(d.dimensions) LOOP
 		dimlist := dimlist || format(', %I', d.dimensions[i]);
 	END LOOP;
@@ -2241,6 +2304,548 @@ END
 $$;
 
 -----------------------------------------------------------------------------
+-- Distributed sources (Citus)
+-----------------------------------------------------------------------------
+
+/*
+ * A rollup on a Citus hash-distributed table whose distribution column is
+ * one of its dimensions (src/rollup/distributed.c has the capture):
+ *	- its state table <name>_state is distributed by that column and
+ *	  co-located with the source, so every group of a bucket lives on the
+ *	  node that holds its raw rows;
+ *	- its change table <name>_changes (distribution value, bucket,
+ *	  claimed), co-located too, receives from a trigger on every shard of
+ *	  the source one row per (value, bucket) a statement touched, on the
+ *	  shard's node, in the writer's transaction (writes through the
+ *	  coordinator or through a worker alike: both execute on the shard);
+ *	- a refresh, on the coordinator, runs pushed-down statements only (one
+ *	  task per shard, each between co-located shards): it drops the change
+ *	  rows at or past the watermark (the advance reads those buckets), claims
+ *	  the others (UPDATE ... SET claimed), deletes the claimed groups from
+ *	  the state and recomputes them from raw rows (INSERT ... SELECT ...
+ *	  GROUP BY ... ON CONFLICT DO UPDATE, a later statement, so a later
+ *	  snapshot on every node: a write whose change row was claimed is seen;
+ *	  one that was not stays for the next refresh), deletes the claimed rows,
+ *	  then materializes the complete buckets past the watermark the same way,
+ *	  in batches of about perfkit.rollup_batch_rows rows.  Each step (the
+ *	  claim, each batch) is one distributed transaction in the rollups job
+ *	  (Citus commits it on every node with two-phase commit), so a failed
+ *	  step leaves the change rows for the next one.
+ * The catalog row perfkit.rollup_distributed says a rollup is one of these.
+ * Not supported (refused with a hint): the distribution column not a
+ * dimension, reference tables, Citus local and single-shard tables,
+ * append- or range-distributed tables, partitioned distributed tables, a
+ * late_window, coarser rollups built on a distributed one, and freezing
+ * (freeze_rollup(), partition retention): every change is recomputed from
+ * raw rows.  Citus is found at run time from its catalogs; perfkit links
+ * nothing of it.
+ */
+CREATE TABLE perfkit.rollup_distributed (
+	rollup_id integer PRIMARY KEY REFERENCES perfkit.rollup_defs (id) ON DELETE CASCADE,
+	dist_column name NOT NULL,				-- of the raw source, a dimension
+	changes_table regclass NOT NULL
+);
+
+COMMENT ON TABLE perfkit.rollup_distributed IS
+'perfkit rollups on Citus distributed tables: distribution column and change table';
+
+ALTER TABLE perfkit.rollup_distributed ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY rollup_distributed_read ON perfkit.rollup_distributed FOR SELECT USING (true);
+
+SELECT pg_catalog.pg_extension_config_dump('perfkit.rollup_distributed', '');
+
+CREATE FUNCTION perfkit._rollup_dist_capture()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_rollup_dist_capture';
+
+/*
+ * How Citus distributes rel: NULL when Citus is not installed or rel is
+ * none of its tables; else its method (h hash, a append, r range, n none),
+ * replication model (t: a reference table) and distribution column.
+ */
+CREATE FUNCTION perfkit._rollup_citus_table(rel regclass, OUT method "char", OUT repmodel "char",
+											OUT dist_column name)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF rel IS NULL OR to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+		RETURN;
+	END IF;
+	EXECUTE 'SELECT p.partmethod, p.repmodel, '
+			'CASE WHEN p.partkey IS NOT NULL THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END '
+			'FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+		INTO method, repmodel, dist_column USING rel;
+END
+$$;
+
+/*
+ * create_rollup() on raw: NULL when raw is no Citus table; its
+ * distribution column when the rollup can be built on it; an error
+ * (feature_not_supported, with a hint) for the shapes that cannot.
+ */
+CREATE FUNCTION perfkit._rollup_dist_check(raw regclass, parent_id integer, dims name[],
+										   late_window interval, nsp text, relname text)
+RETURNS name
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	c record;
+BEGIN
+	c := perfkit._rollup_citus_table(raw);
+	IF c.method IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF parent_id IS NOT NULL THEN
+		RAISE EXCEPTION 'a rollup cannot be built on rollup % of the distributed table %',
+			(SELECT r.rel FROM perfkit.rollup_defs r WHERE r.id = parent_id), raw
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Create the coarser rollup on the table itself, with the distribution column as a dimension.';
+	END IF;
+	IF c.method = 'n' AND c.repmodel = 't' THEN
+		RAISE EXCEPTION 'cannot create a rollup on the reference table %', raw
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'A reference table has a copy on every node: a write would be captured once per node.',
+				  HINT = 'Distribute the table by a column you group by (create_distributed_table) and give that column as a dimension, or undistribute it (undistribute_table).';
+	END IF;
+	IF c.method <> 'h' THEN
+		RAISE EXCEPTION 'cannot create a rollup on %: it is not hash-distributed', raw
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = format('Its Citus distribution method is %s.',
+								  CASE c.method WHEN 'a' THEN 'append' WHEN 'r' THEN 'range'
+												ELSE 'none (a Citus local or single-shard table)' END),
+				  HINT = 'Distribute the table by hash on a column you group by (create_distributed_table) and give that column as a dimension.';
+	END IF;
+	IF (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid = raw) = 'p' THEN
+		RAISE EXCEPTION 'cannot create a rollup on the partitioned distributed table %', raw
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Rollups on distributed tables read tables that are not partitioned; create it on a distributed table without partitions.';
+	END IF;
+	IF NOT c.dist_column = ANY (dims) THEN
+		RAISE EXCEPTION 'the distribution column "%" of % is not a dimension of the rollup', c.dist_column, raw
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The state of a rollup on a distributed table is distributed by the same column, so that each node rolls up its own rows.',
+				  HINT = format('Add %I as a dimension (dimensions => ARRAY[%L, ...]).', c.dist_column, c.dist_column);
+	END IF;
+	IF late_window IS NOT NULL THEN
+		RAISE EXCEPTION 'a rollup on the distributed table % takes no late_window', raw
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Omit late_window: every change to a distributed table is recomputed from raw rows.';
+	END IF;
+	IF octet_length(relname) > 55 THEN
+		RAISE EXCEPTION 'rollup name "%" is too long', relname
+			USING ERRCODE = 'name_too_long',
+				  DETAIL = 'A rollup on a distributed table also needs the suffix "_changes" within 63 bytes.';
+	END IF;
+	IF to_regclass(format('%I.%I', nsp, relname || '_changes')) IS NOT NULL THEN
+		RAISE EXCEPTION 'relation "%" already exists', format('%I.%I', nsp, relname || '_changes')
+			USING ERRCODE = 'duplicate_table',
+				  HINT = 'A rollup named X on a distributed table needs the names X, X_state, X_live and X_changes.';
+	END IF;
+	RETURN c.dist_column;
+END
+$$;
+
+/*
+ * Distribute the new state table q_state by dist, co-located with raw,
+ * and make the change table q_changes beside it.  Runs with the caller's
+ * rights (the rollup's owner).
+ */
+CREATE FUNCTION perfkit._rollup_dist_prepare(q_state text, raw regclass, dist name, q_changes text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.create_distributed_table(q_state::regclass, quote_ident(dist),
+												colocate_with => raw::text);
+	EXECUTE format('CREATE TABLE %s (%I %s NOT NULL, bucket timestamptz NOT NULL, '
+				   'claimed boolean NOT NULL DEFAULT false)',
+				   q_changes, dist,
+				   (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = raw AND a.attname = dist));
+	EXECUTE format('COMMENT ON TABLE %s IS %L', q_changes,
+				   'perfkit rollup: changes captured on the shards of ' || raw::text || ', refreshed from the coordinator');
+	PERFORM pg_catalog.create_distributed_table(q_changes::regclass, quote_ident(dist),
+												colocate_with => raw::text);
+END
+$$;
+
+-- Record that rollup p_id, just registered and authorized in this
+-- transaction (perfkit._rollup_authorize(), as its owner), reads a
+-- distributed table.
+CREATE FUNCTION perfkit._rollup_dist_register(p_id integer, dist name, changes regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+BEGIN
+	SELECT * INTO d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+	IF NOT FOUND OR NOT perfkit._rollup_authorized(p_id)
+	   OR NOT perfkit._rollup_owns(d.owner, changes)
+	   OR (perfkit._rollup_citus_table(d.raw_source)).dist_column IS DISTINCT FROM dist THEN
+		RAISE EXCEPTION 'rollup % cannot be registered as distributed', p_id
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Create rollups with perfkit.create_rollup().';
+	END IF;
+	INSERT INTO perfkit.rollup_distributed (rollup_id, dist_column, changes_table)
+	VALUES (p_id, dist, changes);
+END
+$$;
+
+/*
+ * The capture triggers of distributed rollup p_id on its raw table, which
+ * Citus creates on every shard: AFTER INSERT, UPDATE, DELETE for each
+ * statement with transition tables, BEFORE TRUNCATE.  Existing ones are
+ * kept.  citus.enable_unsafe_triggers is on for these commands only.
+ * Runs with the caller's rights (the table's owner).
+ */
+CREATE FUNCTION perfkit._rollup_dist_triggers(p_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	x perfkit.rollup_distributed;
+	trig text;
+	tname text;
+	unsafe text := current_setting('citus.enable_unsafe_triggers', true);
+BEGIN
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+	SELECT * INTO STRICT x FROM perfkit.rollup_distributed r WHERE r.rollup_id = p_id;
+	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+		tname := format('perfkit_rollup_%s_%s', d.id, trig);
+		CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+							  WHERE t.tgrelid = d.raw_source AND t.tgname = tname);
+		EXECUTE format('CREATE TRIGGER %I %s %s ON %s %s FOR EACH STATEMENT '
+					   'EXECUTE FUNCTION perfkit._rollup_dist_capture(%L, %L, %L, %L, %L, %L)',
+					   tname, CASE trig WHEN 'truncate' THEN 'BEFORE' ELSE 'AFTER' END,
+					   upper(trig), d.raw_source,
+					   CASE trig WHEN 'insert' THEN 'REFERENCING NEW TABLE AS perfkit_new'
+								 WHEN 'update' THEN 'REFERENCING OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
+								 WHEN 'delete' THEN 'REFERENCING OLD TABLE AS perfkit_old'
+								 ELSE '' END,
+					   d.id, d.time_column, d.granularity, d.timezone, x.dist_column,
+					   (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+						JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+						WHERE c.oid = x.changes_table));
+	END LOOP;
+	PERFORM set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
+END
+$$;
+
+-- drop_rollup() of a distributed rollup: its shard triggers (Citus drops
+-- them on every shard) and its change table.  As the caller.
+CREATE FUNCTION perfkit._rollup_dist_drop(d perfkit.rollup_defs)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	x perfkit.rollup_distributed;
+	trig text;
+	unsafe text := current_setting('citus.enable_unsafe_triggers', true);
+BEGIN
+	SELECT * INTO x FROM perfkit.rollup_distributed r WHERE r.rollup_id = d.id;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOR trig IN
+		SELECT t.tgname FROM pg_catalog.pg_trigger t
+		WHERE t.tgrelid = d.raw_source
+		  AND t.tgfoid = 'perfkit._rollup_dist_capture()'::regprocedure
+		  AND t.tgname IN (format('perfkit_rollup_%s_insert', d.id), format('perfkit_rollup_%s_update', d.id),
+						   format('perfkit_rollup_%s_delete', d.id), format('perfkit_rollup_%s_truncate', d.id))
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', trig, d.raw_source);
+	END LOOP;
+	PERFORM set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = x.changes_table AND c.relkind = 'r'
+			   AND pg_catalog.pg_has_role(d.owner, c.relowner, 'USAGE')) THEN
+		EXECUTE format('DROP TABLE %s', x.changes_table);
+	END IF;
+END
+$$;
+
+/*
+ * The INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE of
+ * distributed rollup d: over the raw rows in [$1, $2) ("range"), or over
+ * the raw rows of the claimed (value, bucket) pairs of its change table
+ * ("claimed").  Every statement groups by the distribution column and
+ * joins on it, so Citus pushes it down whole to each shard.
+ */
+CREATE FUNCTION perfkit._rollup_dist_write_sql(d perfkit.rollup_defs, mode text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	x perfkit.rollup_distributed;
+	dims text;
+	states text;
+	cols text[];
+	keycols text[];
+	bucket text;
+	from_clause text;
+BEGIN
+	SELECT * INTO STRICT x FROM perfkit.rollup_distributed r WHERE r.rollup_id = d.id;
+	SELECT coalesce(string_agg(format(', %I', u.c), '' ORDER BY u.i), '') INTO dims
+	FROM unnest(d.dimensions) WITH ORDINALITY AS u(c, i);
+	SELECT ', pg_catalog.count(*)' || coalesce(string_agg(format(', %s', s), '' ORDER BY rm.ord, k), '')
+	INTO states
+	FROM perfkit.rollup_measures rm, unnest(rm.state_raw_sql) WITH ORDINALITY AS u(s, k)
+	WHERE rm.rollup_id = d.id;
+	states := coalesce(states, ', pg_catalog.count(*)');
+	keycols := ARRAY['bucket'] || d.dimensions::text[];
+	SELECT keycols || ARRAY['_rows'] || coalesce(array_agg(c ORDER BY rm.ord, k), '{}') INTO cols
+	FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
+	WHERE rm.rollup_id = d.id;
+	IF mode = 'range' THEN
+		bucket := perfkit._rollup_bucket_sql(d);
+		from_clause := format('%s WHERE %I >= %s AND %I < %s', d.raw_source,
+							  d.time_column, perfkit._rollup_time_value(d, '$1'),
+							  d.time_column, perfkit._rollup_time_value(d, '$2'));
+	ELSE
+		bucket := 'perfkit_c.perfkit_cb';
+		-- Equal on the value and the bucket (a hash join in one pass over
+		-- the shard when many groups changed), and the bucket's time range
+		-- (an index range scan per group when few did): the planner picks.
+		from_clause := format('(SELECT DISTINCT %I AS perfkit_cd, bucket AS perfkit_cb FROM %s WHERE claimed) perfkit_c '
+							  'JOIN %s ON %s.%I = perfkit_c.perfkit_cd AND %s = perfkit_c.perfkit_cb '
+							  'AND %I >= %s AND %I < %s',
+							  x.dist_column, x.changes_table, d.raw_source, d.raw_source, x.dist_column,
+							  perfkit._rollup_bucket_sql(d),
+							  d.time_column, perfkit._rollup_time_value(d, 'perfkit_c.perfkit_cb'),
+							  d.time_column, perfkit._rollup_time_value(d,
+								  format('perfkit._bucket_add(perfkit_c.perfkit_cb, %L, %L)',
+										 d.granularity, d.timezone)));
+	END IF;
+	RETURN format('INSERT INTO %s AS perfkit_s (%s) SELECT %s AS bucket%s%s FROM %s GROUP BY %s%s '
+				  'ON CONFLICT (%s) DO UPDATE SET %s',
+				  d.state_table,
+				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
+				  bucket, dims, states, from_clause, bucket, dims,
+				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(keycols) c),
+				  (SELECT string_agg(format('%I = EXCLUDED.%I', c, c), ', ')
+				   FROM unnest(cols) c WHERE c <> ALL (keycols)));
+END
+$$;
+
+/*
+ * One refresh of distributed rollup p_id, or one step of it when p_steps
+ * is 1 (perfkit._rollup_refresh hands it over, holding the refresh lock,
+ * as the owner), each statement pushed down to the shards (see the top of
+ * this section).  The claimed changes are one step; the advance goes in
+ * batches of whole buckets holding about perfkit.rollup_batch_rows rows
+ * (from the shards' row estimates), each a step, so the rollups job
+ * commits between them and its step budget holds for any backfill.  With
+ * a range, the materialized buckets in it are recomputed whole, then the
+ * watermark advances up to its end.
+ */
+CREATE FUNCTION perfkit._rollup_dist_refresh(p_id integer, p_lo timestamptz, p_hi timestamptz,
+											 p_steps integer)
+RETURNS TABLE (buckets bigint, rows_read bigint, more boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	x perfkit.rollup_distributed;
+	started timestamptz := clock_timestamp();
+	target timestamptz;
+	lo timestamptz;
+	hi timestamptz;
+	n bigint;
+	r bigint;
+	est float8;
+	nb bigint;
+	steps integer := 0;
+BEGIN
+	buckets := 0;
+	rows_read := 0;
+	more := false;
+	-- As the owner, with her rights on her tables; the catalog is written
+	-- by perfkit._rollup_save(), for the rollup this backend refreshes only.
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs WHERE id = p_id;
+	SELECT * INTO STRICT x FROM perfkit.rollup_distributed WHERE rollup_id = p_id;
+	target := perfkit._bucket_start(now(), d.granularity, d.timezone);
+	IF d.watermark IS NULL THEN
+		EXECUTE format('SELECT pg_catalog.min(%s) FROM %s WHERE pg_catalog.isfinite(%I)',
+					   perfkit._rollup_bucket_sql(d), d.raw_source, d.time_column) INTO d.data_start;
+		d.data_start := least(coalesce(d.data_start, target), target);
+		d.watermark := d.data_start;
+		d.final_before := '-infinity';
+	END IF;
+	-- Batch size in buckets: the shards' row estimates (read before this
+	-- transaction modifies any shard), spread over the materialized span.
+	BEGIN
+		SELECT sum(greatest(s.result::float8, 0)) INTO est
+		FROM pg_catalog.run_command_on_shards(d.raw_source,
+			'SELECT reltuples FROM pg_catalog.pg_class WHERE oid = ''%s''::pg_catalog.regclass') s
+		WHERE s.success;
+	EXCEPTION WHEN OTHERS THEN
+		est := NULL;
+	END;
+	nb := greatest(1, floor(current_setting('perfkit.rollup_batch_rows')::float8
+							/ greatest(1, coalesce(est, 0)
+										  / greatest(1, extract(epoch FROM target - d.data_start)
+														/ perfkit._bucket_seconds(d.granularity)))))::bigint;
+
+	IF p_lo IS NOT NULL OR p_hi IS NOT NULL THEN
+		lo := greatest(perfkit._bucket_start(coalesce(p_lo, d.data_start), d.granularity, d.timezone),
+					   d.data_start);
+		hi := coalesce(p_hi, target);
+		IF perfkit._bucket_start(hi, d.granularity, d.timezone) <> hi THEN
+			hi := perfkit._bucket_add(perfkit._bucket_start(hi, d.granularity, d.timezone),
+									  d.granularity, d.timezone);
+		END IF;
+		IF lo < least(hi, d.watermark) THEN
+			EXECUTE format('DELETE FROM %s WHERE bucket >= $1 AND bucket < $2', d.state_table)
+				USING lo, least(hi, d.watermark);
+			EXECUTE perfkit._rollup_dist_write_sql(d, 'range') USING lo, least(hi, d.watermark);
+			GET DIAGNOSTICS n = ROW_COUNT;
+			buckets := buckets + n;
+			EXECUTE format('SELECT coalesce(pg_catalog.sum(_rows), 0)::bigint FROM %s WHERE bucket >= $1 AND bucket < $2',
+						   d.state_table) INTO r USING lo, least(hi, d.watermark);
+			rows_read := rows_read + r;
+		END IF;
+		target := CASE WHEN hi <= d.watermark THEN d.watermark ELSE least(target, hi) END;
+	ELSE
+		-- Changes at or past the watermark: the advance reads those buckets.
+		EXECUTE format('DELETE FROM %s WHERE bucket >= $1', x.changes_table) USING d.watermark;
+		-- Claim the others, then recompute the claimed groups with a later
+		-- snapshot: a write whose change row was not claimed stays logged.
+		EXECUTE format('UPDATE %s SET claimed = true WHERE bucket < $1', x.changes_table)
+			USING d.watermark;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		IF n > 0 THEN
+			EXECUTE format('DELETE FROM %1$s perfkit_s USING %2$s perfkit_c WHERE perfkit_c.claimed '
+						   'AND perfkit_c.%3$I = perfkit_s.%3$I AND perfkit_c.bucket = perfkit_s.bucket',
+						   d.state_table, x.changes_table, x.dist_column);
+			EXECUTE perfkit._rollup_dist_write_sql(d, 'claimed');
+			GET DIAGNOSTICS n = ROW_COUNT;
+			buckets := buckets + n;
+			EXECUTE format('SELECT coalesce(pg_catalog.sum(perfkit_s._rows), 0)::bigint FROM %1$s perfkit_s '
+						   'JOIN (SELECT DISTINCT %3$I, bucket FROM %2$s WHERE claimed) perfkit_c '
+						   'ON perfkit_c.%3$I = perfkit_s.%3$I AND perfkit_c.bucket = perfkit_s.bucket',
+						   d.state_table, x.changes_table, x.dist_column) INTO r;
+			rows_read := rows_read + r;
+			EXECUTE format('DELETE FROM %s WHERE claimed', x.changes_table);
+			steps := steps + 1;
+		END IF;
+	END IF;
+
+	-- Advance over the complete buckets past the watermark, in batches.
+	WHILE d.watermark < target AND (p_steps IS NULL OR steps < p_steps) LOOP
+		hi := least(target, perfkit._bucket_add(d.watermark, d.granularity, d.timezone, nb));
+		EXECUTE format('DELETE FROM %s WHERE bucket >= $1 AND bucket < $2', d.state_table)
+			USING d.watermark, hi;
+		EXECUTE perfkit._rollup_dist_write_sql(d, 'range') USING d.watermark, hi;
+		GET DIAGNOSTICS n = ROW_COUNT;
+		buckets := buckets + n;
+		EXECUTE format('SELECT coalesce(pg_catalog.sum(_rows), 0)::bigint FROM %s WHERE bucket >= $1 AND bucket < $2',
+					   d.state_table) INTO r USING d.watermark, hi;
+		rows_read := rows_read + r;
+		d.watermark := hi;
+		steps := steps + 1;
+	END LOOP;
+	more := d.watermark < target;
+	PERFORM perfkit._rollup_save(p_id, d.data_start, d.watermark, d.final_before,
+								 clock_timestamp() - started, buckets, rows_read);
+	PERFORM perfkit._rollup_publish(p_id);
+	RETURN NEXT;
+END
+$$;
+
+/*
+ * The watermark a distributed rollup's live view reads, from the catalog
+ * of the node the query runs on (Citus runs that part there, not on the
+ * shards): only the coordinator has the rollup's row.  Elsewhere (a worker
+ * with metadata, which has the views too) the view refuses rather than
+ * answer without the rows past the watermark.
+ */
+CREATE FUNCTION perfkit._rollup_dist_live_watermark(p_id integer, n bigint, watermark timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF n = 0 THEN
+		RAISE EXCEPTION 'rollup % is not defined on this node', p_id
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The live view of a rollup on a distributed table reads the rollup''s watermark from the coordinator''s catalog.',
+				  HINT = 'Query the live view on the coordinator; the rollup''s own view (materialized buckets) can be read on any node.';
+	END IF;
+	RETURN coalesce(watermark, '-infinity');
+END
+$$;
+
+/*
+ * The live view of distributed rollup d: the state's groups that have no
+ * change logged, plus, from raw rows, the groups that have one and the
+ * buckets past the watermark.  Every part is a query Citus runs on the
+ * shards (the watermark is read on the coordinator first).
+ */
+CREATE FUNCTION perfkit._rollup_dist_live_view_create(d perfkit.rollup_defs,
+													  measures perfkit.rollup_measures[], q_live text,
+													  q_changes text, dist name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dimlist text := '';
+	finals text := '';
+	rawfinals text := '';
+	m perfkit.rollup_measures;
+	wm text := format('(SELECT perfkit._rollup_dist_live_watermark(%s, pg_catalog.count(*), pg_catalog.max(r.watermark)) '
+					  'FROM perfkit.rollup_defs r WHERE r.id = %s)', d.id, d.id);
+BEGIN
+	FOR i IN 1 .. cardinality(d.dimensions) LOOP
+		dimlist := dimlist || format(', %I', d.dimensions[i]);
+	END LOOP;
+	FOR m IN SELECT * FROM pg_catalog.unnest(measures) x ORDER BY x.ord LOOP
+		finals := finals || format(', %s AS %I', m.final_sql, m.alias);
+		rawfinals := rawfinals || format(', %s AS %I', m.raw_sql, m.alias);
+	END LOOP;
+	EXECUTE format($v$CREATE VIEW %1$s AS
+SELECT bucket%2$s%3$s FROM %4$s perfkit_s
+WHERE NOT EXISTS (SELECT 1 FROM %5$s perfkit_c
+				  WHERE perfkit_c.%6$I = perfkit_s.%6$I AND perfkit_c.bucket = perfkit_s.bucket)
+UNION ALL
+SELECT %7$s AS bucket%2$s%8$s FROM %9$s
+WHERE %10$I >= %11$s
+GROUP BY 1%2$s
+UNION ALL
+SELECT perfkit_c.perfkit_cb%2$s%8$s
+FROM (SELECT DISTINCT %6$I AS perfkit_cd, bucket AS perfkit_cb FROM %5$s WHERE bucket < %12$s) perfkit_c
+JOIN %9$s ON %9$s.%6$I = perfkit_c.perfkit_cd AND %13$s
+GROUP BY 1%2$s$v$,
+		q_live, dimlist, finals, d.state_table, q_changes, dist,
+		perfkit._rollup_bucket_sql(d), rawfinals, d.raw_source, d.time_column,
+		perfkit._rollup_time_value(d, wm), wm,
+		format('%I >= %s AND %I < %s',
+			   d.time_column, perfkit._rollup_time_value(d, 'perfkit_c.perfkit_cb'),
+			   d.time_column, perfkit._rollup_time_value(d, format('perfkit._bucket_add(perfkit_c.perfkit_cb, %L, %L)',
+																	d.granularity, d.timezone))));
+	EXECUTE format('COMMENT ON VIEW %s IS %L', q_live,
+				   format('perfkit rollup %s, exact up to now: materialized groups plus the rest from raw rows',
+						  (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = d.rel)));
+END
+$$;
+
+-----------------------------------------------------------------------------
 -- Privileges
 -----------------------------------------------------------------------------
 
@@ -2261,6 +2866,8 @@ $$;
  */
 GRANT SELECT ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes,
 	perfkit.rollup_inexact TO PUBLIC;
+
+GRANT SELECT ON perfkit.rollup_distributed TO PUBLIC;
 
 GRANT SELECT ON perfkit.rollups TO PUBLIC;
 
