@@ -105,7 +105,8 @@ WHERE d.raw_source IN ('lt'::regclass, 'pt'::regclass);
 -- partition, MERGE, TRUNCATE of a partition, DETACH PARTITION (its rows
 -- leave the source), a partition created after the rollups and written
 -- at once, and ATTACH PARTITION of a table with rows.
-INSERT INTO pt_m3 SELECT ts - interval '1 hour', 4, 77 FROM pt_m3 WHERE k = 4 LIMIT 3;
+INSERT INTO pt_m3 SELECT ts - interval '1 hour', 4, 77 FROM pt_m3
+WHERE k = 4 AND ts >= date_trunc('month', ts, 'UTC') + interval '1 day' LIMIT 3;
 UPDATE pt_m5 SET v = v + 1 WHERE k = 1;
 DELETE FROM pt_m7 WHERE k = 2;
 COPY (SELECT ts + interval '1 second', 6, 66 FROM pt_m10 WHERE k = 0 ORDER BY ts LIMIT 2) TO '/tmp/perfkit_rollup_late.tsv';
