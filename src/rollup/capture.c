@@ -179,11 +179,12 @@ saved_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 enum
 {
 	DEF_ID, DEF_RAW_SOURCE, DEF_TIME_COLUMN, DEF_GRANULARITY, DEF_TIMEZONE,
-	DEF_FINAL_BEFORE, DEF_OWNER, DEF_NCOLS
+	DEF_FINAL_BEFORE, DEF_OWNER, DEF_STATE_TABLE, DEF_NCOLS
 };
 
 static const char *const def_columns[DEF_NCOLS] = {
-	"id", "raw_source", "time_column", "granularity", "timezone", "final_before", "owner"
+	"id", "raw_source", "time_column", "granularity", "timezone", "final_before", "owner",
+	"state_table"
 };
 static Oid	def_attnos_rel = InvalidOid;
 static AttrNumber def_attnos[DEF_NCOLS];
@@ -197,6 +198,8 @@ typedef struct DefEntry
 	char	   *timezone;		/* in defs_cxt */
 	TimestampTz final_before;	/* DT_NOBEGIN when NULL */
 	Oid			owner;
+	Oid			state_table;
+	char	   *merge_sql;		/* in defs_cxt; NULL until first built */
 } DefEntry;
 
 static HTAB *defs_hash = NULL;
@@ -213,6 +216,30 @@ def_invalidate(Datum arg, Oid relid)
 		defs_stale = true;
 	if (relid == InvalidOid || relid == changes_rel)
 		changes_rel = InvalidOid;
+	if (!defs_stale && defs_hash != NULL)
+	{
+		/* A cached merge statement names the state table and its columns. */
+		HASH_SEQ_STATUS status;
+		DefEntry   *e;
+
+		hash_seq_init(&status, defs_hash);
+		while ((e = hash_seq_search(&status)) != NULL)
+		{
+			if (e->state_table == relid)
+			{
+				defs_stale = true;
+				hash_seq_term(&status);
+				break;
+			}
+		}
+	}
+}
+
+/* ... and its schema's name. */
+static void
+def_invalidate_namespace(Datum arg, int cacheid, uint32 hashvalue)
+{
+	defs_stale = true;
 }
 
 static void
@@ -244,6 +271,7 @@ def_get(int32 rollup, DefEntry *out)
 	if (!defs_callback)
 	{
 		CacheRegisterRelcacheCallback(def_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, def_invalidate_namespace, (Datum) 0);
 		defs_callback = true;
 	}
 	def_reset_if_stale();
@@ -290,7 +318,8 @@ def_get(int32 rollup, DefEntry *out)
 		for (int i = 0; i < DEF_NCOLS; i++)
 			v[i] = heap_getattr(tuple, def_attnos[i], desc, &isnull[i]);
 		if (!isnull[DEF_RAW_SOURCE] && !isnull[DEF_TIME_COLUMN] &&
-			!isnull[DEF_GRANULARITY] && !isnull[DEF_TIMEZONE] && !isnull[DEF_OWNER])
+			!isnull[DEF_GRANULARITY] && !isnull[DEF_TIMEZONE] && !isnull[DEF_OWNER] &&
+			!isnull[DEF_STATE_TABLE])
 		{
 			if (defs_cxt == NULL)
 				defs_cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -307,6 +336,8 @@ def_get(int32 rollup, DefEntry *out)
 			out->final_before = isnull[DEF_FINAL_BEFORE] ? DT_NOBEGIN :
 				DatumGetTimestampTz(v[DEF_FINAL_BEFORE]);
 			out->owner = DatumGetObjectId(v[DEF_OWNER]);
+			out->state_table = DatumGetObjectId(v[DEF_STATE_TABLE]);
+			out->merge_sql = NULL;
 		}
 	}
 	systable_endscan(scan);
@@ -331,6 +362,40 @@ def_get(int32 rollup, DefEntry *out)
 }
 
 /*
+ * The statement that merges an INSERT's rows into rollup `rollup`'s frozen
+ * buckets (perfkit._rollup_merge_sql()), kept with its cached row: it
+ * depends on the rollup's rows in rollup_defs and rollup_measures (whose
+ * changes drop the cache), on the state table's name and columns (a
+ * relcache invalidation of it does) and its schema's name (any change of
+ * pg_namespace does).  A copy, palloc'd in the caller's context.
+ */
+static char *
+merge_sql_cached(int32 rollup)
+{
+	DefEntry   *e;
+
+	def_reset_if_stale();
+	if (defs_hash == NULL)
+		return NULL;
+	e = hash_search(defs_hash, &rollup, HASH_FIND, NULL);
+	return (e != NULL && e->merge_sql != NULL) ? pstrdup(e->merge_sql) : NULL;
+}
+
+/* Keep sql, built under the invalidations accepted so far, if still valid. */
+static void
+merge_sql_remember(int32 rollup, const char *sql)
+{
+	DefEntry   *e;
+
+	def_reset_if_stale();
+	if (defs_hash == NULL)
+		return;
+	e = hash_search(defs_hash, &rollup, HASH_FIND, NULL);
+	if (e != NULL && e->merge_sql == NULL)
+		e->merge_sql = MemoryContextStrdup(defs_cxt, sql);
+}
+
+/*
  * Is def the row of a rollup whose raw source is relid, with the
  * trigger's time column, granularity and zone?
  */
@@ -345,8 +410,9 @@ def_matches(const DefEntry *def, Oid relid, Trigger *trigger)
 
 /*
  * perfkit._rollup_defs_changed() trigger: a statement-level AFTER trigger
- * on perfkit.rollup_defs that makes every backend drop its cached rows
- * (see def_get()).
+ * on perfkit.rollup_defs and perfkit.rollup_measures that makes every
+ * backend drop its cached rows (see def_get()): a relcache invalidation
+ * of rollup_defs.
  */
 PG_FUNCTION_INFO_V1(perfkit_rollup_defs_changed);
 
@@ -359,11 +425,13 @@ perfkit_rollup_defs_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("perfkit._rollup_defs_changed() must be called as a trigger")));
-	if (RelationGetRelid(trigdata->tg_relation) != rollup_defs_oid())
+	if (RelationGetRelid(trigdata->tg_relation) != rollup_defs_oid() &&
+		!(RelationGetNamespace(trigdata->tg_relation) == get_rel_namespace(rollup_defs_oid()) &&
+		  strcmp(RelationGetRelationName(trigdata->tg_relation), "rollup_measures") == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("perfkit._rollup_defs_changed() fires only on perfkit.rollup_defs")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+				 errmsg("perfkit._rollup_defs_changed() fires only on perfkit.rollup_defs and perfkit.rollup_measures")));
+	CacheInvalidateRelcacheByRelid(rollup_defs_oid());
 	return PointerGetDatum(NULL);
 }
 
@@ -991,14 +1059,22 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 		char	   *sql;
 
 		owner_spi_begin(&spi);
-		args[0] = Int32GetDatum(rollup);
-		rc = SPI_execute_with_args("SELECT perfkit._rollup_merge_sql($1)",
-								   1, argtypes, args, NULL, true, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not build the merge of rollup %d", rollup);
-		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		sql = merge_sql_cached(rollup);
 		if (sql == NULL)
-			elog(ERROR, "could not build the merge of rollup %d", rollup);
+		{
+			/* with a snapshot taken after the invalidations accepted */
+			args[0] = Int32GetDatum(rollup);
+			PushActiveSnapshot(GetLatestSnapshot());
+			rc = SPI_execute_with_args("SELECT perfkit._rollup_merge_sql($1)",
+									   1, argtypes, args, NULL, true, 1);
+			PopActiveSnapshot();
+			if (rc != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not build the merge of rollup %d", rollup);
+			sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			if (sql == NULL)
+				elog(ERROR, "could not build the merge of rollup %d", rollup);
+			merge_sql_remember(rollup, sql);
+		}
 
 		/* As the rollup's owner, restricted: her measures, her state table. */
 		SetUserIdAndSecContext(rollup_owner, spi.save_sec_context | SECURITY_RESTRICTED_OPERATION);

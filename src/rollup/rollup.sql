@@ -226,9 +226,10 @@ LANGUAGE C
 AS 'MODULE_PATHNAME', 'perfkit_rollup_capture_forget';
 
 /*
- * The capture trigger caches rollup_defs rows per backend across
- * transactions (src/rollup/capture.c, def_get()): any change of the table
- * sends a relcache invalidation of it, which drops every backend's cache.
+ * The capture trigger caches rollup_defs rows (and the merge statement
+ * built from them and rollup_measures) per backend across transactions
+ * (src/rollup/capture.c, def_get()): any change of either table sends a
+ * relcache invalidation of rollup_defs, which drops every backend's cache.
  * ENABLE ALWAYS: it fires under session_replication_role = replica too.
  */
 CREATE FUNCTION perfkit._rollup_defs_changed()
@@ -241,6 +242,12 @@ CREATE TRIGGER perfkit_rollup_defs_changed
 	FOR EACH STATEMENT EXECUTE FUNCTION perfkit._rollup_defs_changed();
 
 ALTER TABLE perfkit.rollup_defs ENABLE ALWAYS TRIGGER perfkit_rollup_defs_changed;
+
+CREATE TRIGGER perfkit_rollup_measures_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON perfkit.rollup_measures
+	FOR EACH STATEMENT EXECUTE FUNCTION perfkit._rollup_defs_changed();
+
+ALTER TABLE perfkit.rollup_measures ENABLE ALWAYS TRIGGER perfkit_rollup_measures_changed;
 
 CREATE FUNCTION perfkit._rollup_lock(id integer, wait boolean)
 RETURNS boolean
