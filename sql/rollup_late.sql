@@ -147,6 +147,13 @@ CALL perfkit.refresh_rollups();
 SELECT rollup_diff('lt_day', 'lt', 'day', 'Europe/Berlin') AS day_differing_after_merged_inserts;
 SELECT rollup_diff('lt_day_month', 'lt', 'month', 'Europe/Berlin') AS month_differing;
 SELECT inexact_changes FROM perfkit.rollups WHERE name = 'lt_day';
+-- The merge statement is kept per session with the rollup's definition:
+-- renamed after a merge, the state table is still found by the next one.
+INSERT INTO lt VALUES (now() - interval '490 days', 4, 8);
+ALTER TABLE lt_day_state RENAME TO lt_day_state_renamed;
+INSERT INTO lt VALUES (now() - interval '480 days', 4, 8);
+SELECT rollup_diff('lt_day', 'lt', 'day', 'Europe/Berlin') AS day_differing_after_rename;
+ALTER TABLE lt_day_state_renamed RENAME TO lt_day_state;
 UPDATE lt SET v = 0 WHERE ts >= date_trunc('day', now() - interval '600 days', 'Europe/Berlin') + interval '10 hours'
 	AND ts < date_trunc('day', now() - interval '600 days', 'Europe/Berlin') + interval '12 hours';
 DELETE FROM lt WHERE ts >= date_trunc('day', now() - interval '450 days', 'Europe/Berlin') + interval '10 hours'

@@ -40,20 +40,29 @@
  *
  * Nobody but the extension's owner may write perfkit.rollup_changes (a
  * forged or deleted change row, or a lock on the table, would harm other
- * roles' rollups), so the writer cannot log with its own rights: the
- * rows are inserted as the table's owner in a security-restricted
- * operation, after checking that the trigger belongs to a rollup whose
- * raw source is the table it fires on (see log_changes()).
+ * roles' rollups), so the writer's rights play no part: after checking
+ * that the trigger belongs to a rollup whose raw source is the table it
+ * fires on (see log_changes()), the change rows are appended directly, a
+ * heap insert and its index entry as a catalog row is written, which runs
+ * no user code and checks no privilege; what still goes through SQL (the
+ * partition-tree check, counting inexact changes, merging into frozen
+ * buckets) runs as the table's owner in a security-restricted operation
+ * with a pinned search_path.
  *
- * Low overhead, only when something is logged: the check reads the
- * rollup's row through its primary key (no SQL), the log row is one SPI
- * insert with a saved generic plan (never replanned), and
- * a backend-local set of the (rollup, bucket) pairs this transaction has
- * already logged, so a transaction of many statements into one bucket
- * logs it once.  An entry remembers the transaction id that wrote its log
- * row and counts only while TransactionIdIsCurrentTransactionId() still
- * says so: after a subtransaction rolls back, its log rows are gone and
- * the bucket is logged again by the next statement that touches it.
+ * Low overhead.  A statement whose buckets are all below the published
+ * watermark (late rows) does not take the advance lock at all (it is
+ * needed only to skip logging).  The check reads the rollup's
+ * perfkit.rollup_defs row from a per-backend cache kept across
+ * transactions and dropped by a relcache invalidation of that table,
+ * which every change of it sends (a statement trigger on it; see
+ * def_get()).  Buckets of UTC minutes, hours and days are plain
+ * arithmetic.  A backend-local set of the (rollup, bucket) pairs this
+ * transaction has already logged means a transaction of many statements
+ * into one bucket logs it once.  An entry remembers the transaction id
+ * that wrote its log row and counts only while
+ * TransactionIdIsCurrentTransactionId() still says so: after a
+ * subtransaction rolls back, its log rows are gone and the bucket is
+ * logged again by the next statement that touches it.
  *
  * Lock order: the advance lock (heavyweight) before PERFKIT_LOCK_ROLLUPS.
  *
@@ -64,11 +73,16 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -82,6 +96,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -104,6 +119,7 @@ typedef struct LoggedKey
 typedef struct LoggedEntry
 {
 	LoggedKey	key;
+	LocalTransactionId lxid;	/* the transaction it belongs to */
 	TransactionId xid;			/* the (sub)transaction that logged it */
 	uint64		call;			/* the trigger call that last queued it */
 } LoggedEntry;
@@ -112,8 +128,6 @@ static uint64 capture_calls = 0;
 
 static HTAB *logged = NULL;
 static LocalTransactionId logged_lxid = InvalidLocalTransactionId;
-static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr insert_one_plan = NULL;
 static SPIPlanPtr check_tree_plan = NULL;
 
 /*
@@ -141,36 +155,136 @@ saved_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * The trigger's check, read straight from perfkit.rollup_defs through its
- * primary key, with the snapshot a read-only SPI query would use (the
- * active one): is rollup `rollup` one whose raw source is relid, with
- * the trigger's time column, granularity and zone?  If so, its
- * final_before (DT_NOBEGIN when NULL) and owner.  The same as the saved
- * query it replaces, for a fraction of an executor's start-up; the
- * partition-tree case still goes through SQL (pg_partition_tree()).
+ * The trigger's check needs, of rollup `rollup`'s perfkit.rollup_defs row,
+ * its raw source, time column, granularity, zone, final_before and owner.
+ * They are cached per backend across transactions (def_get()), and the
+ * cache is dropped whenever perfkit.rollup_defs changes: the statement
+ * trigger perfkit_rollup_defs_changed on that table (any INSERT, UPDATE,
+ * DELETE or TRUNCATE of it, enabled ALWAYS) sends a relcache invalidation
+ * of the table, and def_invalidate() below, a relcache callback, marks
+ * the cache stale (a reset of every relcache entry does too).  Our own
+ * changes are seen at the next command, another backend's once it
+ * committed and we next accept invalidations (the trigger does before it
+ * consults the cache).
+ *
+ * A row is read with a snapshot taken after the invalidations accepted
+ * so far, and kept only if no invalidation arrived while it was read: a
+ * commit the snapshot missed sends its invalidation after it, which then
+ * finds the row cached and drops it.  So a cached row is never older than
+ * the invalidations this backend has processed, and the watermark is not
+ * in it at all (writers read the published one, src/rollup/watermarks.c).
+ * The callback only sets a flag; the memory is freed at the next lookup,
+ * never under a caller's feet.
  */
 enum
 {
 	DEF_ID, DEF_RAW_SOURCE, DEF_TIME_COLUMN, DEF_GRANULARITY, DEF_TIMEZONE,
-	DEF_FINAL_BEFORE, DEF_OWNER, DEF_NCOLS
+	DEF_FINAL_BEFORE, DEF_OWNER, DEF_STATE_TABLE, DEF_NCOLS
 };
 
 static const char *const def_columns[DEF_NCOLS] = {
-	"id", "raw_source", "time_column", "granularity", "timezone", "final_before", "owner"
+	"id", "raw_source", "time_column", "granularity", "timezone", "final_before", "owner",
+	"state_table"
 };
 static Oid	def_attnos_rel = InvalidOid;
 static AttrNumber def_attnos[DEF_NCOLS];
 
+typedef struct DefEntry
+{
+	int32		rollup;			/* hash key */
+	Oid			raw_source;
+	NameData	time_column;
+	char	   *granularity;	/* in defs_cxt */
+	char	   *timezone;		/* in defs_cxt */
+	TimestampTz final_before;	/* DT_NOBEGIN when NULL */
+	Oid			owner;
+	Oid			state_table;
+	char	   *merge_sql;		/* in defs_cxt; NULL until first built */
+} DefEntry;
+
+static HTAB *defs_hash = NULL;
+static MemoryContext defs_cxt = NULL;
+static bool defs_stale = false;
+static bool defs_callback = false;
+static Oid	defs_cached_rel = InvalidOid;	/* rollup_defs when filled */
+static Oid	changes_rel = InvalidOid;	/* perfkit.rollup_changes */
+
+static void
+def_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == defs_cached_rel)
+		defs_stale = true;
+	if (relid == InvalidOid || relid == changes_rel)
+		changes_rel = InvalidOid;
+	if (!defs_stale && defs_hash != NULL)
+	{
+		/* A cached merge statement names the state table and its columns. */
+		HASH_SEQ_STATUS status;
+		DefEntry   *e;
+
+		hash_seq_init(&status, defs_hash);
+		while ((e = hash_seq_search(&status)) != NULL)
+		{
+			if (e->state_table == relid)
+			{
+				defs_stale = true;
+				hash_seq_term(&status);
+				break;
+			}
+		}
+	}
+}
+
+/* ... and its schema's name. */
+static void
+def_invalidate_namespace(Datum arg, int cacheid, uint32 hashvalue)
+{
+	defs_stale = true;
+}
+
+static void
+def_reset_if_stale(void)
+{
+	if (!defs_stale)
+		return;
+	defs_stale = false;
+	defs_hash = NULL;
+	if (defs_cxt != NULL)
+		MemoryContextReset(defs_cxt);
+}
+
+/*
+ * Rollup `rollup`'s row, cached or read through the primary key; false
+ * when there is no such row (not cached).
+ */
 static bool
-defs_check(int32 rollup, Oid relid, Trigger *trigger, TimestampTz *final_before,
-		   Oid *owner)
+def_get(int32 rollup, DefEntry *out)
 {
 	Relation	defs;
 	Oid			pkey;
 	ScanKeyData key;
 	SysScanDesc scan;
+	Snapshot	snapshot;
 	HeapTuple	tuple;
-	bool		match = false;
+	bool		found = false;
+
+	if (!defs_callback)
+	{
+		CacheRegisterRelcacheCallback(def_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, def_invalidate_namespace, (Datum) 0);
+		defs_callback = true;
+	}
+	def_reset_if_stale();
+	if (defs_hash != NULL)
+	{
+		DefEntry   *e = hash_search(defs_hash, &rollup, HASH_FIND, NULL);
+
+		if (e != NULL)
+		{
+			*out = *e;
+			return true;
+		}
+	}
 
 	defs = table_open(rollup_defs_oid(), AccessShareLock);
 	if (def_attnos_rel != RelationGetRelid(defs))
@@ -187,11 +301,13 @@ defs_check(int32 rollup, Oid relid, Trigger *trigger, TimestampTz *final_before,
 	if (!OidIsValid(pkey))
 		elog(ERROR, "perfkit.rollup_defs has no primary key");
 
+	/* From here on, an invalidation means the row read may be old. */
+	def_reset_if_stale();
+	defs_cached_rel = RelationGetRelid(defs);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyInit(&key, def_attnos[DEF_ID], BTEqualStrategyNumber, F_INT4EQ,
 				Int32GetDatum(rollup));
-	scan = systable_beginscan(defs, pkey, true,
-							  ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
-							  1, &key);
+	scan = systable_beginscan(defs, pkey, true, snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
@@ -201,35 +317,271 @@ defs_check(int32 rollup, Oid relid, Trigger *trigger, TimestampTz *final_before,
 
 		for (int i = 0; i < DEF_NCOLS; i++)
 			v[i] = heap_getattr(tuple, def_attnos[i], desc, &isnull[i]);
-		match = !isnull[DEF_RAW_SOURCE] && DatumGetObjectId(v[DEF_RAW_SOURCE]) == relid &&
-			!isnull[DEF_TIME_COLUMN] &&
-			strcmp(NameStr(*DatumGetName(v[DEF_TIME_COLUMN])), trigger->tgargs[1]) == 0 &&
-			!isnull[DEF_GRANULARITY] &&
-			strcmp(TextDatumGetCString(v[DEF_GRANULARITY]), trigger->tgargs[2]) == 0 &&
-			!isnull[DEF_TIMEZONE] &&
-			strcmp(TextDatumGetCString(v[DEF_TIMEZONE]), trigger->tgargs[3]) == 0 &&
-			!isnull[DEF_OWNER];
-		if (match)
+		if (!isnull[DEF_RAW_SOURCE] && !isnull[DEF_TIME_COLUMN] &&
+			!isnull[DEF_GRANULARITY] && !isnull[DEF_TIMEZONE] && !isnull[DEF_OWNER] &&
+			!isnull[DEF_STATE_TABLE])
 		{
-			*final_before = isnull[DEF_FINAL_BEFORE] ? DT_NOBEGIN :
+			if (defs_cxt == NULL)
+				defs_cxt = AllocSetContextCreate(CacheMemoryContext,
+												 "perfkit rollup definitions",
+												 ALLOCSET_SMALL_SIZES);
+			found = true;
+			out->rollup = rollup;
+			out->raw_source = DatumGetObjectId(v[DEF_RAW_SOURCE]);
+			namestrcpy(&out->time_column, NameStr(*DatumGetName(v[DEF_TIME_COLUMN])));
+			out->granularity = MemoryContextStrdup(defs_cxt,
+												   TextDatumGetCString(v[DEF_GRANULARITY]));
+			out->timezone = MemoryContextStrdup(defs_cxt,
+												TextDatumGetCString(v[DEF_TIMEZONE]));
+			out->final_before = isnull[DEF_FINAL_BEFORE] ? DT_NOBEGIN :
 				DatumGetTimestampTz(v[DEF_FINAL_BEFORE]);
-			*owner = DatumGetObjectId(v[DEF_OWNER]);
+			out->owner = DatumGetObjectId(v[DEF_OWNER]);
+			out->state_table = DatumGetObjectId(v[DEF_STATE_TABLE]);
+			out->merge_sql = NULL;
 		}
 	}
 	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(defs, AccessShareLock);
-	return match;
+
+	if (found && !defs_stale)
+	{
+		if (defs_hash == NULL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = sizeof(int32);
+			ctl.entrysize = sizeof(DefEntry);
+			ctl.hcxt = defs_cxt;
+			defs_hash = hash_create("perfkit rollup definitions", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		*(DefEntry *) hash_search(defs_hash, &rollup, HASH_ENTER, NULL) = *out;
+	}
+	return found;
 }
 
-/* The set of pairs logged by the current transaction, emptied on a new one. */
+/*
+ * The statement that merges an INSERT's rows into rollup `rollup`'s frozen
+ * buckets (perfkit._rollup_merge_sql()), kept with its cached row: it
+ * depends on the rollup's rows in rollup_defs and rollup_measures (whose
+ * changes drop the cache), on the state table's name and columns (a
+ * relcache invalidation of it does) and its schema's name (any change of
+ * pg_namespace does).  A copy, palloc'd in the caller's context.
+ */
+static char *
+merge_sql_cached(int32 rollup)
+{
+	DefEntry   *e;
+
+	def_reset_if_stale();
+	if (defs_hash == NULL)
+		return NULL;
+	e = hash_search(defs_hash, &rollup, HASH_FIND, NULL);
+	return (e != NULL && e->merge_sql != NULL) ? pstrdup(e->merge_sql) : NULL;
+}
+
+/* Keep sql, built under the invalidations accepted so far, if still valid. */
+static void
+merge_sql_remember(int32 rollup, const char *sql)
+{
+	DefEntry   *e;
+
+	def_reset_if_stale();
+	if (defs_hash == NULL)
+		return;
+	e = hash_search(defs_hash, &rollup, HASH_FIND, NULL);
+	if (e != NULL && e->merge_sql == NULL)
+		e->merge_sql = MemoryContextStrdup(defs_cxt, sql);
+}
+
+/*
+ * Is def the row of a rollup whose raw source is relid, with the
+ * trigger's time column, granularity and zone?
+ */
+static bool
+def_matches(const DefEntry *def, Oid relid, Trigger *trigger)
+{
+	return def->raw_source == relid &&
+		strcmp(NameStr(def->time_column), trigger->tgargs[1]) == 0 &&
+		strcmp(def->granularity, trigger->tgargs[2]) == 0 &&
+		strcmp(def->timezone, trigger->tgargs[3]) == 0;
+}
+
+/*
+ * perfkit._rollup_defs_changed() trigger: a statement-level AFTER trigger
+ * on perfkit.rollup_defs and perfkit.rollup_measures that makes every
+ * backend drop its cached rows (see def_get()): a relcache invalidation
+ * of rollup_defs.
+ */
+PG_FUNCTION_INFO_V1(perfkit_rollup_defs_changed);
+
+Datum
+perfkit_rollup_defs_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("perfkit._rollup_defs_changed() must be called as a trigger")));
+	if (RelationGetRelid(trigdata->tg_relation) != rollup_defs_oid() &&
+		!(RelationGetNamespace(trigdata->tg_relation) == get_rel_namespace(rollup_defs_oid()) &&
+		  strcmp(RelationGetRelationName(trigdata->tg_relation), "rollup_measures") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("perfkit._rollup_defs_changed() fires only on perfkit.rollup_defs and perfkit.rollup_measures")));
+	CacheInvalidateRelcacheByRelid(rollup_defs_oid());
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * perfkit.rollup_changes, opened for a direct insert: its columns are
+ * (rollup_id integer, bucket timestamptz), checked once per backend.
+ * changes_index is its one index when that is a plain one on those two
+ * columns (the install script's), with its IndexInfo; otherwise
+ * InvalidOid, and the generic catalog insert maintains whatever indexes
+ * there are.  Both are found again after a relcache invalidation of the
+ * table (def_invalidate()).
+ */
+static Oid	changes_index = InvalidOid;
+static IndexInfo *changes_index_info = NULL;
+static MemoryContext changes_cxt = NULL;
+
+static Relation
+changes_open(void)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	List	   *indexes;
+
+	if (OidIsValid(changes_rel))
+	{
+		rel = table_open(changes_rel, RowExclusiveLock);
+		if (OidIsValid(changes_rel))
+			return rel;			/* no invalidation while opening it */
+		table_close(rel, RowExclusiveLock);
+	}
+
+	{
+		Oid			oid = get_relname_relid("rollup_changes",
+											get_rel_namespace(rollup_defs_oid()));
+
+		if (!OidIsValid(oid))
+			elog(ERROR, "perfkit.rollup_changes does not exist");
+		rel = table_open(oid, RowExclusiveLock);
+	}
+	desc = RelationGetDescr(rel);
+	if (desc->natts != 2 ||
+		strcmp(NameStr(TupleDescAttr(desc, 0)->attname), "rollup_id") != 0 ||
+		TupleDescAttr(desc, 0)->atttypid != INT4OID ||
+		strcmp(NameStr(TupleDescAttr(desc, 1)->attname), "bucket") != 0 ||
+		TupleDescAttr(desc, 1)->atttypid != TIMESTAMPTZOID ||
+		rel->rd_rel->relkind != RELKIND_RELATION)
+		elog(ERROR, "perfkit.rollup_changes is not (rollup_id integer, bucket timestamptz)");
+
+	changes_index = InvalidOid;
+	changes_index_info = NULL;
+	if (changes_cxt == NULL)
+		changes_cxt = AllocSetContextCreate(CacheMemoryContext, "perfkit rollup change log",
+											ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(changes_cxt);
+	indexes = RelationGetIndexList(rel);
+	if (list_length(indexes) == 1)
+	{
+		Relation	index = index_open(linitial_oid(indexes), RowExclusiveLock);
+		Form_pg_index form = index->rd_index;
+
+		if (form->indnatts == 2 && form->indnkeyatts == 2 &&
+			form->indkey.values[0] == 1 && form->indkey.values[1] == 2 &&
+			form->indisvalid && form->indisready && form->indislive &&
+			!form->indisunique && form->indimmediate &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			index->rd_rel->relam == BTREE_AM_OID)
+		{
+			MemoryContext old = MemoryContextSwitchTo(changes_cxt);
+
+			changes_index_info = BuildIndexInfo(index);
+			MemoryContextSwitchTo(old);
+			changes_index = RelationGetRelid(index);
+		}
+		index_close(index, NoLock);
+	}
+	list_free(indexes);
+	changes_rel = RelationGetRelid(rel);
+	return rel;
+}
+
+/*
+ * Append (rollup, bucket) for each of the n buckets to perfkit.rollup_changes:
+ * a heap insert and its index entry, as a catalog row is written (no
+ * executor, no permission check, no user code: the table has no triggers,
+ * its index is a btree over built-in types, and its insert policy accepts
+ * every row).  The locks are kept until the transaction ends, as an
+ * INSERT's.
+ */
+static void
+log_direct(int32 rollup, Datum *buckets, int n)
+{
+	Relation	rel = changes_open();
+	Relation	index = NULL;
+	IndexInfo  *info = changes_index_info;
+	CatalogIndexState indstate = NULL;
+
+	if (OidIsValid(changes_index))
+		index = index_open(changes_index, RowExclusiveLock);
+	if (index == NULL || !OidIsValid(changes_rel))
+	{
+		/* not our index, or invalidated meanwhile: the generic way */
+		if (index != NULL)
+			index_close(index, NoLock);
+		index = NULL;
+		indstate = CatalogOpenIndexes(rel);
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		isnull[2] = {false, false};
+		HeapTuple	tuple;
+
+		values[0] = Int32GetDatum(rollup);
+		values[1] = buckets[i];
+		tuple = heap_form_tuple(RelationGetDescr(rel), values, isnull);
+		if (index != NULL)
+		{
+			simple_heap_insert(rel, tuple);
+			(void) index_insert(index, values, isnull, &tuple->t_self, rel,
+								UNIQUE_CHECK_NO, false, info);
+		}
+		else
+			CatalogTupleInsertWithInfo(rel, tuple, indstate);
+		heap_freetuple(tuple);
+	}
+	if (index != NULL)
+		index_close(index, NoLock);
+	else
+		CatalogCloseIndexes(indstate);
+	table_close(rel, NoLock);
+}
+
+/*
+ * The set of pairs logged by the current transaction.  An entry of an
+ * earlier transaction (another lxid) counts as absent and is taken over;
+ * the set is emptied only when it has grown large, so that a stream of
+ * one-statement transactions does not build and free a hash table each.
+ */
+#define LOGGED_KEEP		1024
+
 static HTAB *
 logged_set(void)
 {
 	if (logged != NULL && logged_lxid == MyProc->lxid)
 		return logged;
-	if (logged != NULL && hash_get_num_entries(logged) == 0)
+	if (logged != NULL && hash_get_num_entries(logged) <= LOGGED_KEEP)
 	{
-		logged_lxid = MyProc->lxid;		/* nothing to forget */
+		logged_lxid = MyProc->lxid;
 		return logged;
 	}
 	if (logged != NULL)
@@ -297,6 +649,26 @@ unit_interval(const char *unit)
 	return iv;
 }
 
+static void
+bucket_cache_set(BucketCache *c, int32 rollup, Oid type, const char *unit,
+				 const char *zone_name, int64 lo, int64 hi, TimestampTz bucket)
+{
+	c->lo = lo;
+	c->hi = hi;
+	c->bucket = bucket;
+	if (c->rollup == rollup && c->type == type && c->unit && c->zone &&
+		strcmp(c->unit, unit) == 0 && strcmp(c->zone, zone_name) == 0)
+		return;					/* the same rollup, another bucket */
+	c->rollup = rollup;
+	c->type = type;
+	if (c->unit)
+		pfree(c->unit);
+	if (c->zone)
+		pfree(c->zone);
+	c->unit = MemoryContextStrdup(TopMemoryContext, unit);
+	c->zone = MemoryContextStrdup(TopMemoryContext, zone_name);
+}
+
 /*
  * The bucket of one time value of rollup `rollup`, of granularity unit,
  * cut in time zone zone_name.
@@ -319,6 +691,32 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zon
 		return c->bucket;
 	if (TIMESTAMP_NOT_FINITE(v))
 		return v;				/* +-infinity: a bucket of its own */
+
+	/*
+	 * In UTC (the default zone), minutes, hours and days have fixed
+	 * lengths from the epoch, for timestamptz and wall-clock columns
+	 * alike: no zone lookup.
+	 */
+	if (strcmp(zone_name, "UTC") == 0)
+	{
+		int64		len = 0;
+
+		if (strcmp(unit, "minute") == 0)
+			len = USECS_PER_MINUTE;
+		else if (strcmp(unit, "hour") == 0)
+			len = USECS_PER_HOUR;
+		else if (strcmp(unit, "day") == 0)
+			len = USECS_PER_DAY;
+		if (len > 0)
+		{
+			int64		rem = v % len;
+
+			if (rem < 0)
+				rem += len;		/* before 2000: round down, not toward 0 */
+			bucket_cache_set(c, rollup, type, unit, zone_name, v - rem, v - rem + len, v - rem);
+			return c->bucket;
+		}
+	}
 
 	iv = unit_interval(unit);
 	unit_text = CStringGetTextDatum(unit);
@@ -351,14 +749,7 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zon
 													  IntervalPGetDatum(iv)));
 		c->bucket = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, start));
 	}
-	c->rollup = rollup;
-	c->type = type;
-	if (c->unit)
-		pfree(c->unit);
-	if (c->zone)
-		pfree(c->zone);
-	c->unit = MemoryContextStrdup(TopMemoryContext, unit);
-	c->zone = MemoryContextStrdup(TopMemoryContext, zone_name);
+	bucket_cache_set(c, rollup, type, unit, zone_name, c->lo, c->hi, c->bucket);
 	pfree(iv);
 	return c->bucket;
 }
@@ -412,6 +803,9 @@ collect_value(Datum value, Oid type, const char *unit, const char *zone, int32 r
 		return;
 	}
 	entry = hash_search(set, &key, HASH_ENTER, &found);
+	if (found && entry->lxid != MyProc->lxid)
+		found = false;			/* an earlier transaction's: ours now */
+	entry->lxid = MyProc->lxid;
 	if (found && entry->call == capture_calls)
 		return;					/* already listed by this call */
 	entry->call = capture_calls;
@@ -467,41 +861,27 @@ collect_tuple(HeapTuple tuple, TupleDesc desc, int attno, Oid type,
 }
 
 /*
- * Each rollup's frozen bound (final_before) as this transaction last read
- * it, so that a statement touching only buckets the transaction already
- * logged, none of them frozen, needs no query.  A bound read earlier in
- * the transaction may be older than a freeze committed since: a change
- * logged for a bucket frozen meanwhile is counted by the next refresh
- * (perfkit._rollup_prune_changes), not lost.
+ * Rollup `rollup`'s frozen bound (final_before), if its row is cached
+ * (see def_get()), so that a statement touching only buckets the
+ * transaction already logged, none of them frozen, needs no lookup.  A
+ * freeze another backend committed since we last accepted invalidations
+ * is not seen yet: a change logged for a bucket frozen meanwhile is
+ * counted by the next refresh (perfkit._rollup_prune_changes), not lost,
+ * as when a freeze commits while the statement runs.
  */
-typedef struct FrozenCache
-{
-	int32		rollup;			/* 0: empty */
-	LocalTransactionId lxid;
-	TimestampTz frozen_before;
-} FrozenCache;
-
-static FrozenCache frozen_cache[BUCKET_CACHE];
-
 static bool
 frozen_lookup(int32 rollup, TimestampTz *frozen_before)
 {
-	FrozenCache *c = &frozen_cache[(uint32) rollup % BUCKET_CACHE];
+	DefEntry   *e;
 
-	if (c->rollup != rollup || c->lxid != MyProc->lxid)
+	def_reset_if_stale();
+	if (defs_hash == NULL)
 		return false;
-	*frozen_before = c->frozen_before;
+	e = hash_search(defs_hash, &rollup, HASH_FIND, NULL);
+	if (e == NULL)
+		return false;
+	*frozen_before = e->final_before;
 	return true;
-}
-
-static void
-frozen_remember(int32 rollup, TimestampTz frozen_before)
-{
-	FrozenCache *c = &frozen_cache[(uint32) rollup % BUCKET_CACHE];
-
-	c->rollup = rollup;
-	c->lxid = MyProc->lxid;
-	c->frozen_before = frozen_before;
 }
 
 /*
@@ -515,14 +895,16 @@ frozen_remember(int32 rollup, TimestampTz frozen_before)
  * read.
  *
  * The writer has no right to write those tables (nobody but the
- * extension's owner has), so the rows are inserted as the table's owner,
- * in a security-restricted operation with a pinned search_path, and only
- * after checking that the trigger's rollup is one whose raw source is
- * the relation the trigger fires on (or a table of its partition tree),
- * with the trigger's own arguments: a trigger of someone else's making
- * logs nothing for a rollup not on its table.  The merge runs as the
- * rollup's owner, restricted, as a refresh does: it computes the owner's
- * measures over the inserted rows and writes the owner's state table.
+ * extension's owner has), and its rights are not what counts: change rows
+ * are appended directly (log_direct(): no permission check, no user code),
+ * the rest runs as the table's owner in a security-restricted operation
+ * with a pinned search_path, and all of it only after checking that the
+ * trigger's rollup is one whose raw source is the relation the trigger
+ * fires on (or a table of its partition tree), with the trigger's own
+ * arguments: a trigger of someone else's making logs nothing for a rollup
+ * not on its table.  The merge runs as the rollup's owner, restricted, as
+ * a refresh does: it computes the owner's measures over the inserted rows
+ * and writes the owner's state table.
  */
 typedef enum FrozenMode
 {
@@ -531,15 +913,55 @@ typedef enum FrozenMode
 	FROZEN_RETIRE				/* its rows are being retired: nothing */
 } FrozenMode;
 
+/* SPI as the extension's owner, restricted, search_path pinned. */
+typedef struct OwnerSpi
+{
+	bool		active;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} OwnerSpi;
+
+static void
+owner_spi_begin(OwnerSpi *o)
+{
+	HeapTuple	tuple;
+	Oid			changes_owner;	/* owns every perfkit catalog */
+
+	if (o->active)
+		return;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rollup_defs_oid()));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", rollup_defs_oid());
+	changes_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	SPI_connect();
+	GetUserIdAndSecContext(&o->save_userid, &o->save_sec_context);
+	SetUserIdAndSecContext(changes_owner, o->save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	o->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	o->active = true;
+}
+
+static void
+owner_spi_end(OwnerSpi *o)
+{
+	if (!o->active)
+		return;
+	AtEOXact_GUC(false, o->save_nestlevel);
+	SetUserIdAndSecContext(o->save_userid, o->save_sec_context);
+	SPI_finish();
+	o->active = false;
+}
+
 static TimestampTz
 log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 			Touched *t, FrozenMode mode)
 {
-	Oid			changes_owner;	/* owns every perfkit catalog */
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-	HeapTuple	tuple;
+	OwnerSpi	spi = {false};
+	DefEntry	def;
 	Datum		check_args[5];
 	int			rc;
 	bool		isnull;
@@ -551,25 +973,17 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	int			n_fresh = 0;
 	int			n_frozen = 0;
 
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rollup_defs_oid()));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", rollup_defs_oid());
-	changes_owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-
-	SPI_connect();
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(changes_owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-
-	if (defs_check(rollup, RelationGetRelid(rel), trigger, &frozen_before, &rollup_owner))
+	if (def_get(rollup, &def) && def_matches(&def, RelationGetRelid(rel), trigger))
+	{
 		checked = true;
+		frozen_before = def.final_before;
+		rollup_owner = def.owner;
+	}
 	else if (rel->rd_rel->relispartition)
 	{
 		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
 
+		owner_spi_begin(&spi);
 		check_args[0] = Int32GetDatum(rollup);
 		check_args[1] = ObjectIdGetDatum(RelationGetRelid(rel));
 		check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(trigger->tgargs[1]));
@@ -618,44 +1032,16 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 			fresh[n_fresh++] = TimestampTzGetDatum(t->buckets[i]);
 	}
 
-	if (n_fresh == 1)
-	{
-		/* The common case, a late row: a plain VALUES append. */
-		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZOID};
-		Datum		args[2];
-
-		saved_plan(&insert_one_plan,
-				   "INSERT INTO perfkit.rollup_changes (rollup_id, bucket) VALUES ($1, $2)",
-				   2, argtypes);
-		args[0] = Int32GetDatum(rollup);
-		args[1] = fresh[0];
-		rc = SPI_execute_plan(insert_one_plan, args, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	}
-	else if (n_fresh > 1)
-	{
-		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
-		Datum		args[2];
-
-		saved_plan(&insert_plan,
-				   "INSERT INTO perfkit.rollup_changes (rollup_id, bucket) "
-				   "SELECT $1, b FROM pg_catalog.unnest($2) AS b "
-				   "GROUP BY b", 2, argtypes);
-		args[0] = Int32GetDatum(rollup);
-		args[1] = PointerGetDatum(construct_array(fresh, n_fresh, TIMESTAMPTZOID,
-												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
-												  TYPALIGN_DOUBLE));
-		rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	}
+	/* The buckets of one call are distinct (collect_value()). */
+	if (n_fresh > 0)
+		log_direct(rollup, fresh, n_fresh);
 
 	if (n_frozen > 0 && mode == FROZEN_COUNT)
 	{
 		Oid			argtypes[2] = {INT4OID, TIMESTAMPTZARRAYOID};
 		Datum		args[2];
 
+		owner_spi_begin(&spi);
 		args[0] = Int32GetDatum(rollup);
 		args[1] = PointerGetDatum(construct_array(frozen, n_frozen, TIMESTAMPTZOID,
 												  sizeof(TimestampTz), FLOAT8PASSBYVAL,
@@ -672,17 +1058,26 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 		Datum		args[1];
 		char	   *sql;
 
-		args[0] = Int32GetDatum(rollup);
-		rc = SPI_execute_with_args("SELECT perfkit._rollup_merge_sql($1)",
-								   1, argtypes, args, NULL, true, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not build the merge of rollup %d", rollup);
-		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		owner_spi_begin(&spi);
+		sql = merge_sql_cached(rollup);
 		if (sql == NULL)
-			elog(ERROR, "could not build the merge of rollup %d", rollup);
+		{
+			/* with a snapshot taken after the invalidations accepted */
+			args[0] = Int32GetDatum(rollup);
+			PushActiveSnapshot(GetLatestSnapshot());
+			rc = SPI_execute_with_args("SELECT perfkit._rollup_merge_sql($1)",
+									   1, argtypes, args, NULL, true, 1);
+			PopActiveSnapshot();
+			if (rc != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not build the merge of rollup %d", rollup);
+			sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			if (sql == NULL)
+				elog(ERROR, "could not build the merge of rollup %d", rollup);
+			merge_sql_remember(rollup, sql);
+		}
 
 		/* As the rollup's owner, restricted: her measures, her state table. */
-		SetUserIdAndSecContext(rollup_owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+		SetUserIdAndSecContext(rollup_owner, spi.save_sec_context | SECURITY_RESTRICTED_OPERATION);
 		if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 			elog(ERROR, "could not register the transition table of rollup %d", rollup);
 		{
@@ -697,9 +1092,7 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 		}
 	}
 
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
+	owner_spi_end(&spi);
 	return frozen_before;
 }
 
@@ -837,32 +1230,55 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 
 	/*
 	 * Buckets at or past the published watermark need no log row while we
-	 * hold the advance lock (see src/rollup/watermarks.c).
+	 * hold the advance lock (see src/rollup/watermarks.c).  The lock is
+	 * needed only to skip: a first pass reads the published value without
+	 * it, and a statement whose buckets are all below it (late rows) logs
+	 * them all without taking the lock.  Published values only grow, so
+	 * what is below the first value is below the one read under the lock
+	 * too; when the two differ, or the lock is not free, the buckets are
+	 * collected again with the right bound.
 	 */
-	rollup_advance_locktag(&tag, rollup);
-	if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-	{
-		locked = true;
-		if (!rollup_published_watermark(rollup, &skip_from))
-			skip_from = DT_NOEND;
-	}
-
+	if (!rollup_published_watermark(rollup, &skip_from))
+		skip_from = DT_NOEND;
 	set = logged_set();
-	capture_calls++;
-	if (by_row)
+	for (int pass = 0;; pass++)
 	{
-		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-			collect_tuple(trigdata->tg_newtuple, desc, attno, type, trigger->tgargs[2],
+		TimestampTz unlocked_from = skip_from;
+
+		capture_calls++;
+		t.n = 0;
+		t.n_fresh = 0;
+		skipped = false;
+		if (by_row)
+		{
+			if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+				collect_tuple(trigdata->tg_newtuple, desc, attno, type, trigger->tgargs[2],
+							  trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+			collect_tuple(trigdata->tg_trigtuple, desc, attno, type, trigger->tgargs[2],
 						  trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
-		collect_tuple(trigdata->tg_trigtuple, desc, attno, type, trigger->tgargs[2],
-					  trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
-	}
-	else
-	{
-		collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2],
-				trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
-		collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2],
-				trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+		}
+		else
+		{
+			collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2],
+					trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+			collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2],
+					trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+		}
+		if (!skipped || pass > 0)
+			break;
+
+		/* Something skipped: only with the lock held, and its bound. */
+		rollup_advance_locktag(&tag, rollup);
+		if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		{
+			locked = true;
+			if (!rollup_published_watermark(rollup, &skip_from))
+				skip_from = DT_NOEND;
+		}
+		else
+			skip_from = DT_NOEND;
+		if (skip_from == unlocked_from)
+			break;				/* the same bound: the same buckets */
 	}
 	if (locked && !skipped)
 		LockRelease(&tag, ShareLock, false);	/* nothing relies on it */
@@ -871,20 +1287,22 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	 * Nothing new to log, and no bucket frozen as far as this transaction
 	 * knows: no query at all.
 	 */
+	if (t.n == 0)
+		return PointerGetDatum(NULL);
+	AcceptInvalidationMessages();	/* see def_get() */
 	frozen_known = frozen_lookup(rollup, &frozen_before);
 	any_frozen = false;
 	if (frozen_known)
 		for (int i = 0; i < t.n; i++)
 			if (t.buckets[i] < frozen_before)
 				any_frozen = true;
-	if (t.n_fresh > 0 || (t.n > 0 && (!frozen_known || any_frozen)))
+	if (t.n_fresh > 0 || !frozen_known || any_frozen)
 	{
 		TransactionId xid;
 
 		frozen_before = log_changes(trigdata, trigdata->tg_relation, trigger, rollup, &t,
 									(!by_row && trigdata->tg_oldtable == NULL &&
 									 trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT);
-		frozen_remember(rollup, frozen_before);
 
 		xid = GetCurrentTransactionId();
 		for (int i = 0; i < t.n; i++)

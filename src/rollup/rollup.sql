@@ -266,6 +266,30 @@ RETURNS void
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'perfkit_rollup_capture_forget';
 
+/*
+ * The capture trigger caches rollup_defs rows (and the merge statement
+ * built from them and rollup_measures) per backend across transactions
+ * (src/rollup/capture.c, def_get()): any change of either table sends a
+ * relcache invalidation of rollup_defs, which drops every backend's cache.
+ * ENABLE ALWAYS: it fires under session_replication_role = replica too.
+ */
+CREATE FUNCTION perfkit._rollup_defs_changed()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'perfkit_rollup_defs_changed';
+
+CREATE TRIGGER perfkit_rollup_defs_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON perfkit.rollup_defs
+	FOR EACH STATEMENT EXECUTE FUNCTION perfkit._rollup_defs_changed();
+
+ALTER TABLE perfkit.rollup_defs ENABLE ALWAYS TRIGGER perfkit_rollup_defs_changed;
+
+CREATE TRIGGER perfkit_rollup_measures_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON perfkit.rollup_measures
+	FOR EACH STATEMENT EXECUTE FUNCTION perfkit._rollup_defs_changed();
+
+ALTER TABLE perfkit.rollup_measures ENABLE ALWAYS TRIGGER perfkit_rollup_measures_changed;
+
 CREATE FUNCTION perfkit._rollup_lock(id integer, wait boolean)
 RETURNS boolean
 LANGUAGE C STRICT
