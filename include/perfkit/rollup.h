@@ -30,6 +30,9 @@ extern void rollup_advance_locktag(LOCKTAG *tag, int32 id);
 extern bool rollup_published_watermark(int32 id, TimestampTz *watermark);
 extern Oid	rollup_check_owner(int32 id);
 
+/* rollup/buckets.c: the start of a fixed-width bucket (finite ts) */
+extern TimestampTz rollup_bucket_floor(TimestampTz ts, int64 width, int64 shift);
+
 extern Datum perfkit_rollup_measures(PG_FUNCTION_ARGS);
 extern Datum perfkit_rollup_capture(PG_FUNCTION_ARGS);
 extern Datum perfkit_rollup_capture_forget(PG_FUNCTION_ARGS);

@@ -68,7 +68,6 @@ perfkit_bucket_fixed(PG_FUNCTION_ARGS)
 	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(0);
 	int64		width = PG_GETARG_INT64(1);
 	int64		shift = PG_GETARG_INT64(2);
-	int64		r;
 	TimestampTz result;
 
 	if (width <= 0)
@@ -78,16 +77,30 @@ perfkit_bucket_fixed(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_NOT_FINITE(ts))
 		PG_RETURN_TIMESTAMPTZ(ts);
 
-	/* (ts + shift) mod width, in [0, width), without overflowing */
-	r = (ts % width + shift % width) % width;
-	if (r < 0)
-		r += width;
-	result = ts - r;
+	result = rollup_bucket_floor(ts, width, shift);
 	if (!IS_VALID_TIMESTAMP(result))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
 	PG_RETURN_TIMESTAMPTZ(result);
+}
+
+/*
+ * The start of the bucket of width (> 0) microseconds holding the finite
+ * ts, buckets starting where ts + shift is a multiple of width; shared with
+ * the capture trigger (capture.c), so that a batch and the trigger never
+ * disagree on a bucket.
+ */
+TimestampTz
+rollup_bucket_floor(TimestampTz ts, int64 width, int64 shift)
+{
+	int64		r;
+
+	/* (ts + shift) mod width, in [0, width), without overflowing */
+	r = (ts % width + shift % width) % width;
+	if (r < 0)
+		r += width;				/* before 2000: round down, not toward 0 */
+	return ts - r;
 }
 
 /*

@@ -709,11 +709,9 @@ bucket_of(int32 rollup, Datum value, Oid type, const char *unit, const char *zon
 			len = USECS_PER_DAY;
 		if (len > 0)
 		{
-			int64		rem = v % len;
+			TimestampTz b = rollup_bucket_floor(v, len, 0);
 
-			if (rem < 0)
-				rem += len;		/* before 2000: round down, not toward 0 */
-			bucket_cache_set(c, rollup, type, unit, zone_name, v - rem, v - rem + len, v - rem);
+			bucket_cache_set(c, rollup, type, unit, zone_name, b, b + len, b);
 			return c->bucket;
 		}
 	}
