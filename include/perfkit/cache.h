@@ -127,6 +127,7 @@ extern void cache_version_bump(uint32 bucket);
 extern bool cache_deps_current(const CacheDep *deps, int ndeps);
 extern void cache_version_commit_done(void);
 extern uint64 cache_version_commits(void);
+extern uint64 cache_versions_generation(void);
 
 /* cached.c */
 extern void cache_capture_executor_start(QueryDesc *queryDesc);

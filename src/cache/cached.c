@@ -881,6 +881,7 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 	int			ndeps;
 	uint64		commits_before;
 	Jsonb	   *result;
+	Jsonb	   *volatile redirect = NULL;
 	MemoryContext callcxt = CurrentMemoryContext;
 	int			i;
 	volatile int rc = 0;
@@ -1146,10 +1147,27 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 			cacheable = false;
 	}
 
+	/*
+	 * What is stored after SPI_finish must not live in the SPI procedure's
+	 * context, which SPI_finish deletes: the result, the versions, and for
+	 * Citus tables the fingerprinted key and the redirect.
+	 */
 	{
 		MemoryContext spicxt = MemoryContextSwitchTo(callcxt);
 
 		result = rows_to_jsonb();
+		if (versions != NULL && ndeps > 0)
+			versions = memcpy(palloc(ndeps * sizeof(CacheDep)), versions,
+							  ndeps * sizeof(CacheDep));
+		if (cacheable && citus_keyed)
+		{
+			char	   *data = palloc(key2.len + 1);
+
+			memcpy(data, key2.data, key2.len + 1);
+			key2.data = data;
+			cache_key_init(&k2, CACHE_KIND_QUERY, key2.data, key2.len);
+			redirect = citus_redirect(citus);
+		}
 		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
@@ -1159,8 +1177,6 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 	{
 		if (citus_keyed)
 		{
-			Jsonb	   *redirect = citus_redirect(citus);
-
 			if ((Size) key2.len + (Size) ndeps * sizeof(CacheDep) + VARSIZE(result) <= cache_max_value())
 			{
 				cache_store_put(&k2, (char *) result, VARSIZE(result), versions, ndeps, ttl, since);

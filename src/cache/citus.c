@@ -17,8 +17,8 @@
  * of the versions of the shards of those tables that it holds, with its
  * database and global epochs.  Versions only grow, so their sum changes
  * with any bump; the number of buckets and a hash of the bucket numbers
- * change when shards move, and the postmaster's start time when a node
- * restarts (its versions start again from zero).  cached() asks every
+ * change when shards move, and the counters' random generation when a node
+ * restarts or crash-restarts (its versions start again from zero).  cached() asks every
  * node at once and makes the answers part of the entry's key: the result
  * is stored under the fingerprint read before the query's snapshot, and a
  * later call finds it only while every node still gives the same one.
@@ -138,6 +138,19 @@ cache_citus_usable(const char **why)
 	{
 		*why = "it reads Citus tables in a transaction that has written";
 		return false;
+	}
+	{
+		/*
+		 * Reads served by streaming replicas of the workers: replay runs no
+		 * hook there, so their versions say nothing of what they show.
+		 */
+		const char *secondary = GetConfigOption("citus.use_secondary_nodes", true, false);
+
+		if (secondary != NULL && strcmp(secondary, "never") != 0)
+		{
+			*why = "citus.use_secondary_nodes sends its reads to replicas";
+			return false;
+		}
 	}
 	SPI_connect();
 	if (SPI_execute("SELECT (pg_catalog.get_current_transaction_id()).transaction_number <> 0",
@@ -495,7 +508,7 @@ perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 		hash = hash_combine(hash, murmurhash32(buckets[i]));
 		ndistinct++;
 	}
-	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%lld-%08x-%d-" UINT64_FORMAT,
-											  (long long) PgStartTime, hash,
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf(UINT64_FORMAT "-%08x-%d-" UINT64_FORMAT,
+											  cache_versions_generation(), hash,
 											  ndistinct, sum)));
 }

@@ -198,8 +198,10 @@ cache_track_executor_start(QueryDesc *queryDesc)
 	{
 		const CustomScanMethods *m = ((CustomScan *) pstmt->planTree)->methods;
 
+		/* the plan's methods' names (not those of the executor state) */
 		if (m == NULL || m->CustomName == NULL ||
-			strcmp(m->CustomName, "AdaptiveExecutorScan") != 0)
+			(strcmp(m->CustomName, "Citus Adaptive") != 0 &&
+			 strcmp(m->CustomName, "Citus Delayed Error") != 0))
 			mark_database = true;
 	}
 	foreach(lc, pstmt->resultRelations)

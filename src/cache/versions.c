@@ -31,8 +31,10 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
 #include "perfkit/cache.h"
 
@@ -45,12 +47,20 @@
  */
 #define COMMITS		VERSION_BUCKETS
 
+/*
+ * versions[GENERATION] is a random number drawn whenever the counters are
+ * made (at server start and after every crash restart, when they start
+ * again from zero): with it, a version read before a restart never equals
+ * one read after it (Citus nodes put it in their fingerprints, citus.c).
+ */
+#define GENERATION	(VERSION_BUCKETS + 1)
+
 static pg_atomic_uint64 *versions = NULL;
 
 Size
 cache_versions_shmem_size(void)
 {
-	return mul_size(VERSION_BUCKETS + 1, sizeof(pg_atomic_uint64));
+	return mul_size(VERSION_BUCKETS + 2, sizeof(pg_atomic_uint64));
 }
 
 /* Called under AddinShmemInitLock. */
@@ -63,8 +73,22 @@ cache_versions_shmem_init(void)
 	versions = ShmemInitStruct("perfkit cache versions",
 							   cache_versions_shmem_size(), &found);
 	if (!found)
+	{
+		uint64		generation = 0;
+
 		for (i = 0; i <= VERSION_BUCKETS; i++)
 			pg_atomic_init_u64(&versions[i], 0);
+		if (!pg_strong_random(&generation, sizeof(generation)))
+			generation = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
+		pg_atomic_init_u64(&versions[GENERATION], generation);
+	}
+}
+
+/* The counters' generation: changes whenever they start again from zero. */
+uint64
+cache_versions_generation(void)
+{
+	return pg_atomic_read_u64(&versions[GENERATION]);
 }
 
 /*

@@ -48,6 +48,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -55,6 +56,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/regproc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -143,7 +145,9 @@ truncate_shell(Relation rel, Trigger *trigger, Oid ttype, int sec_context)
 	const char *dcol = quote_identifier(trigger->tgargs[4]);
 	const char *tcol = quote_identifier(trigger->tgargs[1]);
 
-	chg = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(trigger->tgargs[5])));
+	/* locked, so that it cannot go while its name is used below */
+	chg = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[5])),
+						   AccessShareLock, true);
 	if (!OidIsValid(chg))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -161,7 +165,7 @@ truncate_shell(Relation rel, Trigger *trigger, Oid ttype, int sec_context)
 	 */
 	if (GetUserId() != chg_owner)
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("TRUNCATE of distributed table \"%s\" must be run by role \"%s\", the owner of rollup %s's change table",
 						RelationGetRelationName(rel), GetUserNameFromId(chg_owner, false), trigger->tgargs[0]),
 				 errdetail("The rows truncated are logged as that role, and Citus lets a transaction reach co-located shards as one role only."),
@@ -306,6 +310,27 @@ perfkit_rollup_dist_capture(PG_FUNCTION_ARGS)
 					 errmsg("change table %s of rollup %s does not belong with table \"%s\"",
 							trigger->tgargs[5], trigger->tgargs[0], RelationGetRelationName(rel)),
 					 errdetail("Their owners are unrelated roles.")));
+
+		/*
+		 * The change rows are written as the change table's owner from
+		 * values of the writer's table: they must go in as they are.  A
+		 * column of another type would run a cast, code the writer's side
+		 * may own, with the change table owner's rights.
+		 */
+		{
+			AttrNumber	chg_d = get_attnum(chg_shard, dcol);
+			AttrNumber	chg_b = get_attnum(chg_shard, "bucket");
+
+			if (chg_d == InvalidAttrNumber || chg_b == InvalidAttrNumber ||
+				get_atttype(chg_shard, chg_d) != dtype ||
+				get_atttype(chg_shard, chg_b) != TIMESTAMPTZOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("change table %s of rollup %s does not belong with table \"%s\"",
+								trigger->tgargs[5], trigger->tgargs[0], RelationGetRelationName(rel)),
+						 errdetail("Column \"%s\" of the change table must have the type of the table's column, and \"bucket\" must be timestamp with time zone.",
+								   dcol)));
+		}
 	}
 
 	/* The touched pairs, as the shard's owner, restricted. */
