@@ -254,7 +254,8 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname ~
 $as_alice->(q{SELECT perfkit.drop_rollup('trips_daily')});
 is($coord->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM pg_class WHERE relname LIKE 'trips_daily%')
-		 + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'perfkit_rollup_%')
+		 + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'perfkit_rollup_%'
+					AND tgrelid NOT IN ('perfkit.rollup_defs'::regclass, 'perfkit.rollup_measures'::regclass))
 		 + (SELECT count(*) FROM perfkit.rollup_distributed)
 		 + (SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'trips_daily%')}),
 	'0', 'drop_rollup leaves nothing on the coordinator');
@@ -263,7 +264,8 @@ for my $w ($w1, $w2)
 	is($w->safe_psql('postgres', q{
 		SET citus.override_table_visibility = off;
 		SELECT (SELECT count(*) FROM pg_class WHERE relname LIKE 'trips_daily%')
-			 + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'perfkit_rollup_%')}),
+			 + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'perfkit_rollup_%'
+					AND tgrelid NOT IN ('perfkit.rollup_defs'::regclass, 'perfkit.rollup_measures'::regclass))}),
 		'0', 'nor on worker ' . $w->name);
 }
 $as_bob->($w2, q{INSERT INTO trips (vehicle, started_at, km) VALUES (2, now(), 1)});
