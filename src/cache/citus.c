@@ -177,6 +177,7 @@ cache_citus_usable(const char **why)
  */
 #define MAX_NODE_CONNS	64
 #define NODE_ANSWER_TIMEOUT_MS	10000
+#define NODE_CONNECT_TIMEOUT_MS	5000
 
 typedef struct NodeConn
 {
@@ -257,7 +258,51 @@ node_conn_get(const char *host, int port, char **why)
 	extra = GetConfigOption("citus.node_conninfo", true, false);
 	if (extra != NULL && extra[0] != '\0')
 		appendStringInfo(&ci, " %s", extra);
-	nc->conn = PQconnectdb(ci.data);
+	/*
+	 * Connect without blocking, so that a cancel or statement_timeout
+	 * interrupts a node that is slow to answer: libpq's state machine is
+	 * advanced whenever the socket is ready, and the latch is checked in
+	 * between.  A connection left half-made by an error here is not
+	 * CONNECTION_OK, so the next call drops it.
+	 */
+	nc->conn = PQconnectStart(ci.data);
+	if (nc->conn == NULL)
+	{
+		*why = pstrdup("out of memory");
+		return NULL;
+	}
+	{
+		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														   NODE_CONNECT_TIMEOUT_MS);
+		PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+
+		if (PQstatus(nc->conn) == CONNECTION_BAD)
+			status = PGRES_POLLING_FAILED;
+		while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
+		{
+			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			int			io = status == PGRES_POLLING_READING ?
+				WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+			int			rc;
+
+			if (left <= 0)
+			{
+				*why = psprintf("no connection within %d ms", NODE_CONNECT_TIMEOUT_MS);
+				node_conn_drop(nc);
+				return NULL;
+			}
+			rc = WaitLatchOrSocket(MyLatch,
+								   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | io,
+								   PQsocket(nc->conn), left, PG_WAIT_EXTENSION);
+			if (rc & WL_LATCH_SET)
+			{
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			}
+			if (rc & io)
+				status = PQconnectPoll(nc->conn);
+		}
+	}
 	if (PQstatus(nc->conn) != CONNECTION_OK)
 	{
 		*why = pstrdup(PQerrorMessage(nc->conn));
