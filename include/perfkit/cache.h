@@ -133,7 +133,6 @@ extern uint64 cache_versions_generation(void);
 extern void cache_capture_executor_start(QueryDesc *queryDesc);
 
 /* citus.c: cached() over Citus tables */
-extern bool cache_citus_present(void);
 extern List *cache_citus_tables(List *rels);
 extern bool cache_citus_usable(const char **why);
 extern bool cache_citus_fingerprint(List *tables, StringInfo out, char **why);

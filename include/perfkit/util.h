@@ -2,7 +2,7 @@
  *
  * util.h
  *	  Small helpers shared by perfkit's subsystems: SPI access, the time
- *	  budget of a shared job's step, work in a subtransaction.
+ *	  budget of a shared job's step, work in a subtransaction, Citus.
  *
  * include/perfkit/util.h
  *
@@ -41,5 +41,9 @@ typedef bool (*PkTryRethrow) (ErrorData *edata, void *arg);
 
 extern PkTryResult pk_try_subxact(int lock_timeout_ms, PkTryFn fn, void *arg,
 								  PkTryRethrow rethrow, ErrorData **error);
+
+/* citus.c: Citus, found at run time through its catalog */
+extern bool pk_citus_installed(void);
+extern bool pk_citus_table(Oid relid);
 
 #endif							/* PERFKIT_UTIL_H */

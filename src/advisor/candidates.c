@@ -1458,7 +1458,7 @@ advisor_candidates(List *queries)
 	 * on the shards, and no index changes the plan costed here (see
 	 * index_advisor(), which refuses such a query).
 	 */
-	if (out != NIL && cache_citus_present())
+	if (out != NIL && pk_citus_installed())
 	{
 		List	   *kept = NIL;
 		List	   *citus = NIL;

@@ -46,10 +46,8 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
-#include "commands/extension.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "libpq-fe.h"
@@ -66,16 +64,9 @@
 #include "utils/timestamp.h"
 
 #include "perfkit/cache.h"
+#include "perfkit/util.h"
 
 Datum		perfkit_cache_citus_versions(PG_FUNCTION_ARGS);
-
-/* Is Citus installed in this database? (a syscache lookup) */
-bool
-cache_citus_present(void)
-{
-	return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)) &&
-		OidIsValid(get_extension_oid("citus", true));
-}
 
 /*
  * The schema-qualified, quoted names of the relations of rels that are
@@ -87,34 +78,18 @@ cache_citus_tables(List *rels)
 {
 	List	   *out = NIL;
 	ListCell   *lc;
-	MemoryContext callcxt = CurrentMemoryContext;
 
-	if (rels == NIL || !cache_citus_present())
+	if (rels == NIL || !pk_citus_installed())
 		return NIL;
-	SPI_connect();
 	foreach(lc, rels)
 	{
 		Oid			relid = lfirst_oid(lc);
-		Datum		arg = ObjectIdGetDatum(relid);
-		Oid			argtype = OIDOID;
-		int			rc;
 
-		rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition "
-								   "WHERE logicalrelid = $1::pg_catalog.regclass",
-								   1, &argtype, &arg, NULL, true, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "reading pg_dist_partition failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed > 0)
-		{
-			MemoryContext old = MemoryContextSwitchTo(callcxt);
-
+		if (pk_citus_table(relid))
 			out = lappend(out,
 						  quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 													 get_rel_name(relid)));
-			MemoryContextSwitchTo(old);
-		}
 	}
-	SPI_finish();
 	return out;
 }
 
@@ -515,7 +490,7 @@ perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 	uint32		hash = 0;
 	int			rc;
 
-	if (!cache_citus_present())
+	if (!pk_citus_installed())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("Citus is not installed in this database")));

@@ -122,7 +122,6 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
@@ -472,9 +471,7 @@ check_convertible(Oid relid, const char *column, bool extend)
 	 * on the workers, which Citus does not allow; and the swap renames only
 	 * this node's shell.  Refused, with the way Citus itself offers.
 	 */
-	if (OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)) &&
-		query_text("SELECT 1 FROM pg_catalog.pg_dist_partition "
-				   "WHERE logicalrelid = $1::pg_catalog.regclass", relid) != NULL)
+	if (pk_citus_table(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("table \"%s\" is a Citus table: convert_to_partitioned() cannot convert it online", name),

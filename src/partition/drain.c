@@ -34,7 +34,6 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "storage/smgr.h"
 #include "utils/syscache.h"
@@ -55,17 +54,12 @@ qualified(Oid relid)
 }
 
 /*
- * Is Citus installed in this database?  Then a table may be a shell whose
- * rows live in shards on other nodes, and its own file says nothing about
- * them: the shortcuts below that read the file size are off.
+ * Does the default partition hold a row that a partition could take?
+ *
+ * With Citus installed, a table may be a shell whose rows live in shards
+ * on other nodes, and its own file says nothing about them: the shortcuts
+ * here and below that read the file size are off (pk_citus_installed()).
  */
-static bool
-citus_installed(void)
-{
-	return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
-}
-
-/* Does the default partition hold a row that a partition could take? */
 bool
 part_default_has_movable(PkSet *set, Oid default_oid)
 {
@@ -74,7 +68,7 @@ part_default_has_movable(PkSet *set, Oid default_oid)
 	Datum		values[2];
 
 	/* never written (the usual case): no query */
-	if (!citus_installed())
+	if (!pk_citus_installed())
 	{
 		Relation	rel = relation_open(default_oid, AccessShareLock);
 		BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
@@ -106,7 +100,7 @@ part_default_never_written(Oid default_oid)
 	SMgrRelation srel;
 	bool		result;
 
-	if (citus_installed())
+	if (pk_citus_installed())
 		return false;
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(default_oid));
 	if (!HeapTupleIsValid(tup))

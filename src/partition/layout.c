@@ -42,7 +42,6 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -419,17 +418,13 @@ part_create_partition(PkSet *set, int64 lo, int64 hi, Oid default_oid,
 	 * into its shards; the copy left on this node is invisible and only
 	 * takes space: Citus's own function removes it.
 	 */
-	if (filled > 0 &&
-		OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+	if (filled > 0 && pk_citus_table(relid))
 	{
 		Oid			argtypes[1] = {OIDOID};
 		Datum		values[1] = {ObjectIdGetDatum(relid)};
 
-		if (part_exec("SELECT 1 FROM pg_catalog.pg_dist_partition "
-					  "WHERE logicalrelid = $1::pg_catalog.regclass",
-					  1, argtypes, values, NULL, false) > 0)
-			part_exec("SELECT pg_catalog.truncate_local_data_after_distributing_table($1::pg_catalog.regclass)",
-					  1, argtypes, values, NULL, false);
+		part_exec("SELECT pg_catalog.truncate_local_data_after_distributing_table($1::pg_catalog.regclass)",
+				  1, argtypes, values, NULL, false);
 	}
 	return relid;
 }

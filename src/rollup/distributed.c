@@ -64,6 +64,7 @@
 #include "utils/syscache.h"
 
 #include "perfkit/rollup.h"
+#include "perfkit/util.h"
 
 PG_FUNCTION_INFO_V1(perfkit_rollup_dist_capture);
 
@@ -110,23 +111,6 @@ bucket_sql(const char *col, Oid type, const char *unit, const char *zone)
 						quote_literal_cstr(unit), col, quote_literal_cstr(zone));
 	return psprintf("(pg_catalog.date_trunc(%s, %s::pg_catalog.timestamp) AT TIME ZONE %s)",
 					quote_literal_cstr(unit), col, quote_literal_cstr(zone));
-}
-
-/* Whether relid is a Citus table (a shell, not a shard).  Within SPI. */
-static bool
-is_citus_table(Oid relid)
-{
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1];
-	int			rc;
-
-	args[0] = ObjectIdGetDatum(relid);
-	rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition "
-							   "WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							   1, argtypes, args, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return SPI_processed == 1;
 }
 
 /*
@@ -270,7 +254,7 @@ perfkit_rollup_dist_capture(PG_FUNCTION_ARGS)
 		rc = SPI_execute_plan(shard_plan, args, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed != 1 && is_citus_table(RelationGetRelid(rel)))
+		if (SPI_processed != 1 && pk_citus_table(RelationGetRelid(rel)))
 		{
 			/*
 			 * The shell of the distributed table itself, on the node where
