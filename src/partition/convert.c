@@ -775,6 +775,22 @@ conversion_setup(Oid relid, const char *column, const Interval *every, bool exte
 }
 
 /*
+ * The parameters of the statements that find the copy's rows of synced
+ * tids by partition key: $1 the tids, $2 and $3 the keys those rows had
+ * and have now, each NULL when there is none.
+ */
+static void
+synced_key_args(Datum tids, Datum old_keys, Datum cur_keys, Datum *args, char *nulls)
+{
+	args[0] = tids;
+	args[1] = old_keys;
+	args[2] = cur_keys;
+	nulls[0] = ' ';
+	nulls[1] = old_keys == (Datum) 0 ? 'n' : ' ';
+	nulls[2] = cur_keys == (Datum) 0 ? 'n' : ' ';
+}
+
+/*
  * Run sql with the given snapshot (its command id advanced, so the
  * statement sees this transaction's earlier writes); the rows processed.
  */
@@ -983,15 +999,9 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap, SyncCheck 
 	{
 		Oid			types[3] = {TIDARRAYOID, keyarrtype, keyarrtype};
 		Datum		args[3];
-		char		nulls[3] = {' ', ' ', ' '};
+		char		nulls[3];
 
-		args[0] = tids;
-		args[1] = old_keys;
-		args[2] = cur_keys;
-		if (old_keys == (Datum) 0)
-			nulls[1] = 'n';
-		if (cur_keys == (Datum) 0)
-			nulls[2] = 'n';
+		synced_key_args(tids, old_keys, cur_keys, args, nulls);
 		deleted += exec_snap(psprintf("DELETE FROM %s WHERE %s = ANY (pg_catalog.array_cat($2, $3)) "
 									  "AND %s = ANY ($1)",
 									  qualified(st->newrel), col, SRC_COLUMN),
@@ -1039,15 +1049,9 @@ sync_log(ConvState *st, const char *cols, int64 below, Snapshot snap, SyncCheck 
 		{
 			Oid			types[3] = {TIDARRAYOID, keyarrtype, keyarrtype};
 			Datum		args[3];
-			char		nulls[3] = {' ', ' ', ' '};
+			char		nulls[3];
 
-			args[0] = tids;
-			args[1] = old_keys;
-			args[2] = cur_keys;
-			if (old_keys == (Datum) 0)
-				nulls[1] = 'n';
-			if (cur_keys == (Datum) 0)
-				nulls[2] = 'n';
+			synced_key_args(tids, old_keys, cur_keys, args, nulls);
 			m = exec_snap(psprintf("SELECT %s, %s FROM %s WHERE %s = ANY (pg_catalog.array_cat($2, $3)) "
 								   "AND %s = ANY ($1)",
 								   cols, SRC_COLUMN, qualified(st->newrel), col, SRC_COLUMN),
