@@ -154,7 +154,7 @@ ALTER TABLE lt_day_state RENAME TO lt_day_state_renamed;
 INSERT INTO lt VALUES (now() - interval '480 days', 4, 8);
 SELECT rollup_diff('lt_day', 'lt', 'day', 'Europe/Berlin') AS day_differing_after_rename;
 ALTER TABLE lt_day_state_renamed RENAME TO lt_day_state;
-UPDATE lt SET v = 0 WHERE ts >= date_trunc('day', now() - interval '600 days', 'Europe/Berlin') + interval '10 hours'
+UPDATE lt SET v = v + 1000 WHERE ts >= date_trunc('day', now() - interval '600 days', 'Europe/Berlin') + interval '10 hours'
 	AND ts < date_trunc('day', now() - interval '600 days', 'Europe/Berlin') + interval '12 hours';
 DELETE FROM lt WHERE ts >= date_trunc('day', now() - interval '450 days', 'Europe/Berlin') + interval '10 hours'
 	AND ts < date_trunc('day', now() - interval '450 days', 'Europe/Berlin') + interval '11 hours';
