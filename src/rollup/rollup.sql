@@ -405,6 +405,33 @@ BEGIN
 END
 $$;
 
+-- INSERT INTO <state table> (<its columns>) <compute> ON CONFLICT (bucket,
+-- dimensions) DO UPDATE SET <every other column> = EXCLUDED: how every
+-- write of a rollup's state stores its groups, on one node
+-- (_rollup_write_sql) and on Citus (_rollup_dist_write_sql).  compute is
+-- a query returning the state table's columns in that order.
+CREATE FUNCTION perfkit._rollup_upsert_sql(d perfkit.rollup_defs, compute text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cols text[];
+	keycols text[] := ARRAY['bucket'] || d.dimensions::text[];
+BEGIN
+	SELECT keycols || ARRAY['_rows'] || coalesce(array_agg(c ORDER BY rm.ord, k), '{}') INTO cols
+	FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
+	WHERE rm.rollup_id = d.id;
+	RETURN format('INSERT INTO %s AS perfkit_s (%s) %s ON CONFLICT (%s) DO UPDATE SET %s',
+				  d.state_table,
+				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
+				  compute,
+				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(keycols) c),
+				  (SELECT string_agg(format('%I = EXCLUDED.%I', c, c), ', ')
+				   FROM unnest(cols) c WHERE c <> ALL (keycols)));
+END
+$$;
+
 -- INSERT ... <compute> ON CONFLICT DO UPDATE, returning (buckets, rows read).
 -- A range over raw rows reads its groups from perfkit._rollup_batch().
 CREATE FUNCTION perfkit._rollup_write_sql(d perfkit.rollup_defs, mode text)
@@ -413,11 +440,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	cols text[];
-	keycols text[];
 	compute text;
 BEGIN
-	keycols := ARRAY['bucket'] || d.dimensions::text[];
 	IF mode = 'range' AND d.parent_id IS NULL THEN
 		SELECT format('SELECT * FROM perfkit._rollup_batch(%s, $1, $2) AS perfkit_t(bucket pg_catalog.timestamptz%s, '
 					  '_rows pg_catalog.int8%s)',
@@ -432,21 +456,9 @@ BEGIN
 	ELSE
 		compute := perfkit._rollup_compute_sql(d, mode);
 	END IF;
-	SELECT ARRAY['bucket'] || d.dimensions::text[] || ARRAY['_rows']
-		   || coalesce(array_agg(c ORDER BY rm.ord, k), '{}')
-	INTO cols
-	FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
-	WHERE rm.rollup_id = d.id;
-
-	RETURN format('WITH perfkit_w AS (INSERT INTO %s (%s) %s ON CONFLICT (%s) DO UPDATE SET %s '
-				  'RETURNING bucket, _rows) '
+	RETURN format('WITH perfkit_w AS (%s RETURNING bucket, _rows) '
 				  'SELECT pg_catalog.count(DISTINCT bucket), coalesce(pg_catalog.sum(_rows), 0)::bigint FROM perfkit_w',
-				  d.state_table,
-				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
-				  compute,
-				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(keycols) c),
-				  (SELECT string_agg(format('%I = EXCLUDED.%I', c, c), ', ')
-				   FROM unnest(cols) c WHERE c <> ALL (keycols)));
+				  perfkit._rollup_upsert_sql(d, compute));
 END
 $$;
 
@@ -2618,8 +2630,6 @@ DECLARE
 	x perfkit.rollup_distributed;
 	dims text;
 	states text;
-	cols text[];
-	keycols text[];
 	bucket text;
 	from_clause text;
 BEGIN
@@ -2631,10 +2641,6 @@ BEGIN
 	FROM perfkit.rollup_measures rm, unnest(rm.state_raw_sql) WITH ORDINALITY AS u(s, k)
 	WHERE rm.rollup_id = d.id;
 	states := coalesce(states, ', pg_catalog.count(*)');
-	keycols := ARRAY['bucket'] || d.dimensions::text[];
-	SELECT keycols || ARRAY['_rows'] || coalesce(array_agg(c ORDER BY rm.ord, k), '{}') INTO cols
-	FROM perfkit.rollup_measures rm, unnest(rm.state_columns) WITH ORDINALITY AS u(c, k)
-	WHERE rm.rollup_id = d.id;
 	IF mode = 'range' THEN
 		bucket := perfkit._rollup_bucket_sql(d);
 		from_clause := format('%s WHERE %I >= %s AND %I < %s', d.raw_source,
@@ -2655,14 +2661,8 @@ BEGIN
 								  format('perfkit._bucket_add(perfkit_c.perfkit_cb, %L, %L)',
 										 d.granularity, d.timezone)));
 	END IF;
-	RETURN format('INSERT INTO %s AS perfkit_s (%s) SELECT %s AS bucket%s%s FROM %s GROUP BY %s%s '
-				  'ON CONFLICT (%s) DO UPDATE SET %s',
-				  d.state_table,
-				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
-				  bucket, dims, states, from_clause, bucket, dims,
-				  (SELECT string_agg(format('%I', c), ', ') FROM unnest(keycols) c),
-				  (SELECT string_agg(format('%I = EXCLUDED.%I', c, c), ', ')
-				   FROM unnest(cols) c WHERE c <> ALL (keycols)));
+	RETURN perfkit._rollup_upsert_sql(d, format('SELECT %s AS bucket%s%s FROM %s GROUP BY %s%s',
+												bucket, dims, states, from_clause, bucket, dims));
 END
 $$;
 
