@@ -528,6 +528,24 @@ SELECT * FROM ddl_pcheck AS "detached a partition";
 SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_p') AS without_detached;
 DROP TABLE ddl_p2;
 SELECT * FROM ddl_pcheck AS "dropped a partition";
+-- Two levels: attaching under a partitioned partition invalidates that
+-- partition's relcache entry, not the root's, and DETACH ... CONCURRENTLY
+-- commits as it goes; results on the root go in both cases.
+CREATE TABLE ddl_q (at int, v int) PARTITION BY RANGE (at);
+CREATE TABLE ddl_q1 PARTITION OF ddl_q FOR VALUES FROM (0) TO (100) PARTITION BY RANGE (at);
+CREATE TABLE ddl_q1a PARTITION OF ddl_q1 FOR VALUES FROM (0) TO (10);
+INSERT INTO ddl_q VALUES (1, 1), (2, 2);
+CREATE TABLE ddl_q1b (at int, v int);
+INSERT INTO ddl_q1b VALUES (15, 1), (16, 1), (17, 1);
+SELECT perfkit.cached('SELECT count(*) AS n FROM ddl_q') AS before_attach;
+ALTER TABLE ddl_q1 ATTACH PARTITION ddl_q1b FOR VALUES FROM (10) TO (20);
+SELECT fresh('SELECT count(*) AS n FROM ddl_q') AS "attached under a partition",
+	   perfkit.cached('SELECT count(*) AS n FROM ddl_q') AS with_attached;
+SELECT hit('SELECT count(*) AS n FROM ddl_q') AS q_hit;
+ALTER TABLE ddl_q1 DETACH PARTITION ddl_q1b CONCURRENTLY;
+SELECT fresh('SELECT count(*) AS n FROM ddl_q') AS "detached concurrently",
+	   perfkit.cached('SELECT count(*) AS n FROM ddl_q') AS without_detached;
+DROP TABLE ddl_q, ddl_q1b;
 
 -- Functions, views and types a query used.
 CREATE FUNCTION ddl_f() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1';

@@ -21,8 +21,10 @@
  * a relcache callback collects every relation whose relcache entry the
  * statement invalidates; after it, a CommandCounterIncrement makes the
  * statement's last invalidations run here (PostgreSQL would do the same
- * before the next statement), and each collected relation is marked with
- * its partition ancestors.  That set is exact whatever path the DDL took:
+ * before the next statement), and each collected relation but an index
+ * (no result depends on one) is marked with its partition ancestors.
+ * That set is exact whatever path the DDL took, so DDL marks no relation
+ * from its text (except the CONCURRENTLY forms, see ddl_class()):
  * ALTER (recursing to partitions and children), DROP (with CASCADE),
  * CREATE INDEX, ATTACH/DETACH PARTITION and creating a partition (both
  * invalidate the parent), GRANT/REVOKE on tables and columns, policies,
@@ -78,6 +80,7 @@
 #include "utils/lsyscache.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "perfkit/cache.h"
 
@@ -166,6 +169,45 @@ cache_track_relation(Oid relid, bool with_descendants)
 		foreach(lc, all)
 			mark_bucket(cache_version_bucket(MyDatabaseId, lfirst_oid(lc)));
 		list_free(all);
+	}
+}
+
+/*
+ * Mark a relation whose relcache entry a DDL statement invalidated, as
+ * cache_track_relation() does, except an index: no cached() result
+ * depends on one (its dependencies are the relations its query reads),
+ * and creating, dropping or changing an index invalidates its table too.
+ * One catalog lookup gives both the kind and whether it is a partition.
+ */
+static void
+track_ddl_relation(Oid relid)
+{
+	HeapTuple	tp;
+	char		relkind;
+	bool		relispartition;
+
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+	{
+		/* dropped: results that read it depend on its counter */
+		mark_bucket(cache_version_bucket(MyDatabaseId, relid));
+		return;
+	}
+	relkind = ((Form_pg_class) GETSTRUCT(tp))->relkind;
+	relispartition = ((Form_pg_class) GETSTRUCT(tp))->relispartition;
+	ReleaseSysCache(tp);
+
+	if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX)
+		return;
+	mark_bucket(cache_version_bucket(MyDatabaseId, relid));
+	if (relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+		ListCell   *lc;
+
+		foreach(lc, ancestors)
+			mark_bucket(cache_version_bucket(MyDatabaseId, lfirst_oid(lc)));
+		list_free(ancestors);
 	}
 }
 
@@ -330,12 +372,42 @@ new_relation(RangeVar *rv, bool mark)
 }
 
 /*
+ * Whether the ALTER TABLE a commits as it goes (DETACH PARTITION ...
+ * CONCURRENTLY, or FINALIZE of one): its commits drop the relations the
+ * relcache callback collected, so the relations it names (the table with
+ * what inherits from it, the partition) are marked from its text instead.
+ * Any other ALTER TABLE, ATTACH and DETACH included, invalidates the
+ * relcache entries of every relation whose definition it changes (of the
+ * parent and the partition for ATTACH and DETACH), all collected.
+ */
+static bool
+alter_table_commits(AlterTableStmt *a)
+{
+	ListCell   *lc;
+
+	foreach(lc, a->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_DetachPartitionFinalize ||
+			(cmd->subtype == AT_DetachPartition &&
+			 ((PartitionCmd *) cmd->def)->concurrent))
+			return true;
+	}
+	return false;
+}
+
+/*
  * The class of stmt; with mark, also make the marks that the statement's
  * text shows (names created, epochs, relations named).  Called before the
  * statement runs (mark) and after it (not), so the class must not depend
- * on the catalogs.  CREATE INDEX and ALTER TABLE mark the relations they
- * name both times: their CONCURRENTLY forms commit as they go, and the
- * marks made before are bumped at the first of those commits.
+ * on the catalogs.  CREATE INDEX CONCURRENTLY and DETACH PARTITION ...
+ * CONCURRENTLY mark the relations they name both times: they commit as
+ * they go, and the marks made before are bumped at the first of those
+ * commits.  Other DDL marks no relation from its text: a catalog lookup
+ * per named relation (and a pg_inherits scan per partition of a named
+ * parent) was most of what the hook cost a DDL statement, and the
+ * relations the statement invalidates are collected anyway.
  */
 static DdlClass
 ddl_class(Node *stmt, bool mark)
@@ -435,22 +507,26 @@ ddl_class(Node *stmt, bool mark)
 				mark_rangevar(castNode(RefreshMatViewStmt, stmt)->relation, false);
 			return DDL_PRECISE;
 		case T_IndexStmt:
-			mark_rangevar(castNode(IndexStmt, stmt)->relation, false);
+			if (castNode(IndexStmt, stmt)->concurrent)
+				mark_rangevar(castNode(IndexStmt, stmt)->relation, false);
 			return DDL_PRECISE;
 		case T_AlterTableStmt:
 			{
 				AlterTableStmt *a = (AlterTableStmt *) stmt;
-				ListCell   *lc;
 
-				mark_rangevar(a->relation, true);
-				foreach(lc, a->cmds)
+				if (alter_table_commits(a))
 				{
-					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+					ListCell   *lc;
 
-					if (cmd->subtype == AT_AttachPartition ||
-						cmd->subtype == AT_DetachPartition ||
-						cmd->subtype == AT_DetachPartitionFinalize)
-						mark_rangevar(((PartitionCmd *) cmd->def)->name, true);
+					mark_rangevar(a->relation, true);
+					foreach(lc, a->cmds)
+					{
+						AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+						if (cmd->subtype == AT_DetachPartition ||
+							cmd->subtype == AT_DetachPartitionFinalize)
+							mark_rangevar(((PartitionCmd *) cmd->def)->name, true);
+					}
 				}
 				if (mark && a->objtype == OBJECT_TYPE)
 					mark_epoch('T');
@@ -653,7 +729,7 @@ cache_track_utility(PlannedStmt *pstmt, bool before)
 		if (ddl_depth > 0)
 			ddl_depth--;
 		for (int i = 0; i < nddl_rels; i++)
-			cache_track_relation(ddl_rels[i], false);
+			track_ddl_relation(ddl_rels[i]);
 		nddl_rels = 0;
 		if (ddl_overflow)
 			mark_database = true;

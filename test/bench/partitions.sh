@@ -215,10 +215,15 @@ bench_one_new_instructions() {
 	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m fast -w stop >/dev/null
 	rm -rf "$BENCH_DIR/cg_snapshot"
 	cp -a "$BENCH_DATA" "$BENCH_DIR/cg_snapshot"
+	# BENCH_CALLGRIND_DIR=DIR keeps each run's profile there (for
+	# callgrind_annotate --inclusive=yes); /dev/null otherwise.
+	local out=/dev/null
+	[ -n "${BENCH_CALLGRIND_DIR:-}" ] && { mkdir -p "$BENCH_CALLGRIND_DIR"; chmod 777 "$BENCH_CALLGRIND_DIR"; }
 	for n in base perfkit bare attach; do
 		rm -rf "$BENCH_DIR/cg_run"
 		cp -a "$BENCH_DIR/cg_snapshot" "$BENCH_DIR/cg_run"
-		ins[$n]=$(pk_as_user valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		[ -n "${BENCH_CALLGRIND_DIR:-}" ] && out=$BENCH_CALLGRIND_DIR/callgrind.one_new.$n
+		ins[$n]=$(pk_as_user valgrind --tool=callgrind --callgrind-out-file="$out" \
 			"$PK_BINDIR/postgres" --single -D "$BENCH_DIR/cg_run" -c synchronous_commit=off bench \
 			<"$BENCH_DIR/cg_$n.sql" 2>&1 >"$BENCH_DIR/cg_$n.out" |
 			sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
