@@ -16,8 +16,10 @@
 #              TRUNCATE one: a full capture set where inserts go by row
 # CPU instructions (callgrind) of a single-user backend running N and then
 # 2N autocommit statements, as the rollup benchmark's capture part counts
-# them: single-row INSERT (N = 1000) and 100-row INSERT ... SELECT
-# (N = 100).  Prints instructions per statement and without / with.
+# them: single-row INSERT (N = 1000), 100-row INSERT ... SELECT (N = 100)
+# and COPY of a 1,000-row CSV file (N = 20: a BEFORE row trigger makes
+# COPY insert row by row instead of in batches).  Prints instructions per
+# statement and without / with.
 
 bench_main() {
 	pk_require_packages valgrind
@@ -52,8 +54,12 @@ CREATE TRIGGER t BEFORE TRUNCATE ON t_before4 FOR EACH STATEMENT EXECUTE FUNCTIO
 SQL
 	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m fast -w stop >/dev/null
 	cp -a "$BENCH_DATA" "$BENCH_DIR/snapshot"
+	awk 'BEGIN { for (i = 1; i <= 1000; i++)
+		printf "2026-01-01 00:00:00+00,%d,region-%d,%d.5\n", i % 500, i % 12, i % 97 }' >"$BENCH_DIR/rows.csv"
+	chmod a+r "$BENCH_DIR/rows.csv"
 	stmts() {	# stmts KIND TABLE N
-		awk -v k="$1" -v t="$2" -v n="$3" 'BEGIN { for (i = 1; i <= n; i++) if (k == "one")
+		awk -v k="$1" -v t="$2" -v n="$3" -v f="$BENCH_DIR/rows.csv" 'BEGIN { for (i = 1; i <= n; i++) if (k == "copy")
+			printf "COPY t_%s FROM '"'"'%s'"'"' (FORMAT csv)\n", t, f; else if (k == "one")
 			printf "INSERT INTO t_%s VALUES (clock_timestamp(), %d, '"'"'region-%d'"'"', %d.5)\n", t, i % 500, i % 12, i % 97;
 			else printf "INSERT INTO t_%s SELECT clock_timestamp(), g %% 500, '"'"'region-'"'"' || g %% 12, g / 10.0 FROM generate_series(1, 100) g\n", t }'
 	}
@@ -68,10 +74,11 @@ SQL
 			sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 	}
 	local kind tbl n one two
-	for kind in one hundred; do
+	for kind in one hundred copy; do
 		declare -A per=()
 		n=1000
 		[ "$kind" = hundred ] && n=100
+		[ "$kind" = copy ] && n=20
 		for tbl in plain before after statement before4; do
 			one=$(instructions "$kind" "$tbl" "$n")
 			two=$(instructions "$kind" "$tbl" $((2 * n)))
