@@ -143,16 +143,12 @@ mark_bucket(uint32 bucket)
 		mark_database = true;
 }
 
-/*
- * Mark relid as written by this transaction, with its partition ancestors
- * and, with_descendants, every relation that inherits from it.
- */
-void
-cache_track_relation(Oid relid, bool with_descendants)
+/* Mark relid and, when it is a partition, its partition ancestors. */
+static void
+mark_with_ancestors(Oid relid, bool relispartition)
 {
 	mark_bucket(cache_version_bucket(MyDatabaseId, relid));
-
-	if (get_rel_relispartition(relid))
+	if (relispartition)
 	{
 		List	   *ancestors = get_partition_ancestors(relid);
 		ListCell   *lc;
@@ -161,6 +157,16 @@ cache_track_relation(Oid relid, bool with_descendants)
 			mark_bucket(cache_version_bucket(MyDatabaseId, lfirst_oid(lc)));
 		list_free(ancestors);
 	}
+}
+
+/*
+ * Mark relid as written by this transaction, with its partition ancestors
+ * and, with_descendants, every relation that inherits from it.
+ */
+void
+cache_track_relation(Oid relid, bool with_descendants)
+{
+	mark_with_ancestors(relid, get_rel_relispartition(relid));
 	if (with_descendants && has_subclass(relid))
 	{
 		List	   *all = find_all_inheritors(relid, NoLock, NULL);
@@ -199,16 +205,7 @@ track_ddl_relation(Oid relid)
 
 	if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX)
 		return;
-	mark_bucket(cache_version_bucket(MyDatabaseId, relid));
-	if (relispartition)
-	{
-		List	   *ancestors = get_partition_ancestors(relid);
-		ListCell   *lc;
-
-		foreach(lc, ancestors)
-			mark_bucket(cache_version_bucket(MyDatabaseId, lfirst_oid(lc)));
-		list_free(ancestors);
-	}
+	mark_with_ancestors(relid, relispartition);
 }
 
 static bool
