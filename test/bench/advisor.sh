@@ -401,18 +401,11 @@ advisor_overhead() {
 # instructions RATE N: instructions of a single-user backend running N
 # pgbench select-only statements with the given sample rate.
 advisor_instr_run() {
-	rm -rf "$BENCH_DATA"
-	cp -a "$BENCH_DIR/snapshot" "$BENCH_DATA"
 	awk -v n="$2" 'BEGIN { srand(42); for (i = 0; i < n; i++)
 		print "SELECT abalance FROM pgbench_accounts WHERE aid = " int(rand() * 1000000) + 1 ";" }' \
 		>"$BENCH_DIR/stmts.sql"
-	chown "$(pk_run_user)" "$BENCH_DIR/stmts.sql"
-	pk_as_user valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-		"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" \
-		-c shared_preload_libraries=perfkit -c perfkit.advisor_sample_rate="$1" \
-		-c compute_query_id="${3:-auto}" bench \
-		<"$BENCH_DIR/stmts.sql" 2>&1 >/dev/null |
-		sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+	bench_instructions "$BENCH_DIR/snapshot" "$BENCH_DIR/stmts.sql" -- shared_preload_libraries=perfkit \
+		perfkit.advisor_sample_rate="$1" compute_query_id="${3:-auto}"
 }
 
 advisor_instructions() {

@@ -220,17 +220,14 @@ bench_one_new_instructions() {
 	local out=/dev/null
 	[ -n "${BENCH_CALLGRIND_DIR:-}" ] && { mkdir -p "$BENCH_CALLGRIND_DIR"; chmod 777 "$BENCH_CALLGRIND_DIR"; }
 	for n in base perfkit bare attach; do
-		rm -rf "$BENCH_DIR/cg_run"
-		cp -a "$BENCH_DIR/cg_snapshot" "$BENCH_DIR/cg_run"
 		[ -n "${BENCH_CALLGRIND_DIR:-}" ] && out=$BENCH_CALLGRIND_DIR/callgrind.one_new.$n
-		ins[$n]=$(pk_as_user valgrind --tool=callgrind --callgrind-out-file="$out" \
-			"$PK_BINDIR/postgres" --single -D "$BENCH_DIR/cg_run" -c synchronous_commit=off bench \
-			<"$BENCH_DIR/cg_$n.sql" 2>&1 >"$BENCH_DIR/cg_$n.out" |
-			sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+		ins[$n]=$(bench_instructions "$BENCH_DIR/cg_snapshot" "$BENCH_DIR/cg_$n.sql" "$out" \
+			"$BENCH_DIR/cg_$n.out" -- synchronous_commit=off)
 		grep -q "ERROR" "$BENCH_DIR/cg_$n.out" && { cat "$BENCH_DIR/cg_$n.out"; pk_die "the $n run failed"; }
 		[ "$n" = perfkit ] && { grep -q 'count = "100"' "$BENCH_DIR/cg_$n.out" || pk_die "run_maintenance() did not maintain the 100 tables"; }
 	done
-	rm -rf "$BENCH_DIR/cg_run" "$BENCH_DIR/cg_snapshot"
+	rm -rf "$BENCH_DATA"
+	mv "$BENCH_DIR/cg_snapshot" "$BENCH_DATA"
 	bench_restart
 	local pk bare attach
 	pk=$((ins[perfkit] - ins[base])); bare=$((ins[bare] - ins[base])); attach=$((ins[attach] - ins[base]))

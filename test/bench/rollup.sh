@@ -283,10 +283,7 @@ SQL
 		esac
 	}
 	instructions() {	# instructions KIND TABLE N
-		rm -rf "$BENCH_DATA"
-		cp -a "$BENCH_DIR/snapshot" "$BENCH_DATA"
 		stmts "$@" >"$BENCH_DIR/stmts.sql"
-		chown "$(pk_run_user)" "$BENCH_DIR/stmts.sql"
 		# BENCH_CALLGRIND_DIR=DIR keeps each run's profile there (for
 		# callgrind_annotate --inclusive=yes); /dev/null otherwise.
 		local out=/dev/null
@@ -295,10 +292,7 @@ SQL
 			chmod 777 "$BENCH_CALLGRIND_DIR"
 			out=$BENCH_CALLGRIND_DIR/callgrind.$1.$2.$3
 		fi
-		pk_as_user valgrind --tool=callgrind --callgrind-out-file="$out" \
-			"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" -c synchronous_commit=off bench \
-			<"$BENCH_DIR/stmts.sql" 2>&1 >/dev/null |
-			sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+		bench_instructions "$BENCH_DIR/snapshot" "$BENCH_DIR/stmts.sql" "$out" -- synchronous_commit=off
 	}
 	pk_as_user "$PK_BINDIR/pg_ctl" -D "$BENCH_DATA" -m fast -w stop >/dev/null
 	cp -a "$BENCH_DATA" "$BENCH_DIR/snapshot"

@@ -13,6 +13,10 @@
 #   bench_psql ARGS...      psql -X -q -v ON_ERROR_STOP=1 to database bench
 #   bench_pgbench ARGS...   pgbench against database bench; prints tps
 #   median N...             the median of the numbers given
+#   bench_instructions SNAPSHOT SQL [PROFILE [OUTPUT]] [-- SETTING...]
+#                           CPU instructions (callgrind) of a single-user
+#                           backend running file SQL on a fresh copy of
+#                           SNAPSHOT at $BENCH_DATA (cluster stopped)
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -48,6 +52,32 @@ bench_pgbench() {
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# bench_instructions SNAPSHOT SQL [PROFILE [OUTPUT]] [-- SETTING...]: the
+# instructions callgrind counts for a single-user backend of database
+# bench that runs the statements of file SQL on a fresh copy of data
+# directory SNAPSHOT, made at $BENCH_DATA (so the cluster must be stopped;
+# $BENCH_DATA is left as the run left it).  PROFILE keeps the profile (for
+# callgrind_annotate), OUTPUT the backend's output; both are /dev/null
+# when empty or not given.  Each SETTING after -- is passed as -c SETTING.
+# Counting N and then 2N statements and taking the difference leaves the
+# cost of N statements without the backend's start-up.
+bench_instructions() {
+	local snapshot=$1 sql=$2 profile=/dev/null output=/dev/null
+	shift 2
+	if [ $# -gt 0 ] && [ "$1" != -- ]; then profile=${1:-/dev/null}; shift; fi
+	if [ $# -gt 0 ] && [ "$1" != -- ]; then output=${1:-/dev/null}; shift; fi
+	[ "${1:-}" = -- ] && shift
+	local settings=() s
+	for s in "$@"; do settings+=(-c "$s"); done
+	rm -rf "$BENCH_DATA"
+	cp -a "$snapshot" "$BENCH_DATA"
+	chown "$(pk_run_user)" "$sql"
+	pk_as_user valgrind --tool=callgrind --callgrind-out-file="$profile" \
+		"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" "${settings[@]}" bench \
+		<"$sql" 2>&1 >"$output" |
+		sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
 
 pk_as_user "$PK_BINDIR/psql" -X -q -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -d postgres \
 	-c "CREATE DATABASE bench"

@@ -64,14 +64,8 @@ SQL
 			else printf "INSERT INTO t_%s SELECT clock_timestamp(), g %% 500, '"'"'region-'"'"' || g %% 12, g / 10.0 FROM generate_series(1, 100) g\n", t }'
 	}
 	instructions() {	# instructions KIND TABLE N
-		rm -rf "$BENCH_DATA"
-		cp -a "$BENCH_DIR/snapshot" "$BENCH_DATA"
 		stmts "$@" >"$BENCH_DIR/stmts.sql"
-		chown "$(pk_run_user)" "$BENCH_DIR/stmts.sql"
-		pk_as_user valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-			"$PK_BINDIR/postgres" --single -D "$BENCH_DATA" -c synchronous_commit=off bench \
-			<"$BENCH_DIR/stmts.sql" 2>&1 >/dev/null |
-			sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+		bench_instructions "$BENCH_DIR/snapshot" "$BENCH_DIR/stmts.sql" -- synchronous_commit=off
 	}
 	local kind tbl n one two
 	for kind in one hundred copy; do

@@ -26,8 +26,12 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(trigger_floor);
 
-static TimestampTz last_seen = 0;
-static uint64 late_seen = 0;
+/*
+ * Not static: what the function computes must stay observable, or the
+ * compiler could drop the read it exists to measure.
+ */
+TimestampTz trigger_floor_last_seen = 0;
+uint64		trigger_floor_late_seen = 0;
 
 Datum
 trigger_floor(PG_FUNCTION_ARGS)
@@ -45,9 +49,9 @@ trigger_floor(PG_FUNCTION_ARGS)
 		ts = heap_getattr(tuple, 1, RelationGetDescr(td->tg_relation), &isnull);
 		if (!isnull)
 		{
-			if (DatumGetTimestampTz(ts) < last_seen)
-				late_seen++;
-			last_seen = DatumGetTimestampTz(ts);
+			if (DatumGetTimestampTz(ts) < trigger_floor_last_seen)
+				trigger_floor_late_seen++;
+			trigger_floor_last_seen = DatumGetTimestampTz(ts);
 		}
 	}
 	if (TRIGGER_FIRED_BEFORE(td->tg_event) && TRIGGER_FIRED_FOR_ROW(td->tg_event))
