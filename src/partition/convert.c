@@ -454,7 +454,7 @@ copy_triggers(Oid relid, Oid newrel, bool dry_run)
  * instead of refused.
  */
 static void
-check_convertible(Oid relid, const char *column, bool extend)
+check_convertible(Oid relid, const char *column, bool extend, bool citus)
 {
 	char	   *name = get_rel_name(relid);
 	char	   *what;
@@ -467,17 +467,16 @@ check_convertible(Oid relid, const char *column, bool extend)
 	part_check_owner(relid);
 
 	/*
-	 * A Citus table: the capture trigger would have to run on the shards,
-	 * on the workers, which Citus does not allow; and the swap renames only
-	 * this node's shell.  Refused, with the way Citus itself offers.
+	 * A Citus table is converted by part_convert_citus(), in the calling
+	 * session with writes blocked: the capture trigger of the online
+	 * conversion would have to run on the shards, on the workers, which
+	 * Citus does not do.  One distributed since the call began lands here.
 	 */
-	if (pk_citus_table(relid))
+	if (!citus && pk_citus_table(relid))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" is a Citus table: convert_to_partitioned() cannot convert it online", name),
-				 errdetail("The conversion captures writes with a trigger, which Citus does not run on the shards of a distributed or reference table."),
-				 errhint("With writes stopped, create the partitioned table under a new name, distribute it with create_distributed_table(new, distribution column, colocate_with => '%s'), call perfkit.partition_table() on it, copy the rows with INSERT INTO new SELECT * FROM %s, then swap the names.",
-						 name, name)));
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" became a Citus table while its conversion started", name),
+				 errhint("Call perfkit.convert_to_partitioned() again: it converts a distributed table with writes blocked.")));
 	if (has_subclass(relid) || has_superclass(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -672,7 +671,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every, bool exte
 	int			save_sec;
 	int			save_nest;
 
-	check_convertible(relid, column, extend);
+	check_convertible(relid, column, extend, false);
 	part_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
 
 	/* Writers in flight finish first; new ones fire the trigger. */
@@ -1192,6 +1191,75 @@ widen_key_list(const char *def, int from, const char *column)
 }
 
 /*
+ * The statements that make relid's indexes on newrel, in their creation
+ * order (the swap pairs their names by that order): those that back a
+ * constraint (primary key, unique) as that constraint, and with extend
+ * the unique ones that lack column widened by it.
+ */
+static List *
+index_statements(Oid relid, Oid newrel, const char *column, bool extend)
+{
+	char	   *qold = qualified(relid);
+	char	   *qnew = qualified(newrel);
+	Oid			argtypes[2] = {OIDOID, INT2OID};
+	Datum		values[2];
+	List	   *stmts = NIL;
+	uint64		n,
+				i;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int16GetDatum(get_attnum(relid, column));
+	n = part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
+				  "pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid), "
+				  "$2 = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
+				  "FROM pg_catalog.pg_index i "
+				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
+				  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
+				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
+				  2, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *idxname = SPI_getvalue(tup, desc, 1);
+		bool		unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		constraint = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		char	   *def = SPI_getvalue(tup, desc, 4);
+		bool		widen = extend &&
+			!DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		char	   *prefix;
+
+		if (constraint)
+		{
+			char	   *cdef = SPI_getvalue(tup, desc, 5);
+
+			if (unique && widen)
+				cdef = widen_key_list(cdef, 0, column);
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ADD %s", qnew, cdef));
+			continue;
+		}
+
+		/*
+		 * pg_get_indexdef() writes "CREATE [UNIQUE ]INDEX name ON
+		 * schema.table USING ...": the same definition on the copy is
+		 * what follows the table's name.
+		 */
+		prefix = psprintf("CREATE %sINDEX %s ON %s USING ", unique ? "UNIQUE " : "",
+						  quote_identifier(idxname), qold);
+		if (strncmp(def, prefix, strlen(prefix)) != 0)
+			elog(ERROR, "unexpected definition of index \"%s\": %s", idxname, def);
+		def = def + strlen(prefix);
+		if (unique && widen)
+			def = widen_key_list(def, 0, column);
+		stmts = lappend(stmts, psprintf("CREATE %sINDEX ON %s USING %s", unique ? "UNIQUE " : "",
+										qnew, def));
+	}
+	return stmts;
+}
+
+/*
  * Index the copy, once every row of the table has been copied once: the
  * summary index on the origin tid first (when needed), then the writes
  * logged so far are synced (the copy is then the table as of one
@@ -1205,15 +1273,10 @@ widen_key_list(const char *def, int from, const char *column)
 static void
 build_indexes(ConvState *st, const char *cols)
 {
-	char	   *qold = qualified(st->relid);
 	char	   *qnew = qualified(st->newrel);
-	Oid			argtypes[2] = {OIDOID, INT2OID};
-	Datum		values[2];
-	List	   *stmts = NIL;
+	List	   *stmts;
 	ListCell   *lc;
 	bool		has_key_index;
-	uint64		n,
-				i;
 
 	/*
 	 * The sync finds the copy's rows from a tid by their key: with an index
@@ -1243,55 +1306,7 @@ build_indexes(ConvState *st, const char *cols)
 		UnregisterSnapshot(snap);
 	}
 
-	values[0] = ObjectIdGetDatum(st->relid);
-	values[1] = Int16GetDatum(get_attnum(st->relid, st->column));
-	n = part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
-				  "pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid), "
-				  "$2 = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
-				  "FROM pg_catalog.pg_index i "
-				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-				  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
-				  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
-				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
-				  2, argtypes, values, NULL, false);
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *idxname = SPI_getvalue(tup, desc, 1);
-		bool		unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-		bool		constraint = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		char	   *def = SPI_getvalue(tup, desc, 4);
-		bool		widen = st->extend &&
-			!DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		char	   *prefix;
-
-		if (constraint)
-		{
-			char	   *cdef = SPI_getvalue(tup, desc, 5);
-
-			if (unique && widen)
-				cdef = widen_key_list(cdef, 0, st->column);
-			stmts = lappend(stmts, psprintf("ALTER TABLE %s ADD %s", qnew, cdef));
-			continue;
-		}
-
-		/*
-		 * pg_get_indexdef() writes "CREATE [UNIQUE ]INDEX name ON
-		 * schema.table USING ...": the same definition on the copy is
-		 * what follows the table's name.
-		 */
-		prefix = psprintf("CREATE %sINDEX %s ON %s USING ", unique ? "UNIQUE " : "",
-						  quote_identifier(idxname), qold);
-		if (strncmp(def, prefix, strlen(prefix)) != 0)
-			elog(ERROR, "unexpected definition of index \"%s\": %s", idxname, def);
-		def = def + strlen(prefix);
-		if (unique && widen)
-			def = widen_key_list(def, 0, st->column);
-		stmts = lappend(stmts, psprintf("CREATE %sINDEX ON %s USING %s", unique ? "UNIQUE " : "",
-										qnew, def));
-	}
+	stmts = index_statements(st->relid, st->newrel, st->column, st->extend);
 	foreach(lc, stmts)
 		exec(lfirst(lc));
 	st->loading = false;
@@ -1480,81 +1495,20 @@ rename_partition_indexes(Oid partoid)
 }
 
 /*
- * The swap; errors propagate (the caller runs it in a subtransaction).
- * The rows copied again go in *copied; st is left as it was (a lock not
- * granted in time rolls the swap back, and it is tried again).
+ * Carry relid's sequences (serial ones change owner, identity ones
+ * continue from relid's value), grants, comment and row-level security
+ * over to newrel.
  */
-static int64
-conversion_swap(ConvState *st, const char *cols, int64 *copied)
+static void
+carry_over(Oid relid, Oid newrel)
 {
-	Oid			relid = st->relid;
-	Oid			newrel = st->newrel;
-	char	   *name = pstrdup(get_rel_name(relid));
-	char	   *qold = qualified(relid);
-	char	   *qnew = qualified(newrel);
-	int64		count_new;
-	List	   *old_indexes = NIL;
-	List	   *new_indexes = NIL;
-	List	   *stmts = NIL;
-	ListCell   *lc,
-			   *lc2;
-	uint64		n,
-				i;
 	Oid			argtypes[2] = {OIDOID, OIDOID};
 	Datum		values[2];
-	PkSet	   *set;
-	Oid			default_oid;
-	List	   *ranges;
+	List	   *stmts = NIL;
+	ListCell   *lc;
+	uint64		n,
+				i;
 
-	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
-	check_not_rewritten(st);
-
-	/*
-	 * Writers are done.  The copy was checked equal to the table on a
-	 * snapshot (verify_snapshot), and every write since is in the log,
-	 * blocks added since included: syncing every entry, checked, makes the
-	 * copy equal to the table as it is now, at the cost of those writes
-	 * only.  Unless the capture trigger was changed since the check
-	 * (disabled, even for a moment): then the blocks not copied are copied
-	 * and both tables counted and checksummed in full, under the lock.
-	 */
-	Assert(st->verified);
-	if (capture_trigger_stamp(relid) != NULL && st->trigger_stamp != NULL &&
-		strcmp(capture_trigger_stamp(relid), st->trigger_stamp) == 0)
-	{
-		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-		SyncCheck	check;
-
-		check.new_from = st->watermark;
-		(void) sync_log(st, cols, -1, snap, &check);
-		UnregisterSnapshot(snap);
-		*copied = check.inserted;
-		count_new = st->verified_rows + check.inserted - check.deleted;
-	}
-	else
-	{
-		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-
-		ereport(NOTICE,
-				(errmsg("converting table \"%s\": its capture trigger changed since the copy was checked, checking every row under the lock",
-						name)));
-		(void) sync_log(st, cols, st->watermark, snap, NULL);
-		*copied = copy_blocks(st, cols, st->watermark, -1, snap);
-		UnregisterSnapshot(snap);
-		CommandCounterIncrement();
-		snap = RegisterSnapshot(GetLatestSnapshot());
-		count_new = verify_full(st, snap);
-		UnregisterSnapshot(snap);
-	}
-
-	exec(psprintf("LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE", qold));
-	exec(psprintf("DROP TRIGGER __perfkit_convert ON %s", qold));
-	exec(psprintf("DROP TRIGGER __perfkit_convert_truncate ON %s", qold));
-	exec(psprintf("ALTER TABLE %s DROP COLUMN %s", qnew, SRC_COLUMN));
-	/* the user's triggers, from now on only */
-	copy_triggers(relid, newrel, false);
-
-	/* Statements that carry sequences, grants and the comment over. */
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = ObjectIdGetDatum(newrel);
 	n = part_exec("SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, "
@@ -1605,14 +1559,29 @@ conversion_swap(ConvState *st, const char *cols, int64 *copied)
 	foreach(lc, stmts)
 		exec(lfirst(lc));
 
-	/* Index names, paired in creation order (LIKE copies them in Oid order). */
+}
+
+/*
+ * The names of relid's indexes and the qualified names of newrel's, both
+ * in creation order (LIKE and index_statements() make them in Oid order),
+ * for rename_as_old() to pair.
+ */
+static void
+index_names(Oid relid, Oid newrel, List **old_indexes, List **new_indexes)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	uint64		n,
+				i;
+
+	*old_indexes = *new_indexes = NIL;
 	values[0] = ObjectIdGetDatum(relid);
 	n = part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
 				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
 				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
-		old_indexes = lappend(old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		*old_indexes = lappend(*old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	values[0] = ObjectIdGetDatum(newrel);
 	n = part_exec("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
 				  "FROM pg_catalog.pg_index i "
@@ -1621,32 +1590,29 @@ conversion_swap(ConvState *st, const char *cols, int64 *copied)
 				  "WHERE i.indrelid = $1 ORDER BY i.indexrelid",
 				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
-		new_indexes = lappend(new_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		*new_indexes = lappend(*new_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 
-	/* The state goes with the old table. */
-	{
-		Oid			save_userid;
-		int			save_sec;
-		int			save_nest;
+}
 
-		values[0] = ObjectIdGetDatum(relid);
-		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-				  1, argtypes, values, NULL, false);
-		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
-				  1, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec, save_nest);
-	}
+/*
+ * newrel, once the old table is dropped, takes its name (name), its
+ * indexes' names (paired in creation order), and its partitions the
+ * names perfkit gives partitions of a table so named.
+ */
+static void
+rename_as_old(Oid newrel, const char *name, List *old_indexes, List *new_indexes)
+{
+	char	   *qnew = qualified(newrel);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	ListCell   *lc,
+			   *lc2;
+	uint64		n,
+				i;
+	PkSet	   *set;
+	Oid			default_oid;
+	List	   *ranges;
 
-	/*
-	 * Rollups reading the table: their capture triggers and live views go
-	 * with it (the triggers logged every write up to our lock), to be made
-	 * again on the partitioned table at the end.
-	 */
-	values[0] = ObjectIdGetDatum(relid);
-	part_exec("SELECT perfkit._rollup_source_detach($1::pg_catalog.regclass)",
-			  1, argtypes, values, NULL, false);
-	exec(psprintf("DROP TABLE %s", qold));
 	exec(psprintf("ALTER TABLE %s RENAME TO %s", qnew, quote_identifier(name)));
 
 	/*
@@ -1709,6 +1675,104 @@ conversion_swap(ConvState *st, const char *cols, int64 *copied)
 					  quote_identifier(dname)));
 		rename_partition_indexes(default_oid);
 	}
+
+}
+
+/*
+ * The swap; errors propagate (the caller runs it in a subtransaction).
+ * The rows copied again go in *copied; st is left as it was (a lock not
+ * granted in time rolls the swap back, and it is tried again).
+ */
+static int64
+conversion_swap(ConvState *st, const char *cols, int64 *copied)
+{
+	Oid			relid = st->relid;
+	Oid			newrel = st->newrel;
+	char	   *name = pstrdup(get_rel_name(relid));
+	char	   *qold = qualified(relid);
+	char	   *qnew = qualified(newrel);
+	int64		count_new;
+	List	   *old_indexes = NIL;
+	List	   *new_indexes = NIL;
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2];
+
+	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
+	check_not_rewritten(st);
+
+	/*
+	 * Writers are done.  The copy was checked equal to the table on a
+	 * snapshot (verify_snapshot), and every write since is in the log,
+	 * blocks added since included: syncing every entry, checked, makes the
+	 * copy equal to the table as it is now, at the cost of those writes
+	 * only.  Unless the capture trigger was changed since the check
+	 * (disabled, even for a moment): then the blocks not copied are copied
+	 * and both tables counted and checksummed in full, under the lock.
+	 */
+	Assert(st->verified);
+	if (capture_trigger_stamp(relid) != NULL && st->trigger_stamp != NULL &&
+		strcmp(capture_trigger_stamp(relid), st->trigger_stamp) == 0)
+	{
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+		SyncCheck	check;
+
+		check.new_from = st->watermark;
+		(void) sync_log(st, cols, -1, snap, &check);
+		UnregisterSnapshot(snap);
+		*copied = check.inserted;
+		count_new = st->verified_rows + check.inserted - check.deleted;
+	}
+	else
+	{
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+		ereport(NOTICE,
+				(errmsg("converting table \"%s\": its capture trigger changed since the copy was checked, checking every row under the lock",
+						name)));
+		(void) sync_log(st, cols, st->watermark, snap, NULL);
+		*copied = copy_blocks(st, cols, st->watermark, -1, snap);
+		UnregisterSnapshot(snap);
+		CommandCounterIncrement();
+		snap = RegisterSnapshot(GetLatestSnapshot());
+		count_new = verify_full(st, snap);
+		UnregisterSnapshot(snap);
+	}
+
+	exec(psprintf("LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE", qold));
+	exec(psprintf("DROP TRIGGER __perfkit_convert ON %s", qold));
+	exec(psprintf("DROP TRIGGER __perfkit_convert_truncate ON %s", qold));
+	exec(psprintf("ALTER TABLE %s DROP COLUMN %s", qnew, SRC_COLUMN));
+	/* the user's triggers, from now on only */
+	copy_triggers(relid, newrel, false);
+
+	carry_over(relid, newrel);
+	index_names(relid, newrel, &old_indexes, &new_indexes);
+
+	/* The state goes with the old table. */
+	{
+		Oid			save_userid;
+		int			save_sec;
+		int			save_nest;
+
+		values[0] = ObjectIdGetDatum(relid);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+		part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
+	}
+
+	/*
+	 * Rollups reading the table: their capture triggers and live views go
+	 * with it (the triggers logged every write up to our lock), to be made
+	 * again on the partitioned table at the end.
+	 */
+	values[0] = ObjectIdGetDatum(relid);
+	part_exec("SELECT perfkit._rollup_source_detach($1::pg_catalog.regclass)",
+			  1, argtypes, values, NULL, false);
+	exec(psprintf("DROP TABLE %s", qold));
+	rename_as_old(newrel, name, old_indexes, new_indexes);
 
 	/*
 	 * The rollups read the partitioned table now, with capture triggers on
