@@ -2204,6 +2204,23 @@ citus_check_convertible(Oid relid, const char *column)
 					 "Citus partitions only hash-distributed tables.",
 					 "Redistribute it by hash with alter_distributed_table(), then convert it.");
 
+	/* rollups: a distributed rollup's capture triggers are on the shards */
+	{
+		Oid			save_userid;
+		int			save_sec;
+		int			save_nest;
+
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+		what = query_text("SELECT pg_catalog.string_agg(r.rel::text, ', ' ORDER BY r.id) "
+						  "FROM perfkit.rollup_defs r "
+						  "WHERE r.raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $1 "
+						  "HAVING count(*) > 0", relid);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
+	}
+	if (what != NULL)
+		citus_refuse(name, psprintf("perfkit rollups read it: %s", what),
+					 "The rollups of a distributed table capture writes with triggers on its shards, which would go with the table.",
+					 "Drop those rollups, convert the table, then create them again.");
 	what = query_text("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ') "
 					  "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attidentity <> '' "
 					  "AND NOT a.attisdropped HAVING count(*) > 0", relid);
@@ -2229,23 +2246,6 @@ citus_check_convertible(Oid relid, const char *column)
 		citus_refuse(name, "it has row-level security or policies", NULL,
 					 "Disable row-level security and drop its policies, convert the table, then create them again.");
 
-	/* rollups: a distributed rollup's capture triggers are on the shards */
-	{
-		Oid			save_userid;
-		int			save_sec;
-		int			save_nest;
-
-		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		what = query_text("SELECT pg_catalog.string_agg(r.rel::text, ', ' ORDER BY r.id) "
-						  "FROM perfkit.rollup_defs r "
-						  "WHERE r.raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $1 "
-						  "HAVING count(*) > 0", relid);
-		pk_as_owner_end(save_userid, save_sec, save_nest);
-	}
-	if (what != NULL)
-		citus_refuse(name, psprintf("perfkit rollups read it: %s", what),
-					 "The rollups of a distributed table capture writes with triggers on its shards, which would go with the table.",
-					 "Drop those rollups, convert the table, then create them again.");
 	if (strcmp(distcol, column) != 0 && get_attnum(relid, column) == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
