@@ -73,6 +73,13 @@
  * conversion loses nothing: call it again to resume, or
  * convert_to_partitioned_abort() to drop N and the trigger.
  *
+ * A Citus distributed table cannot be converted that way (Citus does not
+ * fire T's trigger for the writes it routes to the shards): it is
+ * converted with writes blocked, in the caller's transaction, by
+ * part_convert_citus() (its plan is above that function), which reuses
+ * the pieces of the swap (index_statements, carry_over, index_names,
+ * rename_as_old).
+ *
  * Who runs it: the caller must own the table, but every transaction of
  * the conversion runs as the table's owner in a security-restricted
  * operation (conv_owner_enter), so that a superuser's call never runs the
@@ -451,7 +458,8 @@ copy_triggers(Oid relid, Oid newrel, bool dry_run)
 /*
  * Refuse what a conversion cannot carry over.  With extend, unique keys
  * that lack the partition column are announced (NOTICE) as widened by it
- * instead of refused.
+ * instead of refused.  citus: the table is a Citus table converted by
+ * part_convert_citus(), which checks the rest itself.
  */
 static void
 check_convertible(Oid relid, const char *column, bool extend, bool citus)

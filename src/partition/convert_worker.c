@@ -31,6 +31,10 @@
  *     worker: the batch in flight rolls back, the committed ones stay, and
  *     the next call resumes.
  *
+ * A Citus table is not converted in a worker: part_convert_citus()
+ * converts it in the caller's own transaction, with writes blocked (its
+ * distributed transaction is the caller's; see convert.c).
+ *
  * It is refused inside a transaction block (25001): the conversion commits
  * on its own, and could not be rolled back with the caller's transaction.
  * The worker takes one of max_worker_processes while it runs; at most
