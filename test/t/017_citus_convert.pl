@@ -103,6 +103,13 @@ $coord->safe_psql('postgres', q{
 	SELECT create_distributed_table('rsrc', 'dev');
 	SELECT perfkit.create_rollup('rsrc_daily', 'rsrc', 'at', 'day', ARRAY['dev'], ARRAY['count(*)']);
 });
+$coord->safe_psql('postgres', q{
+	CREATE TABLE vsrc (dev int NOT NULL, at timestamptz NOT NULL);
+	SELECT create_distributed_table('vsrc', 'dev');
+	CREATE VIEW vsrc_recent AS SELECT * FROM vsrc WHERE at > now() - interval '1 day';
+});
+($rc, $err) = try_sql($coord, q{SELECT perfkit.convert_to_partitioned('vsrc', 'at', '7 days')});
+like($err, qr/2BP01: view "(public\.)?vsrc_recent" depends on table "vsrc"/, 'a table a view depends on is refused (2BP01), as on one node');
 ($rc, $err) = try_sql($coord, q{SELECT perfkit.convert_to_partitioned('ref', 'at', '7 days')});
 like($err, qr/0A000: cannot convert Citus table "ref": it is a reference table/, 'a reference table is refused (0A000)');
 like($err, qr/HINT:.*create_distributed_table/, 'the hint says what would work');
@@ -113,8 +120,8 @@ like($err, qr/0A000: cannot convert Citus table "rsrc": perfkit rollups read it:
 	'a rollup source is refused (0A000), naming the rollup');
 is($coord->safe_psql('postgres', q{
 	SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname) FROM pg_class c
-	 WHERE c.relname IN ('ref', 'fk_ev', 'rsrc') OR c.relname LIKE '%\_partitioned'}),
-	'fk_ev:r,ref:r,rsrc:r', 'the refused tables are unchanged, no copy left');
+	 WHERE c.relname IN ('ref', 'fk_ev', 'rsrc', 'vsrc') OR c.relname LIKE '%\_partitioned'}),
+	'fk_ev:r,ref:r,rsrc:r,vsrc:r', 'the refused tables are unchanged, no copy left');
 
 ########################################################################
 # 2. lock_timeout holds on the workers too.
@@ -182,10 +189,13 @@ $conv->query_safe('COMMIT');
 $conv->quit;
 
 # the writers go on for a while on the partitioned table, then stop
-my $after = $coord->safe_psql('postgres', q{SELECT count(*) FROM ev WHERE note LIKE 'worker1-%'});
-ok($coord->poll_query_until('postgres',
-	qq{SELECT count(*) > $after + 5 FROM ev WHERE note LIKE 'worker1-%'}),
-	'the writer through the worker goes on after the conversion');
+for my $tag ('coordinator', 'worker1')
+{
+	my $after = $coord->safe_psql('postgres', qq{SELECT count(*) FROM ev WHERE note LIKE '$tag-%'});
+	ok($coord->poll_query_until('postgres',
+		qq{SELECT count(*) > $after + 5 FROM ev WHERE note LIKE '$tag-%'}),
+		"the writer through $tag goes on after the conversion");
+}
 PostgreSQL::Test::Utils::append_to_file("$dir/stop", '');
 $_->{h}->finish for values %writer;
 
@@ -223,7 +233,7 @@ for my $tag (sort keys %writer)
 	my $rows = $coord->safe_psql('postgres',
 		qq{SELECT note, count(*) FROM ev WHERE note LIKE '$tag-%' GROUP BY note});
 	my %seen = map { my ($n, $c) = split /\|/; ($n => $c) } split /\n/, $rows;
-	cmp_ok(scalar(@done), '>', 10, "the writer through $tag committed writes (" . scalar(@done) . ')');
+	cmp_ok(scalar(@done), '>', 6, "the writer through $tag committed writes (" . scalar(@done) . ')');
 	is(scalar(grep { !$seen{$_} } @done), 0, "every write committed through $tag is in the table");
 	is(scalar(grep { $seen{$_} != 1 } keys %seen), 0, "none of them twice");
 	is(scalar(grep { !$done{$_} } keys %seen), 0, "and no write that failed");
@@ -275,6 +285,32 @@ my $parts2 = $coord->safe_psql('postgres', q{
 my ($nparts2) = split /\|/, $parts2;
 cmp_ok($nparts2, '>', $nparts, "premake made partitions ($nparts -> $nparts2)");
 is($parts2, "$nparts2|$nparts2|$nparts2", 'every premade partition is distributed and co-located');
+
+# A table of an ordinary role, converted by her: the conversion runs as
+# the table's owner, restricted, and Citus connects to the workers as her.
+$coord->safe_psql('postgres', q{
+	CREATE ROLE alice LOGIN;
+	GRANT CREATE ON SCHEMA public TO alice;
+	SET ROLE alice;
+	CREATE TABLE a_ev (id bigserial, dev int NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (id, dev, at));
+	SELECT create_distributed_table('a_ev', 'dev');
+	INSERT INTO a_ev (dev, at) SELECT i % 7, now() - i * interval '1 day' FROM generate_series(1, 60) i;
+});
+my $a_sum = $coord->safe_psql('postgres', 'SELECT count(*), sum(id), sum(extract(epoch FROM at)) FROM a_ev');
+($rc, $err) = try_sql($coord, q{SET ROLE alice; SELECT perfkit.convert_to_partitioned('a_ev', 'at', '7 days')});
+is($rc, 0, 'an ordinary role converts her distributed table') or diag $err;
+is($coord->safe_psql('postgres', q{
+	SELECT c.relkind, pg_get_userbyid(c.relowner),
+	       (SELECT count(*) FILTER (WHERE pg_get_userbyid(p.relowner) <> 'alice')
+	          FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid WHERE i.inhparent = c.oid)
+	  FROM pg_class c WHERE c.oid = 'a_ev'::regclass}), 'p|alice|0',
+	'her table is partitioned, she owns it and its partitions');
+is($coord->safe_psql('postgres', 'SELECT count(*), sum(id), sum(extract(epoch FROM at)) FROM a_ev'), $a_sum,
+	'with every row (count and sums)');
+is($w2->safe_psql('postgres', q{SET ROLE alice;
+	INSERT INTO a_ev (dev, at) VALUES (1, now()) RETURNING id > 2^48;
+	SELECT pg_get_serial_sequence('a_ev', 'id')}),
+	"t\npublic.a_ev_id_seq", 'she inserts through a worker, with ids from its range');
 
 ########################################################################
 # The end: no node's log holds "terminated by signal".
