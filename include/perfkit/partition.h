@@ -161,6 +161,8 @@ extern void part_rows_checksum(struct SPITupleTable *tuptable, uint64 ntuples,
 
 /* convert.c */
 extern void part_conversion_lock(Oid relid, bool session);
+extern int64 part_convert_citus(Oid relid, const char *column, const Interval *every,
+								char unique_keys);
 extern int64 part_convert_run(Oid relid, const char *column, const Interval *every,
 							  int batch_rows, int max_batches, char unique_keys);
 

@@ -73,6 +73,13 @@
  * conversion loses nothing: call it again to resume, or
  * convert_to_partitioned_abort() to drop N and the trigger.
  *
+ * A Citus distributed table cannot be converted that way (Citus does not
+ * fire T's trigger for the writes it routes to the shards): it is
+ * converted with writes blocked, in the caller's transaction, by
+ * part_convert_citus() (its plan is above that function), which reuses
+ * the pieces of the swap (index_statements, carry_over, index_names,
+ * rename_as_old).
+ *
  * Who runs it: the caller must own the table, but every transaction of
  * the conversion runs as the table's owner in a security-restricted
  * operation (conv_owner_enter), so that a superuser's call never runs the
@@ -451,10 +458,11 @@ copy_triggers(Oid relid, Oid newrel, bool dry_run)
 /*
  * Refuse what a conversion cannot carry over.  With extend, unique keys
  * that lack the partition column are announced (NOTICE) as widened by it
- * instead of refused.
+ * instead of refused.  citus: the table is a Citus table converted by
+ * part_convert_citus(), which checks the rest itself.
  */
 static void
-check_convertible(Oid relid, const char *column, bool extend)
+check_convertible(Oid relid, const char *column, bool extend, bool citus)
 {
 	char	   *name = get_rel_name(relid);
 	char	   *what;
@@ -467,17 +475,16 @@ check_convertible(Oid relid, const char *column, bool extend)
 	part_check_owner(relid);
 
 	/*
-	 * A Citus table: the capture trigger would have to run on the shards,
-	 * on the workers, which Citus does not allow; and the swap renames only
-	 * this node's shell.  Refused, with the way Citus itself offers.
+	 * A Citus table is converted by part_convert_citus(), in the calling
+	 * session with writes blocked: the capture trigger of the online
+	 * conversion would have to run on the shards, on the workers, which
+	 * Citus does not do.  One distributed since the call began lands here.
 	 */
-	if (pk_citus_table(relid))
+	if (!citus && pk_citus_table(relid))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" is a Citus table: convert_to_partitioned() cannot convert it online", name),
-				 errdetail("The conversion captures writes with a trigger, which Citus does not run on the shards of a distributed or reference table."),
-				 errhint("With writes stopped, create the partitioned table under a new name, distribute it with create_distributed_table(new, distribution column, colocate_with => '%s'), call perfkit.partition_table() on it, copy the rows with INSERT INTO new SELECT * FROM %s, then swap the names.",
-						 name, name)));
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" became a Citus table while its conversion started", name),
+				 errhint("Call perfkit.convert_to_partitioned() again: it converts a distributed table with writes blocked.")));
 	if (has_subclass(relid) || has_superclass(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -672,7 +679,7 @@ conversion_setup(Oid relid, const char *column, const Interval *every, bool exte
 	int			save_sec;
 	int			save_nest;
 
-	check_convertible(relid, column, extend);
+	check_convertible(relid, column, extend, false);
 	part_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
 
 	/* Writers in flight finish first; new ones fire the trigger. */
@@ -1192,6 +1199,75 @@ widen_key_list(const char *def, int from, const char *column)
 }
 
 /*
+ * The statements that make relid's indexes on newrel, in their creation
+ * order (the swap pairs their names by that order): those that back a
+ * constraint (primary key, unique) as that constraint, and with extend
+ * the unique ones that lack column widened by it.
+ */
+static List *
+index_statements(Oid relid, Oid newrel, const char *column, bool extend)
+{
+	char	   *qold = qualified(relid);
+	char	   *qnew = qualified(newrel);
+	Oid			argtypes[2] = {OIDOID, INT2OID};
+	Datum		values[2];
+	List	   *stmts = NIL;
+	uint64		n,
+				i;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int16GetDatum(get_attnum(relid, column));
+	n = part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
+				  "pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid), "
+				  "$2 = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
+				  "FROM pg_catalog.pg_index i "
+				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+				  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
+				  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
+				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
+				  2, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *idxname = SPI_getvalue(tup, desc, 1);
+		bool		unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		constraint = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		char	   *def = SPI_getvalue(tup, desc, 4);
+		bool		widen = extend &&
+			!DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		char	   *prefix;
+
+		if (constraint)
+		{
+			char	   *cdef = SPI_getvalue(tup, desc, 5);
+
+			if (unique && widen)
+				cdef = widen_key_list(cdef, 0, column);
+			stmts = lappend(stmts, psprintf("ALTER TABLE %s ADD %s", qnew, cdef));
+			continue;
+		}
+
+		/*
+		 * pg_get_indexdef() writes "CREATE [UNIQUE ]INDEX name ON
+		 * schema.table USING ...": the same definition on the copy is
+		 * what follows the table's name.
+		 */
+		prefix = psprintf("CREATE %sINDEX %s ON %s USING ", unique ? "UNIQUE " : "",
+						  quote_identifier(idxname), qold);
+		if (strncmp(def, prefix, strlen(prefix)) != 0)
+			elog(ERROR, "unexpected definition of index \"%s\": %s", idxname, def);
+		def = def + strlen(prefix);
+		if (unique && widen)
+			def = widen_key_list(def, 0, column);
+		stmts = lappend(stmts, psprintf("CREATE %sINDEX ON %s USING %s", unique ? "UNIQUE " : "",
+										qnew, def));
+	}
+	return stmts;
+}
+
+/*
  * Index the copy, once every row of the table has been copied once: the
  * summary index on the origin tid first (when needed), then the writes
  * logged so far are synced (the copy is then the table as of one
@@ -1205,15 +1281,10 @@ widen_key_list(const char *def, int from, const char *column)
 static void
 build_indexes(ConvState *st, const char *cols)
 {
-	char	   *qold = qualified(st->relid);
 	char	   *qnew = qualified(st->newrel);
-	Oid			argtypes[2] = {OIDOID, INT2OID};
-	Datum		values[2];
-	List	   *stmts = NIL;
+	List	   *stmts;
 	ListCell   *lc;
 	bool		has_key_index;
-	uint64		n,
-				i;
 
 	/*
 	 * The sync finds the copy's rows from a tid by their key: with an index
@@ -1243,55 +1314,7 @@ build_indexes(ConvState *st, const char *cols)
 		UnregisterSnapshot(snap);
 	}
 
-	values[0] = ObjectIdGetDatum(st->relid);
-	values[1] = Int16GetDatum(get_attnum(st->relid, st->column));
-	n = part_exec("SELECT c.relname, i.indisunique, k.oid IS NOT NULL, "
-				  "pg_catalog.pg_get_indexdef(i.indexrelid), pg_catalog.pg_get_constraintdef(k.oid), "
-				  "$2 = ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) "
-				  "FROM pg_catalog.pg_index i "
-				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-				  "LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid "
-				  "AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x') "
-				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
-				  2, argtypes, values, NULL, false);
-	for (i = 0; i < n; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *idxname = SPI_getvalue(tup, desc, 1);
-		bool		unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-		bool		constraint = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		char	   *def = SPI_getvalue(tup, desc, 4);
-		bool		widen = st->extend &&
-			!DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		char	   *prefix;
-
-		if (constraint)
-		{
-			char	   *cdef = SPI_getvalue(tup, desc, 5);
-
-			if (unique && widen)
-				cdef = widen_key_list(cdef, 0, st->column);
-			stmts = lappend(stmts, psprintf("ALTER TABLE %s ADD %s", qnew, cdef));
-			continue;
-		}
-
-		/*
-		 * pg_get_indexdef() writes "CREATE [UNIQUE ]INDEX name ON
-		 * schema.table USING ...": the same definition on the copy is
-		 * what follows the table's name.
-		 */
-		prefix = psprintf("CREATE %sINDEX %s ON %s USING ", unique ? "UNIQUE " : "",
-						  quote_identifier(idxname), qold);
-		if (strncmp(def, prefix, strlen(prefix)) != 0)
-			elog(ERROR, "unexpected definition of index \"%s\": %s", idxname, def);
-		def = def + strlen(prefix);
-		if (unique && widen)
-			def = widen_key_list(def, 0, st->column);
-		stmts = lappend(stmts, psprintf("CREATE %sINDEX ON %s USING %s", unique ? "UNIQUE " : "",
-										qnew, def));
-	}
+	stmts = index_statements(st->relid, st->newrel, st->column, st->extend);
 	foreach(lc, stmts)
 		exec(lfirst(lc));
 	st->loading = false;
@@ -1480,81 +1503,20 @@ rename_partition_indexes(Oid partoid)
 }
 
 /*
- * The swap; errors propagate (the caller runs it in a subtransaction).
- * The rows copied again go in *copied; st is left as it was (a lock not
- * granted in time rolls the swap back, and it is tried again).
+ * Carry relid's sequences (serial ones change owner, identity ones
+ * continue from relid's value), grants, comment and row-level security
+ * over to newrel.
  */
-static int64
-conversion_swap(ConvState *st, const char *cols, int64 *copied)
+static void
+carry_over(Oid relid, Oid newrel)
 {
-	Oid			relid = st->relid;
-	Oid			newrel = st->newrel;
-	char	   *name = pstrdup(get_rel_name(relid));
-	char	   *qold = qualified(relid);
-	char	   *qnew = qualified(newrel);
-	int64		count_new;
-	List	   *old_indexes = NIL;
-	List	   *new_indexes = NIL;
-	List	   *stmts = NIL;
-	ListCell   *lc,
-			   *lc2;
-	uint64		n,
-				i;
 	Oid			argtypes[2] = {OIDOID, OIDOID};
 	Datum		values[2];
-	PkSet	   *set;
-	Oid			default_oid;
-	List	   *ranges;
+	List	   *stmts = NIL;
+	ListCell   *lc;
+	uint64		n,
+				i;
 
-	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
-	check_not_rewritten(st);
-
-	/*
-	 * Writers are done.  The copy was checked equal to the table on a
-	 * snapshot (verify_snapshot), and every write since is in the log,
-	 * blocks added since included: syncing every entry, checked, makes the
-	 * copy equal to the table as it is now, at the cost of those writes
-	 * only.  Unless the capture trigger was changed since the check
-	 * (disabled, even for a moment): then the blocks not copied are copied
-	 * and both tables counted and checksummed in full, under the lock.
-	 */
-	Assert(st->verified);
-	if (capture_trigger_stamp(relid) != NULL && st->trigger_stamp != NULL &&
-		strcmp(capture_trigger_stamp(relid), st->trigger_stamp) == 0)
-	{
-		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-		SyncCheck	check;
-
-		check.new_from = st->watermark;
-		(void) sync_log(st, cols, -1, snap, &check);
-		UnregisterSnapshot(snap);
-		*copied = check.inserted;
-		count_new = st->verified_rows + check.inserted - check.deleted;
-	}
-	else
-	{
-		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-
-		ereport(NOTICE,
-				(errmsg("converting table \"%s\": its capture trigger changed since the copy was checked, checking every row under the lock",
-						name)));
-		(void) sync_log(st, cols, st->watermark, snap, NULL);
-		*copied = copy_blocks(st, cols, st->watermark, -1, snap);
-		UnregisterSnapshot(snap);
-		CommandCounterIncrement();
-		snap = RegisterSnapshot(GetLatestSnapshot());
-		count_new = verify_full(st, snap);
-		UnregisterSnapshot(snap);
-	}
-
-	exec(psprintf("LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE", qold));
-	exec(psprintf("DROP TRIGGER __perfkit_convert ON %s", qold));
-	exec(psprintf("DROP TRIGGER __perfkit_convert_truncate ON %s", qold));
-	exec(psprintf("ALTER TABLE %s DROP COLUMN %s", qnew, SRC_COLUMN));
-	/* the user's triggers, from now on only */
-	copy_triggers(relid, newrel, false);
-
-	/* Statements that carry sequences, grants and the comment over. */
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = ObjectIdGetDatum(newrel);
 	n = part_exec("SELECT format('ALTER SEQUENCE %s OWNED BY %s.%I', d.objid::regclass, "
@@ -1605,14 +1567,29 @@ conversion_swap(ConvState *st, const char *cols, int64 *copied)
 	foreach(lc, stmts)
 		exec(lfirst(lc));
 
-	/* Index names, paired in creation order (LIKE copies them in Oid order). */
+}
+
+/*
+ * The names of relid's indexes and the qualified names of newrel's, both
+ * in creation order (LIKE and index_statements() make them in Oid order),
+ * for rename_as_old() to pair.
+ */
+static void
+index_names(Oid relid, Oid newrel, List **old_indexes, List **new_indexes)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	uint64		n,
+				i;
+
+	*old_indexes = *new_indexes = NIL;
 	values[0] = ObjectIdGetDatum(relid);
 	n = part_exec("SELECT c.relname FROM pg_catalog.pg_index i "
 				  "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
 				  "WHERE i.indrelid = $1 AND i.indisvalid ORDER BY i.indexrelid",
 				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
-		old_indexes = lappend(old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		*old_indexes = lappend(*old_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	values[0] = ObjectIdGetDatum(newrel);
 	n = part_exec("SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
 				  "FROM pg_catalog.pg_index i "
@@ -1621,32 +1598,29 @@ conversion_swap(ConvState *st, const char *cols, int64 *copied)
 				  "WHERE i.indrelid = $1 ORDER BY i.indexrelid",
 				  1, argtypes, values, NULL, false);
 	for (i = 0; i < n; i++)
-		new_indexes = lappend(new_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		*new_indexes = lappend(*new_indexes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 
-	/* The state goes with the old table. */
-	{
-		Oid			save_userid;
-		int			save_sec;
-		int			save_nest;
+}
 
-		values[0] = ObjectIdGetDatum(relid);
-		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
-		part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-				  1, argtypes, values, NULL, false);
-		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
-				  1, argtypes, values, NULL, false);
-		pk_as_owner_end(save_userid, save_sec, save_nest);
-	}
+/*
+ * newrel, once the old table is dropped, takes its name (name), its
+ * indexes' names (paired in creation order), and its partitions the
+ * names perfkit gives partitions of a table so named.
+ */
+static void
+rename_as_old(Oid newrel, const char *name, List *old_indexes, List *new_indexes)
+{
+	char	   *qnew = qualified(newrel);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	ListCell   *lc,
+			   *lc2;
+	uint64		n,
+				i;
+	PkSet	   *set;
+	Oid			default_oid;
+	List	   *ranges;
 
-	/*
-	 * Rollups reading the table: their capture triggers and live views go
-	 * with it (the triggers logged every write up to our lock), to be made
-	 * again on the partitioned table at the end.
-	 */
-	values[0] = ObjectIdGetDatum(relid);
-	part_exec("SELECT perfkit._rollup_source_detach($1::pg_catalog.regclass)",
-			  1, argtypes, values, NULL, false);
-	exec(psprintf("DROP TABLE %s", qold));
 	exec(psprintf("ALTER TABLE %s RENAME TO %s", qnew, quote_identifier(name)));
 
 	/*
@@ -1709,6 +1683,104 @@ conversion_swap(ConvState *st, const char *cols, int64 *copied)
 					  quote_identifier(dname)));
 		rename_partition_indexes(default_oid);
 	}
+
+}
+
+/*
+ * The swap; errors propagate (the caller runs it in a subtransaction).
+ * The rows copied again go in *copied; st is left as it was (a lock not
+ * granted in time rolls the swap back, and it is tried again).
+ */
+static int64
+conversion_swap(ConvState *st, const char *cols, int64 *copied)
+{
+	Oid			relid = st->relid;
+	Oid			newrel = st->newrel;
+	char	   *name = pstrdup(get_rel_name(relid));
+	char	   *qold = qualified(relid);
+	char	   *qnew = qualified(newrel);
+	int64		count_new;
+	List	   *old_indexes = NIL;
+	List	   *new_indexes = NIL;
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2];
+
+	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
+	check_not_rewritten(st);
+
+	/*
+	 * Writers are done.  The copy was checked equal to the table on a
+	 * snapshot (verify_snapshot), and every write since is in the log,
+	 * blocks added since included: syncing every entry, checked, makes the
+	 * copy equal to the table as it is now, at the cost of those writes
+	 * only.  Unless the capture trigger was changed since the check
+	 * (disabled, even for a moment): then the blocks not copied are copied
+	 * and both tables counted and checksummed in full, under the lock.
+	 */
+	Assert(st->verified);
+	if (capture_trigger_stamp(relid) != NULL && st->trigger_stamp != NULL &&
+		strcmp(capture_trigger_stamp(relid), st->trigger_stamp) == 0)
+	{
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+		SyncCheck	check;
+
+		check.new_from = st->watermark;
+		(void) sync_log(st, cols, -1, snap, &check);
+		UnregisterSnapshot(snap);
+		*copied = check.inserted;
+		count_new = st->verified_rows + check.inserted - check.deleted;
+	}
+	else
+	{
+		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+
+		ereport(NOTICE,
+				(errmsg("converting table \"%s\": its capture trigger changed since the copy was checked, checking every row under the lock",
+						name)));
+		(void) sync_log(st, cols, st->watermark, snap, NULL);
+		*copied = copy_blocks(st, cols, st->watermark, -1, snap);
+		UnregisterSnapshot(snap);
+		CommandCounterIncrement();
+		snap = RegisterSnapshot(GetLatestSnapshot());
+		count_new = verify_full(st, snap);
+		UnregisterSnapshot(snap);
+	}
+
+	exec(psprintf("LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE", qold));
+	exec(psprintf("DROP TRIGGER __perfkit_convert ON %s", qold));
+	exec(psprintf("DROP TRIGGER __perfkit_convert_truncate ON %s", qold));
+	exec(psprintf("ALTER TABLE %s DROP COLUMN %s", qnew, SRC_COLUMN));
+	/* the user's triggers, from now on only */
+	copy_triggers(relid, newrel, false);
+
+	carry_over(relid, newrel);
+	index_names(relid, newrel, &old_indexes, &new_indexes);
+
+	/* The state goes with the old table. */
+	{
+		Oid			save_userid;
+		int			save_sec;
+		int			save_nest;
+
+		values[0] = ObjectIdGetDatum(relid);
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+		part_exec("DELETE FROM perfkit.conversions WHERE \"table\"::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false);
+		part_exec("DELETE FROM perfkit.convert_log WHERE relid OPERATOR(pg_catalog.=) $1",
+				  1, argtypes, values, NULL, false);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
+	}
+
+	/*
+	 * Rollups reading the table: their capture triggers and live views go
+	 * with it (the triggers logged every write up to our lock), to be made
+	 * again on the partitioned table at the end.
+	 */
+	values[0] = ObjectIdGetDatum(relid);
+	part_exec("SELECT perfkit._rollup_source_detach($1::pg_catalog.regclass)",
+			  1, argtypes, values, NULL, false);
+	exec(psprintf("DROP TABLE %s", qold));
+	rename_as_old(newrel, name, old_indexes, new_indexes);
 
 	/*
 	 * The rollups read the partitioned table now, with capture triggers on
@@ -2018,6 +2090,391 @@ part_convert_run(Oid relid, const char *column_arg, const Interval *every_arg,
 	SPI_finish();
 	MemoryContextDelete(runcxt);
 	return result;
+}
+
+/*
+ * Citus: the conversion of a hash-distributed table (part_convert_citus).
+ *
+ * The online plan above captures writes with a row trigger on the table,
+ * which Citus does not fire for the writes it routes to the shards (and a
+ * write may enter through any node with metadata).  So a distributed table
+ * is converted with writes blocked, in one transaction of the calling
+ * session on the coordinator, which Citus commits on every node at once
+ * (two-phase): an error anywhere rolls everything back and the table is as
+ * it was.
+ *   1. LOCK TABLE ... IN EXCLUSIVE MODE: Citus sends the same LOCK to every
+ *      node with metadata, in one order (AcquireDistributedLockOnRelations
+ *      in Citus's resource_lock.c), so a write entering through any node
+ *      waits on that node's shell until the conversion ends, while reads
+ *      go on.  The caller's lock_timeout bounds the waits on the other
+ *      nodes too: it is set there as well (SET LOCAL, which Citus sends to
+ *      the nodes of the transaction when citus.propagate_set_commands is
+ *      'local' and the SET runs in a DO block).
+ *   2. The partitioned table, under the name <table>_partitioned: the
+ *      table's columns, defaults, constraints and indexes (unique keys
+ *      without the partition column refused, or widened with unique_keys
+ *      => 'extend', as above), distributed on the same column co-located
+ *      with the table (create_distributed_table(..., colocate_with)), then
+ *      registered as a partition set with partitions from the oldest row's
+ *      slot to now + 4 slots and a default partition (part_register_set);
+ *      Citus distributes each partition as it is made.
+ *   3. One INSERT ... SELECT from the table: co-located, same distribution
+ *      column, so Citus pushes it down as one task per pair of shards.
+ *      Then both tables' row counts and sums of a hash of every row (md5
+ *      of the row's text) must match, or the conversion is rolled back.
+ *   4. ACCESS EXCLUSIVE (cluster-wide again), serial sequences handed over
+ *      (below), grants and the comment carried over, the table dropped (on
+ *      every node: Citus drops its shards and shells), the new table, its
+ *      indexes and partitions renamed as the single-node swap does (Citus
+ *      propagates renames).
+ * Serial sequences: Citus refuses ALTER SEQUENCE on a distributed sequence,
+ * and the table's shell on each worker owns that node's copy of the
+ * sequence (whose values are the node's own range), so dropping the table
+ * there would drop it.  As Citus's own table replacement does
+ * (alter_distributed_table), the dependency is moved: on each worker by
+ * worker_drop_sequence_dependency(table), run through a query routed to a
+ * shard the worker holds (an aggregate, so it runs once, in the
+ * transaction), and here by worker_change_sequence_dependency(); making
+ * the new table distributed then records the workers' dependency on it.
+ * Every metadata worker must hold a shard of the table for that.
+ *
+ * Refused (0A000, with what would work): reference, Citus local, append
+ * and range tables; a call on a worker; identity columns, foreign keys,
+ * triggers, row-level security, rollup sources; and what the single-node
+ * conversion refuses (check_convertible).
+ */
+
+/* Run sql as a DO block, so that Citus sends its SET LOCALs to the nodes. */
+static void
+citus_set_local(const char *setting, const char *value)
+{
+	exec(psprintf("DO %s", quote_literal_cstr(psprintf("BEGIN SET LOCAL %s = %s; END",
+														 setting, quote_literal_cstr(value)))));
+}
+
+/* A Citus refusal of table name: 0A000, with a detail and a hint. */
+static void
+citus_refuse(const char *name, const char *what, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot convert Citus table \"%s\": %s", name, what),
+			 detail ? errdetail("%s", detail) : 0,
+			 errhint("%s", hint)));
+}
+
+/*
+ * What the conversion of a Citus table needs that the plain one does not:
+ * the coordinator, a hash-distributed table, nothing it cannot carry over.
+ * Returns the distribution column.
+ */
+static char *
+citus_check_convertible(Oid relid, const char *column)
+{
+	char	   *name = get_rel_name(relid);
+	char	   *what;
+	char	   *method;
+	char	   *repmodel;
+	char	   *distcol;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+
+	part_exec("SELECT pg_catalog.citus_is_coordinator()", 0, NULL, NULL, NULL, false);
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot convert Citus table \"%s\" on a worker node", name),
+				 errdetail("The conversion of a distributed table creates, distributes and drops tables, which Citus does from the coordinator."),
+				 errhint("Call perfkit.convert_to_partitioned() on the coordinator.")));
+
+	values[0] = ObjectIdGetDatum(relid);
+	part_exec("SELECT p.partmethod::text, p.repmodel::text, "
+			  "CASE WHEN p.partkey IS NOT NULL "
+			  "THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END "
+			  "FROM pg_catalog.pg_dist_partition p "
+			  "WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+			  1, argtypes, values, NULL, false);
+	if (SPI_processed != 1)
+		elog(ERROR, "table \"%s\" is not in pg_dist_partition", name);
+	method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	repmodel = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	distcol = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (method[0] == 'n' && repmodel[0] == 't')
+		citus_refuse(name, "it is a reference table",
+					 "Citus partitions only hash-distributed tables.",
+					 "Keep it unpartitioned, or distribute it with create_distributed_table() first.");
+	if (method[0] == 'n')
+		citus_refuse(name, "it is a Citus local table",
+					 "Citus partitions only hash-distributed tables.",
+					 "Call undistribute_table() on it, convert it, then add it to the metadata again with citus_add_local_table_to_metadata().");
+	if (method[0] != 'h' || distcol == NULL)
+		citus_refuse(name, "it is not hash-distributed",
+					 "Citus partitions only hash-distributed tables.",
+					 "Redistribute it by hash with alter_distributed_table(), then convert it.");
+
+	/* rollups: a distributed rollup's capture triggers are on the shards */
+	{
+		Oid			save_userid;
+		int			save_sec;
+		int			save_nest;
+
+		pk_as_owner_begin(&save_userid, &save_sec, &save_nest);
+		what = query_text("SELECT pg_catalog.string_agg(r.rel::text, ', ' ORDER BY r.id) "
+						  "FROM perfkit.rollup_defs r "
+						  "WHERE r.raw_source::pg_catalog.oid OPERATOR(pg_catalog.=) $1 "
+						  "HAVING count(*) > 0", relid);
+		pk_as_owner_end(save_userid, save_sec, save_nest);
+	}
+	if (what != NULL)
+		citus_refuse(name, psprintf("perfkit rollups read it: %s", what),
+					 "The rollups of a distributed table capture writes with triggers on its shards, which would go with the table.",
+					 "Drop those rollups, convert the table, then create them again.");
+	what = query_text("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ') "
+					  "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attidentity <> '' "
+					  "AND NOT a.attisdropped HAVING count(*) > 0", relid);
+	if (what != NULL)
+		citus_refuse(name, psprintf("identity columns %s", what), NULL,
+					 "Use a column with a sequence default (bigserial) instead, or convert the table before distributing it.");
+	what = query_text("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c.conname), ', ' ORDER BY c.conname) "
+					  "FROM pg_catalog.pg_constraint c WHERE c.conrelid = $1 AND c.contype = 'f' "
+					  "HAVING count(*) > 0", relid);
+	if (what != NULL)
+		citus_refuse(name, psprintf("it has foreign keys %s", what), NULL,
+					 "Drop those foreign keys, convert the table, then create them again on the partitioned table.");
+	what = query_text("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(t.tgname), ', ' ORDER BY t.tgname) "
+					  "FROM pg_catalog.pg_trigger t WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
+					  "HAVING count(*) > 0", relid);
+	if (what != NULL)
+		citus_refuse(name, psprintf("it has triggers %s", what), NULL,
+					 "Drop those triggers, convert the table, then create them again.");
+	what = query_text("SELECT 't' FROM pg_catalog.pg_class c WHERE c.oid = $1 "
+					  "AND (c.relrowsecurity OR EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = $1))",
+					  relid);
+	if (what != NULL)
+		citus_refuse(name, "it has row-level security or policies", NULL,
+					 "Disable row-level security and drop its policies, convert the table, then create them again.");
+
+	if (strcmp(distcol, column) != 0 && get_attnum(relid, column) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" does not exist", column, name)));
+	return distcol;
+}
+
+/*
+ * Move the serial sequences of relid (an auto dependency of the sequence
+ * on the column) to newrel, which is not distributed yet: on every worker
+ * with metadata by a query routed to one of its shards of relid, here
+ * directly (see above).
+ */
+static void
+citus_hand_over_sequences(Oid relid, Oid newrel, const char *distcol)
+{
+	char	   *name = get_rel_name(relid);
+	char	   *qold = qualified(relid);
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2];
+	List	   *routes = NIL;
+	List	   *seqs = NIL;
+	ListCell   *lc;
+	char	   *what;
+	uint64		n,
+				i;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(newrel);
+	n = part_exec("SELECT d.objid::pg_catalog.regclass::text FROM pg_catalog.pg_depend d "
+				  "JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+				  "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+				  "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+				  "AND d.refobjid = $1 AND d.deptype = 'a' ORDER BY d.objid",
+				  1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+		seqs = lappend(seqs, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	if (seqs == NIL)
+		return;
+
+	/* every other metadata node must hold a shard of the table */
+	what = query_text("SELECT pg_catalog.string_agg(pg_catalog.format('%s:%s', w.nodename, w.nodeport), ', ') "
+					  "FROM pg_catalog.pg_dist_node w "
+					  "WHERE w.hasmetadata AND w.isactive AND w.noderole = 'primary' "
+					  "AND w.groupid <> (SELECT groupid FROM pg_catalog.pg_dist_local_group) "
+					  "AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s "
+					  " JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid "
+					  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+					  " AND p.groupid = w.groupid) "
+					  "HAVING count(*) > 0", relid);
+	if (what != NULL)
+		citus_refuse(name, psprintf("nodes %s hold none of its shards", what),
+					 "Its serial sequences are handed over on each node through a shard there.",
+					 "Move a shard of the table to each of those nodes (citus_rebalance_start()), then convert it.");
+
+	/*
+	 * For each other node, a value of the distribution column whose shard
+	 * is there: candidates 0, 1, 2, ... as text (what integer and text
+	 * columns take).
+	 */
+	n = part_exec("SELECT DISTINCT ON (p.groupid) c.v FROM pg_catalog.pg_dist_placement p "
+				  "JOIN pg_catalog.pg_dist_shard s ON s.shardid = p.shardid "
+				  "JOIN LATERAL (SELECT g::text AS v, g FROM pg_catalog.generate_series(0, 100000) g "
+				  " WHERE pg_catalog.get_shard_id_for_distribution_column($1::pg_catalog.regclass, g::text) "
+				  "  OPERATOR(pg_catalog.=) s.shardid LIMIT 1) c ON true "
+				  "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+				  "AND p.groupid <> (SELECT groupid FROM pg_catalog.pg_dist_local_group) "
+				  "ORDER BY p.groupid, c.g",
+				  1, argtypes, values, NULL, false);
+	for (i = 0; i < n; i++)
+		routes = lappend(routes, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	what = query_text("SELECT count(DISTINCT p.groupid)::text FROM pg_catalog.pg_dist_placement p "
+					  "JOIN pg_catalog.pg_dist_shard s ON s.shardid = p.shardid "
+					  "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass "
+					  "AND p.groupid <> (SELECT groupid FROM pg_catalog.pg_dist_local_group)", relid);
+	if (list_length(routes) != atoi(what))
+		citus_refuse(name, "its serial sequences cannot be handed over",
+					 psprintf("No value of its distribution column \"%s\" in 0 to 100000 routes to a shard on each node.", distcol),
+					 "Convert the table with its sequence defaults dropped, then set them again.");
+	foreach(lc, routes)
+		exec(psprintf("SELECT pg_catalog.count(*), pg_catalog.worker_drop_sequence_dependency(%s) "
+					  "FROM %s WHERE %s = %s",
+					  quote_literal_cstr(qold), qold, quote_identifier(distcol),
+					  quote_literal_cstr(lfirst(lc))));
+	foreach(lc, seqs)
+		exec(psprintf("SELECT pg_catalog.worker_change_sequence_dependency(%s::pg_catalog.regclass, %u, %u)",
+					  quote_literal_cstr(lfirst(lc)), relid, newrel));
+}
+
+/* Count and a sum of row hashes of relid's columns cols, as text. */
+static char *
+citus_checksum(Oid relid, const char *cols)
+{
+	part_exec(psprintf("SELECT pg_catalog.count(*)::text || ' ' || "
+					   "coalesce(pg_catalog.sum(('x' || pg_catalog.substr(pg_catalog.md5(ROW(%s)::text), 1, 15))"
+					   "::bit(60)::bigint), 0)::text FROM %s",
+					   cols, qualified(relid)),
+			  0, NULL, NULL, NULL, false);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * Convert the hash-distributed table relid, with writes blocked, in the
+ * caller's transaction (see above).  Returns the rows of the partitioned
+ * table.
+ */
+int64
+part_convert_citus(Oid relid, const char *column, const Interval *every, char unique_keys)
+{
+	bool		extend = unique_keys == 'e';
+	char	   *name;
+	char	   *qold;
+	char	   *qnew;
+	char	   *distcol;
+	char	   *cols;
+	char	   *sum_old;
+	char	   *sum_new;
+	char		newname[NAMEDATALEN];
+	Oid			nsp;
+	Oid			newrel;
+	PkOwnerSave owner;
+	PkTimeKey	key;
+	int64		start = PK_TIME_MIN;
+	int64		rows;
+	int			len;
+	List	   *old_indexes;
+	List	   *new_indexes;
+	ListCell   *lc;
+	const char *lock_timeout;
+
+	SPI_connect();
+	part_check_owner(relid);
+	name = pstrdup(get_rel_name(relid));
+	nsp = get_rel_namespace(relid);
+	qold = qualified(relid);
+	part_as_table_owner_begin(relid, &owner);
+	distcol = citus_check_convertible(relid, column);
+
+	/* Writes wait on every node from here; lock_timeout holds there too. */
+	lock_timeout = GetConfigOption("lock_timeout", false, false);
+	if (lock_timeout != NULL && strcmp(lock_timeout, "0") != 0)
+	{
+		(void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		citus_set_local("lock_timeout", lock_timeout);
+	}
+	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
+	check_convertible(relid, column, extend, true);
+	part_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
+
+	len = pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1 - strlen("_partitioned"));
+	snprintf(newname, sizeof(newname), "%.*s_partitioned", len, name);
+	if (OidIsValid(get_relname_relid(newname, nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", newname),
+				 errhint("convert_to_partitioned() creates the new table under that name while it runs.")));
+	qnew = quote_qualified_identifier(get_namespace_name(nsp), newname);
+	exec(psprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+				  "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS "
+				  "INCLUDING COMPRESSION INCLUDING STATISTICS) PARTITION BY RANGE (%s)",
+				  qnew, qold, quote_identifier(column)));
+	newrel = get_relname_relid(newname, nsp);
+	foreach(lc, index_statements(relid, newrel, column, extend))
+		exec(lfirst(lc));
+	citus_hand_over_sequences(relid, newrel, distcol);
+	{
+		Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
+		Datum		values[3];
+
+		values[0] = ObjectIdGetDatum(newrel);
+		values[1] = CStringGetTextDatum(distcol);
+		values[2] = CStringGetTextDatum(qold);
+		part_exec("SELECT pg_catalog.create_distributed_table($1::pg_catalog.regclass, $2, colocate_with => $3)",
+				  3, argtypes, values, NULL, false);
+	}
+
+	/* Partitions from the oldest row's slot, and a default partition. */
+	{
+		const char *col = quote_identifier(column);
+		Oid			argtypes[1] = {key.typid};
+		Datum		values[1];
+		bool		isnull;
+		Datum		d;
+
+		values[0] = part_to_datum(&key, PK_TIME_MIN);
+		part_exec(psprintf("SELECT min(%s) FROM %s WHERE %s > $1", col, qold, col),
+				  1, argtypes, values, NULL, false);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull && part_from_datum(&key, d) != PK_TIME_MAX)
+			start = part_from_datum(&key, d);
+	}
+	(void) part_register_set(newrel, column, every, 4, NULL, start, true, false);
+
+	/* The copy: co-located, pushed down to the shards. */
+	cols = insert_columns(relid);
+	rows = (int64) part_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM %s",
+									  qnew, cols, cols, qold),
+							 0, NULL, NULL, NULL, false);
+	sum_old = citus_checksum(relid, cols);
+	sum_new = citus_checksum(newrel, cols);
+	if (strcmp(sum_old, sum_new) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the converted copy of table \"%s\" does not match it", name),
+				 errdetail("The table has (rows, checksum) %s; the copy %s.", sum_old, sum_new),
+				 errhint("Nothing was changed.")));
+
+	/* The swap. */
+	exec(psprintf("LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE", qold));
+	carry_over(relid, newrel);
+	index_names(relid, newrel, &old_indexes, &new_indexes);
+	exec(psprintf("DROP TABLE %s", qold));
+	rename_as_old(newrel, name, old_indexes, new_indexes);
+	part_as_table_owner_end(&owner);
+	SPI_finish();
+	ereport(NOTICE,
+			(errmsg("table \"%s\" is now partitioned and distributed: %lld rows, count and checksum verified",
+					name, (long long) rows),
+			 errdetail("Writes to it waited on every node while it was converted.")));
+	return rows;
 }
 
 PG_FUNCTION_INFO_V1(perfkit_convert_abort);

@@ -31,6 +31,10 @@
  *     worker: the batch in flight rolls back, the committed ones stay, and
  *     the next call resumes.
  *
+ * A Citus table is not converted in a worker: part_convert_citus()
+ * converts it in the caller's own transaction, with writes blocked (its
+ * distributed transaction is the caller's; see convert.c).
+ *
  * It is refused inside a transaction block (25001): the conversion commits
  * on its own, and could not be rolled back with the caller's transaction.
  * The worker takes one of max_worker_processes while it runs; at most
@@ -83,6 +87,7 @@
 
 #include "perfkit/partition.h"
 #include "perfkit/perfkit.h"
+#include "perfkit/util.h"
 
 #define QUEUE_SIZE	16384
 
@@ -418,6 +423,18 @@ perfkit_convert_to_partitioned(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unique_keys must be \"refuse\" or \"extend\", not \"%s\"", uk)));
+	}
+	/*
+	 * A Citus table is converted with writes blocked, in this transaction
+	 * (convert.c, part_convert_citus): no worker, no batches.
+	 */
+	if (pk_citus_table(relid))
+	{
+		part_check_owner(relid);
+		PG_RETURN_INT64(part_convert_citus(relid, NameStr(*PG_GETARG_NAME(1)),
+										   PG_GETARG_INTERVAL_P(2),
+										   PG_ARGISNULL(5) ? 'r' :
+										   text_to_cstring(PG_GETARG_TEXT_PP(5))[0]));
 	}
 	if (IsTransactionBlock())
 		ereport(ERROR,
