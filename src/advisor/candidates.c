@@ -1407,10 +1407,11 @@ candidates_as_author(void *arg)
  * A captured query's candidates are built as its author (the partial
  * index's predicate is simplified and planned to estimate its fraction),
  * in a subtransaction (pk_try_subxact): if that fails, the query is
- * marked broken.
+ * marked broken.  The Citus tables that had candidates, left out (see
+ * below), go to *citus_left_out (their OIDs) when it is not NULL.
  */
 List *
-advisor_candidates(List *queries)
+advisor_candidates(List *queries, List **citus_left_out)
 {
 	List	   *out = NIL;
 	ListCell   *lc;
@@ -1472,6 +1473,8 @@ advisor_candidates(List *queries)
 				kept = lappend(kept, h);
 		}
 		out = kept;
+		if (citus_left_out != NULL)
+			*citus_left_out = citus;
 	}
 	list_sort(out, candidate_cmp);
 	return out;

@@ -565,7 +565,7 @@ perfkit_index_advisor(PG_FUNCTION_ARGS)
 	q = advisor_analyze(sql, true, NULL, -1);
 	refuse_citus(q);
 	aq = advisor_query_info(q, 1.0, 1.0);
-	cands = advisor_candidates(list_make1(aq));
+	cands = advisor_candidates(list_make1(aq), NULL);
 	choices = select_indexes(list_make1(aq), cands, SINGLE_QUERY_MIN_IMPROVEMENT,
 							 INDEX_MAX_KEYS, -1, false);
 	foreach(lc, choices)
@@ -935,6 +935,7 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	SkipCounts	skip;
 	int			nskipped;
+	List	   *citus = NIL;
 
 	perfkit_require_preload();
 	if (min_improvement < 0 || min_improvement >= 1 || isnan(min_improvement))
@@ -956,7 +957,24 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 		ereport(DEBUG1,
 				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned, %d are not allowed",
 								 skip.not_replannable, skip.not_allowed)));
-	cands = advisor_candidates(queries);
+	cands = advisor_candidates(queries, &citus);
+	if (citus != NIL)
+	{
+		StringInfoData names;
+
+		initStringInfo(&names);
+		foreach(lc, citus)
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(lfirst_oid(lc))),
+														get_rel_name(lfirst_oid(lc))));
+		ereport(NOTICE,
+				(errmsg_plural("recommend_indexes proposes no index on %d Citus table",
+							   "recommend_indexes proposes no index on %d Citus tables",
+							   list_length(citus), list_length(citus)),
+				 errdetail("Citus runs the captured statements over %s as tasks on the shards; the plan of this node does not change with an index.",
+						   names.data),
+				 errhint("Run recommend_indexes() on each worker, whose workload holds the tasks it ran on its shards; create an index it proposes for a shard on the distributed table, which Citus creates on every shard.")));
+	}
 	choices = select_indexes(queries, cands, min_improvement, max_indexes, budget, true);
 	foreach(lc, queries)
 		if (((AdvisorQuery *) lfirst(lc))->broken)
