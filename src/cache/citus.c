@@ -416,13 +416,19 @@ node_send(const char *host, int port, const char *array, bool *fresh, char **why
 	return NULL;
 }
 
-/* This node's fingerprint of tables (the array literal), computed here. */
+static char *citus_versions(ArrayType *tables, bool check_rights);
+
+/*
+ * This node's fingerprint of tables (the array literal), computed here:
+ * for the role's own query, whose tables it may read, maybe only through a
+ * view, so no check of its rights on them.
+ */
 static char *
 local_versions(const char *array)
 {
 	Datum		arr = OidInputFunctionCall(F_ARRAY_IN, (char *) array, TEXTOID, -1);
 
-	return TextDatumGetCString(DirectFunctionCall1(perfkit_cache_citus_versions, arr));
+	return citus_versions(DatumGetArrayTypeP(arr), false);
 }
 
 /*
@@ -627,12 +633,22 @@ PG_FUNCTION_INFO_V1(perfkit_cache_citus_versions);
  *
  * This node's fingerprint of the versions of the shards it holds of
  * tables (names; those that do not resolve are skipped), with its
- * database and global epochs: "start-hash-count-sum".
+ * database and global epochs: "start-hash-count-sum".  The sum moves with
+ * every write to those shards, so it tells who calls it when the tables
+ * are written: the caller must be able to read each table (SELECT on it
+ * or on one of its columns), else 42501.  cached() on another node calls
+ * it as the role whose query read the tables; one that reads them only
+ * through a view, without rights on them, runs uncached there.
  */
 Datum
 perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 {
-	ArrayType  *tables = PG_GETARG_ARRAYTYPE_P(0);
+	PG_RETURN_TEXT_P(cstring_to_text(citus_versions(PG_GETARG_ARRAYTYPE_P(0), true)));
+}
+
+static char *
+citus_versions(ArrayType *tables, bool check_rights)
+{
 	Datum		arg = PointerGetDatum(tables);
 	Oid			argtype = TEXTARRAYOID;
 	uint32	   *buckets;
@@ -647,6 +663,22 @@ perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("Citus is not installed in this database")));
 	SPI_connect();
+	if (check_rights)
+	{
+		rc = SPI_execute_with_args("SELECT r::pg_catalog.text FROM "
+								   "(SELECT pg_catalog.to_regclass(t) r FROM pg_catalog.unnest($1) t) x "
+								   "WHERE r IS NOT NULL "
+								   "AND NOT pg_catalog.has_any_column_privilege(r, 'SELECT') LIMIT 1",
+								   1, &argtype, &arg, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "checking the rights on the tables failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for table %s",
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+					 errdetail("The versions of a table's shards change with its writes; only a role that can read the table may have them.")));
+	}
 	rc = SPI_execute_with_args("SELECT DISTINCT pg_catalog.to_regclass("
 							   "pg_catalog.shard_name(s.logicalrelid, s.shardid))::pg_catalog.oid "
 							   "FROM pg_catalog.pg_dist_shard s "
@@ -680,7 +712,6 @@ perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 		hash = hash_combine(hash, murmurhash32(buckets[i]));
 		ndistinct++;
 	}
-	PG_RETURN_TEXT_P(cstring_to_text(psprintf(UINT64_FORMAT "-%08x-%d-" UINT64_FORMAT,
-											  cache_versions_generation(), hash,
-											  ndistinct, sum)));
+	return psprintf(UINT64_FORMAT "-%08x-%d-" UINT64_FORMAT,
+					cache_versions_generation(), hash, ndistinct, sum);
 }
