@@ -132,7 +132,7 @@ extern Query *advisor_analyze(const char *sql, bool for_user,
 							  Oid *paramtypes, int nparams);
 extern AdvisorQuery *advisor_query_info(Query *query, double weight,
 										double rows_per_call);
-extern List *advisor_candidates(List *queries, List **citus_left_out);
+extern List *advisor_candidates(List *queries);
 extern HypoIndex *advisor_candidate_from_statement(const char *stmt);
 
 /* src/advisor/recommend.c */

@@ -1407,11 +1407,10 @@ candidates_as_author(void *arg)
  * A captured query's candidates are built as its author (the partial
  * index's predicate is simplified and planned to estimate its fraction),
  * in a subtransaction (pk_try_subxact): if that fails, the query is
- * marked broken.  The Citus tables that had candidates, left out (see
- * below), go to *citus_left_out (their OIDs) when it is not NULL.
+ * marked broken.
  */
 List *
-advisor_candidates(List *queries, List **citus_left_out)
+advisor_candidates(List *queries)
 {
 	List	   *out = NIL;
 	ListCell   *lc;
@@ -1473,8 +1472,6 @@ advisor_candidates(List *queries, List **citus_left_out)
 				kept = lappend(kept, h);
 		}
 		out = kept;
-		if (citus_left_out != NULL)
-			*citus_left_out = citus;
 	}
 	list_sort(out, candidate_cmp);
 	return out;

@@ -565,7 +565,7 @@ perfkit_index_advisor(PG_FUNCTION_ARGS)
 	q = advisor_analyze(sql, true, NULL, -1);
 	refuse_citus(q);
 	aq = advisor_query_info(q, 1.0, 1.0);
-	cands = advisor_candidates(list_make1(aq), NULL);
+	cands = advisor_candidates(list_make1(aq));
 	choices = select_indexes(list_make1(aq), cands, SINGLE_QUERY_MIN_IMPROVEMENT,
 							 INDEX_MAX_KEYS, -1, false);
 	foreach(lc, choices)
@@ -957,16 +957,35 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 		ereport(DEBUG1,
 				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned, %d are not allowed",
 								 skip.not_replannable, skip.not_allowed)));
-	cands = advisor_candidates(queries, &citus);
+	cands = advisor_candidates(queries);
+
+	/*
+	 * The Citus tables the statements read get no candidate (see
+	 * advisor_candidates()); say which, and where to advise instead.
+	 */
+	if (pk_citus_installed())
+	{
+		List	   *rels = NIL;
+
+		foreach(lc, queries)
+			rels = list_concat_unique_oid(rels, ((AdvisorQuery *) lfirst(lc))->relids);
+		citus = cache_citus_tables(rels);
+	}
 	if (citus != NIL)
 	{
 		StringInfoData names;
+		int			shown = 0;
 
 		initStringInfo(&names);
 		foreach(lc, citus)
-			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
-							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(lfirst_oid(lc))),
-														get_rel_name(lfirst_oid(lc))));
+		{
+			if (shown++ == 10)
+			{
+				appendStringInfoString(&names, ", ...");
+				break;
+			}
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", (char *) lfirst(lc));
+		}
 		ereport(NOTICE,
 				(errmsg_plural("recommend_indexes proposes no index on %d Citus table",
 							   "recommend_indexes proposes no index on %d Citus tables",

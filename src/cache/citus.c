@@ -24,7 +24,11 @@
  * later call finds it only while every node still gives the same one.
  * The other nodes are asked in parallel, over libpq connections this
  * backend keeps to each (as the current user, with citus.node_conninfo,
- * as Citus connects); this node computes its own in process.
+ * as Citus connects; bounded and closed as described at NodeConn); this
+ * node computes its own in process.  A node answers only a role that can
+ * read every table named (the versions move with each write).
+ * The lookup that finds the redirect below counts no hit: the lookup of
+ * the fingerprinted key counts the call's hit or miss, once.
  * Under the plain key cached() stores a small redirect, {"citus":
  * [tables]}, with the local dependencies as usual, which tells a later
  * call which tables to ask about without planning the query again.
