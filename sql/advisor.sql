@@ -568,6 +568,26 @@ WHERE i.indrelid IN ('adv_parts2'::regclass, 'adv_parts2_a'::regclass, 'adv_part
 ORDER BY 1;
 DROP TABLE adv_produced, adv_parts2;
 
+-- A correlated subquery: its clause compares this level's column with an
+-- outer level's (o.id), which is a parameter here, not a join; the walk
+-- must not stop at the outer Var (it used to raise "Upper-level Var found
+-- where not expected", from index_advisor() and recommend_indexes() alike).
+CREATE TABLE adv_corr_o (id int PRIMARY KEY, v int);
+CREATE TABLE adv_corr_i (id int PRIMARY KEY, ref int, w int);
+INSERT INTO adv_corr_o SELECT i, i % 100 FROM generate_series(1, 20000) i;
+INSERT INTO adv_corr_i SELECT i, i % 5000, i % 7 FROM generate_series(1, 20000) i;
+ANALYZE adv_corr_o, adv_corr_i;
+SELECT index_statement, cost_after < cost_before / 2 AS halves
+FROM perfkit.index_advisor('SELECT (SELECT max(w) FROM adv_corr_i i WHERE i.ref = o.id) FROM adv_corr_o o WHERE o.id < 20');
+SELECT perfkit.workload_reset() >= 0 AS reset;
+SET perfkit.advisor_sample_rate = 1;
+SELECT count(*) FROM adv_corr_o o WHERE o.v = 3 AND EXISTS (SELECT 1 FROM adv_corr_i i WHERE i.ref = o.id AND i.w = 2);
+SELECT (SELECT max(w) FROM adv_corr_i i WHERE i.ref = o.id) AS m FROM adv_corr_o o WHERE o.id = 7;
+SET perfkit.advisor_sample_rate = 0;
+SELECT index_statement, queries FROM perfkit.recommend_indexes(0)
+WHERE table_name IN ('adv_corr_o'::regclass, 'adv_corr_i'::regclass) ORDER BY 1;
+DROP TABLE adv_corr_o, adv_corr_i;
+
 DROP TABLE adv_lint, adv_events, adv_tiny, adv_trips, adv_readings, adv_vehicles;
 DROP FUNCTION advise(text);
 DROP FUNCTION adv_plan_cost(text);

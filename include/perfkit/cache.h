@@ -106,6 +106,11 @@ extern Size cache_max_value(void);
 extern bool cache_store_get(const CacheKey *k, char **value, uint32 *vallen);
 extern bool cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen,
 									int64 max_stale);
+/* does a stored value count as a hit (it is not a redirect)? */
+typedef bool (*CacheValueCounts) (const char *value, uint32 vallen);
+extern bool cache_store_get_counting(const CacheKey *k, char **value, uint32 *vallen,
+									 int64 max_stale, CacheValueCounts counts);
+extern void cache_store_count_miss(const CacheKey *k);
 extern void cache_store_put(const CacheKey *k, const char *value, uint32 vallen,
 							const CacheDep *deps, int ndeps, int64 ttl, TimestampTz since);
 extern bool cache_store_delete(const CacheKey *k);

@@ -274,23 +274,16 @@ use_for(Query *q, Index varno, List *level_uses)
 	return NULL;
 }
 
-/* Does node reference a column of range table entry varno at this level? */
+/*
+ * Does node reference a column of range table entry varno at this level?
+ * A sublink's Vars that point back to this level count; Vars of an outer
+ * level (this level is itself a correlated subquery) do not, and must not
+ * trip up the walk: pull_var_clause() refuses them.
+ */
 static bool
 refs_varno(Node *node, Index varno)
 {
-	List	   *vars = pull_var_clause(node, PVC_RECURSE_AGGREGATES |
-									   PVC_RECURSE_WINDOWFUNCS |
-									   PVC_RECURSE_PLACEHOLDERS);
-	ListCell   *lc;
-
-	foreach(lc, vars)
-	{
-		Var		   *v = lfirst(lc);
-
-		if (v->varlevelsup == 0 && (Index) v->varno == varno)
-			return true;
-	}
-	return false;
+	return bms_is_member((int) varno, pull_varnos_of_level(NULL, node, 0));
 }
 
 /* The btree strategy of opno for values of type typid, or 0. */

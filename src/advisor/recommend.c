@@ -935,6 +935,7 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	SkipCounts	skip;
 	int			nskipped;
+	List	   *citus = NIL;
 
 	perfkit_require_preload();
 	if (min_improvement < 0 || min_improvement >= 1 || isnan(min_improvement))
@@ -957,6 +958,42 @@ perfkit_recommend_indexes(PG_FUNCTION_ARGS)
 				(errmsg_internal("recommend_indexes: %d captured statements cannot be re-planned, %d are not allowed",
 								 skip.not_replannable, skip.not_allowed)));
 	cands = advisor_candidates(queries);
+
+	/*
+	 * The Citus tables the statements read get no candidate (see
+	 * advisor_candidates()); say which, and where to advise instead.
+	 */
+	if (pk_citus_installed())
+	{
+		List	   *rels = NIL;
+
+		foreach(lc, queries)
+			rels = list_concat_unique_oid(rels, ((AdvisorQuery *) lfirst(lc))->relids);
+		citus = cache_citus_tables(rels);
+	}
+	if (citus != NIL)
+	{
+		StringInfoData names;
+		int			shown = 0;
+
+		initStringInfo(&names);
+		foreach(lc, citus)
+		{
+			if (shown++ == 10)
+			{
+				appendStringInfoString(&names, ", ...");
+				break;
+			}
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", (char *) lfirst(lc));
+		}
+		ereport(NOTICE,
+				(errmsg_plural("recommend_indexes proposes no index on %d Citus table",
+							   "recommend_indexes proposes no index on %d Citus tables",
+							   list_length(citus), list_length(citus)),
+				 errdetail("Citus runs the captured statements over %s as tasks on the shards; the plan of this node does not change with an index.",
+						   names.data),
+				 errhint("Run recommend_indexes() on each worker, whose workload holds the tasks it ran on its shards; create an index it proposes for a shard on the distributed table, which Citus creates on every shard.")));
+	}
 	choices = select_indexes(queries, cands, min_improvement, max_indexes, budget, true);
 	foreach(lc, queries)
 		if (((AdvisorQuery *) lfirst(lc))->broken)

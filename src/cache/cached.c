@@ -757,6 +757,17 @@ append_session_state(StringInfo key)
 }
 
 /*
+ * A stored value under a query's plain key is a result (an array), which
+ * counts as a hit, or a Citus redirect (an object), whose lookup does not:
+ * the lookup of the key it leads to counts, once for the call.
+ */
+static bool
+value_is_result(const char *value, uint32 vallen)
+{
+	return vallen < VARHDRSZ + sizeof(uint32) || !JB_ROOT_IS_OBJECT((const Jsonb *) value);
+}
+
+/*
  * The tables a Citus redirect names (see src/cache/citus.c): the stored
  * value under the plain key of a result that read Citus tables is the
  * object {"citus": [names]}; a result itself is always an array.
@@ -926,7 +937,7 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 	if (use_cache)
 	{
 		cache_key_init(&k, CACHE_KIND_QUERY, key.data, key.len);
-		if (cache_store_get_bounded(&k, &value, &vallen, max_stale))
+		if (cache_store_get_counting(&k, &value, &vallen, max_stale, value_is_result))
 		{
 			if (!JB_ROOT_IS_OBJECT((Jsonb *) value))
 			{
@@ -942,7 +953,11 @@ cached_query(const char *query, CacheParams *params, int64 ttl, int64 max_stale,
 			initStringInfo(&key2);
 			citus_keyed = citus_key(&key, citus, &key2);
 			if (!citus_keyed)
+			{
+				/* the redirect's lookup was not counted: this call misses */
+				cache_store_count_miss(&k);
 				use_cache = false;
+			}
 			else
 			{
 				cache_key_init(&k2, CACHE_KIND_QUERY, key2.data, key2.len);

@@ -24,7 +24,11 @@
  * later call finds it only while every node still gives the same one.
  * The other nodes are asked in parallel, over libpq connections this
  * backend keeps to each (as the current user, with citus.node_conninfo,
- * as Citus connects); this node computes its own in process.
+ * as Citus connects; bounded and closed as described at NodeConn); this
+ * node computes its own in process.  A node answers only a role that can
+ * read every table named (the versions move with each write).
+ * The lookup that finds the redirect below counts no hit: the lookup of
+ * the fingerprinted key counts the call's hit or miss, once.
  * Under the plain key cached() stores a small redirect, {"citus":
  * [tables]}, with the local dependencies as usual, which tells a later
  * call which tables to ask about without planning the query again.
@@ -55,12 +59,14 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "perfkit/cache.h"
@@ -146,31 +152,63 @@ cache_citus_usable(const char **why)
 }
 
 /*
- * Connections to the other nodes, one per node, role and database, kept
- * for the backend's life (as Citus keeps its own): a hit costs one round
- * trip to each node, in parallel, not a connection.
+ * Connections to the other nodes, one per node and role (the database is
+ * this backend's), kept for the backend's life (as Citus keeps its own):
+ * a hit costs one round trip to each node, in parallel, not a connection.
+ *
+ * They are bounded and never left behind.  At most MAX_NODE_CONNS are
+ * open; a new one beyond that closes the least recently used (a backend
+ * that switches through many roles keeps the latest).  A connection to a
+ * node no longer among the active primaries of pg_dist_node is closed at
+ * the next fingerprint, as is one made with a conninfo that has changed
+ * since (citus.node_conninfo, the role's name).  One that an error left in
+ * the middle of a query (a cancel, statement_timeout) is closed as the
+ * error propagates; one that turns out broken (the node restarted) is made
+ * again once, within the same call; all are closed at backend exit.
  */
-#define MAX_NODE_CONNS	64
+#define MAX_NODE_CONNS	32
 #define NODE_ANSWER_TIMEOUT_MS	10000
 #define NODE_CONNECT_TIMEOUT_MS	5000
 
 typedef struct NodeConn
 {
+	bool		in_use;			/* the slot names a node and role */
 	char		host[256];
 	int			port;
 	Oid			userid;
-	PGconn	   *conn;
+	char	   *conninfo;		/* what conn was made with (TopMemoryContext) */
+	uint64		last_used;		/* the fingerprint call that last used it */
+	PGconn	   *conn;			/* NULL until (re)connected */
 } NodeConn;
 
 static NodeConn node_conns[MAX_NODE_CONNS];
-static int	n_node_conns = 0;
+static uint64 node_conn_clock = 0;
+static bool node_conns_exit_set = false;
 
 static void
-node_conn_drop(NodeConn *nc)
+node_conn_close(NodeConn *nc)
 {
 	if (nc->conn != NULL)
 		PQfinish(nc->conn);
 	nc->conn = NULL;
+}
+
+/* close the connection and free the slot */
+static void
+node_conn_release(NodeConn *nc)
+{
+	node_conn_close(nc);
+	if (nc->conninfo != NULL)
+		pfree(nc->conninfo);
+	nc->conninfo = NULL;
+	nc->in_use = false;
+}
+
+static void
+node_conns_at_exit(int code, Datum arg)
+{
+	for (int i = 0; i < MAX_NODE_CONNS; i++)
+		node_conn_close(&node_conns[i]);
 }
 
 /* value as a quoted conninfo value: '...' with \\ and \' escaped */
@@ -191,36 +229,29 @@ conninfo_quote(const char *value)
 	return buf.data;
 }
 
-/* A connection to host:port as the current user, idle; NULL with *why. */
-static PGconn *
-node_conn_get(const char *host, int port, char **why)
+/*
+ * The slot for host:port and the current user, with an idle connection;
+ * NULL with *why.  *fresh says whether the connection was made now (a
+ * reused one may turn out broken at its first use).
+ */
+static NodeConn *
+node_conn_get(const char *host, int port, bool *fresh, char **why)
 {
 	NodeConn   *nc = NULL;
 	StringInfoData ci;
 	const char *extra;
+	Oid			userid = GetUserId();
 
-	for (int i = 0; i < n_node_conns; i++)
-		if (node_conns[i].port == port && node_conns[i].userid == GetUserId() &&
-			strcmp(node_conns[i].host, host) == 0)
-			nc = &node_conns[i];
-	if (nc != NULL && nc->conn != NULL &&
-		(PQstatus(nc->conn) != CONNECTION_OK ||
-		 PQtransactionStatus(nc->conn) != PQTRANS_IDLE))
-		node_conn_drop(nc);		/* broken, or left mid-query by an error */
-	if (nc != NULL && nc->conn != NULL)
-		return nc->conn;
-	if (nc == NULL)
+	*fresh = false;
+	if (!node_conns_exit_set)
 	{
-		if (n_node_conns >= MAX_NODE_CONNS || strlen(host) >= sizeof(nc->host))
-		{
-			*why = psprintf("too many nodes or a node name too long (%s)", host);
-			return NULL;
-		}
-		nc = &node_conns[n_node_conns++];
-		strlcpy(nc->host, host, sizeof(nc->host));
-		nc->port = port;
-		nc->userid = GetUserId();
-		nc->conn = NULL;
+		on_proc_exit(node_conns_at_exit, (Datum) 0);
+		node_conns_exit_set = true;
+	}
+	if (strlen(host) >= sizeof(nc->host))
+	{
+		*why = psprintf("the node name is too long (%s)", host);
+		return NULL;
 	}
 
 	/* as Citus connects: the current user, and citus.node_conninfo */
@@ -229,16 +260,65 @@ node_conn_get(const char *host, int port, char **why)
 					 "application_name=perfkit_cache",
 					 conninfo_quote(host), port,
 					 conninfo_quote(get_database_name(MyDatabaseId)),
-					 conninfo_quote(GetUserNameFromId(GetUserId(), false)));
+					 conninfo_quote(GetUserNameFromId(userid, false)));
 	extra = GetConfigOption("citus.node_conninfo", true, false);
 	if (extra != NULL && extra[0] != '\0')
 		appendStringInfo(&ci, " %s", extra);
+
+	for (int i = 0; i < MAX_NODE_CONNS; i++)
+		if (node_conns[i].in_use && node_conns[i].port == port &&
+			node_conns[i].userid == userid && strcmp(node_conns[i].host, host) == 0)
+			nc = &node_conns[i];
+	if (nc != NULL && nc->conn != NULL &&
+		(strcmp(nc->conninfo, ci.data) != 0 ||
+		 PQstatus(nc->conn) != CONNECTION_OK ||
+		 PQtransactionStatus(nc->conn) != PQTRANS_IDLE))
+		node_conn_close(nc);	/* stale conninfo, broken, or mid-query */
+	if (nc == NULL)
+	{
+		/* a free slot, else the least recently used one not in this call */
+		for (int i = 0; i < MAX_NODE_CONNS; i++)
+		{
+			NodeConn   *c = &node_conns[i];
+
+			if (!c->in_use)
+			{
+				nc = c;
+				break;
+			}
+			if (c->last_used != node_conn_clock &&
+				(nc == NULL || c->last_used < nc->last_used))
+				nc = c;
+		}
+		if (nc == NULL)
+		{
+			*why = psprintf("the cluster has more than %d other nodes", MAX_NODE_CONNS);
+			return NULL;
+		}
+		if (nc->in_use)
+			node_conn_release(nc);
+		nc->in_use = true;
+		strlcpy(nc->host, host, sizeof(nc->host));
+		nc->port = port;
+		nc->userid = userid;
+		nc->conn = NULL;
+	}
+	nc->last_used = node_conn_clock;
+	if (nc->conn != NULL)
+		return nc;
+
+	if (nc->conninfo != NULL)
+		pfree(nc->conninfo);
+	nc->conninfo = MemoryContextStrdup(TopMemoryContext, ci.data);
+	*fresh = true;
+
 	/*
 	 * Connect without blocking, so that a cancel or statement_timeout
 	 * interrupts a node that is slow to answer: libpq's state machine is
 	 * advanced whenever the socket is ready, and the latch is checked in
 	 * between.  A connection left half-made by an error here is not
-	 * CONNECTION_OK, so the next call drops it.
+	 * CONNECTION_OK, so the next call closes it (and the caller's error
+	 * path, cache_citus_fingerprint(), at once).
 	 */
 	nc->conn = PQconnectStart(ci.data);
 	if (nc->conn == NULL)
@@ -263,7 +343,7 @@ node_conn_get(const char *host, int port, char **why)
 			if (left <= 0)
 			{
 				*why = psprintf("no connection within %d ms", NODE_CONNECT_TIMEOUT_MS);
-				node_conn_drop(nc);
+				node_conn_close(nc);
 				return NULL;
 			}
 			rc = WaitLatchOrSocket(MyLatch,
@@ -281,13 +361,13 @@ node_conn_get(const char *host, int port, char **why)
 	if (PQstatus(nc->conn) != CONNECTION_OK)
 	{
 		*why = pstrdup(PQerrorMessage(nc->conn));
-		node_conn_drop(nc);
+		node_conn_close(nc);
 		return NULL;
 	}
-	return nc->conn;
+	return nc;
 }
 
-/* Wait for conn's answer, interruptibly; NULL on a timeout. */
+/* Wait for conn's answer, interruptibly; NULL on a timeout or a broken link. */
 static PGresult *
 node_conn_result(PGconn *conn, TimestampTz deadline)
 {
@@ -312,13 +392,47 @@ node_conn_result(PGconn *conn, TimestampTz deadline)
 	return PQgetResult(conn);
 }
 
-/* This node's fingerprint of tables (the array literal), computed here. */
+#define VERSIONS_QUERY	"SELECT perfkit._cache_citus_versions($1::text[])"
+
+/*
+ * Send the versions query for array over a connection to host:port; a
+ * reused connection that fails to send (the node restarted since) is made
+ * again once.  NULL with *why when it cannot be sent.
+ */
+static NodeConn *
+node_send(const char *host, int port, const char *array, bool *fresh, char **why)
+{
+	const char *values[1] = {array};
+
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		NodeConn   *nc = node_conn_get(host, port, fresh, why);
+
+		if (nc == NULL)
+			return NULL;
+		if (PQsendQueryParams(nc->conn, VERSIONS_QUERY, 1, NULL, values, NULL, NULL, 0))
+			return nc;
+		*why = pstrdup(PQerrorMessage(nc->conn));
+		node_conn_close(nc);
+		if (*fresh)
+			return NULL;
+	}
+	return NULL;
+}
+
+static char *citus_versions(ArrayType *tables, bool check_rights);
+
+/*
+ * This node's fingerprint of tables (the array literal), computed here:
+ * for the role's own query, whose tables it may read, maybe only through a
+ * view, so no check of its rights on them.
+ */
 static char *
 local_versions(const char *array)
 {
 	Datum		arr = OidInputFunctionCall(F_ARRAY_IN, (char *) array, TEXTOID, -1);
 
-	return TextDatumGetCString(DirectFunctionCall1(perfkit_cache_citus_versions, arr));
+	return citus_versions(DatumGetArrayTypeP(arr), false);
 }
 
 /*
@@ -332,7 +446,7 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 {
 	StringInfoData arr;
 	ListCell   *lc;
-	bool		ok = true;
+	volatile bool ok = true;
 	bool		self_listed = false;
 	int			rc;
 	int			nnodes;
@@ -340,7 +454,8 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 	int		   *ports;
 	int		   *ids;
 	bool	   *self;
-	PGconn	  **conns;
+	NodeConn  **slots;
+	bool	   *fresh;
 	TimestampTz deadline;
 	MemoryContext callcxt = CurrentMemoryContext;
 
@@ -378,7 +493,8 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 	ports = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(int));
 	ids = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(int));
 	self = MemoryContextAlloc(callcxt, (nnodes + 1) * sizeof(bool));
-	conns = MemoryContextAllocZero(callcxt, (nnodes + 1) * sizeof(PGconn *));
+	slots = MemoryContextAllocZero(callcxt, (nnodes + 1) * sizeof(NodeConn *));
+	fresh = MemoryContextAllocZero(callcxt, (nnodes + 1) * sizeof(bool));
 	for (int i = 0; i < nnodes; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -402,60 +518,106 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 		nnodes++;
 	}
 
-	/* send to every other node, then compute this node's, then collect */
-	for (int i = 0; i < nnodes && ok; i++)
+	/* this call's mark on the slots it uses; close those of gone nodes */
+	node_conn_clock++;
+	for (int j = 0; j < MAX_NODE_CONNS; j++)
 	{
-		const char *values[1] = {arr.data};
+		bool		listed = false;
 
-		if (self[i])
+		if (!node_conns[j].in_use)
 			continue;
-		conns[i] = node_conn_get(hosts[i], ports[i], why);
-		if (conns[i] == NULL ||
-			!PQsendQueryParams(conns[i], "SELECT perfkit._cache_citus_versions($1::text[])",
-							   1, NULL, values, NULL, NULL, 0))
-		{
-			if (conns[i] != NULL)
-				*why = pstrdup(PQerrorMessage(conns[i]));
-			*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i], *why);
-			ok = false;
-		}
+		for (int i = 0; i < nnodes && !listed; i++)
+			listed = !self[i] && ports[i] == node_conns[j].port &&
+				strcmp(hosts[i], node_conns[j].host) == 0;
+		if (!listed)
+			node_conn_release(&node_conns[j]);
 	}
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), NODE_ANSWER_TIMEOUT_MS);
-	for (int i = 0; i < nnodes; i++)
-	{
-		PGresult   *res;
-		PGresult   *extra;
 
-		if (self[i])
+	/*
+	 * Send to every other node, then compute this node's, then collect.
+	 * An error on the way (a cancel while waiting) closes the connections
+	 * it leaves mid-query: their answers would otherwise wait for the next
+	 * call, which would have to throw them away anyway.
+	 */
+	PG_TRY();
+	{
+		for (int i = 0; i < nnodes && ok; i++)
 		{
-			if (ok)
-				appendStringInfo(out, "%c%d=%s", '\0', ids[i], local_versions(arr.data));
-			continue;
+			if (self[i])
+				continue;
+			slots[i] = node_send(hosts[i], ports[i], arr.data, &fresh[i], why);
+			if (slots[i] == NULL)
+			{
+				*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i], *why);
+				ok = false;
+			}
 		}
-		if (conns[i] == NULL)
-			continue;
-		res = node_conn_result(conns[i], deadline);
-		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
-			PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), NODE_ANSWER_TIMEOUT_MS);
+		for (int i = 0; i < nnodes; i++)
 		{
+			PGresult   *res;
+			PGresult   *extra;
+
+			if (self[i])
+			{
+				if (ok)
+					appendStringInfo(out, "%c%d=%s", '\0', ids[i], local_versions(arr.data));
+				continue;
+			}
+			if (slots[i] == NULL || slots[i]->conn == NULL)
+				continue;
+			res = node_conn_result(slots[i]->conn, deadline);
+			if (!fresh[i] && ok &&
+				(PQstatus(slots[i]->conn) == CONNECTION_BAD ||
+				 (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR)))
+			{
+				/*
+				 * A kept connection failed (the node restarted since: the
+				 * answer is then the FATAL message of its shutdown, or
+				 * none): once more, on a new one.  Not after a timeout.
+				 */
+				PQclear(res);
+				node_conn_close(slots[i]);
+				slots[i] = node_send(hosts[i], ports[i], arr.data, &fresh[i], why);
+				if (slots[i] == NULL)
+				{
+					*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i], *why);
+					ok = false;
+					continue;
+				}
+				res = node_conn_result(slots[i]->conn, deadline);
+			}
+			if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+				PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+			{
+				if (ok)
+					*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i],
+									res ? PQresultErrorMessage(res) :
+									PQstatus(slots[i]->conn) == CONNECTION_BAD ?
+									PQerrorMessage(slots[i]->conn) : "timed out");
+				ok = false;
+				PQclear(res);
+				/* a connection left mid-query or broken is closed */
+				node_conn_close(slots[i]);
+				continue;
+			}
 			if (ok)
-				*why = psprintf("node %s:%d did not answer: %s", hosts[i], ports[i],
-								res ? PQresultErrorMessage(res) : "timed out");
-			ok = false;
+				appendStringInfo(out, "%c%d=%s", '\0', ids[i], PQgetvalue(res, 0, 0));
 			PQclear(res);
-			/* a connection left mid-query or broken is dropped */
-			for (int j = 0; j < n_node_conns; j++)
-				if (node_conns[j].conn == conns[i])
-					node_conn_drop(&node_conns[j]);
-			continue;
+			/* the end of the query's results */
+			while ((extra = PQgetResult(slots[i]->conn)) != NULL)
+				PQclear(extra);
 		}
-		if (ok)
-			appendStringInfo(out, "%c%d=%s", '\0', ids[i], PQgetvalue(res, 0, 0));
-		PQclear(res);
-		/* the end of the query's results */
-		while ((extra = PQgetResult(conns[i])) != NULL)
-			PQclear(extra);
 	}
+	PG_CATCH();
+	{
+		for (int i = 0; i < nnodes; i++)
+			if (slots[i] != NULL && slots[i]->conn != NULL &&
+				PQtransactionStatus(slots[i]->conn) != PQTRANS_IDLE)
+				node_conn_close(slots[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return ok;
 }
 
@@ -475,12 +637,22 @@ PG_FUNCTION_INFO_V1(perfkit_cache_citus_versions);
  *
  * This node's fingerprint of the versions of the shards it holds of
  * tables (names; those that do not resolve are skipped), with its
- * database and global epochs: "start-hash-count-sum".
+ * database and global epochs: "start-hash-count-sum".  The sum moves with
+ * every write to those shards, so it tells who calls it when the tables
+ * are written: the caller must be able to read each table (SELECT on it
+ * or on one of its columns), else 42501.  cached() on another node calls
+ * it as the role whose query read the tables; one that reads them only
+ * through a view, without rights on them, runs uncached there.
  */
 Datum
 perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 {
-	ArrayType  *tables = PG_GETARG_ARRAYTYPE_P(0);
+	PG_RETURN_TEXT_P(cstring_to_text(citus_versions(PG_GETARG_ARRAYTYPE_P(0), true)));
+}
+
+static char *
+citus_versions(ArrayType *tables, bool check_rights)
+{
 	Datum		arg = PointerGetDatum(tables);
 	Oid			argtype = TEXTARRAYOID;
 	uint32	   *buckets;
@@ -495,6 +667,22 @@ perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("Citus is not installed in this database")));
 	SPI_connect();
+	if (check_rights)
+	{
+		rc = SPI_execute_with_args("SELECT r::pg_catalog.text FROM "
+								   "(SELECT pg_catalog.to_regclass(t) r FROM pg_catalog.unnest($1) t) x "
+								   "WHERE r IS NOT NULL "
+								   "AND NOT pg_catalog.has_any_column_privilege(r, 'SELECT') LIMIT 1",
+								   1, &argtype, &arg, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "checking the rights on the tables failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for table %s",
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+					 errdetail("The versions of a table's shards change with its writes; only a role that can read the table may have them.")));
+	}
 	rc = SPI_execute_with_args("SELECT DISTINCT pg_catalog.to_regclass("
 							   "pg_catalog.shard_name(s.logicalrelid, s.shardid))::pg_catalog.oid "
 							   "FROM pg_catalog.pg_dist_shard s "
@@ -528,7 +716,6 @@ perfkit_cache_citus_versions(PG_FUNCTION_ARGS)
 		hash = hash_combine(hash, murmurhash32(buckets[i]));
 		ndistinct++;
 	}
-	PG_RETURN_TEXT_P(cstring_to_text(psprintf(UINT64_FORMAT "-%08x-%d-" UINT64_FORMAT,
-											  cache_versions_generation(), hash,
-											  ndistinct, sum)));
+	return psprintf(UINT64_FORMAT "-%08x-%d-" UINT64_FORMAT,
+					cache_versions_generation(), hash, ndistinct, sum);
 }

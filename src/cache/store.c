@@ -560,14 +560,16 @@ cache_store_get(const CacheKey *k, char **value, uint32 *vallen)
  * those versions were read, so at most max_stale ago.  Never to a
  * transaction that wrote what it read.
  */
-bool
-cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen, int64 max_stale)
+static bool
+store_get(const CacheKey *k, char **value, uint32 *vallen, int64 max_stale,
+		  CacheValueCounts counts)
 {
 	CachePartition *p;
 	TimestampTz now = GetCurrentTimestamp();
 	LookupResult result = LOOKUP_MISS;
 	TimestampTz created = 0;
 	uint32		head;
+	bool		counted = true;
 
 	require_cache();
 	p = partition_of(k->hash);
@@ -603,7 +605,8 @@ cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen, int64 m
 			*value = palloc(e->vallen);
 			payload_copy(p, head, e->keylen + e->ndeps * sizeof(CacheDep),
 						 *value, e->vallen, false);
-			if (perfkit_cache_track_stats)
+			counted = counts == NULL || counts(*value, e->vallen);
+			if (perfkit_cache_track_stats && counted)
 				pg_atomic_fetch_add_u64(&e->hits, 1);
 			if (pg_atomic_read_u32(&e->referenced) == 0)
 				pg_atomic_write_u32(&e->referenced, 1);
@@ -613,14 +616,15 @@ cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen, int64 m
 
 	if (result == LOOKUP_HIT)
 	{
-		if (perfkit_cache_track_stats)
+		if (perfkit_cache_track_stats && counted)
 			pg_atomic_fetch_add_u64(&p->hits, 1);
 		return true;
 	}
 	if (result == LOOKUP_STALE_HIT)
 	{
 		/* counted whatever perfkit.cache_track_stats says: it is opt-in */
-		pg_atomic_fetch_add_u64(&p->stale_hits, 1);
+		if (counted)
+			pg_atomic_fetch_add_u64(&p->stale_hits, 1);
 		return true;
 	}
 	if (perfkit_cache_track_stats)
@@ -640,6 +644,37 @@ cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen, int64 m
 		LWLockRelease(p->lock);
 	}
 	return false;
+}
+
+bool
+cache_store_get_bounded(const CacheKey *k, char **value, uint32 *vallen, int64 max_stale)
+{
+	return store_get(k, value, vallen, max_stale, NULL);
+}
+
+/*
+ * cache_store_get_bounded(), but a hit whose value counts(value) says is
+ * not a result (a redirect to another key, whose lookup counts) is not
+ * counted, in the partition's counters nor in the entry's.  counts runs
+ * under the partition's lock: it must only look at the bytes.
+ */
+bool
+cache_store_get_counting(const CacheKey *k, char **value, uint32 *vallen,
+						 int64 max_stale, CacheValueCounts counts)
+{
+	return store_get(k, value, vallen, max_stale, counts);
+}
+
+/*
+ * Count a miss for k: a lookup of cache_store_get_counting() that found a
+ * redirect which then could not be followed.
+ */
+void
+cache_store_count_miss(const CacheKey *k)
+{
+	require_cache();
+	if (perfkit_cache_track_stats)
+		pg_atomic_fetch_add_u64(&partition_of(k->hash)->misses, 1);
 }
 
 bool

@@ -680,11 +680,12 @@ GRANT EXECUTE ON FUNCTION perfkit._health_database() TO pg_monitor;
 /*
  * The cluster, on a Citus coordinator (or a worker with metadata): nodes
  * of pg_dist_node that are down, and shards that pg_dist_placement puts on
- * a node where the shard's table is missing.  Each active primary node is
- * tried with citus_check_connection_to_node(); each node that answers is
- * asked, in one round of parallel connections (master_run_on_worker),
- * which of the shard tables it should hold do not resolve there.  Nodes
- * disabled with citus_disable_node() count as down.  Without Citus both
+ * a node where the shard's table is missing.  Every active primary node is
+ * asked, in one round of parallel connections (master_run_on_worker), so
+ * that the nodes add no latency each, which of the shard tables it should
+ * hold do not resolve there; a node this node cannot connect to is down
+ * (Citus's "failed to connect to" answer), one that fails the query is
+ * not checked.  Nodes disabled with citus_disable_node() count as down.  Without Citus both
  * checks are ok with nothing to judge.  Citus's warning about a node it
  * cannot reach is left out (client_min_messages): the check says it.
  */
@@ -722,8 +723,6 @@ BEGIN
 	LOOP
 		IF NOT n.isactive THEN
 			inactive := inactive || format('%s:%s', n.nodename, n.nodeport);
-		ELSIF NOT coalesce(citus_check_connection_to_node(n.nodename, n.nodeport), false) THEN
-			down := down || format('%s:%s', n.nodename, n.nodeport);
 		ELSE
 			-- the shard tables this node should hold, as Citus names them
 			names := names || n.nodename;
@@ -740,7 +739,9 @@ BEGIN
 	END LOOP;
 	IF cardinality(names) > 0 THEN
 		FOR r IN SELECT * FROM master_run_on_worker(names, ports, cmds, true) LOOP
-			IF NOT r.success THEN
+			IF NOT r.success AND r.result LIKE 'failed to connect to %' THEN
+				down := down || format('%s:%s', r.node_name, r.node_port);
+			ELSIF NOT r.success THEN
 				unchecked := unchecked || format('%s:%s', r.node_name, r.node_port);
 			ELSIF r.result <> '' THEN
 				missing := missing + cardinality(string_to_array(r.result, ','));
@@ -776,7 +777,7 @@ $$;
 INSERT INTO perfkit.health_checks (check_name, ord, room, measured_by, measures, unit, direction,
 	warn_setting, warn, critical_setting, critical, parameters, threshold, hint) VALUES
 	('citus_nodes_down', 17, 'health', 'perfkit._health_citus',
-	 'Citus nodes of pg_dist_node (primaries) that are disabled or do not accept a connection from this node (citus_check_connection_to_node); ok without Citus',
+	 'Citus nodes of pg_dist_node (primaries) that are disabled or do not accept a connection from this node (all asked at once, master_run_on_worker); ok without Citus',
 	 'count', 'at_or_above',
 	 NULL, NULL, NULL, 1, '{}',
 	 'critical: %2$s node down',

@@ -8,11 +8,17 @@
 #      the coordinator and on a worker; each call returns or raises an
 #      ERROR, and the node is still up after each batch.
 #   2. The result cache over distributed and reference tables is never
-#      stale after a commit, whichever node ran the write.
+#      stale after a commit, whichever node ran the write.  A hit counts
+#      once; the cache's connections to the workers stay bounded (one per
+#      worker and role, at most 32), close at session end and after a
+#      cancel, and recover from a worker restart; _cache_citus_versions()
+#      answers only a role that can read the table.
 #   3. Partitions of a distributed table: partition_table() and
 #      run_maintenance() (premake, retention, default drain) keep new
 #      partitions distributed and co-located, and lose no row.
 #   4. health() on the coordinator covers the cluster.
+#   5. The advisor and index lint on Citus tables (per node, or a clear
+#      refusal or NOTICE), correlated subqueries included.
 #
 # At the end no node's log may hold "terminated by signal".
 use strict;
@@ -21,6 +27,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PerfkitTest;
+use Time::HiRes qw(usleep);
 
 plan skip_all => 'citus is not installed' unless citus_installed();
 
@@ -341,6 +348,151 @@ is($stale, 0, "no stale read in $reads reads racing $rounds commits on a worker"
 cmp_ok($race_hits, '>', 0, "the race's reads include cache hits ($race_hits)");
 
 ########################################################################
+# 2b. The cache's counters, its connections to the other nodes, and the
+#     rights _cache_citus_versions() asks for.
+########################################################################
+
+# a background session's query, with what it printed on stderr (NOTICEs)
+sub bg_query
+{
+	my ($bg, $sql) = @_;
+	$bg->{stderr} = '';
+	my $out = $bg->query($sql);
+	return ($out, $bg->{stderr});
+}
+# the connections perfkit's cache holds to a node, from every backend
+sub cache_conns
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'perfkit_cache'});
+}
+# wait until a node shows $want cache connections (they close asynchronously)
+sub cache_conns_become
+{
+	my ($node, $want) = @_;
+	for (1 .. 100)
+	{
+		my $n = cache_conns($node);
+		return $n if $n eq $want;
+		usleep(100_000);
+	}
+	return cache_conns($node);
+}
+sub stats
+{
+	my ($node) = @_;
+	return split /\|/, $node->safe_psql('postgres', 'SELECT hits, misses FROM perfkit.cache_stats()');
+}
+
+# A Citus hit counts once: the redirect under the plain key counts
+# nothing, the fingerprinted entry counts the hit (or the miss).
+{
+	my $q = 'SELECT count(*) AS n, max(v) AS m FROM c_dist WHERE k % 3 = 1';
+	my ($h0, $m0) = stats($coord);
+	$coord->safe_psql('postgres', qq{SELECT perfkit.cached('$q')});
+	my ($h1, $m1) = stats($coord);
+	is($h1 - $h0 . '|' . ($m1 - $m0), '0|1', 'a first cached() over a distributed table counts one miss, no hit');
+	$coord->safe_psql('postgres', qq{SELECT perfkit.cached('$q')}) for 1 .. 5;
+	my ($h2, $m2) = stats($coord);
+	is($h2 - $h1 . '|' . ($m2 - $m1), '5|0', 'five cached() hits over a distributed table count five hits, no miss');
+	is($coord->safe_psql('postgres', qq{
+		SELECT sum(hits) FROM perfkit.cache_entries WHERE key LIKE '$q%'}), '5',
+		'the entries of that result (redirect and fingerprinted) count the five hits once');
+}
+
+# The connections to the workers: one per worker for a session however
+# many cached() calls it makes, none once it has ended.
+is(cache_conns_become($w1, '0') . '|' . cache_conns_become($w2, '0'), '0|0',
+	'no cache connection to the workers is left from the sessions that ended');
+{
+	my $bg = $coord->background_psql('postgres', on_error_stop => 0);
+	my $notices = '';
+	for my $i (1 .. 30)
+	{
+		my ($out, $err) = bg_query($bg,
+			"SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist WHERE v > " . ($i % 4) . "') -> 0 ->> 'n'");
+		$notices .= $err;
+	}
+	is($notices, '', 'thirty cached() calls over a distributed table, all through the cache');
+	is(cache_conns($w1) . '|' . cache_conns($w2), '1|1',
+		'a session holds one cache connection per worker after thirty cached() calls');
+
+	# a worker restart: the kept connection is broken; the next call makes
+	# a new one and stays cached
+	$w1->restart;
+	my ($out, $err) = bg_query($bg,
+		q{SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist WHERE v > 1') -> 0 ->> 'n'});
+	is($err, '', 'after a worker restart, the next cached() goes through the cache (no NOTICE)');
+	is($out, $coord->safe_psql('postgres', 'SELECT count(*) FROM c_dist WHERE v > 1'),
+		'and returns the table\'s count');
+	is(cache_conns($w1), '1', 'the restarted worker has one cache connection from the session');
+
+	# a cancel while a worker has not answered (it waits for a lock): the
+	# connection left mid-query is closed as the error propagates
+	my $locker = $w1->background_psql('postgres', on_error_stop => 1);
+	$locker->query_safe('BEGIN; LOCK TABLE pg_dist_placement IN ACCESS EXCLUSIVE MODE');
+	($out, $err) = bg_query($bg, q{SET statement_timeout = '1s';
+		SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist WHERE v > 2') -> 0 ->> 'n';
+		RESET statement_timeout});
+	like($err, qr/canceling statement due to statement timeout/, 'cached() waiting for a locked worker is cancelled');
+	$locker->query_safe('COMMIT');
+	$locker->quit;
+	is(cache_conns_become($w1, '0'), '0',
+		'the connection the cancel left mid-query is closed, not kept');
+	($out, $err) = bg_query($bg,
+		q{SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist WHERE v > 2') -> 0 ->> 'n'});
+	is($err . '|' . cache_conns($w1), '|1', 'the next cached() connects again and goes through the cache');
+	$bg->quit;
+}
+is(cache_conns_become($w1, '0') . '|' . cache_conns_become($w2, '0'), '0|0',
+	'the session\'s cache connections are closed when it ends');
+
+# Many roles in one session: the connections stay bounded (at most 32, the
+# least recently used closed), and every role's reads stay cached.
+{
+	$coord->safe_psql('postgres', join("\n", map {
+		"CREATE ROLE c_role$_ LOGIN; GRANT SELECT ON c_dist TO c_role$_;" } 1 .. 40));
+	my $bg = $coord->background_psql('postgres', on_error_stop => 0);
+	my ($notices, $max) = ('', 0);
+	my ($h0) = stats($coord);
+	for my $i (1 .. 40)
+	{
+		for (1 .. 2)
+		{
+			my ($out, $err) = bg_query($bg, "SET ROLE c_role$i;
+				SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist') -> 0 ->> 'n';
+				RESET ROLE;");
+			$notices .= $err;
+		}
+		my $n = cache_conns($w1) + cache_conns($w2);
+		$max = $n if $n > $max;
+	}
+	my ($h1) = stats($coord);
+	is($notices, '', 'forty roles\' cached() calls in one session all go through the cache');
+	cmp_ok($h1 - $h0, '>=', 40, 'each role\'s second read is a hit (' . ($h1 - $h0) . ')');
+	cmp_ok($max, '<=', 32, "the session never holds more than 32 cache connections ($max)");
+	cmp_ok($max, '>=', 16, "it keeps connections for many roles meanwhile ($max)");
+	$bg->quit;
+}
+
+# _cache_citus_versions() tells how a table's shards are written: only to
+# a role that can read the table.
+$coord->safe_psql('postgres', 'CREATE ROLE c_nobody LOGIN');
+for my $node ($coord, $w1)
+{
+	my ($ret, $stdout, $stderr) = $node->psql('postgres', q{\set VERBOSITY verbose
+		SET ROLE c_nobody;
+		SELECT perfkit._cache_citus_versions('{public.c_dist}')});
+	like($stderr, qr/42501: permission denied for table c_dist/,
+		'_cache_citus_versions() refuses a table the role cannot read on ' . $node->name);
+	is($node->safe_psql('postgres', q{SET ROLE c_role1;
+		SELECT perfkit._cache_citus_versions('{public.c_dist}')}),
+		$node->safe_psql('postgres', q{SELECT perfkit._cache_citus_versions('{public.c_dist}')}),
+		'a role that can read the table gets the same fingerprint as a superuser on ' . $node->name);
+}
+
+########################################################################
 # 3. Partitions of a distributed table: partition_table(), run_maintenance()
 #    (premake, default drain, retention detach and drop) keep partitions
 #    distributed and co-located and lose no row; convert_to_partitioned()
@@ -561,6 +713,38 @@ $coord->safe_psql('postgres', 'SELECT count(*) FROM fz_local WHERE v = 3') for 1
 is($coord->safe_psql('postgres', q{
 	SELECT count(*) FROM perfkit.recommend_indexes(0) WHERE table_name = 'a_dist'::regclass}), '0',
 	'recommend_indexes() proposes no index on a distributed table');
+# The same with every statement captured, correlated subqueries over a
+# reference table among them (their outer Vars once stopped the advisor
+# with "Upper-level Var found where not expected"),
+# and a local table big enough for an index: that one gets its index, the
+# Citus table none, and a NOTICE says so.
+$coord->safe_psql('postgres', q{
+	CREATE TABLE a_local (k int PRIMARY KEY, v int);
+	INSERT INTO a_local SELECT i, i % 500 FROM generate_series(1, 20000) i;
+	ANALYZE a_local;
+	SELECT perfkit.workload_reset();
+});
+{
+	my ($ret, $stdout, $stderr) = $coord->psql('postgres', q{
+		SET perfkit.advisor_sample_rate = 1;
+		SELECT count(*) FROM a_dist WHERE v = 3;
+		SELECT count(*) FROM a_local l WHERE l.v = 3 AND EXISTS (SELECT 1 FROM fz_ref r WHERE r.k = l.k);
+		SELECT count(*) FROM a_local l WHERE l.v = 4 AND l.k IN (SELECT d.k FROM a_dist d WHERE d.w = 3);
+		SELECT (SELECT max(r.v) FROM fz_ref r WHERE r.k = l.k) FROM a_local l WHERE l.v = 5;
+		SET perfkit.advisor_sample_rate = 0;
+		\set VERBOSITY verbose
+		SELECT count(*) FROM perfkit.workload WHERE example LIKE '%a\_local l%';
+		SELECT string_agg(table_name::text, ',' ORDER BY 1) FROM perfkit.recommend_indexes(0);});
+	my ($captured, $tables) = (split /\n/, $stdout)[-2, -1];
+	# (and Citus's local-execution forms of some, over the shards)
+	cmp_ok($captured, '>=', 3, "the workload holds the three statements with correlated subqueries ($captured)");
+	is($ret, 0, 'recommend_indexes() over a workload of correlated subqueries on Citus tables works');
+	unlike($stderr, qr/XX000|Upper-level Var/, 'no internal error from the advisor');
+	like($tables // '', qr/^a_local(,a_local)*$/, 'it proposes indexes for the local table only');
+	like($stderr, qr/NOTICE:  00000: recommend_indexes proposes no index on 2 Citus tables\n.*DETAIL:.*public\.(a_dist, public\.fz_ref|fz_ref, public\.a_dist)/s,
+		'its NOTICE names the distributed and reference tables it proposes nothing for');
+	like($stderr, qr/HINT:.*on each worker/, 'and says how to advise per node');
+}
 my $shard = $coord->safe_psql('postgres', qq{
 	SELECT shard_name('a_dist'::regclass, shardid) FROM citus_shards
 	 WHERE table_name = 'a_dist'::regclass AND nodeport = } . $w1->port . q{ ORDER BY shardid LIMIT 1});
