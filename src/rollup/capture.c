@@ -1173,8 +1173,6 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	int32		rollup;
 	HTAB	   *set;
 	Touched		t;
-	LOCKTAG		tag;
-	bool		locked = false;
 	bool		skipped = false;
 	bool		truncate;
 	bool		by_row;
@@ -1227,14 +1225,14 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * Buckets at or past the published watermark need no log row while we
-	 * hold the advance lock (see src/rollup/watermarks.c).  The lock is
-	 * needed only to skip: a first pass reads the published value without
-	 * it, and a statement whose buckets are all below it (late rows) logs
-	 * them all without taking the lock.  Published values only grow, so
-	 * what is below the first value is below the one read under the lock
-	 * too; when the two differ, or the lock is not free, the buckets are
-	 * collected again with the right bound.
+	 * Buckets at or past the published watermark need no log row once this
+	 * transaction is registered as skipping (see src/rollup/watermarks.c).
+	 * The registration is needed only to skip: a first pass reads the
+	 * published value without it, and a statement whose buckets are all
+	 * below it (late rows) logs them all without registering.  Published
+	 * values only grow, so what is below the first value is below the one
+	 * read after registering too; when the two differ, or a refresh is
+	 * advancing, the buckets are collected again with the right bound.
 	 */
 	if (!rollup_published_watermark(rollup, &skip_from))
 		skip_from = DT_NOEND;
@@ -1265,21 +1263,12 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 		if (!skipped || pass > 0)
 			break;
 
-		/* Something skipped: only with the lock held, and its bound. */
-		rollup_advance_locktag(&tag, rollup);
-		if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-		{
-			locked = true;
-			if (!rollup_published_watermark(rollup, &skip_from))
-				skip_from = DT_NOEND;
-		}
-		else
+		/* Something skipped: only once registered, and with its bound. */
+		if (!rollup_writer_skip(rollup, &skip_from))
 			skip_from = DT_NOEND;
 		if (skip_from == unlocked_from)
 			break;				/* the same bound: the same buckets */
 	}
-	if (locked && !skipped)
-		LockRelease(&tag, ShareLock, false);	/* nothing relies on it */
 
 	/*
 	 * Nothing new to log, and no bucket frozen as far as this transaction
