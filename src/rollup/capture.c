@@ -33,10 +33,12 @@
  *
  * At the head of the table nothing is logged: a bucket at or past the
  * rollup's published watermark is read by the next advance anyway, and the
- * advance lock the trigger holds (without waiting) keeps that advance from
- * missing this transaction's rows; see src/rollup/watermarks.c.  So
- * streaming inserts into the current bucket cost a lock and a probe, and
- * only late rows (and rows written while a refresh advances) are logged.
+ * registration of this transaction as skipping (an entry of this backend
+ * in shared memory, written without a lock) makes that advance wait for
+ * this transaction's rows; see src/rollup/watermarks.c.  So streaming
+ * inserts into the current bucket cost two probes and, once per
+ * transaction, a registration, and only late rows (and rows written while
+ * a refresh advances) are logged.
  *
  * Nobody but the extension's owner may write perfkit.rollup_changes (a
  * forged or deleted change row, or a lock on the table, would harm other
@@ -50,8 +52,8 @@
  * with a pinned search_path.
  *
  * Low overhead.  A statement whose buckets are all below the published
- * watermark (late rows) does not take the advance lock at all (it is
- * needed only to skip logging).  The check reads the rollup's
+ * watermark (late rows) does not register at all (that is needed only
+ * to skip logging).  The check reads the rollup's
  * perfkit.rollup_defs row from a per-backend cache kept across
  * transactions and dropped by a relcache invalidation of that table,
  * which every change of it sends (a statement trigger on it; see
@@ -64,7 +66,8 @@
  * subtransaction rolls back, its log rows are gone and the bucket is
  * logged again by the next statement that touches it.
  *
- * Lock order: the advance lock (heavyweight) before PERFKIT_LOCK_ROLLUPS.
+ * Lock order: PERFKIT_LOCK_ROLLUPS is taken alone, for a probe; no
+ * heavyweight lock of perfkit's on a writer's path.
  *
  * src/rollup/capture.c
  *
