@@ -179,6 +179,7 @@ perfkit_xact_callback(XactEvent event, void *arg)
 {
 	cache_track_xact(event);
 	advisor_xact(event);
+	rollup_xact(event);
 }
 
 void

@@ -24,13 +24,14 @@
  * cache partition lock (an ERROR releases LWLocks); the jobs lock is held
  * only for copying a few fields.  Heavyweight locks (a job's single-flight
  * lock, table locks) are always taken before, never under, a perfkit
- * LWLock.  No spinlocks; counters are atomics.
+ * LWLock.  No spinlocks; counters are atomics, and the rollup writer
+ * registry's per-backend entries are read under a change counter.
  *
  *	  tranche "perfkit":
  *	    PERFKIT_LOCK_JOBS		job run statistics (src/jobs.c)
  *	    PERFKIT_LOCK_ROLLUPS	published rollup watermarks
- *							(src/rollup/watermarks.c); taken after the
- *							rollup's heavyweight advance lock
+ *							(src/rollup/watermarks.c); a leaf, held for
+ *							a probe or an update
  *	    PERFKIT_LOCK_WORKLOAD	the advisor's workload store
  *							(src/advisor/workload.c): held for one
  *							lookup and update per sampled statement, or
@@ -47,8 +48,7 @@
  * SET_LOCKTAG_ADVISORY with field4 f4 (pg_advisory_lock() uses field4 1
  * and 2, in the current database only, so SQL can take none of these).
  * None is requested while a perfkit LWLock is held; the two LWLocks that
- * go with one are taken under it (PERFKIT_LOCK_JOBS under a run lock,
- * PERFKIT_LOCK_ROLLUPS under an advance lock).
+ * go with one are taken under it (PERFKIT_LOCK_JOBS under a run lock).
  *
  *	  jobs (src/jobs.c, src/schedule.c):
  *	    run lock		object (perfkit.job_registry, hash of the job's
@@ -75,16 +75,16 @@
  *							taken without waiting by the rollups job's step,
  *							which skips a busy rollup.  One refresh of a
  *							rollup at a time.
- *	    advance lock	object (perfkit.rollup_defs, rollup id, 1).
- *							ExclusiveLock: a refresh, after its refresh
+ *	    advance wait	no lock of its own: a refresh, after its refresh
  *							lock, before it advances the watermark
- *							(perfkit._rollup_advance_lock), until the
- *							transaction ends, waiting at most lock_timeout
- *							(10 s in the job when lock_timeout is 0; then
- *							the watermark advances next time).  ShareLock:
- *							the capture trigger, in the writer's
- *							transaction, without waiting; kept until that
- *							transaction ends only when it skipped logging
+ *							(perfkit._rollup_advance_lock), waits with
+ *							VirtualXactLock (ShareLock on each virtual
+ *							transaction, or the xid of one prepared
+ *							meanwhile) for the writers registered as
+ *							skipping logging for the rollup, at most
+ *							lock_timeout (10 s in the job when
+ *							lock_timeout is 0; then the watermark
+ *							advances next time).  Writers take nothing
  *							(see src/rollup/watermarks.c).
  *	    tables			a refresh reads its source (ACCESS SHARE) and
  *							rewrites the state table (ROW EXCLUSIVE), as the

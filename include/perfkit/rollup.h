@@ -16,6 +16,7 @@
 
 #include "fmgr.h"
 #include "datatype/timestamp.h"
+#include "access/xact.h"
 #include "storage/lock.h"
 
 /* GUCs (src/rollup/gucs.c) */
@@ -26,8 +27,9 @@ extern int	perfkit_rollup_max_batches;
 extern Size rollup_shmem_size(void);
 extern void rollup_shmem_init(void);
 extern Oid	rollup_defs_oid(void);
-extern void rollup_advance_locktag(LOCKTAG *tag, int32 id);
 extern bool rollup_published_watermark(int32 id, TimestampTz *watermark);
+extern bool rollup_writer_skip(int32 id, TimestampTz *watermark);
+extern void rollup_xact(XactEvent event);
 extern Oid	rollup_check_owner(int32 id);
 
 /* rollup/buckets.c: the start of a fixed-width bucket (finite ts) */

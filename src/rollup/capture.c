@@ -33,10 +33,12 @@
  *
  * At the head of the table nothing is logged: a bucket at or past the
  * rollup's published watermark is read by the next advance anyway, and the
- * advance lock the trigger holds (without waiting) keeps that advance from
- * missing this transaction's rows; see src/rollup/watermarks.c.  So
- * streaming inserts into the current bucket cost a lock and a probe, and
- * only late rows (and rows written while a refresh advances) are logged.
+ * registration of this transaction as skipping (an entry of this backend
+ * in shared memory, written without a lock) makes that advance wait for
+ * this transaction's rows; see src/rollup/watermarks.c.  So streaming
+ * inserts into the current bucket cost two probes and, once per
+ * transaction, a registration, and only late rows (and rows written while
+ * a refresh advances) are logged.
  *
  * Nobody but the extension's owner may write perfkit.rollup_changes (a
  * forged or deleted change row, or a lock on the table, would harm other
@@ -50,8 +52,8 @@
  * with a pinned search_path.
  *
  * Low overhead.  A statement whose buckets are all below the published
- * watermark (late rows) does not take the advance lock at all (it is
- * needed only to skip logging).  The check reads the rollup's
+ * watermark (late rows) does not register at all (that is needed only
+ * to skip logging).  The check reads the rollup's
  * perfkit.rollup_defs row from a per-backend cache kept across
  * transactions and dropped by a relcache invalidation of that table,
  * which every change of it sends (a statement trigger on it; see
@@ -64,7 +66,8 @@
  * subtransaction rolls back, its log rows are gone and the bucket is
  * logged again by the next statement that touches it.
  *
- * Lock order: the advance lock (heavyweight) before PERFKIT_LOCK_ROLLUPS.
+ * Lock order: PERFKIT_LOCK_ROLLUPS is taken alone, for a probe; no
+ * heavyweight lock of perfkit's on a writer's path.
  *
  * src/rollup/capture.c
  *
@@ -1173,8 +1176,6 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	int32		rollup;
 	HTAB	   *set;
 	Touched		t;
-	LOCKTAG		tag;
-	bool		locked = false;
 	bool		skipped = false;
 	bool		truncate;
 	bool		by_row;
@@ -1227,14 +1228,14 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * Buckets at or past the published watermark need no log row while we
-	 * hold the advance lock (see src/rollup/watermarks.c).  The lock is
-	 * needed only to skip: a first pass reads the published value without
-	 * it, and a statement whose buckets are all below it (late rows) logs
-	 * them all without taking the lock.  Published values only grow, so
-	 * what is below the first value is below the one read under the lock
-	 * too; when the two differ, or the lock is not free, the buckets are
-	 * collected again with the right bound.
+	 * Buckets at or past the published watermark need no log row once this
+	 * transaction is registered as skipping (see src/rollup/watermarks.c).
+	 * The registration is needed only to skip: a first pass reads the
+	 * published value without it, and a statement whose buckets are all
+	 * below it (late rows) logs them all without registering.  Published
+	 * values only grow, so what is below the first value is below the one
+	 * read after registering too; when the two differ, or a refresh is
+	 * advancing, the buckets are collected again with the right bound.
 	 */
 	if (!rollup_published_watermark(rollup, &skip_from))
 		skip_from = DT_NOEND;
@@ -1265,21 +1266,12 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 		if (!skipped || pass > 0)
 			break;
 
-		/* Something skipped: only with the lock held, and its bound. */
-		rollup_advance_locktag(&tag, rollup);
-		if (LockAcquire(&tag, ShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-		{
-			locked = true;
-			if (!rollup_published_watermark(rollup, &skip_from))
-				skip_from = DT_NOEND;
-		}
-		else
+		/* Something skipped: only once registered, and with its bound. */
+		if (!rollup_writer_skip(rollup, &skip_from))
 			skip_from = DT_NOEND;
 		if (skip_from == unlocked_from)
 			break;				/* the same bound: the same buckets */
 	}
-	if (locked && !skipped)
-		LockRelease(&tag, ShareLock, false);	/* nothing relies on it */
 
 	/*
 	 * Nothing new to log, and no bucket frozen as far as this transaction

@@ -680,9 +680,9 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	-- Advance the watermark over complete buckets, in batches, holding the
-	-- advance lock: writers that skipped logging rows past the watermark
-	-- have committed (src/rollup/watermarks.c).  The job waits for them
+	-- Advance the watermark over complete buckets, in batches, counted as
+	-- advancing: writers that skipped logging rows past the watermark have
+	-- committed, later ones log (src/rollup/watermarks.c).  The job waits for them
 	-- at most 10 s (or lock_timeout) and tries again next time.
 	IF target IS NOT NULL AND d.watermark < target
 	   AND (p_steps IS NULL OR steps < p_steps) THEN
@@ -733,7 +733,7 @@ BEGIN
 	PERFORM perfkit._rollup_save(p_id, d.data_start, d.watermark, d.final_before,
 								 clock_timestamp() - started, buckets, rows_read);
 	-- Writers may now skip logging buckets at or past the new watermark
-	-- (this transaction still holds the advance lock if it moved).
+	-- (this transaction is still counted as advancing if it moved).
 	PERFORM perfkit._rollup_publish(p_id);
 	IF noisy AND NOT more THEN
 		RAISE NOTICE 'rollup %: refreshed up to %', d.rel, d.watermark;
@@ -2886,7 +2886,8 @@ $$;
  *	  the rollup this backend is refreshing (perfkit._rollup_in_refresh(),
  *	  set by _rollup_refresh_as_owner() after checking, as the caller,
  *	  that the caller has the privileges of the rollup's owner).
- * The refresh and advance locks may be taken only by the owner's roles.
+ * The refresh lock and the advance (which keeps writers logging) are only
+ * for the owner's roles.
  */
 GRANT SELECT ON perfkit.rollup_defs, perfkit.rollup_measures, perfkit.rollup_changes,
 	perfkit.rollup_inexact TO PUBLIC;

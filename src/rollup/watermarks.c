@@ -2,37 +2,55 @@
  *
  * watermarks.c
  *	  Rollup watermarks published in shared memory, so that writers at the
- *	  head of a table log nothing.
+ *	  head of a table log nothing, and the registry of writers that relied
+ *	  on them.
  *
  * A change in a bucket at or past a rollup's watermark needs no change
  * row: advancing the watermark later reads that bucket from the table
  * anyway, provided the advance cannot miss a row still in flight.  The
- * advance lock gives that guarantee.  It is a heavyweight lock on the
- * object (perfkit.rollup_defs, rollup id, sub-id 1):
+ * writer registry gives that guarantee without a lock taken by writers:
  *
- *	- the capture trigger takes it in ShareLock mode, without waiting and
- *	  until its transaction ends, then reads the published watermark here;
- *	  buckets at or past it are not logged.  When the lock is not free (a
- *	  refresh is advancing, or waits to) or nothing is published, every
- *	  bucket is logged, as without this file.
- *	- a refresh takes it in ExclusiveLock mode before it advances, so its
- *	  snapshot sees every row whose writer skipped logging, and publishes
- *	  the new watermark while still holding it.
+ *	- a writer that is about to skip logging for rollup R (the capture
+ *	  trigger, src/rollup/capture.c) first writes R into its backend's
+ *	  entry, with its current local transaction id, then (after a full
+ *	  memory barrier) reads R's "advancing" count and the published
+ *	  watermark.  When a refresh is advancing R, or nothing is published,
+ *	  it logs every bucket, as without this file.
+ *	- a refresh about to advance R (perfkit._rollup_advance_lock) counts
+ *	  itself in R's "advancing" (an atomic increment, a full barrier), then
+ *	  reads every backend's entry and waits for the virtual transaction of
+ *	  each that names R (VirtualXactLock, as CREATE INDEX CONCURRENTLY
+ *	  waits for old snapshots: a heavyweight lock wait, so lock_timeout
+ *	  applies, the deadlock detector sees it, pg_locks shows it, and a
+ *	  transaction that was prepared meanwhile is waited for through its
+ *	  xid).  Its snapshot, taken afterwards, sees every row whose writer
+ *	  skipped logging.  It publishes the new watermark before it commits
+ *	  and leaves "advancing" when its transaction ends.
+ *
+ * Either the refresh finds the writer's entry, or the writer sees the
+ * refresh's count (both sides store, then fully fence, then load), so no
+ * row is both unlogged and missed.  A writer registers once per
+ * transaction and rollup: a second statement of the transaction costs a
+ * probe of its own entry.  Entries are never cleared: one naming an ended
+ * transaction makes the refresh wait for nothing.
  *
  * The published value must never be below the committed watermark, or a
  * late row in a materialized bucket would go unlogged.  So a value only
  * ever grows, and a refresh publishes what it advanced to before it
- * commits, while still holding the lock.  A value above the committed
+ * commits, while still counted as advancing.  A value above the committed
  * watermark is harmless: a refresh that publishes and then rolls back
  * leaves buckets between the two unmaterialized, and the next advance
- * reads them.  Nothing needs
- * to survive a restart: an empty table means "log everything" until the
- * next refresh publishes again.
+ * reads them.  Nothing needs to survive a restart: an empty table means
+ * "log everything" until the next refresh publishes again.
  *
- * The table is a fixed open-addressing hash of ROLLUP_SLOTS entries keyed
- * by (database, rollup id); a full table publishes nothing more, which
- * costs only log rows.  Lock order: PERFKIT_LOCK_ROLLUPS is a leaf,
- * taken after the advance lock, held for a probe or an update.
+ * The watermarks are a fixed open-addressing hash of ROLLUP_SLOTS entries
+ * keyed by (database, rollup id); a full table publishes nothing more,
+ * which costs only log rows.  The registry has one entry per backend
+ * (MaxBackends + 1, indexed by BackendId), written only by its backend
+ * under a change counter (a sequence lock: odd while being written) and
+ * read by refreshes, who retry a read that overlapped a write.  Lock
+ * order: PERFKIT_LOCK_ROLLUPS is a leaf, held for a probe or an update;
+ * the refresh waits for writers holding no LWLock.
  *
  * src/rollup/watermarks.c
  *
@@ -45,10 +63,14 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "nodes/makefuncs.h"
+#include "port/atomics.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/memutils.h"
 #include "utils/inval.h"
 #include "utils/timestamp.h"
 
@@ -62,17 +84,41 @@ typedef struct RollupSlot
 	Oid			dbid;			/* InvalidOid: never used */
 	int32		id;				/* -1 with a valid dbid: removed */
 	TimestampTz watermark;
+	pg_atomic_uint32 advancing; /* refreshes advancing it now */
 } RollupSlot;
 
+/* Rollups one entry names; a transaction skipping for more names "all". */
+#define WRITER_IDS		8
+
+typedef struct RollupWriter
+{
+	pg_atomic_uint32 change;	/* odd while its backend writes it */
+	Oid			dbid;
+	LocalTransactionId lxid;	/* the transaction that skipped */
+	int			n;				/* ids[0..n) */
+	bool		all;			/* more than WRITER_IDS: every rollup */
+	int32		ids[WRITER_IDS];
+} RollupWriter;
+
 static RollupSlot *slots = NULL;
+static RollupWriter *writers = NULL;	/* [MaxBackends + 1] */
+
+/* The slots this backend's transaction counts itself advancing in. */
+static List *advancing_slots = NIL;
 
 PG_FUNCTION_INFO_V1(perfkit_rollup_publish);
 PG_FUNCTION_INFO_V1(perfkit_rollup_advance_lock);
 
+static Size
+writers_size(void)
+{
+	return mul_size(MaxBackends + 1, sizeof(RollupWriter));
+}
+
 Size
 rollup_shmem_size(void)
 {
-	return mul_size(ROLLUP_SLOTS, sizeof(RollupSlot));
+	return add_size(mul_size(ROLLUP_SLOTS, sizeof(RollupSlot)), writers_size());
 }
 
 void
@@ -80,9 +126,21 @@ rollup_shmem_init(void)
 {
 	bool		found;
 
-	slots = ShmemInitStruct("perfkit rollup watermarks", rollup_shmem_size(), &found);
+	slots = ShmemInitStruct("perfkit rollup watermarks",
+							mul_size(ROLLUP_SLOTS, sizeof(RollupSlot)), &found);
 	if (!found)
-		memset(slots, 0, rollup_shmem_size());
+	{
+		memset(slots, 0, mul_size(ROLLUP_SLOTS, sizeof(RollupSlot)));
+		for (int i = 0; i < ROLLUP_SLOTS; i++)
+			pg_atomic_init_u32(&slots[i].advancing, 0);
+	}
+	writers = ShmemInitStruct("perfkit rollup writers", writers_size(), &found);
+	if (!found)
+	{
+		memset(writers, 0, writers_size());
+		for (int i = 0; i <= MaxBackends; i++)
+			pg_atomic_init_u32(&writers[i].change, 0);
+	}
 }
 
 static uint32
@@ -121,26 +179,15 @@ rollup_defs_oid(void)
 	return defs_oid;
 }
 
-/* The advance lock's tag for rollup id of this database. */
-void
-rollup_advance_locktag(LOCKTAG *tag, int32 id)
-{
-	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, rollup_defs_oid(), (uint32) id, 1);
-}
-
 /*
- * The published watermark of rollup id, if any.  The caller holds the
- * advance lock in ShareLock mode.
+ * The slot of rollup id of this database, or NULL.  The caller holds
+ * PERFKIT_LOCK_ROLLUPS.
  */
-bool
-rollup_published_watermark(int32 id, TimestampTz *watermark)
+static RollupSlot *
+slot_find(int32 id)
 {
 	uint32		h = slot_hash(MyDatabaseId, id);
-	bool		found = false;
 
-	if (slots == NULL)
-		return false;
-	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_ROLLUPS), LW_SHARED);
 	for (int i = 0; i < ROLLUP_SLOTS; i++)
 	{
 		RollupSlot *s = &slots[(h + i) % ROLLUP_SLOTS];
@@ -148,14 +195,137 @@ rollup_published_watermark(int32 id, TimestampTz *watermark)
 		if (s->dbid == InvalidOid)
 			break;
 		if (s->dbid == MyDatabaseId && s->id == id)
-		{
-			*watermark = s->watermark;
-			found = true;
-			break;
-		}
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * The published watermark of rollup id, if any, read without registering:
+ * a first look that tells the capture trigger whether it would skip at all.
+ */
+bool
+rollup_published_watermark(int32 id, TimestampTz *watermark)
+{
+	RollupSlot *s;
+	bool		found = false;
+
+	if (slots == NULL)
+		return false;
+	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_ROLLUPS), LW_SHARED);
+	s = slot_find(id);
+	if (s != NULL)
+	{
+		*watermark = s->watermark;
+		found = true;
 	}
 	LWLockRelease(perfkit_lock(PERFKIT_LOCK_ROLLUPS));
 	return found;
+}
+
+/*
+ * Register the current transaction as one that skips logging for rollup
+ * id, then read the published watermark it may skip from.  False: log
+ * everything (a refresh is advancing the rollup, or nothing is published).
+ * The registration stays for the rest of the transaction either way.
+ */
+bool
+rollup_writer_skip(int32 id, TimestampTz *watermark)
+{
+	RollupWriter *w;
+	LocalTransactionId lxid = MyProc->lxid;
+	bool		known;
+	RollupSlot *s;
+	bool		found = false;
+
+	if (slots == NULL || MyBackendId == InvalidBackendId || MyBackendId > MaxBackends)
+		return false;
+	w = &writers[MyBackendId];
+	known = w->lxid == lxid && w->dbid == MyDatabaseId;
+	for (int i = 0; known && !w->all && i < w->n; i++)
+		if (w->ids[i] == id)
+			goto registered;
+	if (!known || !w->all)
+	{
+		pg_atomic_fetch_add_u32(&w->change, 1);		/* odd: being written */
+		if (!known)
+		{
+			w->dbid = MyDatabaseId;
+			w->lxid = lxid;
+			w->n = 0;
+			w->all = false;
+		}
+		if (w->n < WRITER_IDS)
+			w->ids[w->n++] = id;
+		else
+			w->all = true;
+		pg_atomic_fetch_add_u32(&w->change, 1);		/* even: written */
+	}
+registered:
+
+	/*
+	 * Store before load: a refresh that counted itself advancing after this
+	 * point finds the entry; one that did before is seen below.
+	 */
+	pg_memory_barrier();
+	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_ROLLUPS), LW_SHARED);
+	s = slot_find(id);
+	if (s != NULL && pg_atomic_read_u32(&s->advancing) == 0)
+	{
+		*watermark = s->watermark;
+		found = true;
+	}
+	LWLockRelease(perfkit_lock(PERFKIT_LOCK_ROLLUPS));
+	return found;
+}
+
+/*
+ * Backend b's entry as a consistent copy (retried while its backend writes
+ * it).
+ */
+static void
+writer_read(int b, RollupWriter *copy)
+{
+	RollupWriter *w = &writers[b];
+
+	for (;;)
+	{
+		uint32		before = pg_atomic_read_u32(&w->change);
+
+		if ((before & 1) == 0)
+		{
+			pg_read_barrier();
+			copy->dbid = w->dbid;
+			copy->lxid = w->lxid;
+			copy->n = Min(w->n, WRITER_IDS);
+			copy->all = w->all;
+			memcpy(copy->ids, w->ids, sizeof(copy->ids));
+			pg_read_barrier();
+			if (pg_atomic_read_u32(&w->change) == before)
+				return;
+		}
+		pg_spin_delay();
+	}
+}
+
+/*
+ * End of transaction: this backend's refreshes stop advancing.
+ */
+void
+rollup_xact(XactEvent event)
+{
+	ListCell   *lc;
+
+	if (advancing_slots == NIL)
+		return;
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	foreach(lc, advancing_slots)
+		pg_atomic_fetch_sub_u32(&((RollupSlot *) lfirst(lc))->advancing, 1);
+	list_free(advancing_slots);
+	advancing_slots = NIL;
 }
 
 /*
@@ -233,18 +403,60 @@ perfkit_rollup_publish(PG_FUNCTION_ARGS)
 /*
  * perfkit._rollup_advance_lock(id int) RETURNS void
  *
- * Take rollup id's advance lock in ExclusiveLock mode until the end of the
- * transaction, waiting for writers that skipped logging (lock_timeout
- * applies).  Only a role with the privileges of the rollup's owner may.
+ * Before a refresh advances rollup id: count this transaction as advancing
+ * it until the transaction ends, then wait for every transaction that
+ * registered as skipping logging for it (lock_timeout applies).  Only a
+ * role with the privileges of the rollup's owner may: it keeps writers
+ * logging.  Without a published watermark no writer skips: nothing to
+ * wait for (only refreshes publish, and they hold the refresh lock).
  */
 Datum
 perfkit_rollup_advance_lock(PG_FUNCTION_ARGS)
 {
-	LOCKTAG		tag;
+	int32		id = PG_GETARG_INT32(0);
+	RollupSlot *s;
+	VirtualTransactionId *waits;
+	int			nwaits = 0;
 
-	/* Held by another role, it would keep the owner's refresh waiting. */
-	(void) rollup_check_owner(PG_GETARG_INT32(0));
-	rollup_advance_locktag(&tag, PG_GETARG_INT32(0));
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	(void) rollup_check_owner(id);
+	perfkit_require_preload();
+	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_ROLLUPS), LW_SHARED);
+	s = slot_find(id);
+	if (s != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		advancing_slots = lappend(advancing_slots, s);
+		MemoryContextSwitchTo(old);
+		pg_atomic_fetch_add_u32(&s->advancing, 1);	/* a full barrier */
+	}
+	LWLockRelease(perfkit_lock(PERFKIT_LOCK_ROLLUPS));
+	if (s == NULL)
+		PG_RETURN_VOID();
+
+	waits = palloc(sizeof(VirtualTransactionId) * MaxBackends);
+	for (int b = 1; b <= MaxBackends; b++)
+	{
+		RollupWriter copy;
+		bool		names = false;
+
+		if (b == MyBackendId)
+			continue;			/* our own rows are in our snapshot */
+		writer_read(b, &copy);
+		if (copy.dbid != MyDatabaseId || !LocalTransactionIdIsValid(copy.lxid))
+			continue;
+		names = copy.all;
+		for (int i = 0; !names && i < copy.n; i++)
+			names = copy.ids[i] == id;
+		if (names)
+		{
+			waits[nwaits].backendId = b;
+			waits[nwaits].localTransactionId = copy.lxid;
+			nwaits++;
+		}
+	}
+	for (int i = 0; i < nwaits; i++)
+		(void) VirtualXactLock(waits[i], true);
+	pfree(waits);
 	PG_RETURN_VOID();
 }
