@@ -15,7 +15,8 @@
 #      answers only a role that can read the table.
 #   3. Partitions of a distributed table: partition_table() and
 #      run_maintenance() (premake, retention, default drain) keep new
-#      partitions distributed and co-located, and lose no row.
+#      partitions distributed and co-located, and lose no row;
+#      convert_to_partitioned() converts a distributed table.
 #   4. health() on the coordinator covers the cluster.
 #   5. The advisor and index lint on Citus tables (per node, or a clear
 #      refusal or NOTICE), correlated subqueries included.
@@ -600,35 +601,24 @@ for my $w ($w1, $w2)
 	is($kept, '2', 'the shards of a partition that stays are there on ' . $w->name);
 }
 
-# convert_to_partitioned(): refused on a distributed table, with the hint's path
+# convert_to_partitioned() on a distributed table of this cluster: it
+# converts with every row (test/t/017_citus_convert.pl covers writers, keys
+# and refusals).
 $coord->safe_psql('postgres', q{
 	CREATE TABLE cv (device int NOT NULL, at timestamptz NOT NULL, v int);
 	SELECT create_distributed_table('cv', 'device');
 	INSERT INTO cv SELECT i % 20, now() - (i % 72) * interval '1 hour', i FROM generate_series(1, 2000) i;
 });
-{
-	my ($ret, $stdout, $stderr) = $coord->psql('postgres',
-		q{\set VERBOSITY verbose
-		SELECT perfkit.convert_to_partitioned('cv', 'at', '1 day')});
-	like($stderr, qr/0A000: table "cv" is a Citus table/, 'convert_to_partitioned() refuses a distributed table (0A000)');
-	like($stderr, qr/HINT:.*create_distributed_table\(new, distribution column, colocate_with => 'cv'\)/,
-		'the hint names the Citus-native path');
-}
 my $cv = $coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM cv');
-$coord->safe_psql('postgres', q{
-	CREATE TABLE cv_new (LIKE cv) PARTITION BY RANGE (at);
-	SELECT create_distributed_table('cv_new', 'device', colocate_with => 'cv');
-	SELECT perfkit.partition_table('cv_new', 'at', '1 day', start => now() - interval '4 days');
-	INSERT INTO cv_new SELECT * FROM cv;
-	BEGIN;
-	ALTER TABLE cv RENAME TO cv_old;
-	ALTER TABLE cv_new RENAME TO cv;
-	COMMIT;
-});
-is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM cv'), $cv,
-	'the path of the hint converts the distributed table with every row');
-is($coord->safe_psql('postgres', q{SELECT count(*) FROM cv_new_default}), '0',
-	'every row of the converted table is in a distributed partition');
+is($coord->safe_psql('postgres', q{SELECT perfkit.convert_to_partitioned('cv', 'at', '1 day')}), '2000',
+	'convert_to_partitioned() converts a distributed table and returns its rows');
+like($coord->safe_psql('postgres', q{
+	SELECT c.relkind::text || ':' || (SELECT count(*) FROM pg_inherits i JOIN pg_dist_partition p ON p.logicalrelid = i.inhrelid
+								WHERE i.inhparent = c.oid)
+		   || ':' || (SELECT count(*) FROM pg_inherits i WHERE i.inhparent = c.oid)
+	FROM pg_class c WHERE c.oid = 'cv'::regclass}), qr/^p:([1-9]\d*):\1$/,
+	'the converted table is partitioned, every partition distributed');
+is($coord->safe_psql('postgres', 'SELECT count(*), sum(v) FROM cv'), $cv, 'with every row');
 
 ########################################################################
 # 4. health() on the coordinator covers the cluster: a shard table missing
