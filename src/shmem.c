@@ -75,17 +75,21 @@
  *							taken without waiting by the rollups job's step,
  *							which skips a busy rollup.  One refresh of a
  *							rollup at a time.
- *	    advance wait	no lock of its own: a refresh, after its refresh
- *							lock, before it advances the watermark
+ *	    advance wait	a refresh, after its refresh lock, before it
+ *							advances the watermark
  *							(perfkit._rollup_advance_lock), waits with
- *							VirtualXactLock (ShareLock on each virtual
- *							transaction, or the xid of one prepared
- *							meanwhile) for the writers registered as
- *							skipping logging for the rollup, at most
- *							lock_timeout (10 s in the job when
- *							lock_timeout is 0; then the watermark
- *							advances next time).  Writers take nothing
- *							(see src/rollup/watermarks.c).
+ *							VirtualXactLock for the writers registered as
+ *							skipping logging for the rollup, then takes and
+ *							at once releases the advance locks below, all
+ *							within one lock_timeout (10 s in the job when
+ *							lock_timeout is 0; then the watermark advances
+ *							next time).  See src/rollup/watermarks.c.
+ *	    advance lock	object (perfkit.rollup_defs, rollup id, 1; id 0:
+ *							every rollup).  ShareLock: a writer that
+ *							registered, when it prepares its transaction
+ *							(XACT_EVENT_PRE_PREPARE), handed over to the
+ *							prepared transaction.  ExclusiveLock: the
+ *							advance wait above, released at once.
  *	    tables			a refresh reads its source (ACCESS SHARE) and
  *							rewrites the state table (ROW EXCLUSIVE), as the
  *							rollup's owner.  create_rollup() and

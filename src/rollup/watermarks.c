@@ -29,7 +29,18 @@
  *
  * Either the refresh finds the writer's entry, or the writer sees the
  * refresh's count (both sides store, then fully fence, then load), so no
- * row is both unlogged and missed.  A writer registers once per
+ * row is both unlogged and missed.
+ *
+ * A prepared transaction outlives its backend's entry (the backend's next
+ * transaction overwrites it) and a restart (the registry is in memory).
+ * So a writer that registered takes, when it prepares, the rollup's
+ * advance lock (a heavyweight object lock, perfkit.rollup_defs, rollup
+ * id, sub-id 1; id 0 for "every rollup") in ShareLock, which PREPARE
+ * hands over to the prepared transaction and which survives a restart;
+ * and every refresh, before it advances, takes the advance locks of its
+ * rollup and of id 0 in ExclusiveLock and releases them at once: it waits
+ * for every prepared writer, whatever became of the entry.  Only
+ * prepared writers take a lock.  A writer registers once per
  * transaction and rollup: a second statement of the transaction costs a
  * probe of its own entry.  Entries are never cleared: one naming an ended
  * transaction makes the refresh wait for nothing.
@@ -70,6 +81,7 @@
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/inval.h"
 #include "utils/timestamp.h"
@@ -311,11 +323,39 @@ writer_read(int b, RollupWriter *copy)
 /*
  * End of transaction: this backend's refreshes stop advancing.
  */
+static void
+advance_locktag(LOCKTAG *tag, int32 id)
+{
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, rollup_defs_oid(), (uint32) id, 1);
+}
+
 void
 rollup_xact(XactEvent event)
 {
 	ListCell   *lc;
 
+	if (event == XACT_EVENT_PRE_PREPARE && writers != NULL &&
+		MyBackendId != InvalidBackendId && MyBackendId <= MaxBackends)
+	{
+		RollupWriter *w = &writers[MyBackendId];
+
+		if (w->lxid == MyProc->lxid && w->dbid == MyDatabaseId)
+		{
+			LOCKTAG		tag;
+
+			/* Handed over to the prepared transaction (see above). */
+			if (w->all)
+			{
+				advance_locktag(&tag, 0);
+				(void) LockAcquire(&tag, ShareLock, false, false);
+			}
+			for (int i = 0; !w->all && i < w->n; i++)
+			{
+				advance_locktag(&tag, w->ids[i]);
+				(void) LockAcquire(&tag, ShareLock, false, false);
+			}
+		}
+	}
 	if (advancing_slots == NIL)
 		return;
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
@@ -323,7 +363,8 @@ rollup_xact(XactEvent event)
 		event != XACT_EVENT_PARALLEL_ABORT)
 		return;
 	foreach(lc, advancing_slots)
-		pg_atomic_fetch_sub_u32(&((RollupSlot *) lfirst(lc))->advancing, 1);
+		if (lfirst(lc) != NULL)
+			pg_atomic_fetch_sub_u32(&((RollupSlot *) lfirst(lc))->advancing, 1);
 	list_free(advancing_slots);
 	advancing_slots = NIL;
 }
@@ -405,11 +446,54 @@ perfkit_rollup_publish(PG_FUNCTION_ARGS)
  *
  * Before a refresh advances rollup id: count this transaction as advancing
  * it until the transaction ends, then wait for every transaction that
- * registered as skipping logging for it (lock_timeout applies).  Only a
- * role with the privileges of the rollup's owner may: it keeps writers
- * logging.  Without a published watermark no writer skips: nothing to
- * wait for (only refreshes publish, and they hold the refresh lock).
+ * registered as skipping logging for it, then for prepared writers (the
+ * advance locks), lock_timeout bounding it all.  Only a role with the
+ * privileges of the rollup's owner may: it keeps writers logging.
+ * Without a published watermark no writer of this server's life skips
+ * (only refreshes publish, and they hold the refresh lock): no entry to
+ * wait for, but prepared writers may be older than the restart.
  */
+/*
+ * lock_timeout bounds the whole advance, not each of its waits: before
+ * each, lock_timeout is set to what is left until deadline (0: no limit,
+ * lock_timeout was 0), restored by timeout_end() or by the transaction's
+ * abort.
+ */
+static int
+timeout_begin(TimestampTz deadline)
+{
+	int			nestlevel;
+	char		buf[32];
+	long		ms;
+
+	if (deadline == 0)
+		return -1;
+	ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+	snprintf(buf, sizeof(buf), "%ld", Max(ms, 1));
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+static void
+timeout_end(int nestlevel)
+{
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
+}
+
+/* Take and at once release the advance lock of id in ExclusiveLock. */
+static void
+advance_lock_pass(int32 id)
+{
+	LOCKTAG		tag;
+
+	advance_locktag(&tag, id);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
 Datum
 perfkit_rollup_advance_lock(PG_FUNCTION_ARGS)
 {
@@ -417,25 +501,31 @@ perfkit_rollup_advance_lock(PG_FUNCTION_ARGS)
 	RollupSlot *s;
 	VirtualTransactionId *waits;
 	int			nwaits = 0;
+	TimestampTz deadline = 0;
 
 	(void) rollup_check_owner(id);
 	perfkit_require_preload();
+	if (LockTimeout > 0)
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), LockTimeout);
+
+	/* The list cell first: the count is never dropped without being taken. */
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		advancing_slots = lappend(advancing_slots, NULL);
+		MemoryContextSwitchTo(old);
+	}
 	LWLockAcquire(perfkit_lock(PERFKIT_LOCK_ROLLUPS), LW_SHARED);
 	s = slot_find(id);
 	if (s != NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		advancing_slots = lappend(advancing_slots, s);
-		MemoryContextSwitchTo(old);
 		pg_atomic_fetch_add_u32(&s->advancing, 1);	/* a full barrier */
+		llast(advancing_slots) = s;
 	}
 	LWLockRelease(perfkit_lock(PERFKIT_LOCK_ROLLUPS));
-	if (s == NULL)
-		PG_RETURN_VOID();
 
 	waits = palloc(sizeof(VirtualTransactionId) * MaxBackends);
-	for (int b = 1; b <= MaxBackends; b++)
+	for (int b = 1; s != NULL && b <= MaxBackends; b++)
 	{
 		RollupWriter copy;
 		bool		names = false;
@@ -456,7 +546,25 @@ perfkit_rollup_advance_lock(PG_FUNCTION_ARGS)
 		}
 	}
 	for (int i = 0; i < nwaits; i++)
+	{
+		int			nestlevel = timeout_begin(deadline);
+
 		(void) VirtualXactLock(waits[i], true);
+		timeout_end(nestlevel);
+	}
 	pfree(waits);
+
+	/*
+	 * Prepared writers, whose entries may be gone: they hold the advance
+	 * lock in ShareLock.  Even without a published watermark (after a
+	 * restart, a prepared writer may have skipped under the old one).
+	 */
+	{
+		int			nestlevel = timeout_begin(deadline);
+
+		advance_lock_pass(id);
+		advance_lock_pass(0);
+		timeout_end(nestlevel);
+	}
 	PG_RETURN_VOID();
 }
