@@ -2373,12 +2373,17 @@ $$;
  *	  (Citus commits it on every node with two-phase commit), so a failed
  *	  step leaves the change rows for the next one.
  * The catalog row perfkit.rollup_distributed says a rollup is one of these.
+ * A partitioned distributed source (each partition a distributed table
+ * co-located with it) has the capture on the parent and on every
+ * partition; a partition joining or leaving later is handled by
+ * _rollup_dist_partition_ddl, called from perfkit's ProcessUtility hook
+ * once Citus has distributed it.
  * Not supported (refused with a hint): the distribution column not a
  * dimension, reference tables, Citus local and single-shard tables,
- * append- or range-distributed tables, partitioned distributed tables, a
- * late_window, coarser rollups built on a distributed one, and freezing
- * (freeze_rollup(), partition retention): every change is recomputed from
- * raw rows.  Citus is found at run time from its catalogs; perfkit links
+ * append- or range-distributed tables, a late_window, coarser rollups
+ * built on a distributed one, and freezing (freeze_rollup(); partition
+ * retention is blocked by perfkit.rollup_blockers()): every change is
+ * recomputed from raw rows.  Citus is found at run time from its catalogs; perfkit links
  * nothing of it.
  */
 CREATE TABLE perfkit.rollup_distributed (
@@ -2568,7 +2573,11 @@ BEGIN
 	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
 	SELECT * INTO STRICT x FROM perfkit.rollup_distributed r WHERE r.rollup_id = p_id;
 	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-	FOR rel IN SELECT t.relid FROM pg_catalog.pg_partition_tree(coalesce(only_rel, d.raw_source)) t
+	-- (pg_partition_tree() gives nothing for a table that is not partitioned.)
+	FOR rel IN SELECT t.relid
+			   FROM (SELECT coalesce(only_rel, d.raw_source) AS relid, 0 AS level
+					 UNION
+					 SELECT p.relid, p.level FROM pg_catalog.pg_partition_tree(coalesce(only_rel, d.raw_source)) p) t
 			   WHERE (perfkit._rollup_citus_table(t.relid)).method IS NOT NULL
 			   ORDER BY t.level, t.relid LOOP
 		FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
@@ -2654,7 +2663,7 @@ BEGIN
 		IF attached THEN
 			PERFORM perfkit._rollup_dist_triggers(d.id, part);
 		ELSE
-			FOR rel IN SELECT t.relid FROM pg_catalog.pg_partition_tree(part) t LOOP
+			FOR rel IN SELECT part UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(part) t LOOP
 				PERFORM perfkit._rollup_dist_untrigger(d.id, rel);
 			END LOOP;
 		END IF;
