@@ -2652,12 +2652,15 @@ DECLARE
 	d perfkit.rollup_defs;
 	x perfkit.rollup_distributed;
 	rel regclass;
+	p_id integer;
 BEGIN
-	FOR d, x IN
-		SELECT r, y FROM perfkit.rollup_defs r JOIN perfkit.rollup_distributed y ON y.rollup_id = r.id
+	FOR p_id IN
+		SELECT r.id FROM perfkit.rollup_defs r JOIN perfkit.rollup_distributed y ON y.rollup_id = r.id
 		WHERE r.raw_source IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors(parent) a)
 		ORDER BY r.id
 	LOOP
+		SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+		SELECT * INTO STRICT x FROM perfkit.rollup_distributed y WHERE y.rollup_id = p_id;
 		CONTINUE WHEN (perfkit._rollup_citus_table(part)).method IS NULL;
 		PERFORM perfkit._rollup_authorize(d.id);	-- as the caller: the tables' owner
 		IF attached THEN
