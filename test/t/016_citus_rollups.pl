@@ -321,10 +321,11 @@ my $ptree = sub {
 				WHERE (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = p.relid
 					   AND t.tgname LIKE 'perfkit_rollup_${pid}_%') = 4)});
 };
+# (shards end in _<shard id>; the partitions' shells, on the workers too, do not)
 my $pshard_triggers = qq{
 	SET citus.override_table_visibility = off;
 	SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-	WHERE c.relname ~ '^ptrips_.*[0-9]{6,}\$' AND t.tgname LIKE 'perfkit_rollup_${pid}_%'};
+	WHERE c.relname ~ '^ptrips.*_[0-9]{6,}\$' AND t.tgname LIKE 'perfkit_rollup_${pid}_%'};
 my $pworkers = sub { $w1->safe_psql('postgres', $pshard_triggers) + $w2->safe_psql('postgres', $pshard_triggers) };
 my ($ntree, $ntrig) = split /:/, $ptree->();
 cmp_ok($ntree, '>=', 6, "the partitioned source has its partitions ($ntree tables)");
@@ -346,8 +347,16 @@ for my $mode ('range', 'claimed')
 # One write of one row into an old bucket is logged once: through the
 # parent (the parent shard's trigger), straight into the partition (the
 # partition shard's), never by both.
-my $old_part = $coord->safe_psql('postgres', q{
-	SELECT tableoid::regclass FROM ptrips WHERE started_at < now() - interval '40 days' LIMIT 1});
+# The partition holding time $_[0] (tableoid is a shard's on Citus).
+my $part_at = sub {
+	return $coord->safe_psql('postgres', qq{
+		SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'ptrips'::regclass
+		  AND $_[0] >= (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']*)''\\)'))[1]::timestamptz
+		  AND $_[0] < (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)'))[1]::timestamptz});
+};
+my $old_part = $part_at->("now() - interval '40 days'");
+ok($old_part ne '', "a partition of 40 days ago ($old_part)");
 my $old_at = $coord->safe_psql('postgres', qq{SELECT max(started_at) FROM $old_part});
 for my $case ([ $coord, 'ptrips', 'parent, coordinator' ], [ $w1, 'ptrips', 'parent, worker' ],
 			  [ $coord, $old_part, 'partition, coordinator' ], [ $w2, $old_part, 'partition, worker' ])
@@ -428,9 +437,8 @@ $prefresh->();
 is($coord->safe_psql('postgres', $pdiff), '0', 'and writes into it are captured');
 
 # DETACH: its rows leave the source, the triggers leave it.
-my $detach = $coord->safe_psql('postgres', q{
-	SELECT tableoid::regclass FROM ptrips WHERE started_at < now() - interval '70 days'
-	  AND tableoid <> 'ptrips_older'::regclass LIMIT 1});
+my $detach = $part_at->("now() - interval '95 days'");
+isnt($coord->safe_psql('postgres', "SELECT count(*) FROM $detach"), '0', "a partition holding rows ($detach)");
 $as_alice->(qq{ALTER TABLE ptrips DETACH PARTITION $detach});
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM pg_trigger WHERE tgrelid = '$detach'::regclass
 	AND tgname LIKE 'perfkit_rollup_%'}), '0', 'the detached partition loses the capture triggers');
