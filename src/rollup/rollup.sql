@@ -2809,15 +2809,24 @@ BEGIN
 		d.final_before := '-infinity';
 	END IF;
 	-- Batch size in buckets: the shards' row estimates (read before this
-	-- transaction modifies any shard), spread over the materialized span.
-	BEGIN
-		SELECT sum(greatest(s.result::float8, 0)) INTO est
-		FROM pg_catalog.run_command_on_shards(d.raw_source,
-			'SELECT reltuples FROM pg_catalog.pg_class WHERE oid = ''%s''::pg_catalog.regclass') s
-		WHERE s.success;
-	EXCEPTION WHEN OTHERS THEN
-		est := NULL;
-	END;
+	-- transaction modifies any shard), spread over the materialized span;
+	-- of a partitioned source, its leaf partitions' shards (an analyzed
+	-- parent counts them too), and only when
+	-- more than one bucket is to be materialized (one round trip per leaf).
+	IF perfkit._bucket_add(d.watermark, d.granularity, d.timezone) < target THEN
+		BEGIN
+			SELECT sum(greatest(s.result::float8, 0)) INTO est
+			FROM (SELECT c.oid::regclass AS relid FROM pg_catalog.pg_class c
+				  WHERE c.oid = d.raw_source AND c.relkind <> 'p'
+				  UNION
+				  SELECT t.relid FROM pg_catalog.pg_partition_tree(d.raw_source) t WHERE t.isleaf) l
+			CROSS JOIN LATERAL pg_catalog.run_command_on_shards(l.relid,
+				'SELECT reltuples FROM pg_catalog.pg_class WHERE oid = ''%s''::pg_catalog.regclass') s
+			WHERE s.success;
+		EXCEPTION WHEN OTHERS THEN
+			est := NULL;
+		END;
+	END IF;
 	nb := greatest(1, floor(current_setting('perfkit.rollup_batch_rows')::float8
 							/ greatest(1, coalesce(est, 0)
 										  / greatest(1, extract(epoch FROM target - d.data_start)

@@ -466,6 +466,28 @@ is($coord->safe_psql('postgres', q{SELECT count(*), sum(km) FROM ptrips}), $befo
 $prefresh->();
 is($coord->safe_psql('postgres', $pdiff), '0', 'and the rollup is exact');
 
+# The rollups job backfills a rollup on the partitioned source in batches
+# too (the estimates of its partitions' shards).
+$as_alice->(q{
+	ANALYZE ptrips;
+	SELECT perfkit.create_rollup('ptrips_byday', 'ptrips', 'started_at', 'day', ARRAY['vehicle'],
+		ARRAY['count(*)', 'sum(km)']);
+});
+$coord->safe_psql('postgres', q{SET perfkit.rollup_batch_rows = 1000; CALL perfkit.refresh_rollups();});
+is($coord->safe_psql('postgres', q{
+	SELECT r.rows_read > 0 AND r.rows_read < (SELECT count(*) / 5 FROM ptrips)
+	FROM perfkit.rollups r WHERE r.name = 'ptrips_byday'}), 't',
+	'the job backfilled the partitioned source in batches');
+is($coord->safe_psql('postgres', qq{
+	SELECT count(*) FROM ((SELECT bucket, vehicle, count, sum_km FROM ptrips_byday
+						   EXCEPT ALL SELECT bucket, vehicle, count, sum_km FROM ($pgroupby
+							 WHERE started_at < date_trunc('day', now(), 'UTC') GROUP BY 1, 2) g)
+						  UNION ALL (SELECT bucket, vehicle, count, sum_km FROM ($pgroupby
+							 WHERE started_at < date_trunc('day', now(), 'UTC') GROUP BY 1, 2) g
+						   EXCEPT ALL SELECT bucket, vehicle, count, sum_km FROM ptrips_byday)) d}),
+	'0', 'and equals GROUP BY');
+$as_alice->(q{SELECT perfkit.drop_rollup('ptrips_byday')});
+
 $as_alice->(q{SELECT perfkit.drop_rollup('ptrips_daily')});
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'perfkit_rollup_%'
 	AND tgrelid NOT IN ('perfkit.rollup_defs'::regclass, 'perfkit.rollup_measures'::regclass)}),
