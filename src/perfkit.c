@@ -26,7 +26,9 @@
  *	  ExecutorEnd_hook		-> cache_track_executor_end()	(src/cache/tracking.c)
  *							   advisor_executor_end()	(src/advisor/workload.c)
  *	  ProcessUtility_hook	-> cache_track_utility()	(src/cache/tracking.c),
- *							   which registers a relcache callback per backend
+ *							   which registers a relcache callback per backend;
+ *							   rollup_dist_after_utility()	(src/rollup/distributed.c),
+ *							   after the command, for partitions of Citus sources
  *	  planner_hook			-> advisor_planner_enter/exit()	(src/advisor/hypo.c),
  *							   only while the advisor costs a query
  *	  get_relation_info_hook -> advisor_get_relation_info()	(src/advisor/hypo.c)
@@ -130,6 +132,7 @@ perfkit_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 	cache_track_utility(pstmt, false);
+	rollup_dist_after_utility(pstmt);
 }
 
 /*

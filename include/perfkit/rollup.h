@@ -45,4 +45,8 @@ extern Datum perfkit_refresh_rollups(PG_FUNCTION_ARGS);
 /* rollup/gucs.c: registers the room's settings (called by _PG_init) */
 extern void rollup_define_gucs(void);
 
+/* distributed.c */
+struct PlannedStmt;
+extern void rollup_dist_after_utility(struct PlannedStmt *pstmt);
+
 #endif							/* PERFKIT_ROLLUP_H */

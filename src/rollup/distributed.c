@@ -41,6 +41,17 @@
  * shard's owner are unrelated roles.  A forged change row (a role that is
  * a member of the other) only makes the refresh recompute a group.
  *
+ * A partitioned distributed source has the triggers on the parent and on
+ * every partition (each a distributed table): a statement trigger fires
+ * on the table the statement names, so a write through the parent is
+ * captured by the parent's shard and one straight into a partition by
+ * that partition's shard.  A partition that joins later (CREATE TABLE ...
+ * PARTITION OF, ATTACH PARTITION, perfkit's premake) is distributed by
+ * Citus in its own ProcessUtility post-processing, after event triggers
+ * ran: rollup_dist_after_utility(), called by perfkit's ProcessUtility
+ * hook once the command returned, hands it (or a detached one) to
+ * perfkit._rollup_dist_partition_ddl().
+ *
  * src/rollup/distributed.c
  *
  *-------------------------------------------------------------------------
@@ -55,6 +66,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "utils/acl.h"
 #include "utils/regproc.h"
 #include "utils/builtins.h"
@@ -365,4 +378,80 @@ perfkit_rollup_dist_capture(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * After a utility command (perfkit's ProcessUtility hook, once the
+ * previous hook, Citus's among them, has returned): CREATE TABLE ...
+ * PARTITION OF and ALTER TABLE ... ATTACH / DETACH PARTITION hand the
+ * partition to perfkit._rollup_dist_partition_ddl(), which brings the
+ * capture of the distributed rollups on its tree in line with it.  Any
+ * other command, or a database without Citus or perfkit, costs a node
+ * tag test and, for those commands only, two syscache lookups.  Runs as
+ * the role that ran the command.
+ */
+void
+rollup_dist_after_utility(PlannedStmt *pstmt)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	RangeVar   *parent_rv = NULL;
+	RangeVar   *part_rv = NULL;
+	bool		attached = true;
+	Oid			nsp;
+	Oid			parent;
+	Oid			part;
+	Oid			argtypes[3] = {OIDOID, OIDOID, BOOLOID};
+	Datum		args[3];
+	int			rc;
+
+	if (stmt == NULL)
+		return;
+	if (IsA(stmt, CreateStmt))
+	{
+		CreateStmt *cs = (CreateStmt *) stmt;
+
+		if (cs->partbound == NULL || list_length(cs->inhRelations) != 1)
+			return;
+		parent_rv = linitial_node(RangeVar, cs->inhRelations);
+		part_rv = cs->relation;
+	}
+	else if (IsA(stmt, AlterTableStmt))
+	{
+		AlterTableStmt *as = (AlterTableStmt *) stmt;
+		ListCell   *lc;
+
+		if (as->objtype != OBJECT_TABLE)
+			return;
+		foreach(lc, as->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_AttachPartition || cmd->subtype == AT_DetachPartition ||
+				cmd->subtype == AT_DetachPartitionFinalize)
+			{
+				part_rv = ((PartitionCmd *) cmd->def)->name;
+				attached = cmd->subtype == AT_AttachPartition;
+			}
+		}
+		parent_rv = as->relation;
+	}
+	if (part_rv == NULL || parent_rv == NULL || !pk_citus_installed())
+		return;
+	nsp = get_namespace_oid("perfkit", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("rollup_distributed", nsp)))
+		return;
+	parent = RangeVarGetRelid(parent_rv, NoLock, true);
+	part = RangeVarGetRelid(part_rv, NoLock, true);
+	if (!OidIsValid(parent) || !OidIsValid(part))
+		return;
+
+	args[0] = ObjectIdGetDatum(parent);
+	args[1] = ObjectIdGetDatum(part);
+	args[2] = BoolGetDatum(attached);
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT perfkit._rollup_dist_partition_ddl($1, $2, $3)",
+							   3, argtypes, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
 }

@@ -820,6 +820,8 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
  * when nothing blocks, the approval is noted for this transaction, and
  * the DETACH that follows freezes those buckets in every rollup on tbl
  * (perfkit._rollup_capture_tree()) instead of logging the rows as gone.
+ * A rollup on a Citus distributed table always blocks: it cannot freeze
+ * (see "Distributed sources (Citus)").
  */
 CREATE FUNCTION perfkit.rollup_blockers(tbl regclass, range_start timestamptz, range_end timestamptz)
 RETURNS TABLE (rollup text, reason text)
@@ -829,7 +831,9 @@ AS $$
 BEGIN
 	RETURN QUERY
 	SELECT d.rel::text,
-		   CASE WHEN d.watermark IS NULL THEN 'never refreshed'
+		   CASE WHEN EXISTS (SELECT 1 FROM perfkit.rollup_distributed y WHERE y.rollup_id = d.id)
+				THEN 'on a distributed table: its buckets cannot be frozen, they would be recomputed without the retired rows'
+				WHEN d.watermark IS NULL THEN 'never refreshed'
 				WHEN x.e > d.watermark
 				THEN format('materialized only up to %s', d.watermark)
 				ELSE format('%s changed buckets not refreshed yet', x.pending) END
@@ -850,6 +854,7 @@ BEGIN
 	WHERE d.raw_source = tbl AND d.parent_id IS NULL
 	  AND range_end > range_start
 	  AND (d.watermark IS NULL
+		   OR EXISTS (SELECT 1 FROM perfkit.rollup_distributed y WHERE y.rollup_id = d.id)
 		   OR (x.e > coalesce(d.final_before, '-infinity') AND (x.e > d.watermark OR x.pending > 0)))
 	ORDER BY d.id;
 	IF NOT FOUND AND range_end > range_start THEN
@@ -2368,12 +2373,17 @@ $$;
  *	  (Citus commits it on every node with two-phase commit), so a failed
  *	  step leaves the change rows for the next one.
  * The catalog row perfkit.rollup_distributed says a rollup is one of these.
+ * A partitioned distributed source (each partition a distributed table
+ * co-located with it) has the capture on the parent and on every
+ * partition; a partition joining or leaving later is handled by
+ * _rollup_dist_partition_ddl, called from perfkit's ProcessUtility hook
+ * once Citus has distributed it.
  * Not supported (refused with a hint): the distribution column not a
  * dimension, reference tables, Citus local and single-shard tables,
- * append- or range-distributed tables, partitioned distributed tables, a
- * late_window, coarser rollups built on a distributed one, and freezing
- * (freeze_rollup(), partition retention): every change is recomputed from
- * raw rows.  Citus is found at run time from its catalogs; perfkit links
+ * append- or range-distributed tables, a late_window, coarser rollups
+ * built on a distributed one, and freezing (freeze_rollup(); partition
+ * retention is blocked by perfkit.rollup_blockers()): every change is
+ * recomputed from raw rows.  Citus is found at run time from its catalogs; perfkit links
  * nothing of it.
  */
 CREATE TABLE perfkit.rollup_distributed (
@@ -2457,11 +2467,6 @@ BEGIN
 												ELSE 'none (a Citus local or single-shard table)' END),
 				  HINT = 'Distribute the table by hash on a column you group by (create_distributed_table) and give that column as a dimension.';
 	END IF;
-	IF (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid = raw) = 'p' THEN
-		RAISE EXCEPTION 'cannot create a rollup on the partitioned distributed table %', raw
-			USING ERRCODE = 'feature_not_supported',
-				  HINT = 'Rollups on distributed tables read tables that are not partitioned; create it on a distributed table without partitions.';
-	END IF;
 	IF NOT c.dist_column = ANY (dims) THEN
 		RAISE EXCEPTION 'the distribution column "%" of % is not a dimension of the rollup', c.dist_column, raw
 			USING ERRCODE = 'feature_not_supported',
@@ -2538,13 +2543,21 @@ END
 $$;
 
 /*
- * The capture triggers of distributed rollup p_id on its raw table, which
- * Citus creates on every shard: AFTER INSERT, UPDATE, DELETE for each
- * statement with transition tables, BEFORE TRUNCATE.  Existing ones are
- * kept.  citus.enable_unsafe_triggers is on for these commands only.
+ * The capture triggers of distributed rollup p_id on its raw table and on
+ * every partition of it that Citus has distributed (Citus creates them on
+ * every shard): AFTER INSERT, UPDATE, DELETE for each statement with
+ * transition tables, BEFORE TRUNCATE.  A statement trigger fires on the
+ * table a statement names only, so a write through the parent is
+ * captured by the parent's shard and one straight into a partition by the
+ * partition's, never both.  A partition Citus has not distributed yet
+ * (the event trigger runs before Citus's own post-processing of CREATE
+ * TABLE ... PARTITION OF and ATTACH PARTITION) is left alone: the
+ * ProcessUtility hook comes back for it (_rollup_dist_partition_ddl).
+ * With only_rel, that table and its partitions only.  Existing triggers
+ * are kept.  citus.enable_unsafe_triggers is on for these commands only.
  * Runs with the caller's rights (the table's owner).
  */
-CREATE FUNCTION perfkit._rollup_dist_triggers(p_id integer)
+CREATE FUNCTION perfkit._rollup_dist_triggers(p_id integer, only_rel regclass DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -2554,29 +2567,117 @@ DECLARE
 	x perfkit.rollup_distributed;
 	trig text;
 	tname text;
+	rel regclass;
 	unsafe text := current_setting('citus.enable_unsafe_triggers', true);
 BEGIN
 	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
 	SELECT * INTO STRICT x FROM perfkit.rollup_distributed r WHERE r.rollup_id = p_id;
 	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-		tname := format('perfkit_rollup_%s_%s', d.id, trig);
-		CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-							  WHERE t.tgrelid = d.raw_source AND t.tgname = tname);
-		EXECUTE format('CREATE TRIGGER %I %s %s ON %s %s FOR EACH STATEMENT '
-					   'EXECUTE FUNCTION perfkit._rollup_dist_capture(%L, %L, %L, %L, %L, %L)',
-					   tname, CASE trig WHEN 'truncate' THEN 'BEFORE' ELSE 'AFTER' END,
-					   upper(trig), d.raw_source,
-					   CASE trig WHEN 'insert' THEN 'REFERENCING NEW TABLE AS perfkit_new'
-								 WHEN 'update' THEN 'REFERENCING OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
-								 WHEN 'delete' THEN 'REFERENCING OLD TABLE AS perfkit_old'
-								 ELSE '' END,
-					   d.id, d.time_column, d.granularity, d.timezone, x.dist_column,
-					   (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
-						JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-						WHERE c.oid = x.changes_table));
+	-- (pg_partition_tree() gives nothing for a table that is not partitioned.)
+	FOR rel IN SELECT t.relid
+			   FROM (SELECT coalesce(only_rel, d.raw_source) AS relid, 0 AS level
+					 UNION
+					 SELECT p.relid, p.level FROM pg_catalog.pg_partition_tree(coalesce(only_rel, d.raw_source)) p) t
+			   WHERE (perfkit._rollup_citus_table(t.relid)).method IS NOT NULL
+			   ORDER BY t.level, t.relid LOOP
+		FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+			tname := format('perfkit_rollup_%s_%s', d.id, trig);
+			CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+								  WHERE t.tgrelid = rel AND t.tgname = tname);
+			EXECUTE format('CREATE TRIGGER %I %s %s ON %s %s FOR EACH STATEMENT '
+						   'EXECUTE FUNCTION perfkit._rollup_dist_capture(%L, %L, %L, %L, %L, %L)',
+						   tname, CASE trig WHEN 'truncate' THEN 'BEFORE' ELSE 'AFTER' END,
+						   upper(trig), rel,
+						   CASE trig WHEN 'insert' THEN 'REFERENCING NEW TABLE AS perfkit_new'
+									 WHEN 'update' THEN 'REFERENCING OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
+									 WHEN 'delete' THEN 'REFERENCING OLD TABLE AS perfkit_old'
+									 ELSE '' END,
+						   d.id, d.time_column, d.granularity, d.timezone, x.dist_column,
+						   (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+							JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+							WHERE c.oid = x.changes_table));
+		END LOOP;
 	END LOOP;
 	PERFORM set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
+END
+$$;
+
+-- The capture triggers of distributed rollup p_id on rel (of its source
+-- tree, or that left it), dropped (Citus drops them on every shard).  As
+-- the caller.
+CREATE FUNCTION perfkit._rollup_dist_untrigger(p_id integer, rel regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	trig text;
+	unsafe text := current_setting('citus.enable_unsafe_triggers', true);
+BEGIN
+	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOR trig IN
+		SELECT t.tgname FROM pg_catalog.pg_trigger t
+		WHERE t.tgrelid = rel
+		  AND t.tgfoid = 'perfkit._rollup_dist_capture()'::regprocedure
+		  AND t.tgname IN (format('perfkit_rollup_%s_insert', p_id), format('perfkit_rollup_%s_update', p_id),
+						   format('perfkit_rollup_%s_delete', p_id), format('perfkit_rollup_%s_truncate', p_id))
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', trig, rel);
+	END LOOP;
+	PERFORM set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
+END
+$$;
+
+/*
+ * After CREATE TABLE part PARTITION OF parent, ALTER TABLE parent ATTACH
+ * or DETACH PARTITION part, once Citus has distributed part (called by
+ * perfkit's ProcessUtility hook, src/rollup/distributed.c, after the
+ * command): for each distributed rollup whose source is parent or one of
+ * its ancestors, an attached part gets the capture triggers, a detached
+ * one loses them; either way its (distribution value, bucket) pairs below
+ * the watermark go into the change table (one pushed-down INSERT ...
+ * SELECT DISTINCT between co-located shards), so the next refresh
+ * recomputes those groups with or without its rows.  A rollup never
+ * refreshed reads everything at its first refresh: triggers only.  Runs as
+ * the role that ran the command (who owns the tables, as PostgreSQL
+ * requires), as _rollup_capture_tree does.
+ */
+CREATE FUNCTION perfkit._rollup_dist_partition_ddl(parent regclass, part regclass, attached boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET row_security = on		-- the catalogs' read policy is USING (true)
+AS $$
+DECLARE
+	d perfkit.rollup_defs;
+	x perfkit.rollup_distributed;
+	rel regclass;
+	p_id integer;
+BEGIN
+	FOR p_id IN
+		SELECT r.id FROM perfkit.rollup_defs r JOIN perfkit.rollup_distributed y ON y.rollup_id = r.id
+		WHERE r.raw_source IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors(parent) a)
+		ORDER BY r.id
+	LOOP
+		SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+		SELECT * INTO STRICT x FROM perfkit.rollup_distributed y WHERE y.rollup_id = p_id;
+		CONTINUE WHEN (perfkit._rollup_citus_table(part)).method IS NULL;
+		PERFORM perfkit._rollup_authorize(d.id);	-- as the caller: the tables' owner
+		IF attached THEN
+			PERFORM perfkit._rollup_dist_triggers(d.id, part);
+		ELSE
+			FOR rel IN SELECT part UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(part) t LOOP
+				PERFORM perfkit._rollup_dist_untrigger(d.id, rel);
+			END LOOP;
+		END IF;
+		IF d.watermark IS NOT NULL THEN
+			EXECUTE format('INSERT INTO %s (%I, bucket) SELECT DISTINCT %I, %s FROM %s '
+						   'WHERE pg_catalog.isfinite(%I) AND %I < %s',
+						   x.changes_table, x.dist_column, x.dist_column, perfkit._rollup_bucket_sql(d),
+						   part, d.time_column, d.time_column, perfkit._rollup_time_value(d, '$1'))
+				USING d.watermark;
+		END IF;
+	END LOOP;
 END
 $$;
 
@@ -2589,24 +2690,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	x perfkit.rollup_distributed;
-	trig text;
-	unsafe text := current_setting('citus.enable_unsafe_triggers', true);
+	rel regclass;
 BEGIN
 	SELECT * INTO x FROM perfkit.rollup_distributed r WHERE r.rollup_id = d.id;
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-	FOR trig IN
-		SELECT t.tgname FROM pg_catalog.pg_trigger t
-		WHERE t.tgrelid = d.raw_source
-		  AND t.tgfoid = 'perfkit._rollup_dist_capture()'::regprocedure
-		  AND t.tgname IN (format('perfkit_rollup_%s_insert', d.id), format('perfkit_rollup_%s_update', d.id),
+	FOR rel IN
+		SELECT DISTINCT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
+		WHERE t.tgname IN (format('perfkit_rollup_%s_insert', d.id), format('perfkit_rollup_%s_update', d.id),
 						   format('perfkit_rollup_%s_delete', d.id), format('perfkit_rollup_%s_truncate', d.id))
+		  AND t.tgfoid = 'perfkit._rollup_dist_capture()'::regprocedure
 	LOOP
-		EXECUTE format('DROP TRIGGER %I ON %s', trig, d.raw_source);
+		PERFORM perfkit._rollup_dist_untrigger(d.id, rel);
 	END LOOP;
-	PERFORM set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
 	IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = x.changes_table AND c.relkind = 'r'
 			   AND pg_catalog.pg_has_role(d.owner, c.relowner, 'USAGE')) THEN
 		EXECUTE format('DROP TABLE %s', x.changes_table);
@@ -2712,15 +2809,24 @@ BEGIN
 		d.final_before := '-infinity';
 	END IF;
 	-- Batch size in buckets: the shards' row estimates (read before this
-	-- transaction modifies any shard), spread over the materialized span.
-	BEGIN
-		SELECT sum(greatest(s.result::float8, 0)) INTO est
-		FROM pg_catalog.run_command_on_shards(d.raw_source,
-			'SELECT reltuples FROM pg_catalog.pg_class WHERE oid = ''%s''::pg_catalog.regclass') s
-		WHERE s.success;
-	EXCEPTION WHEN OTHERS THEN
-		est := NULL;
-	END;
+	-- transaction modifies any shard), spread over the materialized span;
+	-- of a partitioned source, its leaf partitions' shards (an analyzed
+	-- parent counts them too), and only when
+	-- more than one bucket is to be materialized (one round trip per leaf).
+	IF perfkit._bucket_add(d.watermark, d.granularity, d.timezone) < target THEN
+		BEGIN
+			SELECT sum(greatest(s.result::float8, 0)) INTO est
+			FROM (SELECT c.oid::regclass AS relid FROM pg_catalog.pg_class c
+				  WHERE c.oid = d.raw_source AND c.relkind <> 'p'
+				  UNION
+				  SELECT t.relid FROM pg_catalog.pg_partition_tree(d.raw_source) t WHERE t.isleaf) l
+			CROSS JOIN LATERAL pg_catalog.run_command_on_shards(l.relid,
+				'SELECT reltuples FROM pg_catalog.pg_class WHERE oid = ''%s''::pg_catalog.regclass') s
+			WHERE s.success;
+		EXCEPTION WHEN OTHERS THEN
+			est := NULL;
+		END;
+	END IF;
 	nb := greatest(1, floor(current_setting('perfkit.rollup_batch_rows')::float8
 							/ greatest(1, coalesce(est, 0)
 										  / greatest(1, extract(epoch FROM target - d.data_start)
