@@ -2390,9 +2390,14 @@ part_convert_citus(Oid relid, const char *column, const Interval *every, char un
 	nsp = get_rel_namespace(relid);
 	qold = qualified(relid);
 	part_as_table_owner_begin(relid, &owner);
-	distcol = citus_check_convertible(relid, column);
+	(void) citus_check_convertible(relid, column);	/* refuse before waiting */
 
-	/* Writes wait on every node from here; lock_timeout holds there too. */
+	/*
+	 * Writes wait on every node from here; lock_timeout holds there too.
+	 * What may be converted is checked again under the lock, on the table
+	 * the name still designates: a trigger, a policy or a rollup added
+	 * meanwhile, or a concurrent conversion's swap, is seen.
+	 */
 	lock_timeout = GetConfigOption("lock_timeout", false, false);
 	if (lock_timeout != NULL && strcmp(lock_timeout, "0") != 0)
 	{
@@ -2401,6 +2406,12 @@ part_convert_citus(Oid relid, const char *column, const Interval *every, char un
 		citus_set_local("lock_timeout", lock_timeout);
 	}
 	exec(psprintf("LOCK TABLE ONLY %s IN EXCLUSIVE MODE", qold));
+	if (get_relname_relid(name, nsp) != relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("table \"%s\" was replaced while convert_to_partitioned() waited for its lock", name),
+				 errhint("Call convert_to_partitioned() again.")));
+	distcol = citus_check_convertible(relid, column);
 	check_convertible(relid, column, extend, true);
 	part_key_init(&key, get_atttype(relid, get_attnum(relid, column)), every);
 
