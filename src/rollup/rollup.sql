@@ -820,8 +820,8 @@ INSERT INTO perfkit.job_registry (job, command, default_schedule, description) V
  * when nothing blocks, the approval is noted for this transaction, and
  * the DETACH that follows freezes those buckets in every rollup on tbl
  * (perfkit._rollup_capture_tree()) instead of logging the rows as gone.
- * A rollup on a Citus distributed table always blocks: it cannot freeze
- * (see "Distributed sources (Citus)").
+ * A rollup on a Citus distributed table is judged the same way, its
+ * pending changes read from its change table (perfkit._rollup_dist_pending).
  */
 CREATE FUNCTION perfkit.rollup_blockers(tbl regclass, range_start timestamptz, range_end timestamptz)
 RETURNS TABLE (rollup text, reason text)
@@ -831,9 +831,7 @@ AS $$
 BEGIN
 	RETURN QUERY
 	SELECT d.rel::text,
-		   CASE WHEN EXISTS (SELECT 1 FROM perfkit.rollup_distributed y WHERE y.rollup_id = d.id)
-				THEN 'on a distributed table: its buckets cannot be frozen, they would be recomputed without the retired rows'
-				WHEN d.watermark IS NULL THEN 'never refreshed'
+		   CASE WHEN d.watermark IS NULL THEN 'never refreshed'
 				WHEN x.e > d.watermark
 				THEN format('materialized only up to %s', d.watermark)
 				ELSE format('%s changed buckets not refreshed yet', x.pending) END
@@ -842,20 +840,25 @@ BEGIN
 		SELECT perfkit._bucket_add(perfkit._bucket_start(y.e - interval '1 microsecond',
 														 d.granularity, d.timezone),
 								   d.granularity, d.timezone) AS e,
-			   (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
+			   CASE WHEN EXISTS (SELECT 1 FROM perfkit.rollup_distributed z WHERE z.rollup_id = d.id)
+					THEN perfkit._rollup_dist_pending(d.id,
+						least(d.watermark,
+							  perfkit._bucket_add(perfkit._bucket_start(y.e - interval '1 microsecond',
+																		d.granularity, d.timezone),
+												  d.granularity, d.timezone)))
+					ELSE (SELECT count(DISTINCT c.bucket) FROM perfkit.rollup_changes c
 				WHERE c.rollup_id = d.id AND c.bucket >= coalesce(d.final_before, '-infinity')
 				  AND c.bucket < d.watermark
 				  AND c.bucket < perfkit._bucket_add(perfkit._bucket_start(y.e - interval '1 microsecond',
 																			 d.granularity, d.timezone),
-													 d.granularity, d.timezone)) AS pending
+													 d.granularity, d.timezone)) END AS pending
 		FROM (SELECT CASE WHEN d.time_type = 'timestamptz'::regtype THEN range_end
 						  ELSE (range_end AT TIME ZONE 'UTC') AT TIME ZONE d.timezone END AS e) y
 	) x
 	WHERE d.raw_source = tbl AND d.parent_id IS NULL
 	  AND range_end > range_start
 	  AND (d.watermark IS NULL
-		   OR EXISTS (SELECT 1 FROM perfkit.rollup_distributed y WHERE y.rollup_id = d.id)
-		   OR (x.e > coalesce(d.final_before, '-infinity') AND (x.e > d.watermark OR x.pending > 0)))
+		   OR (x.e > coalesce(d.final_before, '-infinity') AND (x.e > d.watermark OR coalesce(x.pending, 1) > 0)))
 	ORDER BY d.id;
 	IF NOT FOUND AND range_end > range_start THEN
 		PERFORM perfkit._rollup_note_retire(tbl, range_end);
@@ -1159,6 +1162,21 @@ BEGIN
 	WHERE p_watermark IS NOT NULL AND g.bucket < p_watermark
 	  AND (g.bucket < p_final_before OR g.bucket < p_late_before)
 	  AND perfkit._bucket_start(g.bucket, d.granularity, d.timezone) = g.bucket;
+END
+$$;
+
+-- Count changes of distributed rollup p_id in frozen buckets, which its
+-- refresh took out of its change table without recomputing them.
+CREATE FUNCTION perfkit._rollup_count_frozen(p_id integer, p_buckets timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM perfkit._rollup_require_refresh(p_id);
+	INSERT INTO perfkit.rollup_inexact (rollup_id, bucket, reason)
+	SELECT p_id, b, 'frozen' FROM pg_catalog.unnest(p_buckets) b;
 END
 $$;
 
@@ -2381,10 +2399,11 @@ $$;
  * Not supported (refused with a hint): the distribution column not a
  * dimension, reference tables, Citus local and single-shard tables,
  * append- or range-distributed tables, a late_window, coarser rollups
- * built on a distributed one, and freezing (freeze_rollup(); partition
- * retention is blocked by perfkit.rollup_blockers()): every change is
- * recomputed from raw rows.  Citus is found at run time from its catalogs; perfkit links
- * nothing of it.
+ * built on a distributed one, and freeze_rollup().  Partition retention
+ * freezes as on one node (perfkit._rollup_dist_partition_ddl, at the
+ * DETACH it approved); a change logged later for a frozen bucket is
+ * counted in perfkit.rollup_inexact by the refresh, not merged.  Citus is
+ * found at run time from its catalogs; perfkit links nothing of it.
  */
 CREATE TABLE perfkit.rollup_distributed (
 	rollup_id integer PRIMARY KEY REFERENCES perfkit.rollup_defs (id) ON DELETE CASCADE,
@@ -2653,6 +2672,7 @@ DECLARE
 	x perfkit.rollup_distributed;
 	rel regclass;
 	p_id integer;
+	retire_hi timestamptz;
 BEGIN
 	FOR p_id IN
 		SELECT r.id FROM perfkit.rollup_defs r JOIN perfkit.rollup_distributed y ON y.rollup_id = r.id
@@ -2669,13 +2689,23 @@ BEGIN
 			FOR rel IN SELECT part UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(part) t LOOP
 				PERFORM perfkit._rollup_dist_untrigger(d.id, rel);
 			END LOOP;
+			-- Partition retention retires it (perfkit.rollup_blockers()
+			-- approved it in this transaction): freeze up to the end of the
+			-- approved range instead of recomputing those buckets empty.
+			retire_hi := perfkit._rollup_retire_approved(d.raw_source);
+			IF retire_hi IS NOT NULL AND d.watermark IS NOT NULL THEN
+				d.final_before := perfkit._rollup_freeze_to(d.id, retire_hi, true);
+			END IF;
 		END IF;
+		-- Its rows entered or left the source: their open buckets are
+		-- recomputed (frozen ones are kept as they are).
 		IF d.watermark IS NOT NULL THEN
 			EXECUTE format('INSERT INTO %s (%I, bucket) SELECT DISTINCT %I, %s FROM %s '
-						   'WHERE pg_catalog.isfinite(%I) AND %I < %s',
+						   'WHERE pg_catalog.isfinite(%I) AND %I < %s AND %s >= $2',
 						   x.changes_table, x.dist_column, x.dist_column, perfkit._rollup_bucket_sql(d),
-						   part, d.time_column, d.time_column, perfkit._rollup_time_value(d, '$1'))
-				USING d.watermark;
+						   part, d.time_column, d.time_column, perfkit._rollup_time_value(d, '$1'),
+						   perfkit._rollup_bucket_sql(d))
+				USING d.watermark, coalesce(d.final_before, '-infinity');
 		END IF;
 	END LOOP;
 END
@@ -2792,6 +2822,8 @@ DECLARE
 	est float8;
 	nb bigint;
 	steps integer := 0;
+	frozen timestamptz[];
+	fb timestamptz;
 BEGIN
 	buckets := 0;
 	rows_read := 0;
@@ -2833,8 +2865,9 @@ BEGIN
 														/ perfkit._bucket_seconds(d.granularity)))))::bigint;
 
 	IF p_lo IS NOT NULL OR p_hi IS NOT NULL THEN
+		-- Never below final_before: frozen buckets have no raw rows left.
 		lo := greatest(perfkit._bucket_start(coalesce(p_lo, d.data_start), d.granularity, d.timezone),
-					   d.data_start);
+					   d.data_start, coalesce(d.final_before, '-infinity'));
 		hi := coalesce(p_hi, target);
 		IF perfkit._bucket_start(hi, d.granularity, d.timezone) <> hi THEN
 			hi := perfkit._bucket_add(perfkit._bucket_start(hi, d.granularity, d.timezone),
@@ -2854,6 +2887,19 @@ BEGIN
 	ELSE
 		-- Changes at or past the watermark: the advance reads those buckets.
 		EXECUTE format('DELETE FROM %s WHERE bucket >= $1', x.changes_table) USING d.watermark;
+		-- Changes in frozen buckets (retention retired their raw rows) are
+		-- not recomputed: counted in perfkit.rollup_inexact, one per
+		-- (distribution value, bucket) a statement touched.
+		IF d.final_before IS NOT NULL THEN
+			frozen := ARRAY[]::timestamptz[];
+			FOR fb IN EXECUTE format('DELETE FROM %s WHERE bucket < $1 RETURNING bucket', x.changes_table)
+					  USING d.final_before LOOP
+				frozen := frozen || fb;
+			END LOOP;
+			IF cardinality(frozen) > 0 THEN
+				PERFORM perfkit._rollup_count_frozen(p_id, frozen);
+			END IF;
+		END IF;
 		-- Claim the others, then recompute the claimed groups with a later
 		-- snapshot: a write whose change row was not claimed stays logged.
 		EXECUTE format('UPDATE %s SET claimed = true WHERE bucket < $1', x.changes_table)

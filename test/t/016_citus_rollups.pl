@@ -14,7 +14,7 @@
 # partitioned by month (partition_table()): writes through the parent and
 # straight into a partition, each logged once; a partition premade later,
 # a user's ATTACH of a table holding rows, DETACH, TRUNCATE of a
-# partition, all exact after a refresh; retention blocked by the rollup.
+# partition, all exact after a refresh; retention freezes the retired range.
 # No node's server crashes.
 use strict;
 use warnings;
@@ -279,9 +279,9 @@ pass('writes go on after the drop');
 # partition; writes through the parent and straight into a partition,
 # through the coordinator and a worker, each logged once; a partition
 # premade later by run_maintenance(), a user's ATTACH of a table holding
-# rows, DETACH, TRUNCATE of a partition; retention is blocked (a
-# distributed rollup cannot freeze).  After each, the rollup equals
-# GROUP BY over the raw rows.
+# rows, DETACH, TRUNCATE of a partition; retention, which freezes the
+# retired range.  After each, the rollup equals GROUP BY over the raw rows
+# (the open buckets, after retention).
 ########################################################################
 $as_alice->(q{
 	CREATE TABLE ptrips (id bigserial, vehicle integer NOT NULL, started_at timestamptz NOT NULL,
@@ -455,16 +455,50 @@ $prefresh->();
 is($coord->safe_psql('postgres', $pdiff), '0', 'TRUNCATE of a partition is folded in');
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM $old_part}), '0', '(it was truncated)');
 
-# Retention: a distributed rollup cannot freeze, so it blocks, visibly.
-my $before = $coord->safe_psql('postgres', q{SELECT count(*), sum(km) FROM ptrips});
-$as_alice->(q{SELECT perfkit.set_retention('ptrips', '2 months', 'drop', force => true)});
-like($as_alice->(q{SELECT string_agg(DISTINCT blocked_by, ',') FROM perfkit.retention_preview('ptrips')
-	WHERE blocked_by IS NOT NULL}), qr/ptrips_daily.*cannot be frozen/,
-	'retention_preview shows the distributed rollup blocking retention');
-$as_alice->(q{SELECT perfkit.run_maintenance('ptrips')});
-is($coord->safe_psql('postgres', q{SELECT count(*), sum(km) FROM ptrips}), $before, 'retention retired nothing');
+# Retention retires the oldest partitions: the rollup freezes their
+# buckets instead of recomputing them empty; they keep what they had.  A
+# late write into a frozen bucket is counted (perfkit.rollups, health()),
+# not applied; the open buckets still equal GROUP BY.
 $prefresh->();
-is($coord->safe_psql('postgres', $pdiff), '0', 'and the rollup is exact');
+my $frozen_q = q{SELECT coalesce(string_agg(format('%s|%s|%s|%s', bucket, vehicle, count, sum_km), ',' ORDER BY bucket, vehicle), '')
+	FROM ptrips_daily WHERE bucket < date_trunc('month', now() - interval '2 months', 'UTC')};
+my $frozen_before = $coord->safe_psql('postgres', $frozen_q);
+isnt($frozen_before, '', 'the rollup has buckets in the range retention will retire');
+my $rows_before = $coord->safe_psql('postgres', q{SELECT count(*) FROM ptrips});
+$as_alice->(q{SELECT perfkit.set_retention('ptrips', '2 months', 'drop', force => true)});
+is($as_alice->(q{SELECT count(*) FROM perfkit.retention_preview('ptrips') WHERE blocked_by IS NOT NULL}), '0',
+	'retention_preview: nothing blocks (the distributed rollup freezes)');
+$as_alice->(q{SELECT perfkit.run_maintenance('ptrips')});
+cmp_ok($coord->safe_psql('postgres', q{SELECT count(*) FROM ptrips}), '<', $rows_before, 'retention dropped old partitions');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM ptrips WHERE started_at < date_trunc('month', now() - interval '2 months', 'UTC') - interval '1 month'}),
+	'0', 'their rows are gone on every node');
+is($coord->safe_psql('postgres', q{SELECT final_before > '-infinity' FROM perfkit.rollups WHERE name = 'ptrips_daily'}), 't',
+	'the rollup froze the retired range');
+my $fb = $coord->safe_psql('postgres', q{SELECT final_before FROM perfkit.rollups WHERE name = 'ptrips_daily'});
+$prefresh->();
+my $frozen_q2 = qq{SELECT coalesce(string_agg(format('%s|%s|%s|%s', bucket, vehicle, count, sum_km), ',' ORDER BY bucket, vehicle), '')
+	FROM ptrips_daily WHERE bucket < '$fb'};
+my $frozen_prefix = $coord->safe_psql('postgres', qq{SELECT coalesce(string_agg(format('%s|%s|%s|%s', bucket, vehicle, count, sum_km), ',' ORDER BY bucket, vehicle), '')
+	FROM ptrips_daily WHERE bucket < '$fb'});
+isnt($frozen_prefix, '', 'frozen buckets are kept after a refresh');
+is($coord->safe_psql('postgres', $frozen_q), $frozen_before,
+	'the buckets of the retired range are as they were before retention');
+my $open_diff = qq{
+	WITH g AS ($pgroupby WHERE started_at >= '$fb'
+			   AND started_at < (SELECT watermark FROM perfkit.rollups WHERE name = 'ptrips_daily') GROUP BY 1, 2),
+		 r AS (SELECT bucket, vehicle, count, sum_km, min_km, max_km FROM ptrips_daily WHERE bucket >= '$fb')
+	SELECT count(*) FROM ((SELECT * FROM g EXCEPT ALL SELECT * FROM r)
+						  UNION ALL (SELECT * FROM r EXCEPT ALL SELECT * FROM g)) d};
+is($coord->safe_psql('postgres', $open_diff), '0', 'the open buckets equal GROUP BY');
+# a late insert into a frozen bucket, through a worker
+$as_bob->($w1, qq{INSERT INTO ptrips (vehicle, started_at, km) VALUES (3, '$fb'::timestamptz - interval '3 days', 1)});
+$prefresh->();
+is($coord->safe_psql('postgres', $frozen_q2), $frozen_prefix, 'a late write into a frozen bucket leaves it as it was');
+is($coord->safe_psql('postgres', q{SELECT inexact_changes FROM perfkit.rollups WHERE name = 'ptrips_daily'}), '1',
+	'and is counted in perfkit.rollups');
+is($coord->safe_psql('postgres', q{SELECT status FROM perfkit.health() WHERE check_name = 'rollup_inexact'}), 'warning',
+	'health() warns of it');
+is($coord->safe_psql('postgres', $open_diff), '0', 'the open buckets still equal GROUP BY');
 
 # The rollups job backfills a rollup on the partitioned source in batches
 # too (the estimates of its partitions' shards).
