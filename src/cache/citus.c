@@ -435,6 +435,8 @@ local_versions(const char *array)
 	return citus_versions(DatumGetArrayTypeP(arr), false);
 }
 
+static bool node_conn_lost(PGconn *conn, PGresult *res);
+
 /*
  * Append to out the fingerprint of the shard versions of tables (quoted
  * qualified names) on every node of the cluster (the active primaries of
@@ -567,9 +569,7 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 			if (slots[i] == NULL || slots[i]->conn == NULL)
 				continue;
 			res = node_conn_result(slots[i]->conn, deadline);
-			if (!fresh[i] && ok &&
-				(PQstatus(slots[i]->conn) == CONNECTION_BAD ||
-				 (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR)))
+			if (!fresh[i] && ok && node_conn_lost(slots[i]->conn, res))
 			{
 				/*
 				 * A kept connection failed (the node restarted since: the
@@ -596,7 +596,17 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 									PQstatus(slots[i]->conn) == CONNECTION_BAD ?
 									PQerrorMessage(slots[i]->conn) : "timed out");
 				ok = false;
-				PQclear(res);
+				if (res != NULL && !node_conn_lost(slots[i]->conn, res))
+				{
+					/* the query's own error: read to its end, keep it */
+					PQclear(res);
+					while ((extra = PQgetResult(slots[i]->conn)) != NULL)
+						PQclear(extra);
+					if (PQtransactionStatus(slots[i]->conn) == PQTRANS_IDLE)
+						continue;
+				}
+				else
+					PQclear(res);
 				/* a connection left mid-query or broken is closed */
 				node_conn_close(slots[i]);
 				continue;
@@ -619,6 +629,25 @@ cache_citus_fingerprint(List *tables, StringInfo out, char **why)
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/*
+ * Whether a node's answer means the connection is gone (the node restarted
+ * or shut down, the link broke), rather than an error of the query itself
+ * (a 42501 from _cache_citus_versions(), say), after which the connection
+ * is idle and fit for the next call.
+ */
+static bool
+node_conn_lost(PGconn *conn, PGresult *res)
+{
+	const char *state;
+
+	if (PQstatus(conn) == CONNECTION_BAD)
+		return true;
+	if (res == NULL || PQresultStatus(res) != PGRES_FATAL_ERROR)
+		return false;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state == NULL || strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0;
 }
 
 static int

@@ -493,6 +493,23 @@ for my $node ($coord, $w1)
 		'a role that can read the table gets the same fingerprint as a superuser on ' . $node->name);
 }
 
+# A node that refuses the fingerprint (42501 here) answered: the connection
+# is kept for the next call, not closed and made again each time.
+{
+	my $bg = $coord->background_psql('postgres', on_error_stop => 0,
+		extra_params => [ '-U', 'c_nobody' ]);
+	$bg->query(q{SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist')}) for 1 .. 3;
+	my $conns = sub {
+		$w1->safe_psql('postgres', q{SELECT count(*) || ':' || coalesce(min(backend_start)::text, '')
+			FROM pg_stat_activity WHERE application_name = 'perfkit_cache' AND usename = 'c_nobody'});
+	};
+	my $first = $conns->();
+	like($first, qr/^1:/, 'a refused fingerprint leaves one connection to the worker');
+	$bg->query(q{SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist')}) for 1 .. 3;
+	is($conns->(), $first, 'and later calls reuse it');
+	$bg->quit;
+}
+
 ########################################################################
 # 3. Partitions of a distributed table: partition_table(), run_maintenance()
 #    (premake, default drain, retention detach and drop) keep partitions
