@@ -478,8 +478,7 @@ my $fb = $coord->safe_psql('postgres', q{SELECT final_before FROM perfkit.rollup
 $prefresh->();
 my $frozen_q2 = qq{SELECT coalesce(string_agg(format('%s|%s|%s|%s', bucket, vehicle, count, sum_km), ',' ORDER BY bucket, vehicle), '')
 	FROM ptrips_daily WHERE bucket < '$fb'};
-my $frozen_prefix = $coord->safe_psql('postgres', qq{SELECT coalesce(string_agg(format('%s|%s|%s|%s', bucket, vehicle, count, sum_km), ',' ORDER BY bucket, vehicle), '')
-	FROM ptrips_daily WHERE bucket < '$fb'});
+my $frozen_prefix = $coord->safe_psql('postgres', $frozen_q2);
 isnt($frozen_prefix, '', 'frozen buckets are kept after a refresh');
 is($coord->safe_psql('postgres', $frozen_q), $frozen_before,
 	'the buckets of the retired range are as they were before retention');
