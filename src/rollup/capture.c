@@ -212,11 +212,32 @@ static bool defs_callback = false;
 static Oid	defs_cached_rel = InvalidOid;	/* rollup_defs when filled */
 static Oid	changes_rel = InvalidOid;	/* perfkit.rollup_changes */
 
+/*
+ * Partitions found to belong to a rollup's raw source (the check of
+ * log_changes() for a trigger on a partition), so that a statement into a
+ * partition does not query pg_partition_tree() again.  An entry goes with
+ * the cached rows (defs_stale) and with any relcache invalidation of its
+ * partition, which DETACH PARTITION and DROP send.
+ */
+#define TREE_OK_MAX		32
+
+typedef struct TreeOk
+{
+	int32		rollup;
+	Oid			relid;
+} TreeOk;
+
+static TreeOk tree_ok[TREE_OK_MAX];
+static int	n_tree_ok = 0;
+
 static void
 def_invalidate(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == defs_cached_rel)
 		defs_stale = true;
+	for (int i = 0; !defs_stale && i < n_tree_ok; i++)
+		if (tree_ok[i].relid == relid)
+			defs_stale = true;
 	if (relid == InvalidOid || relid == changes_rel)
 		changes_rel = InvalidOid;
 	if (!defs_stale && defs_hash != NULL)
@@ -252,8 +273,32 @@ def_reset_if_stale(void)
 		return;
 	defs_stale = false;
 	defs_hash = NULL;
+	n_tree_ok = 0;
 	if (defs_cxt != NULL)
 		MemoryContextReset(defs_cxt);
+}
+
+/* Is relid known to be a partition of rollup `rollup`'s raw source? */
+static bool
+tree_ok_find(int32 rollup, Oid relid)
+{
+	def_reset_if_stale();
+	for (int i = 0; i < n_tree_ok; i++)
+		if (tree_ok[i].rollup == rollup && tree_ok[i].relid == relid)
+			return true;
+	return false;
+}
+
+/* Remember it, unless an invalidation arrived since the check began. */
+static void
+tree_ok_add(int32 rollup, Oid relid)
+{
+	def_reset_if_stale();
+	if (defs_hash == NULL || n_tree_ok >= TREE_OK_MAX)
+		return;
+	tree_ok[n_tree_ok].rollup = rollup;
+	tree_ok[n_tree_ok].relid = relid;
+	n_tree_ok++;
 }
 
 /*
@@ -786,10 +831,10 @@ touched_add(Touched *t, TimestampTz bucket, bool fresh)
 		t->n_fresh++;
 }
 
-/* Add the bucket of one time value to *t (see collect()). */
+/* Add one bucket to *t (see collect()). */
 static void
-collect_value(Datum value, Oid type, const char *unit, const char *zone, int32 rollup,
-			  HTAB *set, TimestampTz skip_from, bool *skipped, Touched *t)
+collect_bucket(TimestampTz bucket, int32 rollup, HTAB *set, TimestampTz skip_from,
+			   bool *skipped, Touched *t)
 {
 	LoggedKey	key;
 	LoggedEntry *entry;
@@ -797,7 +842,7 @@ collect_value(Datum value, Oid type, const char *unit, const char *zone, int32 r
 
 	memset(&key, 0, sizeof(key));
 	key.rollup = rollup;
-	key.bucket = bucket_of(rollup, value, type, unit, zone);
+	key.bucket = bucket;
 	if (key.bucket >= skip_from)
 	{
 		*skipped = true;		/* the next advance reads it */
@@ -819,6 +864,15 @@ collect_value(Datum value, Oid type, const char *unit, const char *zone, int32 r
 	/* Logged below; the xid is filled in once the row is written. */
 	entry->xid = InvalidTransactionId;
 	touched_add(t, key.bucket, true);
+}
+
+/* Add the bucket of one time value to *t. */
+static void
+collect_value(Datum value, Oid type, const char *unit, const char *zone, int32 rollup,
+			  HTAB *set, TimestampTz skip_from, bool *skipped, Touched *t)
+{
+	collect_bucket(bucket_of(rollup, value, type, unit, zone), rollup, set, skip_from,
+				   skipped, t);
 }
 
 /* Add the buckets of every row of a transition table to *t. */
@@ -974,7 +1028,10 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	int			n_fresh = 0;
 	int			n_frozen = 0;
 
-	if (def_get(rollup, &def) && def_matches(&def, RelationGetRelid(rel), trigger))
+	if (def_get(rollup, &def) &&
+		(def_matches(&def, RelationGetRelid(rel), trigger) ||
+		 (rel->rd_rel->relispartition && tree_ok_find(rollup, RelationGetRelid(rel)) &&
+		  def_matches(&def, def.raw_source, trigger))))
 	{
 		checked = true;
 		frozen_before = def.final_before;
@@ -1014,6 +1071,7 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 			rollup_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 														  SPI_tuptable->tupdesc, 2, &isnull));
 			checked = true;
+			tree_ok_add(rollup, RelationGetRelid(rel));
 		}
 	}
 	if (!checked)
@@ -1156,11 +1214,180 @@ collect_truncate(Relation rel, Trigger *trigger, Oid type, Touched *t)
 }
 
 /*
+ * Log what collect() found (t) for rollup `rollup`, and note in the set
+ * of logged buckets which (sub)transaction logged each.  Nothing new to
+ * log, and no bucket frozen as far as this transaction knows: no query at
+ * all.
+ */
+static void
+capture_finish(TriggerData *trigdata, Trigger *trigger, int32 rollup, HTAB *set,
+			   Touched *t, FrozenMode mode)
+{
+	TimestampTz frozen_before;
+	bool		frozen_known;
+	bool		any_frozen = false;
+	TransactionId xid;
+
+	if (t->n == 0)
+		return;
+	AcceptInvalidationMessages();	/* see def_get() */
+	frozen_known = frozen_lookup(rollup, &frozen_before);
+	if (frozen_known)
+		for (int i = 0; i < t->n; i++)
+			if (t->buckets[i] < frozen_before)
+				any_frozen = true;
+	if (t->n_fresh == 0 && frozen_known && !any_frozen)
+		return;
+
+	(void) log_changes(trigdata, trigdata->tg_relation, trigger, rollup, t, mode);
+
+	xid = GetCurrentTransactionId();
+	for (int i = 0; i < t->n; i++)
+	{
+		LoggedKey	key;
+		LoggedEntry *entry;
+
+		if (!t->fresh[i])
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.rollup = rollup;
+		key.bucket = t->buckets[i];
+		entry = hash_search(set, &key, HASH_FIND, NULL);
+		if (entry)
+			entry->xid = xid;
+	}
+}
+
+/*
+ * Row mode: a BEFORE INSERT ... FOR EACH ROW trigger.
+ *
+ * What a statement-level trigger reads from its transition table, a row
+ * trigger is handed row by row, and the transition table is what costs
+ * an INSERT most (every row copied into a tuplestore, an event queued and
+ * fired after the statement).  So when nothing can change a row after the
+ * capture saw it, inserts are captured by a row trigger fired before the
+ * row is written (rollup.sql, perfkit._rollup_insert_by_row(), says when:
+ * no frozen bucket, the time column not generated, no enabled BEFORE ROW
+ * INSERT trigger of the user's firing after ours).  Seen before it is
+ * written, a row may still not be written (ON CONFLICT DO NOTHING, a later
+ * trigger returning NULL, an error): logging its bucket then makes a
+ * refresh recompute a bucket for nothing, which is harmless, while merging
+ * it into a frozen bucket would not be; hence no row mode for a rollup
+ * with frozen buckets (a frozen bucket met here anyway is counted as
+ * inexact, never merged).
+ *
+ * What the statement trigger works out once per statement is kept in
+ * fn_extra, which lives as long as the statement's executor state: the
+ * time column, the watermark it skips from, and the last row's bucket
+ * with the range of values that fall into it.  A row at the head costs a
+ * column read and two comparisons; a late row's bucket is logged once per
+ * statement (and once per transaction, by the set of logged buckets).
+ */
+typedef struct RowCapture
+{
+	LocalTransactionId lxid;	/* the transaction this was set up in */
+	int32		rollup;
+	int			attno;
+	Oid			type;
+	bool		registered;		/* skip_from is the registered bound */
+	TimestampTz skip_from;		/* buckets from here on: not logged */
+	bool		have_range;		/* [lo, hi) holds values of bucket */
+	int64		lo;
+	int64		hi;
+	TimestampTz bucket;
+} RowCapture;
+
+static Datum
+capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	RowCapture *rc = (RowCapture *) fcinfo->flinfo->fn_extra;
+	Trigger    *trigger = trigdata->tg_trigger;
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	Datum		value;
+	bool		isnull;
+	int64		v;
+	TimestampTz bucket;
+
+	if (rc == NULL || rc->lxid != MyProc->lxid)
+	{
+		if (rc == NULL)
+			rc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RowCapture));
+		rc->lxid = MyProc->lxid;
+		rc->rollup = pg_strtoint32(trigger->tgargs[0]);
+		rc->attno = SPI_fnumber(desc, trigger->tgargs[1]);
+		if (rc->attno <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("time column \"%s\" of rollup %d no longer exists in table \"%s\"",
+							trigger->tgargs[1], rc->rollup,
+							RelationGetRelationName(trigdata->tg_relation)),
+					 errhint("Drop the rollup with perfkit.drop_rollup().")));
+		rc->type = TupleDescAttr(desc, rc->attno - 1)->atttypid;
+		rc->registered = false;
+		if (!rollup_published_watermark(rc->rollup, &rc->skip_from))
+			rc->skip_from = DT_NOEND;
+		rc->have_range = false;
+		fcinfo->flinfo->fn_extra = rc;
+	}
+
+	value = heap_getattr(tuple, rc->attno, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);	/* a row without a time has no bucket */
+	if (rc->type == DATEOID)
+		value = DirectFunctionCall1(date_timestamp, value);
+	v = DatumGetInt64(value);
+	if (rc->have_range && v >= rc->lo && v < rc->hi)
+		return PointerGetDatum(tuple);	/* the last row's bucket: done */
+
+	bucket = bucket_of(rc->rollup, value, rc->type == DATEOID ? TIMESTAMPOID : rc->type,
+					   trigger->tgargs[2], trigger->tgargs[3]);
+	if (!TIMESTAMP_NOT_FINITE(v))
+	{
+		BucketCache *c = &bucket_cache[(uint32) rc->rollup % BUCKET_CACHE];
+
+		rc->lo = c->lo;
+		rc->hi = c->hi;
+		rc->have_range = false; /* set once the bucket is handled */
+	}
+
+	if (bucket >= rc->skip_from && !rc->registered)
+	{
+		/* the head: skip it, once registered, with the registered bound */
+		if (!rollup_writer_skip(rc->rollup, &rc->skip_from))
+			rc->skip_from = DT_NOEND;
+		rc->registered = true;
+	}
+	if (bucket < rc->skip_from)
+	{
+		/* a late row (or one written while a refresh advances): log it */
+		HTAB	   *set = logged_set();
+		Touched		t;
+		TimestampTz one[1];
+		bool		fresh[1];
+		bool		skipped = false;
+
+		t.cap = 1;
+		t.n = 0;
+		t.n_fresh = 0;
+		t.buckets = one;
+		t.fresh = fresh;
+		capture_calls++;
+		collect_bucket(bucket, rc->rollup, set, DT_NOEND, &skipped, &t);
+		capture_finish(trigdata, trigger, rc->rollup, set, &t, FROZEN_COUNT);
+	}
+	rc->bucket = bucket;
+	rc->have_range = !TIMESTAMP_NOT_FINITE(v);
+	return PointerGetDatum(tuple);
+}
+
+/*
  * perfkit._rollup_capture() trigger
  *	 arguments: rollup id, time column, granularity, time zone
  *
  * Fired as a statement-level AFTER INSERT, UPDATE or DELETE trigger with
  * transition tables (every write through SQL, COPY and MERGE included), a
+ * row-level BEFORE INSERT trigger (row mode, capture_row_insert()), a
  * statement-level BEFORE TRUNCATE trigger (the buckets of the rows about
  * to go), or a row-level AFTER trigger enabled for replicas only (a
  * logical replication apply worker fires no statement triggers).
@@ -1180,9 +1407,6 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	bool		truncate;
 	bool		by_row;
 	TimestampTz skip_from = DT_NOEND;
-	TimestampTz frozen_before;
-	bool		frozen_known;
-	bool		any_frozen;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1190,15 +1414,18 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 				 errmsg("perfkit._rollup_capture() must be called as a trigger")));
 	truncate = TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event);
 	by_row = TRIGGER_FIRED_FOR_ROW(trigdata->tg_event);
-	if (truncate ? !TRIGGER_FIRED_BEFORE(trigdata->tg_event)
-		: !TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("perfkit._rollup_capture() must be an AFTER trigger, or BEFORE TRUNCATE")));
 	trigger = trigdata->tg_trigger;
 	if (trigger->tgnargs != 4)
 		elog(ERROR, "perfkit._rollup_capture() expects 4 arguments, got %d",
 			 trigger->tgnargs);
+	if (by_row && TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
+		TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return capture_row_insert(fcinfo, trigdata);
+	if (truncate ? !TRIGGER_FIRED_BEFORE(trigdata->tg_event)
+		: !TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("perfkit._rollup_capture() must be an AFTER trigger, BEFORE INSERT ... FOR EACH ROW, or BEFORE TRUNCATE")));
 
 	rollup = pg_strtoint32(trigger->tgargs[0]);
 	desc = RelationGetDescr(trigdata->tg_relation);
@@ -1273,44 +1500,9 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 			break;				/* the same bound: the same buckets */
 	}
 
-	/*
-	 * Nothing new to log, and no bucket frozen as far as this transaction
-	 * knows: no query at all.
-	 */
-	if (t.n == 0)
-		return PointerGetDatum(NULL);
-	AcceptInvalidationMessages();	/* see def_get() */
-	frozen_known = frozen_lookup(rollup, &frozen_before);
-	any_frozen = false;
-	if (frozen_known)
-		for (int i = 0; i < t.n; i++)
-			if (t.buckets[i] < frozen_before)
-				any_frozen = true;
-	if (t.n_fresh > 0 || !frozen_known || any_frozen)
-	{
-		TransactionId xid;
-
-		frozen_before = log_changes(trigdata, trigdata->tg_relation, trigger, rollup, &t,
-									(!by_row && trigdata->tg_oldtable == NULL &&
-									 trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT);
-
-		xid = GetCurrentTransactionId();
-		for (int i = 0; i < t.n; i++)
-		{
-			LoggedKey	key;
-			LoggedEntry *entry;
-
-			if (!t.fresh[i])
-				continue;
-			memset(&key, 0, sizeof(key));
-			key.rollup = rollup;
-			key.bucket = t.buckets[i];
-			entry = hash_search(set, &key, HASH_FIND, NULL);
-			if (entry)
-				entry->xid = xid;
-		}
-	}
-
+	capture_finish(trigdata, trigger, rollup, set, &t,
+				   (!by_row && trigdata->tg_oldtable == NULL &&
+					trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT);
 	return PointerGetDatum(NULL);
 }
 

@@ -898,7 +898,10 @@ BEGIN
 	END IF;
 	PERFORM perfkit._rollup_lock(d.id, true);
 	PERFORM perfkit._rollup_refresh_as_owner(d.id, NULL, NULL, NULL, false);
-	RETURN perfkit._rollup_freeze_to(d.id, before, false);
+	before := perfkit._rollup_freeze_to(d.id, before, false);
+	-- frozen buckets: inserts are captured by statement from now on
+	PERFORM perfkit._rollup_capture_tree(d.id, true);
+	RETURN before;
 END
 $$;
 
@@ -1571,10 +1574,81 @@ END
 $$;
 
 /*
+ * Does rollup d capture inserts by row (a BEFORE INSERT ... FOR EACH ROW
+ * trigger, src/rollup/capture.c) rather than by statement (an AFTER
+ * INSERT statement trigger with a transition table)?  A row trigger sees
+ * a row before it is written, so only where what it sees is what is
+ * written, or a bucket recomputed for nothing: the rollup has no frozen
+ * bucket (rows inserted there are merged into the state table, which must
+ * only ever see written rows), it is not on a Citus table (the shards have
+ * triggers of their own), its time column is not generated (its value is
+ * computed after BEFORE triggers), and no enabled BEFORE ROW INSERT trigger
+ * other than perfkit's fires after it (in name order) on any table of the
+ * tree, where it could change the row.  Kept in line by
+ * perfkit._rollup_capture_tree(), which the freeze and the DDL event
+ * trigger (CREATE or ALTER TRIGGER, ALTER TABLE) call.
+ */
+CREATE FUNCTION perfkit._rollup_insert_by_row(d perfkit.rollup_defs)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(d.final_before, '-infinity') = '-infinity'	-- nothing frozen
+	   AND NOT EXISTS (SELECT 1 FROM perfkit.rollup_distributed x WHERE x.rollup_id = d.id)
+	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					   WHERE a.attrelid = d.raw_source AND a.attname = d.time_column
+						 AND a.attgenerated <> '')
+	   AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_trigger t
+		WHERE (t.tgrelid = d.raw_source
+			   OR t.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x))
+		  AND t.tgenabled <> 'D'
+		  AND (t.tgtype::integer & 71) = 7		-- ROW | BEFORE | INSERT, not INSTEAD
+		  AND t.tgfoid <> 'perfkit._rollup_capture()'::pg_catalog.regprocedure
+		  AND t.tgname::text COLLATE "C" > format('perfkit_rollup_%s_insert', d.id) COLLATE "C")
+$$;
+
+/*
+ * Is rollup d's INSERT capture trigger on its root of the kind
+ * perfkit._rollup_insert_by_row() asks for?  If not, drop it everywhere
+ * (perfkit._rollup_add_triggers() makes it again).
+ */
+CREATE FUNCTION perfkit._rollup_insert_mode_sync(d perfkit.rollup_defs)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tname text := format('perfkit_rollup_%s_insert', d.id);
+	have_row boolean;
+	rel regclass;
+BEGIN
+	SELECT (t.tgtype::integer & 1) = 1 INTO have_row FROM pg_catalog.pg_trigger t
+	WHERE t.tgrelid = d.raw_source AND t.tgname = tname;
+	IF have_row IS NULL OR have_row = perfkit._rollup_insert_by_row(d) THEN
+		RETURN false;
+	END IF;
+	-- the root's first: a row trigger's clones go with it
+	EXECUTE format('DROP TRIGGER %I ON %s', tname, d.raw_source);
+	FOR rel IN
+		SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
+		WHERE t.tgname = tname AND t.tgparentid = 0
+		  AND t.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x)
+	LOOP
+		EXECUTE format('DROP TRIGGER %I ON %s', tname, rel);
+	END LOOP;
+	RETURN true;
+END
+$$;
+
+/*
  * The capture triggers of rollup p_id on relation rel, a table of the
  * rollup's raw source's partition tree (or the plain table itself):
  * statement-level AFTER INSERT, UPDATE and DELETE triggers with transition
- * tables, and on a table with storage a BEFORE TRUNCATE trigger, all
+ * tables (in row mode, perfkit._rollup_insert_by_row(), a BEFORE INSERT
+ * ... FOR EACH ROW trigger on the root instead of the INSERT ones, which
+ * PostgreSQL clones onto the partitions), and on a table with storage a
+ * BEFORE TRUNCATE trigger, all
  * ENABLE ALWAYS (they fire for a subscription's initial copy and
  * TRUNCATE too); on the root of a table a subscription writes into
  * (pg_subscription_rel), a row-level trigger enabled for replicas only,
@@ -1594,12 +1668,38 @@ DECLARE
 	tname text;
 	added boolean := false;
 	kind "char" := (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel);
+	by_row boolean := perfkit._rollup_insert_by_row(d);
 BEGIN
 	FOREACH trig IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
 		tname := format('perfkit_rollup_%s_%s', d.id, trig);
 		CONTINUE WHEN trig = 'truncate' AND kind <> 'r';
+		IF trig = 'insert' AND by_row AND rel <> d.raw_source THEN
+			-- Row mode: the root's trigger, cloned onto every partition by
+			-- PostgreSQL (those made or attached later too).
+			IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+					   WHERE t.tgrelid = rel AND t.tgname = tname AND t.tgenabled <> 'A') THEN
+				EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
+			END IF;
+			CONTINUE;
+		END IF;
 		CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
 							  WHERE t.tgrelid = rel AND t.tgname = tname);
+		IF trig = 'insert' AND by_row THEN
+			EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW '
+						   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
+						   tname, rel, d.id, d.time_column, d.granularity, d.timezone);
+			EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
+			FOR rel IN
+				SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
+				WHERE t.tgname = tname AND t.tgenabled <> 'A'
+				  AND t.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x)
+			LOOP
+				EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
+			END LOOP;
+			rel := d.raw_source;
+			added := true;
+			CONTINUE;
+		END IF;
 		EXECUTE format('CREATE TRIGGER %I %s %s ON %s %s FOR EACH STATEMENT '
 					   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
 					   tname, CASE trig WHEN 'truncate' THEN 'BEFORE' ELSE 'AFTER' END,
@@ -1700,7 +1800,7 @@ BEGIN
 	END LOOP;
 	FOR rel IN
 		SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
-		WHERE t.tgname = format('perfkit_rollup_%s_insert', p_id)
+		WHERE t.tgname = format('perfkit_rollup_%s_update', p_id)	-- on every table, in both modes
 		  AND t.tgrelid <> d.raw_source
 		  AND t.tgrelid NOT IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x)
 	LOOP
@@ -1717,6 +1817,16 @@ BEGIN
 			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('perfkit_rollup_%s_%s', p_id, trig), rel);
 		END LOOP;
 	END LOOP;
+	-- Row or statement mode for inserts: a freeze, or a trigger of the
+	-- user's, may have changed which one is right.
+	SELECT * INTO STRICT d FROM perfkit.rollup_defs r WHERE r.id = p_id;
+	IF perfkit._rollup_insert_mode_sync(d) THEN
+		FOR rel IN SELECT d.raw_source
+				   UNION ALL
+				   SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x WHERE x.level > 0 LOOP
+			PERFORM perfkit._rollup_add_triggers(d, rel);
+		END LOOP;
+	END IF;
 	EXCEPTION WHEN OTHERS THEN
 		PERFORM perfkit._rollup_ddl_nesting(-1);
 		RAISE;
@@ -1726,8 +1836,10 @@ END
 $$;
 
 /*
- * The event trigger: after CREATE TABLE (... PARTITION OF) and ALTER TABLE
- * (ATTACH, DETACH PARTITION), bring the capture of every rollup on the
+ * The event trigger: after CREATE TABLE (... PARTITION OF), ALTER TABLE
+ * (ATTACH, DETACH PARTITION, ENABLE or DISABLE TRIGGER) and CREATE or
+ * ALTER TRIGGER (which may decide between row and statement capture of
+ * inserts), bring the capture of every rollup on the
  * partition tree concerned in line with it; after CREATE or ALTER
  * SUBSCRIPTION, of every rollup (its source may now be a target).  Runs as the role that ran
  * the command, who owns the tables (PostgreSQL requires it), with
@@ -1756,11 +1868,15 @@ BEGIN
 	END IF;
 	FOR id, refreshed IN
 		SELECT DISTINCT r.id, r.watermark IS NOT NULL FROM pg_catalog.pg_event_trigger_ddl_commands() c
+		CROSS JOIN LATERAL (SELECT CASE WHEN c.classid = 'pg_catalog.pg_trigger'::regclass
+										THEN (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = c.objid)
+										ELSE c.objid END AS relid) o
 		JOIN perfkit.rollup_defs r
-		  ON r.raw_source = pg_catalog.pg_partition_root(c.objid)
+		  ON r.raw_source = pg_catalog.pg_partition_root(o.relid)
 			 OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-						WHERE t.tgrelid = c.objid AND t.tgname = format('perfkit_rollup_%s_insert', r.id))
-		WHERE c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table'
+						WHERE t.tgrelid = o.relid AND t.tgname = format('perfkit_rollup_%s_update', r.id))
+		WHERE (c.classid = 'pg_catalog.pg_class'::regclass AND c.object_type = 'table')
+		   OR c.classid = 'pg_catalog.pg_trigger'::regclass
 		ORDER BY r.id
 	LOOP
 		PERFORM perfkit._rollup_capture_tree(id, refreshed);
@@ -1769,7 +1885,8 @@ END
 $$;
 
 CREATE EVENT TRIGGER perfkit_rollup_ddl ON ddl_command_end
-	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION')
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION',
+				 'CREATE TRIGGER', 'ALTER TRIGGER')
 	EXECUTE FUNCTION perfkit._rollup_ddl();
 
 /*
