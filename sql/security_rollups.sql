@@ -98,6 +98,11 @@ DELETE FROM perfkit.rollup_changes WHERE rollup_id = :alice_id;
 CREATE TRIGGER sec_forge AFTER INSERT ON sec_mine REFERENCING NEW TABLE AS n
 	FOR EACH STATEMENT EXECUTE FUNCTION perfkit._rollup_capture(:'alice_id', 'ts', 'day', 'UTC');
 INSERT INTO sec_mine VALUES ('2024-04-01 12:00');
+DROP TRIGGER sec_forge ON sec_mine;
+-- ... nor through a row trigger (perfkit's row mode) carrying it
+CREATE TRIGGER sec_forge BEFORE INSERT ON sec_mine
+	FOR EACH ROW EXECUTE FUNCTION perfkit._rollup_capture(:'alice_id', 'ts', 'day', 'UTC');
+INSERT INTO sec_mine VALUES ('2024-04-01 12:00');
 -- the job's step is not hers to run
 SELECT perfkit._rollup_job_step(:alice_id);
 

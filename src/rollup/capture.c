@@ -444,16 +444,61 @@ merge_sql_remember(int32 rollup, const char *sql)
 }
 
 /*
+ * What a capture trigger is for: its rollup, and that rollup's time
+ * column, granularity and zone.  The triggers perfkit makes carry the
+ * rollup's id alone, and the rest is read from its cached row (see
+ * def_get()): every argument is copied for every statement into the
+ * executor's copy of the table's triggers, and three text arguments on
+ * each of a rollup's four triggers cost a single-row INSERT more than the
+ * capture's own work.  Triggers made before carry all four.
+ */
+typedef struct CaptureArgs
+{
+	int32		rollup;
+	const char *column;
+	const char *unit;
+	const char *zone;
+} CaptureArgs;
+
+static void
+capture_args(Trigger *trigger, Relation rel, MemoryContext cxt, CaptureArgs *a)
+{
+	DefEntry	def;
+
+	if (trigger->tgnargs != 1 && trigger->tgnargs != 4)
+		elog(ERROR, "perfkit._rollup_capture() expects 1 or 4 arguments, got %d",
+			 trigger->tgnargs);
+	a->rollup = pg_strtoint32(trigger->tgargs[0]);
+	if (trigger->tgnargs == 4)
+	{
+		a->column = trigger->tgargs[1];
+		a->unit = trigger->tgargs[2];
+		a->zone = trigger->tgargs[3];
+		return;
+	}
+	/* a rollup's column, granularity and zone never change */
+	if (!def_get(a->rollup, &def))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("trigger \"%s\" on table \"%s\" is not a capture trigger of rollup %d",
+						trigger->tgname, RelationGetRelationName(rel), a->rollup),
+				 errdetail("There is no such rollup.")));
+	a->column = MemoryContextStrdup(cxt, NameStr(def.time_column));
+	a->unit = MemoryContextStrdup(cxt, def.granularity);
+	a->zone = MemoryContextStrdup(cxt, def.timezone);
+}
+
+/*
  * Is def the row of a rollup whose raw source is relid, with the
  * trigger's time column, granularity and zone?
  */
 static bool
-def_matches(const DefEntry *def, Oid relid, Trigger *trigger)
+def_matches(const DefEntry *def, Oid relid, const CaptureArgs *a)
 {
 	return def->raw_source == relid &&
-		strcmp(NameStr(def->time_column), trigger->tgargs[1]) == 0 &&
-		strcmp(def->granularity, trigger->tgargs[2]) == 0 &&
-		strcmp(def->timezone, trigger->tgargs[3]) == 0;
+		strcmp(NameStr(def->time_column), a->column) == 0 &&
+		strcmp(def->granularity, a->unit) == 0 &&
+		strcmp(def->timezone, a->zone) == 0;
 }
 
 /*
@@ -1012,9 +1057,10 @@ owner_spi_end(OwnerSpi *o)
 }
 
 static TimestampTz
-log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
+log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, const CaptureArgs *a,
 			Touched *t, FrozenMode mode)
 {
+	int32		rollup = a->rollup;
 	OwnerSpi	spi = {false};
 	DefEntry	def;
 	Datum		check_args[5];
@@ -1029,9 +1075,9 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 	int			n_frozen = 0;
 
 	if (def_get(rollup, &def) &&
-		(def_matches(&def, RelationGetRelid(rel), trigger) ||
+		(def_matches(&def, RelationGetRelid(rel), a) ||
 		 (rel->rd_rel->relispartition && tree_ok_find(rollup, RelationGetRelid(rel)) &&
-		  def_matches(&def, def.raw_source, trigger))))
+		  def_matches(&def, def.raw_source, a))))
 	{
 		checked = true;
 		frozen_before = def.final_before;
@@ -1044,9 +1090,9 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
 		owner_spi_begin(&spi);
 		check_args[0] = Int32GetDatum(rollup);
 		check_args[1] = ObjectIdGetDatum(RelationGetRelid(rel));
-		check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(trigger->tgargs[1]));
-		check_args[3] = CStringGetTextDatum(trigger->tgargs[2]);
-		check_args[4] = CStringGetTextDatum(trigger->tgargs[3]);
+		check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(a->column));
+		check_args[3] = CStringGetTextDatum(a->unit);
+		check_args[4] = CStringGetTextDatum(a->zone);
 		{
 			/* A table of the raw source's partition tree (not the root). */
 			saved_plan(&check_tree_plan,
@@ -1162,14 +1208,14 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, int32 rollup,
  * SELECT), with our own statement: only the time column's bucket.
  */
 static void
-collect_truncate(Relation rel, Trigger *trigger, Oid type, Touched *t)
+collect_truncate(Relation rel, const CaptureArgs *a, Oid type, Touched *t)
 {
 	Oid			owner = rel->rd_rel->relowner;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
 	char	   *sql;
-	char	   *col = (char *) quote_identifier(trigger->tgargs[1]);
+	char	   *col = (char *) quote_identifier(a->column);
 	char	   *qrel = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												  RelationGetRelationName(rel));
 
@@ -1190,8 +1236,8 @@ collect_truncate(Relation rel, Trigger *trigger, Oid type, Touched *t)
 		Oid			argtypes[2] = {TEXTOID, TEXTOID};
 		Datum		args[2];
 
-		args[0] = CStringGetTextDatum(trigger->tgargs[2]);
-		args[1] = CStringGetTextDatum(trigger->tgargs[3]);
+		args[0] = CStringGetTextDatum(a->unit);
+		args[1] = CStringGetTextDatum(a->zone);
 		if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the buckets of \"%s\"", RelationGetRelationName(rel));
 	}
@@ -1220,9 +1266,10 @@ collect_truncate(Relation rel, Trigger *trigger, Oid type, Touched *t)
  * all.
  */
 static void
-capture_finish(TriggerData *trigdata, Trigger *trigger, int32 rollup, HTAB *set,
+capture_finish(TriggerData *trigdata, Trigger *trigger, const CaptureArgs *a, HTAB *set,
 			   Touched *t, FrozenMode mode)
 {
+	int32		rollup = a->rollup;
 	TimestampTz frozen_before;
 	bool		frozen_known;
 	bool		any_frozen = false;
@@ -1239,7 +1286,7 @@ capture_finish(TriggerData *trigdata, Trigger *trigger, int32 rollup, HTAB *set,
 	if (t->n_fresh == 0 && frozen_known && !any_frozen)
 		return;
 
-	(void) log_changes(trigdata, trigdata->tg_relation, trigger, rollup, t, mode);
+	(void) log_changes(trigdata, trigdata->tg_relation, trigger, a, t, mode);
 
 	xid = GetCurrentTransactionId();
 	for (int i = 0; i < t->n; i++)
@@ -1286,7 +1333,7 @@ capture_finish(TriggerData *trigdata, Trigger *trigger, int32 rollup, HTAB *set,
 typedef struct RowCapture
 {
 	LocalTransactionId lxid;	/* the transaction this was set up in */
-	int32		rollup;
+	CaptureArgs args;			/* in fn_mcxt */
 	int			attno;
 	Oid			type;
 	bool		registered;		/* skip_from is the registered bound */
@@ -1294,8 +1341,48 @@ typedef struct RowCapture
 	bool		have_range;		/* [lo, hi) holds values of bucket */
 	int64		lo;
 	int64		hi;
-	TimestampTz bucket;
 } RowCapture;
+
+/*
+ * The published watermark each rollup had when this backend last read it.
+ * Published values only grow (src/rollup/watermarks.c), so a bucket below
+ * an old value is below the current one too: such a row is late, and is
+ * logged without reading shared memory; for one at or past it the
+ * registration reads the current value anyway.
+ */
+#define SEEN_WATERMARKS	16
+
+static struct
+{
+	int32		rollup;
+	TimestampTz watermark;
+}			seen_watermark[SEEN_WATERMARKS];
+
+static TimestampTz
+seen_watermark_get(int32 rollup)
+{
+	int			i = (uint32) rollup % SEEN_WATERMARKS;
+	TimestampTz w;
+
+	if (seen_watermark[i].rollup == rollup && rollup != 0)
+		return seen_watermark[i].watermark;
+	if (!rollup_published_watermark(rollup, &w))
+		return DT_NOEND;
+	seen_watermark[i].rollup = rollup;
+	seen_watermark[i].watermark = w;
+	return w;
+}
+
+static void
+seen_watermark_set(int32 rollup, TimestampTz w)
+{
+	int			i = (uint32) rollup % SEEN_WATERMARKS;
+
+	if (w == DT_NOEND)
+		return;
+	seen_watermark[i].rollup = rollup;
+	seen_watermark[i].watermark = w;
+}
 
 static Datum
 capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
@@ -1312,23 +1399,24 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	if (rc == NULL || rc->lxid != MyProc->lxid)
 	{
 		if (rc == NULL)
+		{
 			rc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RowCapture));
+			capture_args(trigger, trigdata->tg_relation, fcinfo->flinfo->fn_mcxt, &rc->args);
+			rc->attno = SPI_fnumber(desc, rc->args.column);
+			if (rc->attno <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("time column \"%s\" of rollup %d no longer exists in table \"%s\"",
+								rc->args.column, rc->args.rollup,
+								RelationGetRelationName(trigdata->tg_relation)),
+						 errhint("Drop the rollup with perfkit.drop_rollup().")));
+			rc->type = TupleDescAttr(desc, rc->attno - 1)->atttypid;
+			fcinfo->flinfo->fn_extra = rc;
+		}
 		rc->lxid = MyProc->lxid;
-		rc->rollup = pg_strtoint32(trigger->tgargs[0]);
-		rc->attno = SPI_fnumber(desc, trigger->tgargs[1]);
-		if (rc->attno <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("time column \"%s\" of rollup %d no longer exists in table \"%s\"",
-							trigger->tgargs[1], rc->rollup,
-							RelationGetRelationName(trigdata->tg_relation)),
-					 errhint("Drop the rollup with perfkit.drop_rollup().")));
-		rc->type = TupleDescAttr(desc, rc->attno - 1)->atttypid;
 		rc->registered = false;
-		if (!rollup_published_watermark(rc->rollup, &rc->skip_from))
-			rc->skip_from = DT_NOEND;
+		rc->skip_from = seen_watermark_get(rc->args.rollup);
 		rc->have_range = false;
-		fcinfo->flinfo->fn_extra = rc;
 	}
 
 	value = heap_getattr(tuple, rc->attno, desc, &isnull);
@@ -1340,21 +1428,23 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	if (rc->have_range && v >= rc->lo && v < rc->hi)
 		return PointerGetDatum(tuple);	/* the last row's bucket: done */
 
-	bucket = bucket_of(rc->rollup, value, rc->type == DATEOID ? TIMESTAMPOID : rc->type,
-					   trigger->tgargs[2], trigger->tgargs[3]);
+	bucket = bucket_of(rc->args.rollup, value, rc->type == DATEOID ? TIMESTAMPOID : rc->type,
+					   rc->args.unit, rc->args.zone);
+	rc->have_range = false;		/* set once the bucket is handled */
 	if (!TIMESTAMP_NOT_FINITE(v))
 	{
-		BucketCache *c = &bucket_cache[(uint32) rc->rollup % BUCKET_CACHE];
+		BucketCache *c = &bucket_cache[(uint32) rc->args.rollup % BUCKET_CACHE];
 
 		rc->lo = c->lo;
 		rc->hi = c->hi;
-		rc->have_range = false; /* set once the bucket is handled */
 	}
 
 	if (bucket >= rc->skip_from && !rc->registered)
 	{
 		/* the head: skip it, once registered, with the registered bound */
-		if (!rollup_writer_skip(rc->rollup, &rc->skip_from))
+		if (rollup_writer_skip(rc->args.rollup, &rc->skip_from))
+			seen_watermark_set(rc->args.rollup, rc->skip_from);
+		else
 			rc->skip_from = DT_NOEND;
 		rc->registered = true;
 	}
@@ -1373,17 +1463,17 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		t.buckets = one;
 		t.fresh = fresh;
 		capture_calls++;
-		collect_bucket(bucket, rc->rollup, set, DT_NOEND, &skipped, &t);
-		capture_finish(trigdata, trigger, rc->rollup, set, &t, FROZEN_COUNT);
+		collect_bucket(bucket, rc->args.rollup, set, DT_NOEND, &skipped, &t);
+		capture_finish(trigdata, trigger, &rc->args, set, &t, FROZEN_COUNT);
 	}
-	rc->bucket = bucket;
 	rc->have_range = !TIMESTAMP_NOT_FINITE(v);
 	return PointerGetDatum(tuple);
 }
 
 /*
  * perfkit._rollup_capture() trigger
- *	 arguments: rollup id, time column, granularity, time zone
+ *	 arguments: rollup id (and, on triggers made before 1.0's row mode, its
+ *	 time column, granularity and time zone: see capture_args())
  *
  * Fired as a statement-level AFTER INSERT, UPDATE or DELETE trigger with
  * transition tables (every write through SQL, COPY and MERGE included), a
@@ -1407,6 +1497,7 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	bool		truncate;
 	bool		by_row;
 	TimestampTz skip_from = DT_NOEND;
+	CaptureArgs a;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1415,9 +1506,6 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 	truncate = TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event);
 	by_row = TRIGGER_FIRED_FOR_ROW(trigdata->tg_event);
 	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs != 4)
-		elog(ERROR, "perfkit._rollup_capture() expects 4 arguments, got %d",
-			 trigger->tgnargs);
 	if (by_row && TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
 		TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return capture_row_insert(fcinfo, trigdata);
@@ -1427,14 +1515,15 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("perfkit._rollup_capture() must be an AFTER trigger, BEFORE INSERT ... FOR EACH ROW, or BEFORE TRUNCATE")));
 
-	rollup = pg_strtoint32(trigger->tgargs[0]);
+	capture_args(trigger, trigdata->tg_relation, CurrentMemoryContext, &a);
+	rollup = a.rollup;
 	desc = RelationGetDescr(trigdata->tg_relation);
-	attno = SPI_fnumber(desc, trigger->tgargs[1]);
+	attno = SPI_fnumber(desc, a.column);
 	if (attno <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("time column \"%s\" of rollup %d no longer exists in table \"%s\"",
-						trigger->tgargs[1], rollup,
+						a.column, rollup,
 						RelationGetRelationName(trigdata->tg_relation)),
 				 errhint("Drop the rollup with perfkit.drop_rollup().")));
 	type = TupleDescAttr(desc, attno - 1)->atttypid;
@@ -1447,9 +1536,9 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 
 	if (truncate)
 	{
-		collect_truncate(trigdata->tg_relation, trigger, type, &t);
+		collect_truncate(trigdata->tg_relation, &a, type, &t);
 		if (t.n > 0)
-			(void) log_changes(trigdata, trigdata->tg_relation, trigger, rollup, &t,
+			(void) log_changes(trigdata, trigdata->tg_relation, trigger, &a, &t,
 							   FROZEN_RETIRE);
 		return PointerGetDatum(NULL);
 	}
@@ -1478,17 +1567,17 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 		if (by_row)
 		{
 			if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-				collect_tuple(trigdata->tg_newtuple, desc, attno, type, trigger->tgargs[2],
-							  trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
-			collect_tuple(trigdata->tg_trigtuple, desc, attno, type, trigger->tgargs[2],
-						  trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+				collect_tuple(trigdata->tg_newtuple, desc, attno, type, a.unit,
+							  a.zone, rollup, set, skip_from, &skipped, &t);
+			collect_tuple(trigdata->tg_trigtuple, desc, attno, type, a.unit,
+						  a.zone, rollup, set, skip_from, &skipped, &t);
 		}
 		else
 		{
-			collect(trigdata->tg_oldtable, desc, attno, type, trigger->tgargs[2],
-					trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
-			collect(trigdata->tg_newtable, desc, attno, type, trigger->tgargs[2],
-					trigger->tgargs[3], rollup, set, skip_from, &skipped, &t);
+			collect(trigdata->tg_oldtable, desc, attno, type, a.unit,
+					a.zone, rollup, set, skip_from, &skipped, &t);
+			collect(trigdata->tg_newtable, desc, attno, type, a.unit,
+					a.zone, rollup, set, skip_from, &skipped, &t);
 		}
 		if (!skipped || pass > 0)
 			break;
@@ -1500,7 +1589,7 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 			break;				/* the same bound: the same buckets */
 	}
 
-	capture_finish(trigdata, trigger, rollup, set, &t,
+	capture_finish(trigdata, trigger, &a, set, &t,
 				   (!by_row && trigdata->tg_oldtable == NULL &&
 					trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT);
 	return PointerGetDatum(NULL);

@@ -1686,8 +1686,7 @@ BEGIN
 							  WHERE t.tgrelid = rel AND t.tgname = tname);
 		IF trig = 'insert' AND by_row THEN
 			EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW '
-						   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
-						   tname, rel, d.id, d.time_column, d.granularity, d.timezone);
+						   'EXECUTE FUNCTION perfkit._rollup_capture(%L)', tname, rel, d.id);
 			EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
 			FOR rel IN
 				SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
@@ -1701,14 +1700,14 @@ BEGIN
 			CONTINUE;
 		END IF;
 		EXECUTE format('CREATE TRIGGER %I %s %s ON %s %s FOR EACH STATEMENT '
-					   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
+					   'EXECUTE FUNCTION perfkit._rollup_capture(%L)',
 					   tname, CASE trig WHEN 'truncate' THEN 'BEFORE' ELSE 'AFTER' END,
 					   upper(trig), rel,
 					   CASE trig WHEN 'insert' THEN 'REFERENCING NEW TABLE AS perfkit_new'
 								 WHEN 'update' THEN 'REFERENCING OLD TABLE AS perfkit_old NEW TABLE AS perfkit_new'
 								 WHEN 'delete' THEN 'REFERENCING OLD TABLE AS perfkit_old'
 								 ELSE '' END,
-					   d.id, d.time_column, d.granularity, d.timezone);
+					   d.id);
 		EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
 		added := true;
 	END LOOP;
@@ -1722,8 +1721,7 @@ BEGIN
 		tname := format('perfkit_rollup_%s_apply', d.id);
 		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = rel AND t.tgname = tname) THEN
 			EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
-						   'EXECUTE FUNCTION perfkit._rollup_capture(%L, %L, %L, %L)',
-						   tname, rel, d.id, d.time_column, d.granularity, d.timezone);
+						   'EXECUTE FUNCTION perfkit._rollup_capture(%L)', tname, rel, d.id);
 		END IF;
 	END IF;
 	-- The row trigger (and its clones on partitions) fires on replicas only.
