@@ -460,10 +460,28 @@ typedef struct CaptureArgs
 	const char *zone;
 } CaptureArgs;
 
+/*
+ * A rollup's column, granularity and zone never change, so once read they
+ * are kept for the backend's life, by rollup id (ids are never reused),
+ * in memory of their own: the cached rows may be dropped at any
+ * invalidation, even in the middle of a statement that points at these.
+ */
+typedef struct ArgsEntry
+{
+	int32		rollup;			/* hash key */
+	char	   *column;
+	char	   *unit;
+	char	   *zone;
+} ArgsEntry;
+
+static HTAB *args_hash = NULL;
+
 static void
-capture_args(Trigger *trigger, Relation rel, MemoryContext cxt, CaptureArgs *a)
+capture_args(Trigger *trigger, Relation rel, CaptureArgs *a)
 {
 	DefEntry	def;
+	ArgsEntry  *e;
+	bool		found;
 
 	if (trigger->tgnargs != 1 && trigger->tgnargs != 4)
 		elog(ERROR, "perfkit._rollup_capture() expects 1 or 4 arguments, got %d",
@@ -476,16 +494,39 @@ capture_args(Trigger *trigger, Relation rel, MemoryContext cxt, CaptureArgs *a)
 		a->zone = trigger->tgargs[3];
 		return;
 	}
-	/* a rollup's column, granularity and zone never change */
-	if (!def_get(a->rollup, &def))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("trigger \"%s\" on table \"%s\" is not a capture trigger of rollup %d",
-						trigger->tgname, RelationGetRelationName(rel), a->rollup),
-				 errdetail("There is no such rollup.")));
-	a->column = MemoryContextStrdup(cxt, NameStr(def.time_column));
-	a->unit = MemoryContextStrdup(cxt, def.granularity);
-	a->zone = MemoryContextStrdup(cxt, def.timezone);
+	if (args_hash == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(ArgsEntry);
+		ctl.hcxt = TopMemoryContext;
+		args_hash = hash_create("perfkit rollup capture arguments", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	e = hash_search(args_hash, &a->rollup, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		if (!def_get(a->rollup, &def))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("trigger \"%s\" on table \"%s\" is not a capture trigger of rollup %d",
+							trigger->tgname, RelationGetRelationName(rel), a->rollup),
+					 errdetail("There is no such rollup.")));
+		{
+			char	   *column = MemoryContextStrdup(TopMemoryContext, NameStr(def.time_column));
+			char	   *unit = MemoryContextStrdup(TopMemoryContext, def.granularity);
+			char	   *zone = MemoryContextStrdup(TopMemoryContext, def.timezone);
+
+			e = hash_search(args_hash, &a->rollup, HASH_ENTER, &found);
+			e->column = column;
+			e->unit = unit;
+			e->zone = zone;
+		}
+	}
+	a->column = e->column;
+	a->unit = e->unit;
+	a->zone = e->zone;
 }
 
 /*
@@ -1333,7 +1374,7 @@ capture_finish(TriggerData *trigdata, Trigger *trigger, const CaptureArgs *a, HT
 typedef struct RowCapture
 {
 	LocalTransactionId lxid;	/* the transaction this was set up in */
-	CaptureArgs args;			/* in fn_mcxt */
+	CaptureArgs args;
 	int			attno;
 	Oid			type;
 	bool		registered;		/* skip_from is the registered bound */
@@ -1401,7 +1442,7 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		if (rc == NULL)
 		{
 			rc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RowCapture));
-			capture_args(trigger, trigdata->tg_relation, fcinfo->flinfo->fn_mcxt, &rc->args);
+			capture_args(trigger, trigdata->tg_relation, &rc->args);
 			rc->attno = SPI_fnumber(desc, rc->args.column);
 			if (rc->attno <= 0)
 				ereport(ERROR,
@@ -1419,7 +1460,8 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		rc->have_range = false;
 	}
 
-	value = heap_getattr(tuple, rc->attno, desc, &isnull);
+	/* the slot's values are already deformed, most of the time */
+	value = slot_getattr(trigdata->tg_trigslot, rc->attno, &isnull);
 	if (isnull)
 		return PointerGetDatum(tuple);	/* a row without a time has no bucket */
 	if (rc->type == DATEOID)
@@ -1515,7 +1557,7 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("perfkit._rollup_capture() must be an AFTER trigger, BEFORE INSERT ... FOR EACH ROW, or BEFORE TRUNCATE")));
 
-	capture_args(trigger, trigdata->tg_relation, CurrentMemoryContext, &a);
+	capture_args(trigger, trigdata->tg_relation, &a);
 	rollup = a.rollup;
 	desc = RelationGetDescr(trigdata->tg_relation);
 	attno = SPI_fnumber(desc, a.column);
