@@ -1308,7 +1308,7 @@ collect_truncate(Relation rel, const CaptureArgs *a, Oid type, Touched *t)
  */
 static void
 capture_finish(TriggerData *trigdata, Trigger *trigger, const CaptureArgs *a, HTAB *set,
-			   Touched *t, FrozenMode mode)
+			   Touched *t, FrozenMode mode, bool accept)
 {
 	int32		rollup = a->rollup;
 	TimestampTz frozen_before;
@@ -1318,7 +1318,8 @@ capture_finish(TriggerData *trigdata, Trigger *trigger, const CaptureArgs *a, HT
 
 	if (t->n == 0)
 		return;
-	AcceptInvalidationMessages();	/* see def_get() */
+	if (accept)
+		AcceptInvalidationMessages();	/* see def_get() */
 	frozen_known = frozen_lookup(rollup, &frozen_before);
 	if (frozen_known)
 		for (int i = 0; i < t->n; i++)
@@ -1506,7 +1507,15 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		t.fresh = fresh;
 		capture_calls++;
 		collect_bucket(bucket, rc->args.rollup, set, DT_NOEND, &skipped, &t);
-		capture_finish(trigdata, trigger, &rc->args, set, &t, FROZEN_COUNT);
+
+		/*
+		 * No invalidation to accept for our purpose: what could matter (a
+		 * freeze, the table replaced by a conversion) changes the table's
+		 * triggers or the table itself, under a lock that waits for this
+		 * transaction, and whatever committed before was accepted when the
+		 * transaction first locked the table.
+		 */
+		capture_finish(trigdata, trigger, &rc->args, set, &t, FROZEN_COUNT, false);
 	}
 	rc->have_range = !TIMESTAMP_NOT_FINITE(v);
 	return PointerGetDatum(tuple);
@@ -1633,7 +1642,7 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 
 	capture_finish(trigdata, trigger, &a, set, &t,
 				   (!by_row && trigdata->tg_oldtable == NULL &&
-					trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT);
+					trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT, true);
 	return PointerGetDatum(NULL);
 }
 

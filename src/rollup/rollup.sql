@@ -79,12 +79,7 @@ CREATE TABLE perfkit.rollup_changes (
 	bucket timestamptz NOT NULL
 );
 
--- Without deduplication: a log of few distinct keys, written by every late
--- statement and emptied by every refresh, gains nothing from posting lists,
--- and merging each new entry into one cost a late INSERT about 1,300
--- instructions (test/README.md, the capture figures).
-CREATE INDEX rollup_changes_rollup_bucket ON perfkit.rollup_changes (rollup_id, bucket)
-	WITH (deduplicate_items = off);
+CREATE INDEX rollup_changes_rollup_bucket ON perfkit.rollup_changes (rollup_id, bucket);
 
 /*
  * Changes a rollup could not apply exactly: an update or delete (or a
