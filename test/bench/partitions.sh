@@ -29,9 +29,11 @@
 #      min/median/max of each.  Target: the 5M median <= 200 ms, and the
 #      1M one no longer than the 5M one.
 #   2b. (one_new_instructions) Part 2 in CPU instructions (callgrind):
-#      run_maintenance() vs the bare CREATE TABLE ... PARTITION OF
-#      statements (target <= 1.25x), and vs the statements perfkit runs
-#      (CREATE TABLE (LIKE ...) and ATTACH PARTITION), bare.
+#      run_maintenance() and the job (CALL run_maintenance_job(), which
+#      commits per table and may use CREATE TABLE ... PARTITION OF) vs the
+#      bare CREATE TABLE ... PARTITION OF statements (target <= 1.25x), and
+#      vs the statements run_maintenance() runs (CREATE TABLE (LIKE ...)
+#      and ATTACH PARTITION), bare.
 # BENCH_PARTS ("noop one_new one_new_instructions convert stall") picks
 # the parts to run.
 
@@ -188,7 +190,8 @@ SQL
 # 2b. The same in CPU instructions (valgrind --tool=callgrind) of a
 # single-user backend started on a copy of the cluster, one statement
 # each: run_maintenance() making one partition per table for 100 tables,
-# the 100 CREATE TABLE ... PARTITION OF statements bare (one DO block),
+# the job doing the same (CALL, a commit per table), the 100 CREATE TABLE
+# ... PARTITION OF statements bare (one DO block),
 # and what perfkit runs, CREATE TABLE (LIKE ...) and ATTACH PARTITION,
 # bare; minus a backend that runs SELECT 1 (start and exit).  Wall time
 # swings by 2x on shared cores; instruction counts do not.
@@ -201,6 +204,8 @@ bench_one_new_instructions() {
 	hi=$(bench_psql -At -c "SELECT '$lo'::timestamptz + interval '1 day'")
 	echo "SELECT 1" >"$BENCH_DIR/cg_base.sql"
 	echo "SELECT count(*) FROM perfkit.run_maintenance()" >"$BENCH_DIR/cg_perfkit.sql"
+	echo "CALL perfkit.run_maintenance_job()" >"$BENCH_DIR/cg_job.sql"
+	echo "SELECT count(*) FROM perfkit.partitions WHERE parent::text ~ '^pk_t' AND range_end > '$lo'" >"$BENCH_DIR/cg_check.sql"
 	bench_psql -At -c "SELECT 'DO \$\$ BEGIN ' || string_agg(format('EXECUTE %L',
 		format('CREATE TABLE public.%I PARTITION OF public.pb_t%s FOR VALUES FROM (%L) TO (%L)',
 			   'pb_t' || i || '_c' || to_char('$lo'::timestamptz, 'YYYYMMDD'), i, '$lo', '$hi')), '; ') || '; END \$\$'
@@ -219,20 +224,26 @@ bench_one_new_instructions() {
 	# callgrind_annotate --inclusive=yes); /dev/null otherwise.
 	local out=/dev/null
 	[ -n "${BENCH_CALLGRIND_DIR:-}" ] && { mkdir -p "$BENCH_CALLGRIND_DIR"; chmod 777 "$BENCH_CALLGRIND_DIR"; }
-	for n in base perfkit bare attach; do
+	for n in base perfkit job bare attach; do
 		[ -n "${BENCH_CALLGRIND_DIR:-}" ] && out=$BENCH_CALLGRIND_DIR/callgrind.one_new.$n
 		ins[$n]=$(bench_instructions "$BENCH_DIR/cg_snapshot" "$BENCH_DIR/cg_$n.sql" "$out" \
 			"$BENCH_DIR/cg_$n.out" -- synchronous_commit=off)
 		grep -q "ERROR" "$BENCH_DIR/cg_$n.out" && { cat "$BENCH_DIR/cg_$n.out"; pk_die "the $n run failed"; }
 		[ "$n" = perfkit ] && { grep -q 'count = "100"' "$BENCH_DIR/cg_$n.out" || pk_die "run_maintenance() did not maintain the 100 tables"; }
+		if [ "$n" = job ]; then
+			chown "$(pk_run_user)" "$BENCH_DIR/cg_check.sql"
+			pk_as_user "$PK_BINDIR/postgres" --single -D "$BENCH_DATA" bench <"$BENCH_DIR/cg_check.sql" >"$BENCH_DIR/cg_check.out" 2>&1
+			grep -q 'count = "100"' "$BENCH_DIR/cg_check.out" || { cat "$BENCH_DIR/cg_check.out"; pk_die "the job did not make the 100 partitions"; }
+		fi
 	done
 	rm -rf "$BENCH_DATA"
 	mv "$BENCH_DIR/cg_snapshot" "$BENCH_DATA"
 	bench_restart
-	local pk bare attach
-	pk=$((ins[perfkit] - ins[base])); bare=$((ins[bare] - ins[base])); attach=$((ins[attach] - ins[base]))
-	echo "partitions.one_new_instructions: perfkit $pk, bare CREATE TABLE ... PARTITION OF $bare, bare CREATE TABLE (LIKE) + ATTACH PARTITION $attach (100 tables)"
-	echo "partitions.one_new_instructions_vs_bare.ratio: $(awk -v a="$pk" -v b="$bare" 'BEGIN {printf "%.2f", a / b}') (perfkit / CREATE TABLE ... PARTITION OF, target <= 1.25)"
+	local pk job bare attach
+	pk=$((ins[perfkit] - ins[base])); job=$((ins[job] - ins[base])); bare=$((ins[bare] - ins[base])); attach=$((ins[attach] - ins[base]))
+	echo "partitions.one_new_instructions: perfkit $pk, job $job, bare CREATE TABLE ... PARTITION OF $bare, bare CREATE TABLE (LIKE) + ATTACH PARTITION $attach (100 tables)"
+	echo "partitions.one_new_instructions_vs_bare.ratio: $(awk -v a="$pk" -v b="$bare" 'BEGIN {printf "%.2f", a / b}') (run_maintenance() / CREATE TABLE ... PARTITION OF, target <= 1.25)"
+	echo "partitions.one_new_instructions_job_vs_bare.ratio: $(awk -v a="$job" -v b="$bare" 'BEGIN {printf "%.2f", a / b}') (run_maintenance_job() / CREATE TABLE ... PARTITION OF, target <= 1.25)"
 	echo "partitions.one_new_instructions_vs_attach.ratio: $(awk -v a="$pk" -v b="$attach" 'BEGIN {printf "%.2f", a / b}') (perfkit / the same DDL as perfkit, bare)"
 }
 
