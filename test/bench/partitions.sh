@@ -13,7 +13,8 @@
 #      pg_partman (target >= 3x) and against the floor: the same 100
 #      CREATE TABLE ... PARTITION OF statements run bare on 100 identical
 #      tables, one transaction (target: perfkit <= 1.25x of it).  The
-#      three alternate, the order turning each round; medians.
+#      three alternate, the order turning each round; medians.  perfkit's
+#      side is run_maintenance() in odd rounds, the job in even ones.
 #   3. (convert) convert_to_partitioned of a BENCH_ROWS-row (5M) table into
 #      monthly partitions while pgbench keeps inserting into it, vs the
 #      offline recipe (rename, create the partitioned table and its
@@ -139,9 +140,16 @@ SQL
 
 	if bench_part one_new; then
 		# 2. one new partition per table: perfkit, pg_partman and the bare
-		# statements, the order turning each round
-		local lo hi bare
+		# statements, the order turning each round; perfkit's side is
+		# run_maintenance() in odd rounds and the job (CALL, one commit per
+		# table) in even ones
+		local lo hi bare pk pk_key
 		for r in $(seq 1 "$rounds"); do
+			if [ $((r % 2)) -eq 1 ]; then
+				pk="PERFORM perfkit.run_maintenance()"; pk_key=pk_one
+			else
+				pk="CALL perfkit.run_maintenance_job()"; pk_key=pk_job_one
+			fi
 			bench_psql -c "UPDATE perfkit.partition_config SET premake = premake + 1" \
 				-c "UPDATE partman.part_config SET premake = premake + 1" >/dev/null
 			# the bare side's next day, and its 100 statements (the same
@@ -152,17 +160,17 @@ SQL
 					'pb_t' || i || '_b' || to_char('$lo'::timestamptz, 'YYYYMMDD'), i, '$lo', '$hi')), '; ') FROM generate_series(1, 100) i")
 			case $((r % 3)) in
 				1)
-					t[pk_one]+="$(timed "PERFORM perfkit.run_maintenance()") "
+					t[$pk_key]+="$(timed "$pk") "
 					t[pm_one]+="$(timed "PERFORM partman.run_maintenance(p_analyze := false, p_jobmon := false)") "
 					t[bare_one]+="$(timed "$bare") " ;;
 				2)
 					t[bare_one]+="$(timed "$bare") "
-					t[pk_one]+="$(timed "PERFORM perfkit.run_maintenance()") "
+					t[$pk_key]+="$(timed "$pk") "
 					t[pm_one]+="$(timed "PERFORM partman.run_maintenance(p_analyze := false, p_jobmon := false)") " ;;
 				0)
 					t[pm_one]+="$(timed "PERFORM partman.run_maintenance(p_analyze := false, p_jobmon := false)") "
 					t[bare_one]+="$(timed "$bare") "
-					t[pk_one]+="$(timed "PERFORM perfkit.run_maintenance()") " ;;
+					t[$pk_key]+="$(timed "$pk") " ;;
 			esac
 		done
 		local pk_parts pm_parts pb_parts
@@ -173,7 +181,10 @@ SQL
 		[ "$pk_parts" -eq "$pm_parts" ] || pk_die "perfkit and pg_partman did not create the same partitions"
 		[ "$pk_parts" -eq "$pb_parts" ] || pk_die "perfkit and the bare statements did not create the same partitions"
 		a=$(median ${t[pk_one]}); b=$(median ${t[pm_one]}); c=$(median ${t[bare_one]})
+		local j=""
+		[ -n "${t[pk_job_one]:-}" ] && j=$(median ${t[pk_job_one]})
 		echo "partitions.one_new_perfkit_ms_runs: ${t[pk_one]% }"
+		echo "partitions.one_new_perfkit_job_ms_runs: ${t[pk_job_one]:-} (CALL run_maintenance_job(), even rounds)"
 		echo "partitions.one_new_partman_ms_runs: ${t[pm_one]% }"
 		echo "partitions.one_new_bare_ms_runs: ${t[bare_one]% } (100 CREATE TABLE ... PARTITION OF, one transaction)"
 		echo "partitions.one_new_perfkit_ms: $a (min / max $(minmax ${t[pk_one]}))"
@@ -181,6 +192,11 @@ SQL
 		echo "partitions.one_new_bare_ms: $c (min / max $(minmax ${t[bare_one]}))"
 		echo "partitions.one_new_vs_partman.ratio: $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1f", b / a}') (target >= 3)"
 		echo "partitions.one_new_vs_bare.ratio: $(awk -v a="$a" -v c="$c" 'BEGIN {printf "%.2f", a / c}') (perfkit / bare DDL, wall time, target <= 1.25)"
+		if [ -n "${t[pk_job_one]:-}" ]; then
+			echo "partitions.one_new_job_ms: $j (min / max $(minmax ${t[pk_job_one]}))"
+			echo "partitions.one_new_job_vs_bare.ratio: $(awk -v a="$j" -v c="$c" 'BEGIN {printf "%.2f", a / c}') (the job / bare DDL, wall time, target <= 1.25)"
+			echo "partitions.one_new_job_vs_partman.ratio: $(awk -v a="$j" -v b="$b" 'BEGIN {printf "%.1f", b / a}') (target >= 3)"
+		fi
 	fi
 	if bench_part one_new_instructions; then
 		bench_one_new_instructions
