@@ -184,7 +184,7 @@ SQL
 		local j=""
 		[ -n "${t[pk_job_one]:-}" ] && j=$(median ${t[pk_job_one]})
 		echo "partitions.one_new_perfkit_ms_runs: ${t[pk_one]% }"
-		echo "partitions.one_new_perfkit_job_ms_runs: ${t[pk_job_one]:-} (CALL run_maintenance_job(), even rounds)"
+		echo "partitions.one_new_perfkit_job_ms_runs: ${t[pk_job_one]% } (CALL run_maintenance_job(), even rounds)"
 		echo "partitions.one_new_partman_ms_runs: ${t[pm_one]% }"
 		echo "partitions.one_new_bare_ms_runs: ${t[bare_one]% } (100 CREATE TABLE ... PARTITION OF, one transaction)"
 		echo "partitions.one_new_perfkit_ms: $a (min / max $(minmax ${t[pk_one]}))"
