@@ -23,11 +23,12 @@
  * The job's form.  When the caller already holds the parent ACCESS
  * EXCLUSIVE (the job, which commits after each table, got it without
  * waiting: maintenance.c), the partition is made by one statement, CREATE
- * TABLE ... PARTITION OF, which costs about 0.74 of the two above: ATTACH
- * marks the parent changed (pg_inherits) before it stores the bound, so
- * the parent's partition descriptor is built a second time within the
- * statement, and it merges every column and constraint into the
- * standalone table's catalog rows afterwards.  Both forms leave the same
+ * TABLE ... PARTITION OF, which costs about 0.74 of the two above in
+ * instructions: ATTACH invalidates the parent's relcache entry when it
+ * adds the pg_inherits row (SetRelationHasSubclass), before it stores the
+ * bound, so the parent's partition descriptor is built a second time
+ * within the statement, and it merges every column and constraint into
+ * the standalone table's catalog rows afterwards.  Both forms leave the same
  * catalog state (columns, defaults, constraints, inheritance counts,
  * indexes and their names, cloned triggers and foreign keys, owner, no
  * grants or comments): ATTACH marks a partition's columns and constraints
