@@ -149,7 +149,9 @@ extern bool part_covered_run(List *ranges, int64 t, int64 *lo, int64 *hi);
 extern bool part_free_gap(List *ranges, int64 v, int64 *lo, int64 *hi);
 extern List *part_missing_ranges(PkSet *set, List *ranges, int64 from, int64 to);
 extern Oid	part_create_partition(PkSet *set, int64 lo, int64 hi,
-								  Oid default_oid, int64 *moved);
+								  Oid default_oid, int64 *moved,
+								  bool partition_of);
+extern bool part_partition_of_same(PkSet *set);
 extern char *part_partition_name(PkSet *set, int64 lo);
 extern void part_lock_relation(Oid relid, LOCKMODE mode);
 
@@ -198,10 +200,10 @@ extern void part_apply_retention(PkSet *set, List *ranges, Oid default_oid,
 extern List *part_rollup_blockers(PkSet *set, int64 lo, int64 hi);
 
 /* maintenance.c */
-extern void part_maintain(Oid parent, PkRunResult *res);
+extern void part_maintain(Oid parent, bool commits_after, PkRunResult *res);
 extern void part_check_partition_budget(PkSet *set, int needed);
-extern bool part_maintain_one(Oid parent, PkRunResult *res, char **error,
-							  bool *lock_failed);
+extern bool part_maintain_one(Oid parent, bool commits_after, PkRunResult *res,
+							  char **error, bool *lock_failed);
 
 /* partition/gucs.c: registers the room's settings (called by _PG_init) */
 extern PGDLLIMPORT int perfkit_partition_step_timeout;

@@ -200,7 +200,7 @@ part_drain_default(PkSet *set, List **ranges, Oid default_oid, int *created)
 		part_check_partition_budget(set, *created + 1);
 		lo = Max(part_floor(&set->key, v), gap_lo);
 		hi = Min(part_add(&set->key, part_floor(&set->key, v), 1), gap_hi);
-		insert_range(ranges, part_create_partition(set, lo, hi, default_oid, &moved),
+		insert_range(ranges, part_create_partition(set, lo, hi, default_oid, &moved, false),
 					 lo, hi);
 		(*created)++;
 		/* the next value is >= hi; "> hi - 1 microsecond" in key time */

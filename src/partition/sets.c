@@ -592,7 +592,7 @@ part_register_set(Oid parent, const char *column, const Interval *every,
 	part_as_table_owner_end(&table_owner);
 
 	/* Make the partitions now, in this transaction; errors reach the caller. */
-	part_maintain(parent, &res);
+	part_maintain(parent, false, &res);
 	part_set_record(parent, "ok", NULL, &res);
 	return res.created;
 }

@@ -13,7 +13,8 @@
 #      pg_partman (target >= 3x) and against the floor: the same 100
 #      CREATE TABLE ... PARTITION OF statements run bare on 100 identical
 #      tables, one transaction (target: perfkit <= 1.25x of it).  The
-#      three alternate, the order turning each round; medians.
+#      three alternate, the order turning each round; medians.  perfkit's
+#      side is run_maintenance() in odd rounds, the job in even ones.
 #   3. (convert) convert_to_partitioned of a BENCH_ROWS-row (5M) table into
 #      monthly partitions while pgbench keeps inserting into it, vs the
 #      offline recipe (rename, create the partitioned table and its
@@ -29,9 +30,11 @@
 #      min/median/max of each.  Target: the 5M median <= 200 ms, and the
 #      1M one no longer than the 5M one.
 #   2b. (one_new_instructions) Part 2 in CPU instructions (callgrind):
-#      run_maintenance() vs the bare CREATE TABLE ... PARTITION OF
-#      statements (target <= 1.25x), and vs the statements perfkit runs
-#      (CREATE TABLE (LIKE ...) and ATTACH PARTITION), bare.
+#      run_maintenance() and the job (CALL run_maintenance_job(), which
+#      commits per table and may use CREATE TABLE ... PARTITION OF) vs the
+#      bare CREATE TABLE ... PARTITION OF statements (target <= 1.25x), and
+#      vs the statements run_maintenance() runs (CREATE TABLE (LIKE ...)
+#      and ATTACH PARTITION), bare.
 # BENCH_PARTS ("noop one_new one_new_instructions convert stall") picks
 # the parts to run.
 
@@ -137,9 +140,16 @@ SQL
 
 	if bench_part one_new; then
 		# 2. one new partition per table: perfkit, pg_partman and the bare
-		# statements, the order turning each round
-		local lo hi bare
+		# statements, the order turning each round; perfkit's side is
+		# run_maintenance() in odd rounds and the job (CALL, one commit per
+		# table) in even ones
+		local lo hi bare pk pk_key
 		for r in $(seq 1 "$rounds"); do
+			if [ $((r % 2)) -eq 1 ]; then
+				pk="PERFORM perfkit.run_maintenance()"; pk_key=pk_one
+			else
+				pk="CALL perfkit.run_maintenance_job()"; pk_key=pk_job_one
+			fi
 			bench_psql -c "UPDATE perfkit.partition_config SET premake = premake + 1" \
 				-c "UPDATE partman.part_config SET premake = premake + 1" >/dev/null
 			# the bare side's next day, and its 100 statements (the same
@@ -150,17 +160,17 @@ SQL
 					'pb_t' || i || '_b' || to_char('$lo'::timestamptz, 'YYYYMMDD'), i, '$lo', '$hi')), '; ') FROM generate_series(1, 100) i")
 			case $((r % 3)) in
 				1)
-					t[pk_one]+="$(timed "PERFORM perfkit.run_maintenance()") "
+					t[$pk_key]+="$(timed "$pk") "
 					t[pm_one]+="$(timed "PERFORM partman.run_maintenance(p_analyze := false, p_jobmon := false)") "
 					t[bare_one]+="$(timed "$bare") " ;;
 				2)
 					t[bare_one]+="$(timed "$bare") "
-					t[pk_one]+="$(timed "PERFORM perfkit.run_maintenance()") "
+					t[$pk_key]+="$(timed "$pk") "
 					t[pm_one]+="$(timed "PERFORM partman.run_maintenance(p_analyze := false, p_jobmon := false)") " ;;
 				0)
 					t[pm_one]+="$(timed "PERFORM partman.run_maintenance(p_analyze := false, p_jobmon := false)") "
 					t[bare_one]+="$(timed "$bare") "
-					t[pk_one]+="$(timed "PERFORM perfkit.run_maintenance()") " ;;
+					t[$pk_key]+="$(timed "$pk") " ;;
 			esac
 		done
 		local pk_parts pm_parts pb_parts
@@ -171,7 +181,10 @@ SQL
 		[ "$pk_parts" -eq "$pm_parts" ] || pk_die "perfkit and pg_partman did not create the same partitions"
 		[ "$pk_parts" -eq "$pb_parts" ] || pk_die "perfkit and the bare statements did not create the same partitions"
 		a=$(median ${t[pk_one]}); b=$(median ${t[pm_one]}); c=$(median ${t[bare_one]})
+		local j=""
+		[ -n "${t[pk_job_one]:-}" ] && j=$(median ${t[pk_job_one]})
 		echo "partitions.one_new_perfkit_ms_runs: ${t[pk_one]% }"
+		echo "partitions.one_new_perfkit_job_ms_runs: ${t[pk_job_one]% } (CALL run_maintenance_job(), even rounds)"
 		echo "partitions.one_new_partman_ms_runs: ${t[pm_one]% }"
 		echo "partitions.one_new_bare_ms_runs: ${t[bare_one]% } (100 CREATE TABLE ... PARTITION OF, one transaction)"
 		echo "partitions.one_new_perfkit_ms: $a (min / max $(minmax ${t[pk_one]}))"
@@ -179,6 +192,11 @@ SQL
 		echo "partitions.one_new_bare_ms: $c (min / max $(minmax ${t[bare_one]}))"
 		echo "partitions.one_new_vs_partman.ratio: $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1f", b / a}') (target >= 3)"
 		echo "partitions.one_new_vs_bare.ratio: $(awk -v a="$a" -v c="$c" 'BEGIN {printf "%.2f", a / c}') (perfkit / bare DDL, wall time, target <= 1.25)"
+		if [ -n "${t[pk_job_one]:-}" ]; then
+			echo "partitions.one_new_job_ms: $j (min / max $(minmax ${t[pk_job_one]}))"
+			echo "partitions.one_new_job_vs_bare.ratio: $(awk -v a="$j" -v c="$c" 'BEGIN {printf "%.2f", a / c}') (the job / bare DDL, wall time, target <= 1.25)"
+			echo "partitions.one_new_job_vs_partman.ratio: $(awk -v a="$j" -v b="$b" 'BEGIN {printf "%.1f", b / a}') (target >= 3)"
+		fi
 	fi
 	if bench_part one_new_instructions; then
 		bench_one_new_instructions
@@ -188,7 +206,8 @@ SQL
 # 2b. The same in CPU instructions (valgrind --tool=callgrind) of a
 # single-user backend started on a copy of the cluster, one statement
 # each: run_maintenance() making one partition per table for 100 tables,
-# the 100 CREATE TABLE ... PARTITION OF statements bare (one DO block),
+# the job doing the same (CALL, a commit per table), the 100 CREATE TABLE
+# ... PARTITION OF statements bare (one DO block),
 # and what perfkit runs, CREATE TABLE (LIKE ...) and ATTACH PARTITION,
 # bare; minus a backend that runs SELECT 1 (start and exit).  Wall time
 # swings by 2x on shared cores; instruction counts do not.
@@ -201,6 +220,8 @@ bench_one_new_instructions() {
 	hi=$(bench_psql -At -c "SELECT '$lo'::timestamptz + interval '1 day'")
 	echo "SELECT 1" >"$BENCH_DIR/cg_base.sql"
 	echo "SELECT count(*) FROM perfkit.run_maintenance()" >"$BENCH_DIR/cg_perfkit.sql"
+	echo "CALL perfkit.run_maintenance_job()" >"$BENCH_DIR/cg_job.sql"
+	echo "SELECT count(*) FROM perfkit.partitions WHERE parent::text ~ '^pk_t' AND range_end > '$lo'" >"$BENCH_DIR/cg_check.sql"
 	bench_psql -At -c "SELECT 'DO \$\$ BEGIN ' || string_agg(format('EXECUTE %L',
 		format('CREATE TABLE public.%I PARTITION OF public.pb_t%s FOR VALUES FROM (%L) TO (%L)',
 			   'pb_t' || i || '_c' || to_char('$lo'::timestamptz, 'YYYYMMDD'), i, '$lo', '$hi')), '; ') || '; END \$\$'
@@ -219,20 +240,26 @@ bench_one_new_instructions() {
 	# callgrind_annotate --inclusive=yes); /dev/null otherwise.
 	local out=/dev/null
 	[ -n "${BENCH_CALLGRIND_DIR:-}" ] && { mkdir -p "$BENCH_CALLGRIND_DIR"; chmod 777 "$BENCH_CALLGRIND_DIR"; }
-	for n in base perfkit bare attach; do
+	for n in base perfkit job bare attach; do
 		[ -n "${BENCH_CALLGRIND_DIR:-}" ] && out=$BENCH_CALLGRIND_DIR/callgrind.one_new.$n
 		ins[$n]=$(bench_instructions "$BENCH_DIR/cg_snapshot" "$BENCH_DIR/cg_$n.sql" "$out" \
 			"$BENCH_DIR/cg_$n.out" -- synchronous_commit=off)
 		grep -q "ERROR" "$BENCH_DIR/cg_$n.out" && { cat "$BENCH_DIR/cg_$n.out"; pk_die "the $n run failed"; }
 		[ "$n" = perfkit ] && { grep -q 'count = "100"' "$BENCH_DIR/cg_$n.out" || pk_die "run_maintenance() did not maintain the 100 tables"; }
+		if [ "$n" = job ]; then
+			chown "$(pk_run_user)" "$BENCH_DIR/cg_check.sql"
+			pk_as_user "$PK_BINDIR/postgres" --single -D "$BENCH_DATA" bench <"$BENCH_DIR/cg_check.sql" >"$BENCH_DIR/cg_check.out" 2>&1
+			grep -q 'count = "100"' "$BENCH_DIR/cg_check.out" || { cat "$BENCH_DIR/cg_check.out"; pk_die "the job did not make the 100 partitions"; }
+		fi
 	done
 	rm -rf "$BENCH_DATA"
 	mv "$BENCH_DIR/cg_snapshot" "$BENCH_DATA"
 	bench_restart
-	local pk bare attach
-	pk=$((ins[perfkit] - ins[base])); bare=$((ins[bare] - ins[base])); attach=$((ins[attach] - ins[base]))
-	echo "partitions.one_new_instructions: perfkit $pk, bare CREATE TABLE ... PARTITION OF $bare, bare CREATE TABLE (LIKE) + ATTACH PARTITION $attach (100 tables)"
-	echo "partitions.one_new_instructions_vs_bare.ratio: $(awk -v a="$pk" -v b="$bare" 'BEGIN {printf "%.2f", a / b}') (perfkit / CREATE TABLE ... PARTITION OF, target <= 1.25)"
+	local pk job bare attach
+	pk=$((ins[perfkit] - ins[base])); job=$((ins[job] - ins[base])); bare=$((ins[bare] - ins[base])); attach=$((ins[attach] - ins[base]))
+	echo "partitions.one_new_instructions: perfkit $pk, job $job, bare CREATE TABLE ... PARTITION OF $bare, bare CREATE TABLE (LIKE) + ATTACH PARTITION $attach (100 tables)"
+	echo "partitions.one_new_instructions_vs_bare.ratio: $(awk -v a="$pk" -v b="$bare" 'BEGIN {printf "%.2f", a / b}') (run_maintenance() / CREATE TABLE ... PARTITION OF, target <= 1.25)"
+	echo "partitions.one_new_instructions_job_vs_bare.ratio: $(awk -v a="$job" -v b="$bare" 'BEGIN {printf "%.2f", a / b}') (run_maintenance_job() / CREATE TABLE ... PARTITION OF, target <= 1.25)"
 	echo "partitions.one_new_instructions_vs_attach.ratio: $(awk -v a="$pk" -v b="$attach" 'BEGIN {printf "%.2f", a / b}') (perfkit / the same DDL as perfkit, bare)"
 }
 
