@@ -162,8 +162,8 @@ cache_citus_usable(const char **why)
  * node no longer among the active primaries of pg_dist_node is closed at
  * the next fingerprint, as is one made with a conninfo that has changed
  * since (citus.node_conninfo, the role's name).  One that an error left in
- * the middle of a query (a cancel, statement_timeout) is closed as the
- * error propagates; one that turns out broken (the node restarted) is made
+ * the middle of a query or of being made (a cancel, statement_timeout) is
+ * closed as the error propagates; one that turns out broken (the node restarted) is made
  * again once, within the same call; all are closed at backend exit.
  */
 #define MAX_NODE_CONNS	32
@@ -227,6 +227,66 @@ conninfo_quote(const char *value)
 	}
 	appendStringInfoChar(&buf, '\'');
 	return buf.data;
+}
+
+/*
+ * Advance conn's connection to its end (PQconnectPoll whenever the socket
+ * is ready), interruptibly: a cancel or statement_timeout throws here.
+ * False when it did not end within NODE_CONNECT_TIMEOUT_MS.
+ */
+static bool
+node_conn_poll(PGconn *conn)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   NODE_CONNECT_TIMEOUT_MS);
+	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+
+	if (PQstatus(conn) == CONNECTION_BAD)
+		status = PGRES_POLLING_FAILED;
+	while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		int			io = status == PGRES_POLLING_READING ?
+			WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+		int			rc;
+
+		if (left <= 0)
+			return false;
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | io,
+							   PQsocket(conn), left, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (rc & io)
+			status = PQconnectPoll(conn);
+	}
+	return true;
+}
+
+/*
+ * node_conn_poll() on nc's connection, closing it on an error (a cancel)
+ * before the error propagates.  Apart from node_conn_get() so that no
+ * variable of its loops lives across the setjmp.
+ */
+static bool
+node_conn_finish(NodeConn *nc)
+{
+	bool		done = false;
+
+	PG_TRY();
+	{
+		done = node_conn_poll(nc->conn);
+	}
+	PG_CATCH();
+	{
+		node_conn_close(nc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return done;
 }
 
 /*
@@ -314,11 +374,10 @@ node_conn_get(const char *host, int port, bool *fresh, char **why)
 
 	/*
 	 * Connect without blocking, so that a cancel or statement_timeout
-	 * interrupts a node that is slow to answer: libpq's state machine is
-	 * advanced whenever the socket is ready, and the latch is checked in
-	 * between.  A connection left half-made by an error here is not
-	 * CONNECTION_OK, so the next call closes it (and the caller's error
-	 * path, cache_citus_fingerprint(), at once).
+	 * interrupts a node that is slow to answer (node_conn_poll()).  An error
+	 * there closes the half-made connection before it propagates: the
+	 * caller does not know the slot yet, and the node would otherwise keep
+	 * a backend starting up for this one until the next call.
 	 */
 	nc->conn = PQconnectStart(ci.data);
 	if (nc->conn == NULL)
@@ -326,37 +385,11 @@ node_conn_get(const char *host, int port, bool *fresh, char **why)
 		*why = pstrdup("out of memory");
 		return NULL;
 	}
+	if (!node_conn_finish(nc))
 	{
-		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														   NODE_CONNECT_TIMEOUT_MS);
-		PostgresPollingStatusType status = PGRES_POLLING_WRITING;
-
-		if (PQstatus(nc->conn) == CONNECTION_BAD)
-			status = PGRES_POLLING_FAILED;
-		while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
-		{
-			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			int			io = status == PGRES_POLLING_READING ?
-				WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
-			int			rc;
-
-			if (left <= 0)
-			{
-				*why = psprintf("no connection within %d ms", NODE_CONNECT_TIMEOUT_MS);
-				node_conn_close(nc);
-				return NULL;
-			}
-			rc = WaitLatchOrSocket(MyLatch,
-								   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | io,
-								   PQsocket(nc->conn), left, PG_WAIT_EXTENSION);
-			if (rc & WL_LATCH_SET)
-			{
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
-			}
-			if (rc & io)
-				status = PQconnectPoll(nc->conn);
-		}
+		*why = psprintf("no connection within %d ms", NODE_CONNECT_TIMEOUT_MS);
+		node_conn_close(nc);
+		return NULL;
 	}
 	if (PQstatus(nc->conn) != CONNECTION_OK)
 	{

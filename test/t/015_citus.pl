@@ -11,7 +11,8 @@
 #      stale after a commit, whichever node ran the write.  A hit counts
 #      once; the cache's connections to the workers stay bounded (one per
 #      worker and role, at most 32), close at session end and after a
-#      cancel, and recover from a worker restart; _cache_citus_versions()
+#      cancel (mid-query, and mid-connect to a node that never answers),
+#      and recover from a worker restart; _cache_citus_versions()
 #      answers only a role that can read the table.
 #   3. Partitions of a distributed table: partition_table() and
 #      run_maintenance() (premake, retention, default drain) keep new
@@ -29,6 +30,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PerfkitTest;
 use Time::HiRes qw(usleep);
+use IO::Select;
+use IO::Socket::INET;
 
 plan skip_all => 'citus is not installed' unless citus_installed();
 
@@ -444,6 +447,48 @@ is(cache_conns_become($w1, '0') . '|' . cache_conns_become($w2, '0'), '0|0',
 	($out, $err) = bg_query($bg,
 		q{SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist WHERE v > 2') -> 0 ->> 'n'});
 	is($err . '|' . cache_conns($w1), '|1', 'the next cached() connects again and goes through the cache');
+
+	# a cancel while a node has not finished connecting: a listening socket
+	# nobody accepts from, an active primary in pg_dist_node (no metadata,
+	# no shards).  The half-made connection is closed as the error
+	# propagates, not kept until the session's next call: its peer reads
+	# the first packet, then the end of the stream.  (Citus's maintenance
+	# daemon may connect to that node too, and waits: its connections do
+	# not end, so the one that ends is the cache's.)
+	my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+		Listen => 8, Proto => 'tcp') or die "no listening socket: $!";
+	my $sport = $silent->sockport;
+	$coord->safe_psql('postgres', qq{
+		SELECT citus_add_inactive_node('127.0.0.1', $sport);
+		UPDATE pg_dist_node SET isactive = true WHERE nodeport = $sport});
+	($out, $err) = bg_query($bg, q{SET statement_timeout = '1s';
+		SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist WHERE v > 3') -> 0 ->> 'n';
+		RESET statement_timeout});
+	like($err, qr/canceling statement due to statement timeout/,
+		'cached() waiting for a node that never answers the connection is cancelled');
+	my @peers;
+	push @peers, $silent->accept
+	  while IO::Select->new($silent)->can_read(@peers ? 0.2 : 5);
+	ok(scalar @peers, 'it had opened a connection to that node');
+	my $sel = IO::Select->new(@peers);
+	my $ended = 0;
+	while (!$ended && (my @ready = $sel->can_read(3)))
+	{
+		for my $peer (@ready)
+		{
+			my $buf;
+			next if sysread($peer, $buf, 1024);
+			$ended++;
+			$sel->remove($peer);
+		}
+	}
+	ok($ended, 'the connection the cancel left half-made is closed as the error propagates');
+	close $_ for @peers;
+	close $silent;
+	$coord->safe_psql('postgres', "SELECT citus_remove_node('127.0.0.1', $sport)");
+	($out, $err) = bg_query($bg,
+		q{SELECT perfkit.cached('SELECT count(*) AS n FROM c_dist WHERE v > 3') -> 0 ->> 'n'});
+	is($err, '', 'with that node removed, the next cached() goes through the cache');
 	$bg->quit;
 }
 is(cache_conns_become($w1, '0') . '|' . cache_conns_become($w2, '0'), '0|0',
