@@ -1097,12 +1097,17 @@ owner_spi_end(OwnerSpi *o)
 	o->active = false;
 }
 
-static TimestampTz
-log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, const CaptureArgs *a,
-			Touched *t, FrozenMode mode)
+/*
+ * The check: is the trigger's rollup one whose raw source is rel (or a
+ * table of its partition tree)?  An error if not; else its frozen bound
+ * and owner.  May begin *spi (as the extension's owner) for the
+ * partition-tree query.
+ */
+static void
+capture_check(Relation rel, Trigger *trigger, const CaptureArgs *a, OwnerSpi *spi,
+			  TimestampTz *frozen_out, Oid *owner_out)
 {
 	int32		rollup = a->rollup;
-	OwnerSpi	spi = {false};
 	DefEntry	def;
 	Datum		check_args[5];
 	int			rc;
@@ -1110,10 +1115,6 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, const Capture
 	bool		checked = false;
 	TimestampTz frozen_before = DT_NOBEGIN;
 	Oid			rollup_owner = InvalidOid;
-	Datum	   *fresh;
-	Datum	   *frozen;
-	int			n_fresh = 0;
-	int			n_frozen = 0;
 
 	if (def_get(rollup, &def) &&
 		(def_matches(&def, RelationGetRelid(rel), a) ||
@@ -1128,7 +1129,7 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, const Capture
 	{
 		Oid			argtypes[5] = {INT4OID, OIDOID, NAMEOID, TEXTOID, TEXTOID};
 
-		owner_spi_begin(&spi);
+		owner_spi_begin(spi);
 		check_args[0] = Int32GetDatum(rollup);
 		check_args[1] = ObjectIdGetDatum(RelationGetRelid(rel));
 		check_args[2] = DirectFunctionCall1(namein, CStringGetDatum(a->column));
@@ -1167,6 +1168,25 @@ log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, const Capture
 				 errmsg("trigger \"%s\" on table \"%s\" is not a capture trigger of rollup %s",
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[0]),
 				 errdetail("Only the triggers perfkit.create_rollup() made on a rollup's raw table log its changes.")));
+	*frozen_out = frozen_before;
+	*owner_out = rollup_owner;
+}
+
+static TimestampTz
+log_changes(TriggerData *trigdata, Relation rel, Trigger *trigger, const CaptureArgs *a,
+			Touched *t, FrozenMode mode)
+{
+	int32		rollup = a->rollup;
+	OwnerSpi	spi = {false};
+	int			rc;
+	TimestampTz frozen_before;
+	Oid			rollup_owner;
+	Datum	   *fresh;
+	Datum	   *frozen;
+	int			n_fresh = 0;
+	int			n_frozen = 0;
+
+	capture_check(rel, trigger, a, &spi, &frozen_before, &rollup_owner);
 
 	fresh = palloc(sizeof(Datum) * Max(t->n, 1));
 	frozen = palloc(sizeof(Datum) * Max(t->n, 1));
@@ -1308,7 +1328,7 @@ collect_truncate(Relation rel, const CaptureArgs *a, Oid type, Touched *t)
  */
 static void
 capture_finish(TriggerData *trigdata, Trigger *trigger, const CaptureArgs *a, HTAB *set,
-			   Touched *t, FrozenMode mode, bool accept)
+			   Touched *t, FrozenMode mode)
 {
 	int32		rollup = a->rollup;
 	TimestampTz frozen_before;
@@ -1318,8 +1338,7 @@ capture_finish(TriggerData *trigdata, Trigger *trigger, const CaptureArgs *a, HT
 
 	if (t->n == 0)
 		return;
-	if (accept)
-		AcceptInvalidationMessages();	/* see def_get() */
+	AcceptInvalidationMessages();	/* see def_get() */
 	frozen_known = frozen_lookup(rollup, &frozen_before);
 	if (frozen_known)
 		for (int i = 0; i < t->n; i++)
@@ -1383,7 +1402,61 @@ typedef struct RowCapture
 	bool		have_range;		/* [lo, hi) holds values of bucket */
 	int64		lo;
 	int64		hi;
+	bool		checked;		/* capture_check() passed in this statement */
+	TimestampTz frozen_before;	/* what it read */
 } RowCapture;
+
+/*
+ * Log one late bucket from a row trigger: once per transaction (the set of
+ * logged buckets), after the trigger's check (once per statement).  A
+ * frozen bucket cannot come here (row mode is for rollups without one);
+ * should it, it is counted as inexact, never merged.
+ */
+static void
+row_log_bucket(TriggerData *trigdata, RowCapture *rc, TimestampTz bucket)
+{
+	HTAB	   *set = logged_set();
+	LoggedKey	key;
+	LoggedEntry *entry;
+	bool		found;
+	Datum		d = TimestampTzGetDatum(bucket);
+
+	memset(&key, 0, sizeof(key));
+	key.rollup = rc->args.rollup;
+	key.bucket = bucket;
+	entry = hash_search(set, &key, HASH_ENTER, &found);
+	if (found && entry->lxid == MyProc->lxid && TransactionIdIsValid(entry->xid) &&
+		TransactionIdIsCurrentTransactionId(entry->xid))
+		return;					/* logged earlier in this transaction */
+	entry->lxid = MyProc->lxid;
+	entry->xid = InvalidTransactionId;
+	entry->call = 0;			/* no statement call's (capture_calls > 0) */
+
+	if (!rc->checked)
+	{
+		OwnerSpi	spi = {false};
+		Oid			owner;
+
+		capture_check(trigdata->tg_relation, trigdata->tg_trigger, &rc->args, &spi,
+					  &rc->frozen_before, &owner);
+		owner_spi_end(&spi);
+		rc->checked = true;
+	}
+	if (bucket < rc->frozen_before)
+	{
+		Touched		t;
+		bool		fresh = true;
+
+		t.buckets = &bucket;
+		t.fresh = &fresh;
+		t.n = t.n_fresh = t.cap = 1;
+		(void) log_changes(trigdata, trigdata->tg_relation, trigdata->tg_trigger, &rc->args,
+						   &t, FROZEN_COUNT);
+	}
+	else
+		log_direct(rc->args.rollup, &d, 1);
+	entry->xid = GetCurrentTransactionId();
+}
 
 /*
  * The published watermark each rollup had when this backend last read it.
@@ -1459,6 +1532,7 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		rc->registered = false;
 		rc->skip_from = seen_watermark_get(rc->args.rollup);
 		rc->have_range = false;
+		rc->checked = false;
 	}
 
 	/* the slot's values are already deformed, most of the time */
@@ -1493,29 +1567,15 @@ capture_row_insert(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	}
 	if (bucket < rc->skip_from)
 	{
-		/* a late row (or one written while a refresh advances): log it */
-		HTAB	   *set = logged_set();
-		Touched		t;
-		TimestampTz one[1];
-		bool		fresh[1];
-		bool		skipped = false;
-
-		t.cap = 1;
-		t.n = 0;
-		t.n_fresh = 0;
-		t.buckets = one;
-		t.fresh = fresh;
-		capture_calls++;
-		collect_bucket(bucket, rc->args.rollup, set, DT_NOEND, &skipped, &t);
-
 		/*
-		 * No invalidation to accept for our purpose: what could matter (a
+		 * A late row (or one written while a refresh advances): log it.  No
+		 * invalidation to accept for our purpose: what could matter (a
 		 * freeze, the table replaced by a conversion) changes the table's
 		 * triggers or the table itself, under a lock that waits for this
 		 * transaction, and whatever committed before was accepted when the
 		 * transaction first locked the table.
 		 */
-		capture_finish(trigdata, trigger, &rc->args, set, &t, FROZEN_COUNT, false);
+		row_log_bucket(trigdata, rc, bucket);
 	}
 	rc->have_range = !TIMESTAMP_NOT_FINITE(v);
 	return PointerGetDatum(tuple);
@@ -1642,7 +1702,7 @@ perfkit_rollup_capture(PG_FUNCTION_ARGS)
 
 	capture_finish(trigdata, trigger, &a, set, &t,
 				   (!by_row && trigdata->tg_oldtable == NULL &&
-					trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT, true);
+					trigdata->tg_newtable != NULL) ? FROZEN_MERGE : FROZEN_COUNT);
 	return PointerGetDatum(NULL);
 }
 
