@@ -462,13 +462,21 @@ typedef struct CaptureArgs
 
 /*
  * A rollup's column, granularity and zone never change, so once read they
- * are kept for the backend's life, by rollup id (ids are never reused),
- * in memory of their own: the cached rows may be dropped at any
- * invalidation, even in the middle of a statement that points at these.
+ * are kept for the backend's life, by rollup id and the OID of
+ * perfkit.rollup_defs (ids are not reused while the extension lives; made
+ * again, its catalog has another OID), in memory of their own: the cached
+ * rows may be dropped at any invalidation, even in the middle of a
+ * statement that points at these.
  */
+typedef struct ArgsKey
+{
+	int32		rollup;
+	Oid			defs;
+} ArgsKey;
+
 typedef struct ArgsEntry
 {
-	int32		rollup;			/* hash key */
+	ArgsKey		key;			/* hash key */
 	char	   *column;
 	char	   *unit;
 	char	   *zone;
@@ -480,6 +488,7 @@ static void
 capture_args(Trigger *trigger, Relation rel, CaptureArgs *a)
 {
 	DefEntry	def;
+	ArgsKey		key;
 	ArgsEntry  *e;
 	bool		found;
 
@@ -498,13 +507,16 @@ capture_args(Trigger *trigger, Relation rel, CaptureArgs *a)
 	{
 		HASHCTL		ctl;
 
-		ctl.keysize = sizeof(int32);
+		ctl.keysize = sizeof(ArgsKey);
 		ctl.entrysize = sizeof(ArgsEntry);
 		ctl.hcxt = TopMemoryContext;
 		args_hash = hash_create("perfkit rollup capture arguments", 16, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	e = hash_search(args_hash, &a->rollup, HASH_FIND, NULL);
+	memset(&key, 0, sizeof(key));
+	key.rollup = a->rollup;
+	key.defs = rollup_defs_oid();
+	e = hash_search(args_hash, &key, HASH_FIND, NULL);
 	if (e == NULL)
 	{
 		if (!def_get(a->rollup, &def))
@@ -518,7 +530,7 @@ capture_args(Trigger *trigger, Relation rel, CaptureArgs *a)
 			char	   *unit = MemoryContextStrdup(TopMemoryContext, def.granularity);
 			char	   *zone = MemoryContextStrdup(TopMemoryContext, def.timezone);
 
-			e = hash_search(args_hash, &a->rollup, HASH_ENTER, &found);
+			e = hash_search(args_hash, &key, HASH_ENTER, &found);
 			e->column = column;
 			e->unit = unit;
 			e->zone = zone;
@@ -1463,7 +1475,9 @@ row_log_bucket(TriggerData *trigdata, RowCapture *rc, TimestampTz bucket)
  * Published values only grow (src/rollup/watermarks.c), so a bucket below
  * an old value is below the current one too: such a row is late, and is
  * logged without reading shared memory; for one at or past it the
- * registration reads the current value anyway.
+ * registration reads the current value anyway.  (A value kept from a
+ * rollup of the same id in an earlier life of the extension can only make
+ * rows logged that need not be.)
  */
 #define SEEN_WATERMARKS	16
 
