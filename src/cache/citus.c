@@ -230,6 +230,30 @@ conninfo_quote(const char *value)
 }
 
 /*
+ * Wait until conn's socket is ready for io (WL_SOCKET_READABLE or
+ * WL_SOCKET_WRITEABLE) or the deadline passes, interruptibly: a cancel or
+ * statement_timeout throws here.  -1 once the deadline has passed, else
+ * the WaitLatchOrSocket() result.
+ */
+static int
+node_wait(PGconn *conn, int io, TimestampTz deadline)
+{
+	long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+	int			rc;
+
+	if (left <= 0)
+		return -1;
+	rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | io,
+						   PQsocket(conn), left, PG_WAIT_EXTENSION);
+	if (rc & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return rc;
+}
+
+/*
  * Advance conn's connection to its end (PQconnectPoll whenever the socket
  * is ready), interruptibly: a cancel or statement_timeout throws here.
  * False when it did not end within NODE_CONNECT_TIMEOUT_MS.
@@ -245,21 +269,12 @@ node_conn_poll(PGconn *conn)
 		status = PGRES_POLLING_FAILED;
 	while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
 	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		int			io = status == PGRES_POLLING_READING ?
 			WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
-		int			rc;
+		int			rc = node_wait(conn, io, deadline);
 
-		if (left <= 0)
+		if (rc < 0)
 			return false;
-		rc = WaitLatchOrSocket(MyLatch,
-							   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | io,
-							   PQsocket(conn), left, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
-		{
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
 		if (rc & io)
 			status = PQconnectPoll(conn);
 	}
@@ -406,19 +421,10 @@ node_conn_result(PGconn *conn, TimestampTz deadline)
 {
 	while (PQisBusy(conn))
 	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		int			rc;
+		int			rc = node_wait(conn, WL_SOCKET_READABLE, deadline);
 
-		if (left <= 0)
+		if (rc < 0)
 			return NULL;
-		rc = WaitLatchOrSocket(MyLatch,
-							   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   PQsocket(conn), left, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
-		{
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
 		if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(conn))
 			return NULL;
 	}
