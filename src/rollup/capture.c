@@ -6,11 +6,13 @@
  * Each rollup puts statement-level AFTER triggers on its raw source table
  * and on every table of its partition tree (INSERT with a NEW transition
  * table, UPDATE with OLD and NEW, DELETE with OLD; a write straight into
- * a partition fires only that partition's), a BEFORE TRUNCATE trigger on
+ * a partition fires only that partition's; inserts, where nothing can
+ * change a row after the trigger saw it, by a BEFORE ... FOR EACH ROW
+ * trigger instead: see capture_row_insert()), a BEFORE TRUNCATE trigger on
  * each table with storage, and a row-level trigger enabled for replicas
  * only (a logical replication apply worker fires no statement triggers),
- * all calling perfkit._rollup_capture() with the rollup's id, time
- * column, granularity and time zone as arguments.  The event trigger
+ * all calling perfkit._rollup_capture() with the rollup's id as their
+ * argument (see capture_args()).  The event trigger
  * perfkit._rollup_ddl (rollup.sql) keeps the partition tree covered.  A
  * rollup built on a finer rollup captures from the same raw table, in its
  * own buckets, so no trigger ever fires on a rollup's own writes.
