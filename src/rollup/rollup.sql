@@ -1689,15 +1689,9 @@ BEGIN
 		IF trig = 'insert' AND by_row THEN
 			EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW '
 						   'EXECUTE FUNCTION perfkit._rollup_capture(%L)', tname, rel, d.id);
+			-- (its clones are enabled ALWAYS by the calls for the partitions:
+			-- every caller goes over the whole tree, root first)
 			EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
-			FOR rel IN
-				SELECT t.tgrelid::regclass FROM pg_catalog.pg_trigger t
-				WHERE t.tgname = tname AND t.tgenabled <> 'A'
-				  AND t.tgrelid IN (SELECT x.relid FROM pg_catalog.pg_partition_tree(d.raw_source) x)
-			LOOP
-				EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', rel, tname);
-			END LOOP;
-			rel := d.raw_source;
 			added := true;
 			CONTINUE;
 		END IF;
